@@ -1,0 +1,41 @@
+# chatdesk: `make run` starts the product, `make test` runs every check.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+# The PostgreSQL server the second test pass uses (it creates and drops a database of its own).
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test lint unit unit-pg bench demo clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/chatdesk serve
+
+demo: $(BIN)/.installed
+	$(BIN)/chatdesk demo
+	$(BIN)/chatdesk serve
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+unit: $(BIN)/.installed
+	CHATDESK_TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest --cov --cov-report=term --cov-fail-under=85
+
+unit-pg: $(BIN)/.installed
+	CHATDESK_TEST_DATABASE_URL=$(PG_TEST_URL) CHATDESK_TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest
+
+test: lint unit unit-pg
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

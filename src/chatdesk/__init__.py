@@ -1,0 +1,3 @@
+"""chatdesk: self-hosted live chat for websites."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,86 @@
+"""The only way to fetch a user-visible row by id, permission check included.
+
+"Not yours" and "not there" raise the same :class:`NotFound`, so an id's
+existence never leaks to someone who may not see it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, Table, select
+
+from chatdesk.db.tables import api_tokens, canned_responses, conversations, operators, sites
+from chatdesk.errors import Forbidden, NotFound
+from chatdesk.security.principals import OperatorActor, VisitorActor
+
+__all__ = [
+    "access_api_token",
+    "access_canned_response",
+    "access_conversation",
+    "access_operator",
+    "access_site",
+    "require_role",
+]
+
+Actor = OperatorActor | VisitorActor
+
+
+def _by_id(conn: Connection, table: Table, row_id: str) -> Row[Any] | None:
+    return conn.execute(select(table).where(table.c.id == row_id)).first()
+
+
+def require_role(actor: Actor, minimum: str) -> OperatorActor:
+    """``actor`` as an operator of at least ``minimum`` role, or Forbidden."""
+    if not isinstance(actor, OperatorActor) or not actor.at_least(minimum):
+        raise Forbidden(f"This needs the {minimum} role or higher.")
+    return actor
+
+
+def access_conversation(conn: Connection, actor: Actor, conversation_id: str) -> Row[Any]:
+    """The conversation if ``actor`` may see it: its own visitor, or an operator of its site."""
+    row = _by_id(conn, conversations, conversation_id)
+    if row is not None:
+        if isinstance(actor, VisitorActor):
+            if row.visitor_id == actor.visitor_id:
+                return row
+        elif actor.can_see_site(row.site_id):
+            return row
+    raise NotFound("Conversation not found.")
+
+
+def access_site(conn: Connection, actor: Actor, site_id: str, *, manage: bool = False) -> Row[Any]:
+    """A site the operator belongs to; with ``manage``, only admins and owners get it."""
+    if not isinstance(actor, OperatorActor):
+        raise NotFound("Site not found.")
+    if manage:
+        require_role(actor, "admin")
+    row = _by_id(conn, sites, site_id)
+    if row is None or not actor.can_see_site(row.id):
+        raise NotFound("Site not found.")
+    return row
+
+
+def access_operator(conn: Connection, actor: Actor, operator_id: str) -> Row[Any]:
+    """Another operator's record, for admins and owners."""
+    require_role(actor, "admin")
+    row = _by_id(conn, operators, operator_id)
+    if row is None:
+        raise NotFound("Operator not found.")
+    return row
+
+
+def access_canned_response(conn: Connection, actor: Actor, canned_id: str) -> Row[Any]:
+    require_role(actor, "admin")
+    row = _by_id(conn, canned_responses, canned_id)
+    if row is None:
+        raise NotFound("Canned response not found.")
+    return row
+
+
+def access_api_token(conn: Connection, actor: Actor, token_id: str) -> Row[Any]:
+    require_role(actor, "admin")
+    row = _by_id(conn, api_tokens, token_id)
+    if row is None or row.revoked_at is not None:
+        raise NotFound("API token not found.")
+    return row

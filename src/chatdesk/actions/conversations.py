@@ -1,0 +1,198 @@
+"""Starting conversations and changing their status, assignee and labels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+
+from chatdesk.access import access_conversation
+from chatdesk.actions.audit import record
+from chatdesk.actions.events import append_event
+from chatdesk.actions.messages import author_of, find_by_client_msg_id, insert_message
+from chatdesk.db.runner import Unit
+from chatdesk.db.tables import (
+    conversation_labels,
+    conversations,
+    labels,
+    operators,
+    site_operators,
+    visitors,
+)
+from chatdesk.errors import ValidationFailed
+from chatdesk.ids import new_id
+from chatdesk.queries.conversations import conversation_for, labels_for
+from chatdesk.security.principals import OperatorActor, VisitorActor, role_at_least
+from chatdesk.shapes import Shape, conversation_shape, message_shape, visitor_shape
+
+__all__ = ["mark_read", "start_conversation", "update_conversation"]
+
+_UNSET: Any = object()
+
+
+def start_conversation(
+    unit: Unit, actor: VisitorActor, body: str, client_msg_id: str
+) -> tuple[Shape, Shape, bool]:
+    """A visitor's new conversation with its first message: (conversation, message, created).
+
+    The same ``client_msg_id`` again returns the stored pair, never a second conversation.
+    """
+    author = author_of(unit, actor)
+    existing = find_by_client_msg_id(unit, author[0], author[1], client_msg_id)
+    if existing is not None:
+        row = access_conversation(unit.conn, actor, existing.conversation_id)
+        return conversation_for(unit.conn, row, actor), message_shape(existing), False
+    conversation_id = new_id()
+    unit.conn.execute(
+        insert(conversations).values(
+            id=conversation_id,
+            site_id=actor.site_id,
+            visitor_id=actor.visitor_id,
+            status="open",
+            assignee_id=None,
+            created_at=unit.now,
+            updated_at=unit.now,
+            last_message_at=unit.now,
+            last_message_preview="",
+            last_message_author="visitor",
+            unread_count=0,
+        )
+    )
+    row = _load(unit, conversation_id)
+    visitor = unit.conn.execute(select(visitors).where(visitors.c.id == actor.visitor_id)).one()
+    append_event(
+        unit,
+        "conversation.created",
+        site_id=actor.site_id,
+        conversation_id=conversation_id,
+        visitor_id=actor.visitor_id,
+        private=False,
+        data={"conversation": conversation_shape(row, [], visitor_shape(visitor))},
+    )
+    message = insert_message(unit, row, author, body, client_msg_id)
+    return conversation_for(unit.conn, _load(unit, conversation_id), actor), message, True
+
+
+def _load(unit: Unit, conversation_id: str) -> Any:
+    return unit.conn.execute(
+        select(conversations).where(conversations.c.id == conversation_id)
+    ).one()
+
+
+def _check_assignee(unit: Unit, site_id: str, assignee_id: str) -> None:
+    row = unit.conn.execute(select(operators).where(operators.c.id == assignee_id)).first()
+    member = row is not None and (
+        role_at_least(row.role, "admin")
+        or unit.conn.execute(
+            select(site_operators).where(
+                site_operators.c.site_id == site_id, site_operators.c.operator_id == assignee_id
+            )
+        ).first()
+        is not None
+    )
+    if row is None or not row.active or not member:
+        raise ValidationFailed(
+            "The assignee must be an active operator of this conversation's site.",
+            {"field": "assignee_id"},
+        )
+
+
+def _set_labels(unit: Unit, conversation_id: str, names: list[str]) -> None:
+    wanted = sorted(set(names))
+    existing = dict(
+        unit.conn.execute(select(labels.c.name, labels.c.id).where(labels.c.name.in_(wanted))).all()
+    )
+    for name in wanted:
+        if name not in existing:
+            existing[name] = new_id()
+            unit.conn.execute(
+                insert(labels).values(id=existing[name], name=name, created_at=unit.now)
+            )
+    unit.conn.execute(
+        delete(conversation_labels).where(conversation_labels.c.conversation_id == conversation_id)
+    )
+    if wanted:
+        unit.conn.execute(
+            insert(conversation_labels),
+            [{"conversation_id": conversation_id, "label_id": existing[n]} for n in wanted],
+        )
+
+
+def update_conversation(
+    unit: Unit,
+    actor: OperatorActor,
+    conversation_id: str,
+    *,
+    status: str | None = None,
+    assignee_id: str | None = _UNSET,
+    labels_: list[str] | None = None,
+    ip: str | None = None,
+) -> Shape:
+    """Change status, assignee and/or labels; appends ``conversation.updated`` on change."""
+    row = access_conversation(unit.conn, actor, conversation_id)
+    values: dict[str, Any] = {}
+    changed: list[str] = []
+    if status is not None and status != row.status:
+        values["status"] = status
+        changed.append("status")
+    if assignee_id is not _UNSET and assignee_id != row.assignee_id:
+        if assignee_id is not None:
+            _check_assignee(unit, row.site_id, assignee_id)
+        values["assignee_id"] = assignee_id
+        changed.append("assignee_id")
+    if labels_ is not None:
+        current = labels_for(unit.conn, [row.id])[row.id]
+        if sorted(set(labels_)) != current:
+            _set_labels(unit, row.id, labels_)
+            changed.append("labels")
+    if changed:
+        values["updated_at"] = unit.now
+        unit.conn.execute(update(conversations).where(conversations.c.id == row.id).values(values))
+        row = _load(unit, row.id)
+        # Visitors see status and assignee changes; label changes are internal.
+        append_event(
+            unit,
+            "conversation.updated",
+            site_id=row.site_id,
+            conversation_id=row.id,
+            visitor_id=row.visitor_id,
+            private=changed == ["labels"],
+            data={
+                "conversation": conversation_shape(row, labels_for(unit.conn, [row.id])[row.id]),
+                "changes": changed,
+            },
+        )
+        for field in changed:
+            record(
+                unit,
+                f"conversation.{field}",
+                operator_id=actor.operator_id,
+                target_type="conversation",
+                target_id=row.id,
+                ip=ip,
+                details={field: values.get(field, labels_)},
+            )
+    return conversation_for(unit.conn, row, actor)
+
+
+def mark_read(unit: Unit, actor: OperatorActor, conversation_id: str) -> Shape:
+    """Clear the conversation's unread count (the team's shared count)."""
+    row = access_conversation(unit.conn, actor, conversation_id)
+    if row.unread_count:
+        unit.conn.execute(
+            update(conversations).where(conversations.c.id == row.id).values(unread_count=0)
+        )
+        row = _load(unit, row.id)
+        append_event(
+            unit,
+            "conversation.updated",
+            site_id=row.site_id,
+            conversation_id=row.id,
+            visitor_id=row.visitor_id,
+            private=True,
+            data={
+                "conversation": conversation_shape(row, labels_for(unit.conn, [row.id])[row.id]),
+                "changes": ["unread_count"],
+            },
+        )
+    return conversation_for(unit.conn, row, actor)

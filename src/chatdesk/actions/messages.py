@@ -1,0 +1,147 @@
+"""Sending messages: visitor messages, operator replies and private notes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+
+from chatdesk.access import access_conversation
+from chatdesk.actions.events import append_event
+from chatdesk.clock import iso
+from chatdesk.db.runner import Unit
+from chatdesk.db.tables import conversations, messages, visitors
+from chatdesk.errors import Conflict
+from chatdesk.ids import new_id
+from chatdesk.queries.conversations import labels_for
+from chatdesk.security.principals import OperatorActor, VisitorActor
+from chatdesk.shapes import Shape, conversation_shape, message_shape
+
+__all__ = ["find_by_client_msg_id", "insert_message", "send_message"]
+
+PREVIEW_CHARS = 140
+
+
+def author_of(unit: Unit, actor: OperatorActor | VisitorActor) -> tuple[str, str, str | None]:
+    """(type, id, display name) of a message's author."""
+    if isinstance(actor, VisitorActor):
+        name = unit.conn.execute(
+            select(visitors.c.name).where(visitors.c.id == actor.visitor_id)
+        ).scalar()
+        return "visitor", actor.visitor_id, name
+    return "operator", actor.operator_id, actor.name
+
+
+def find_by_client_msg_id(
+    unit: Unit, author_type: str, author_id: str, client_msg_id: str
+) -> Row[Any] | None:
+    return unit.conn.execute(
+        select(messages).where(
+            messages.c.author_type == author_type,
+            messages.c.author_id == author_id,
+            messages.c.client_msg_id == client_msg_id,
+        )
+    ).first()
+
+
+def insert_message(
+    unit: Unit,
+    conversation: Row[Any],
+    author: tuple[str, str, str | None],
+    body: str,
+    client_msg_id: str | None,
+    *,
+    private: bool = False,
+) -> Shape:
+    """Store one message, update its conversation and append the events, in ``unit``."""
+    author_type, author_id, author_name = author
+    message_id = new_id()
+    values = {
+        "id": message_id,
+        "conversation_id": conversation.id,
+        "author_type": author_type,
+        "author_id": author_id,
+        "author_name": author_name,
+        "body": body,
+        "private": private,
+        "client_msg_id": client_msg_id,
+        "created_at": unit.now,
+    }
+    unit.conn.execute(insert(messages).values(values))
+    changes: dict[str, Any] = {"updated_at": unit.now}
+    reopened = False
+    if not private:
+        changes.update(
+            last_message_at=unit.now,
+            last_message_preview=body[:PREVIEW_CHARS],
+            last_message_author=author_type,
+        )
+        if author_type == "visitor":
+            changes["unread_count"] = conversations.c.unread_count + 1
+            if conversation.status == "resolved":
+                changes["status"] = "open"
+                reopened = True
+        else:
+            changes["unread_count"] = 0
+    unit.conn.execute(
+        update(conversations).where(conversations.c.id == conversation.id).values(changes)
+    )
+    shape = {
+        "id": message_id,
+        "conversation_id": conversation.id,
+        "author": {"type": author_type, "id": author_id, "name": author_name},
+        "body": body,
+        "private": private,
+        "client_msg_id": client_msg_id,
+        "created_at": iso(unit.now),
+    }
+    append_event(
+        unit,
+        "message.created",
+        site_id=conversation.site_id,
+        conversation_id=conversation.id,
+        visitor_id=conversation.visitor_id,
+        private=private,
+        data={"message": shape},
+    )
+    if reopened:
+        row = unit.conn.execute(
+            select(conversations).where(conversations.c.id == conversation.id)
+        ).one()
+        append_event(
+            unit,
+            "conversation.updated",
+            site_id=conversation.site_id,
+            conversation_id=conversation.id,
+            visitor_id=conversation.visitor_id,
+            private=False,
+            data={
+                "conversation": conversation_shape(row, labels_for(unit.conn, [row.id])[row.id]),
+                "changes": ["status"],
+            },
+        )
+    return shape
+
+
+def send_message(
+    unit: Unit,
+    actor: OperatorActor | VisitorActor,
+    conversation_id: str,
+    body: str,
+    client_msg_id: str,
+    *,
+    private: bool = False,
+) -> tuple[Shape, bool]:
+    """Send into an existing conversation; returns (message, created).
+
+    A repeated ``client_msg_id`` from the same author returns the stored message
+    (created False) instead of storing a second one.
+    """
+    conversation = access_conversation(unit.conn, actor, conversation_id)
+    author = author_of(unit, actor)
+    existing = find_by_client_msg_id(unit, author[0], author[1], client_msg_id)
+    if existing is not None:
+        if existing.conversation_id != conversation.id:
+            raise Conflict("This client_msg_id was already used for another conversation.")
+        return message_shape(existing), False
+    return insert_message(unit, conversation, author, body, client_msg_id, private=private), True

@@ -1,0 +1,154 @@
+"""Operators: accounts, roles, site membership, and what changing them revokes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+
+from chatdesk.access import access_operator, require_role
+from chatdesk.actions.audit import record
+from chatdesk.db.runner import Unit
+from chatdesk.db.tables import api_tokens, operator_sessions, operators, site_operators, sites
+from chatdesk.errors import Conflict, Forbidden, ValidationFailed
+from chatdesk.ids import new_id
+from chatdesk.security.principals import OperatorActor
+from chatdesk.shapes import Shape, operator_shape
+
+__all__ = ["create_operator", "operator_site_ids", "revoke_sessions", "update_operator"]
+
+
+def operator_site_ids(unit_conn: Any, operator_id: str) -> list[str]:
+    return sorted(
+        unit_conn.execute(
+            select(site_operators.c.site_id).where(site_operators.c.operator_id == operator_id)
+        ).scalars()
+    )
+
+
+def _check_can_grant(actor: OperatorActor | None, role: str) -> None:
+    if actor is None:
+        return
+    require_role(actor, "admin")
+    if role == "owner" and not actor.at_least("owner"):
+        raise Forbidden("Only an owner can make another owner.")
+
+
+def _set_sites(unit: Unit, operator_id: str, site_ids: list[str]) -> None:
+    known = set(unit.conn.execute(select(sites.c.id).where(sites.c.id.in_(site_ids))).scalars())
+    if known != set(site_ids):
+        raise ValidationFailed("Unknown site id.", {"field": "site_ids"})
+    unit.conn.execute(delete(site_operators).where(site_operators.c.operator_id == operator_id))
+    if site_ids:
+        unit.conn.execute(
+            insert(site_operators),
+            [{"site_id": s, "operator_id": operator_id} for s in sorted(set(site_ids))],
+        )
+
+
+def create_operator(
+    unit: Unit,
+    actor: OperatorActor | None,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    password_hash: str,
+    site_ids: list[str] | None = None,
+    ip: str | None = None,
+) -> Shape:
+    """A new operator; agents join ``site_ids`` (default: every site). Email is unique."""
+    _check_can_grant(actor, role)
+    email = email.strip().lower()
+    if unit.conn.execute(select(operators.c.id).where(operators.c.email == email)).first():
+        raise Conflict("An operator with this email already exists.", {"field": "email"})
+    operator_id = new_id()
+    unit.conn.execute(
+        insert(operators).values(
+            id=operator_id,
+            email=email,
+            name=name,
+            role=role,
+            password_hash=password_hash,
+            active=True,
+            created_at=unit.now,
+            updated_at=unit.now,
+        )
+    )
+    if site_ids is None:
+        site_ids = list(unit.conn.execute(select(sites.c.id)).scalars())
+    _set_sites(unit, operator_id, site_ids)
+    record(
+        unit,
+        "operator.create",
+        operator_id=actor.operator_id if actor else None,
+        target_type="operator",
+        target_id=operator_id,
+        ip=ip,
+        details={"email": email, "role": role},
+    )
+    row = unit.conn.execute(select(operators).where(operators.c.id == operator_id)).one()
+    return operator_shape(row, operator_site_ids(unit.conn, operator_id))
+
+
+def revoke_sessions(unit: Unit, operator_id: str, *, keep_session_id: str | None = None) -> None:
+    """End the operator's sessions (all but ``keep_session_id``) and API tokens' access."""
+    query = update(operator_sessions).where(
+        operator_sessions.c.operator_id == operator_id, operator_sessions.c.revoked_at.is_(None)
+    )
+    if keep_session_id is not None:
+        query = query.where(operator_sessions.c.id != keep_session_id)
+    unit.conn.execute(query.values(revoked_at=unit.now))
+
+
+def update_operator(
+    unit: Unit,
+    actor: OperatorActor,
+    operator_id: str,
+    fields: dict[str, Any],
+    *,
+    ip: str | None = None,
+) -> Shape:
+    """Change name, role, active, password or sites; role/active/password changes end sessions."""
+    row = access_operator(unit.conn, actor, operator_id)
+    if row.role == "owner" and not actor.at_least("owner"):
+        raise Forbidden("Only an owner can change an owner.")
+    if "role" in fields:
+        _check_can_grant(actor, fields["role"])
+    if operator_id == actor.operator_id and (
+        fields.get("active") is False or fields.get("role", row.role) != row.role
+    ):
+        raise Conflict("You cannot deactivate yourself or change your own role.")
+    site_ids = fields.pop("site_ids", None)
+    if site_ids is not None:
+        _set_sites(unit, operator_id, site_ids)
+    values = {k: v for k, v in fields.items() if getattr(row, k) != v}
+    if values:
+        unit.conn.execute(
+            update(operators)
+            .where(operators.c.id == operator_id)
+            .values(updated_at=unit.now, **values)
+        )
+    if values.keys() & {"role", "active", "password_hash"}:
+        revoke_sessions(unit, operator_id, keep_session_id=actor.session_id)
+        if values.get("active") is False:
+            unit.conn.execute(
+                update(api_tokens)
+                .where(api_tokens.c.operator_id == operator_id, api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=unit.now)
+            )
+    if values or site_ids is not None:
+        record(
+            unit,
+            "operator.update",
+            operator_id=actor.operator_id,
+            target_type="operator",
+            target_id=operator_id,
+            ip=ip,
+            details={
+                k: ("***" if k == "password_hash" else v)
+                for k, v in {**values, **({"site_ids": site_ids} if site_ids else {})}.items()
+            },
+        )
+    row = unit.conn.execute(select(operators).where(operators.c.id == operator_id)).one()
+    return operator_shape(row, operator_site_ids(unit.conn, operator_id))

@@ -1,0 +1,95 @@
+"""Sites: the websites that embed the widget, and their widget configuration."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from chatdesk.access import access_site, require_role
+from chatdesk.actions.audit import record
+from chatdesk.db.runner import Unit
+from chatdesk.db.tables import operators, site_operators, sites
+from chatdesk.ids import new_id
+from chatdesk.security.principals import OperatorActor
+from chatdesk.shapes import Shape, site_shape
+
+__all__ = ["SITE_DEFAULTS", "create_site", "update_site"]
+
+SITE_DEFAULTS: dict[str, Any] = {
+    "greeting": "Hi there! How can we help?",
+    "accent_color": "#2563eb",
+    "position": "right",
+    "prechat_name": "optional",
+    "prechat_email": "optional",
+    "offline_message": "We're away right now. Leave a message and your email, and we'll reply.",
+    "business_hours": None,
+    "enabled": True,
+    "identity_required": False,
+}
+
+
+def create_site(
+    unit: Unit, actor: OperatorActor | None, fields: dict[str, Any], ip: str | None = None
+) -> Shape:
+    """A new site with a fresh public key and identity secret; every agent joins it."""
+    if actor is not None:
+        require_role(actor, "admin")
+    site_id = new_id()
+    values = {**SITE_DEFAULTS, **fields}
+    unit.conn.execute(
+        insert(sites).values(
+            id=site_id,
+            site_key="pk_" + secrets.token_urlsafe(16),
+            identity_secret=secrets.token_urlsafe(32),
+            created_at=unit.now,
+            updated_at=unit.now,
+            **values,
+        )
+    )
+    agents = unit.conn.execute(
+        select(operators.c.id).where(operators.c.role == "agent", operators.c.active.is_(True))
+    ).scalars()
+    rows = [{"site_id": site_id, "operator_id": operator_id} for operator_id in agents]
+    if rows:
+        unit.conn.execute(insert(site_operators), rows)
+    record(
+        unit,
+        "site.create",
+        operator_id=actor.operator_id if actor else None,
+        target_type="site",
+        target_id=site_id,
+        ip=ip,
+        details={"name": values["name"]},
+    )
+    return site_shape(unit.conn.execute(select(sites).where(sites.c.id == site_id)).one())
+
+
+def update_site(
+    unit: Unit,
+    actor: OperatorActor,
+    site_id: str,
+    fields: dict[str, Any],
+    *,
+    rotate_identity_secret: bool = False,
+    ip: str | None = None,
+) -> Shape:
+    """Change a site's settings (admins and owners)."""
+    access_site(unit.conn, actor, site_id, manage=True)
+    values = dict(fields)
+    if rotate_identity_secret:
+        values["identity_secret"] = secrets.token_urlsafe(32)
+    if values:
+        values["updated_at"] = unit.now
+        unit.conn.execute(update(sites).where(sites.c.id == site_id).values(values))
+        record(
+            unit,
+            "site.update",
+            operator_id=actor.operator_id,
+            target_type="site",
+            target_id=site_id,
+            ip=ip,
+            details={"fields": sorted(k for k in values if k != "updated_at")},
+        )
+    return site_shape(unit.conn.execute(select(sites).where(sites.c.id == site_id)).one())

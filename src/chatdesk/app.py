@@ -1,0 +1,95 @@
+"""``create_app(settings)``: the one place where chatdesk is wired together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from chatdesk import __version__
+from chatdesk.bootstrap import ensure_schema
+from chatdesk.clock import Clock, system_clock
+from chatdesk.db.runner import Database
+from chatdesk.logs import configure_logging
+from chatdesk.realtime.bus import make_bus
+from chatdesk.realtime.hub import Hub
+from chatdesk.runtime import Services
+from chatdesk.settings import Settings
+from chatdesk.web import (
+    admin_api,
+    auth_api,
+    console_api,
+    console_pages,
+    health,
+    widget_api,
+    widget_pages,
+)
+from chatdesk.web.errors import install_error_handlers
+from chatdesk.web.middleware import (
+    BodyLimitMiddleware,
+    RequestLogMiddleware,
+    SecurityHeadersMiddleware,
+)
+
+__all__ = ["create_app"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> FastAPI:
+    """A new, independent chatdesk ASGI app; nothing is opened until its lifespan starts."""
+    settings = settings or Settings()
+    problems = settings.production_problems()
+    if problems:
+        raise SystemExit("chatdesk refuses to start:\n- " + "\n- ".join(problems))
+    configure_logging(settings.log_format, settings.log_level, settings.is_production)
+    db = Database(
+        settings.database_url,
+        read_threads=settings.read_threads,
+        batch_max=settings.write_batch_max,
+        clock=clock,
+    )
+    hub = Hub(db, make_bus(settings.redis_url), poll_seconds=settings.event_poll_seconds)
+    services = Services(
+        settings=settings,
+        db=db,
+        hub=hub,
+        clock=clock,
+        trusted_proxies=tuple(settings.trusted_proxies),
+    )
+    services.hub.on_invalidate.append(lambda _msg: services.visitor_cache.clear())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        ensure_schema(db.write_engine, auto=settings.is_sqlite)
+        db.start()
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+            db.stop()
+
+    app = FastAPI(
+        title="chatdesk",
+        version=__version__,
+        description="Self-hosted live chat for websites. See docs/api.md.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    for module in (health, auth_api, widget_api, console_api, admin_api):
+        app.include_router(module.router)
+    app.include_router(console_pages.router, include_in_schema=False)
+    app.include_router(widget_pages.router, include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(SecurityHeadersMiddleware, production=settings.is_production)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLogMiddleware)
+    return app

@@ -1,0 +1,223 @@
+"""The ``chatdesk`` command: serve, migrate, create-operator, create-site, demo, export, purge."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from chatdesk.db.runner import Database
+from chatdesk.settings import Settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(help="chatdesk: self-hosted live chat for websites.", no_args_is_help=True)
+console = Console(stderr=False)
+errors = Console(stderr=True)
+
+
+@contextmanager
+def _database(settings: Settings, *, migrate: bool = True) -> Iterator[Database]:
+    from chatdesk.bootstrap import ensure_schema
+
+    db = Database(settings.database_url, read_threads=1)
+    ensure_schema(db.write_engine, auto=migrate)
+    db.start()
+    try:
+        yield db
+    finally:
+        db.stop()
+
+
+def _fail(message: str) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code=1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind")] = None,
+) -> None:
+    """Run the server (migrates a SQLite database automatically)."""
+    import uvicorn
+
+    from chatdesk.app import create_app
+    from chatdesk.bootstrap import create_first_owner
+
+    settings = Settings()
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    settings = settings.model_copy(update=overrides)
+    problems = settings.production_problems()
+    if problems:
+        raise _fail("refusing to start:\n- " + "\n- ".join(problems))
+    shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
+    url = settings.public_url or f"http://{shown_host}:{settings.port}"
+    with _database(settings, migrate=settings.is_sqlite) as db:
+        first = create_first_owner(db, url)
+    console.print(f"\n  chatdesk is running at [bold]{url}[/bold]")
+    console.print(f"  Console:   {url}/admin")
+    if settings.demo_on:
+        console.print(f"  Demo page: {url}/demo")
+    if first is not None:
+        console.print("\n  First start: an owner account was created. Sign in with")
+        console.print(f"    email:    [bold]{first.email}[/bold]")
+        console.print(f"    password: [bold]{first.password}[/bold]")
+        console.print("  This password is shown only once; change it under Settings.\n")
+    else:
+        console.print("  Sign in with an operator account (chatdesk create-operator adds one).\n")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    from chatdesk.db.engine import make_engine
+    from chatdesk.db.migrate import upgrade
+
+    settings = Settings()
+    engine = make_engine(settings.database_url, writer=True)
+    upgrade(engine)
+    engine.dispose()
+    console.print("Database schema is current.")
+
+
+@app.command("create-operator")
+def create_operator_command(
+    email: Annotated[str, typer.Option(help="Sign-in email")],
+    name: Annotated[str, typer.Option(help="Display name")],
+    role: Annotated[str, typer.Option(help="owner, admin or agent")] = "agent",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
+) -> None:
+    """Create an operator. The password is read from stdin (never from the command line)."""
+    from pydantic import ValidationError
+
+    from chatdesk.actions.operators import create_operator
+    from chatdesk.errors import ChatdeskError
+    from chatdesk.security.passwords import hash_password
+    from chatdesk.web.schemas import OperatorIn
+
+    if not password_stdin:
+        raise _fail("pass --password-stdin and pipe the password in")
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        body = OperatorIn.model_validate(
+            {"email": email, "name": name, "role": role, "password": password}
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise _fail(problems) from None
+    password_hash = hash_password(body.password)
+    with _database(Settings()) as db:
+        try:
+            shape = db.write_sync(
+                lambda unit: create_operator(
+                    unit,
+                    None,
+                    email=body.email,
+                    name=body.name,
+                    role=body.role,
+                    password_hash=password_hash,
+                )
+            )
+        except ChatdeskError as exc:
+            raise _fail(exc.message) from None
+    console.print(f"Created {shape['role']} {shape['email']} (id {shape['id']}).")
+
+
+@app.command("create-site")
+def create_site_command(
+    name: Annotated[str, typer.Option(help="Site name")],
+    origin: Annotated[
+        list[str], typer.Option(help="Allowed origin, e.g. https://shop.example.com (repeatable)")
+    ],
+) -> None:
+    """Create a site and print its public site key and embed snippet."""
+    from pydantic import ValidationError
+
+    from chatdesk.actions.sites import create_site
+    from chatdesk.web.schemas import SiteIn
+
+    try:
+        body = SiteIn(name=name, allowed_origins=origin)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise _fail(problems) from None
+    settings = Settings()
+    with _database(settings) as db:
+        fields = body.columns()
+        shape = db.write_sync(lambda unit: create_site(unit, None, fields))
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    console.print(f"Site key: {shape['site_key']}")
+    console.print("Embed it with:")
+    console.print(
+        f'  <script src="{base}/widget.js" data-site="{shape["site_key"]}" async></script>',
+        highlight=False,
+        markup=False,
+    )
+
+
+@app.command()
+def demo() -> None:
+    """Add a demo site, operators and a few conversations so the inbox is not empty."""
+    from chatdesk.demo import seed_demo
+
+    settings = Settings()
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    with _database(settings) as db:
+        report = seed_demo(db, base)
+    for line in report:
+        console.print(line, highlight=False)
+
+
+@app.command()
+def export(
+    output: Annotated[Path, typer.Option(help="File to write (JSON lines)")] = Path(
+        "chatdesk-export.jsonl"
+    ),
+) -> None:
+    """Export conversations with their messages as JSON lines."""
+    from chatdesk.export import export_conversations
+
+    with _database(Settings()) as db:
+        count = export_conversations(db, output)
+    console.print(f"Exported {count} conversations to {output}.")
+
+
+@app.command()
+def purge(
+    days: Annotated[
+        int | None, typer.Option(help="Delete events older than this many days")
+    ] = None,
+) -> None:
+    """Delete old events (cursors older than the cut get 410 and refetch)."""
+    from chatdesk.actions.maintenance import purge_events
+
+    settings = Settings()
+    keep = days if days is not None else settings.event_retention_days
+    with _database(settings) as db:
+        removed = db.write_sync(lambda unit: purge_events(unit, unit.now - timedelta(days=keep)))
+    console.print(f"Removed {removed} events older than {keep} days.")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

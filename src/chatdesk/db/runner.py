@@ -1,0 +1,198 @@
+"""The data path: whole units of work, one hop each off the event loop.
+
+Writes go to one writer thread that owns the only write connection and
+group-commits: it takes every unit queued since its last commit, runs each in
+its own SAVEPOINT (a failing unit rolls back alone), commits once, resolves
+each caller's future, then reports the newest event id so wake-ups are
+published only after the data is durable. Reads run on a small pool of reader
+threads with their own connections. On PostgreSQL the batch takes a
+transaction-scoped advisory lock first, so event ids become visible in id
+order across processes (sequences alone do not commit in order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine
+
+from chatdesk.clock import Clock, system_clock
+from chatdesk.db.engine import make_engine
+
+__all__ = ["Database", "Unit"]
+
+T = TypeVar("T")
+_log = logging.getLogger("chatdesk.db")
+# Arbitrary, fixed key: every chatdesk process appending events takes this lock.
+EVENT_APPEND_LOCK = 0x63686174
+
+
+@dataclass
+class Unit:
+    """What an action gets: the open transaction, the time, and what to do after commit."""
+
+    conn: Connection
+    now: datetime
+    event_ids: list[int] = field(default_factory=list)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+class _Cancelled(Exception):
+    """The caller went away before its unit started; the unit is skipped."""
+
+
+@dataclass
+class _Job:
+    fn: Callable[[Unit], Any]
+    future: Future[Any]
+
+
+class Database:
+    """Owns the engines, the writer thread and the reader pool."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        read_threads: int = 4,
+        batch_max: int = 256,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.clock = clock
+        self.batch_max = batch_max
+        self.write_engine: Engine = make_engine(url, pool_size=1, writer=True)
+        self.read_engine: Engine = make_engine(url, pool_size=read_threads)
+        self._read_threads = read_threads
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        self.on_commit: Callable[[int], None] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._writer is not None:
+            return
+        self._readers = ThreadPoolExecutor(self._read_threads, thread_name_prefix="db-read")
+        self._writer = threading.Thread(target=self._run_writer, name="db-write", daemon=True)
+        self._writer.start()
+
+    def stop(self) -> None:
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join(timeout=30)
+            self._writer = None
+        if self._readers is not None:
+            self._readers.shutdown(wait=True)
+            self._readers = None
+        self.write_engine.dispose()
+        self.read_engine.dispose()
+
+    # -- the two hops --------------------------------------------------------------
+
+    async def write(self, fn: Callable[[Unit], T]) -> T:
+        """Run ``fn`` as one unit of work in the writer thread; its result once committed."""
+        return await asyncio.wrap_future(self.submit(fn))
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in a reader thread inside one read transaction."""
+        assert self._readers is not None, "Database.start() was not called"
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self.read_sync, fn)
+
+    def submit(self, fn: Callable[[Unit], T]) -> Future[T]:
+        """Queue a unit of work for the writer; usable from any thread."""
+        assert self._writer is not None, "Database.start() was not called"
+        future: Future[T] = Future()
+        self._queue.put(_Job(fn, future))
+        return future
+
+    def write_sync(self, fn: Callable[[Unit], T]) -> T:
+        """Blocking form of :meth:`write` for the CLI and tests."""
+        return self.submit(fn).result()
+
+    def read_sync(self, fn: Callable[[Connection], T]) -> T:
+        with self.read_engine.connect() as conn, conn.begin():
+            return fn(conn)
+
+    # -- the writer thread ---------------------------------------------------------
+
+    def _run_writer(self) -> None:
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < self.batch_max:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                    break
+                batch.append(job)
+            self._commit_batch(batch)
+
+    def _commit_batch(self, batch: list[_Job]) -> None:
+        done: list[tuple[_Job, Unit, Any, BaseException | None]] = []
+        try:
+            with self.write_engine.connect() as conn, conn.begin():
+                if not self.is_sqlite:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({EVENT_APPEND_LOCK})")
+                for job in batch:
+                    done.append(self._run_unit(conn, job))
+        except Exception as exc:  # the commit itself failed: nothing in the batch happened
+            _log.exception("write batch failed")
+            for job in batch:
+                if job.future.running():
+                    job.future.set_exception(exc)
+            return
+        newest = 0
+        for job, unit, value, error in done:
+            if isinstance(error, _Cancelled):
+                continue
+            if error is not None:
+                job.future.set_exception(error)
+                continue
+            job.future.set_result(value)
+            if unit.event_ids:
+                newest = max(newest, max(unit.event_ids))
+        for _job, unit, _value, error in done:
+            if error is None:
+                for hook in unit.after_commit:
+                    self._safe(hook)
+        if newest and self.on_commit is not None:
+            on_commit = self.on_commit
+            self._safe(lambda: on_commit(newest))
+
+    def _run_unit(
+        self, conn: Connection, job: _Job
+    ) -> tuple[_Job, Unit, Any, BaseException | None]:
+        unit = Unit(conn=conn, now=self.clock())
+        if not job.future.set_running_or_notify_cancel():
+            return job, unit, None, _Cancelled()
+        try:
+            with conn.begin_nested():
+                value = job.fn(unit)
+        except Exception as exc:
+            return job, unit, None, exc
+        return job, unit, value, None
+
+    @staticmethod
+    def _safe(hook: Callable[[], None]) -> None:
+        try:
+            hook()
+        except Exception:
+            _log.exception("after-commit hook failed")

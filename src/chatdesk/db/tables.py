@@ -1,0 +1,261 @@
+"""The schema, as SQLAlchemy Core tables. Changed only together with a migration."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "api_tokens",
+    "audit_log",
+    "canned_responses",
+    "conversation_labels",
+    "conversations",
+    "events",
+    "labels",
+    "messages",
+    "meta",
+    "metadata",
+    "operator_sessions",
+    "operators",
+    "site_operators",
+    "sites",
+    "visitor_tokens",
+    "visitors",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(32)
+TS = DateTime(timezone=True)
+# BigInteger for PostgreSQL's bigserial; SQLite needs INTEGER PRIMARY KEY to alias the rowid.
+EVENT_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("site_key", String(64), nullable=False, unique=True),
+    Column("allowed_origins", JSON, nullable=False),
+    Column("greeting", String(500), nullable=False),
+    Column("accent_color", String(7), nullable=False),
+    Column("position", String(10), nullable=False),
+    Column("prechat_name", String(10), nullable=False),
+    Column("prechat_email", String(10), nullable=False),
+    Column("offline_message", String(500), nullable=False),
+    Column("business_hours", JSON, nullable=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("identity_secret", String(128), nullable=True),
+    Column("identity_required", Boolean, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(10), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+site_operators = Table(
+    "site_operators",
+    metadata,
+    Column("site_id", ID, ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("operator_id", ID, ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True),
+)
+
+operator_sessions = Table(
+    "operator_sessions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("operator_id", ID, ForeignKey("operators.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("last_seen_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("revoked_at", TS, nullable=True),
+    Column("ip", String(64), nullable=True),
+    Column("user_agent", String(500), nullable=True),
+    Index(None, "operator_id"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("role", String(10), nullable=False),
+    Column("operator_id", ID, ForeignKey("operators.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("last_used_at", TS, nullable=True),
+    Column("revoked_at", TS, nullable=True),
+)
+
+visitors = Table(
+    "visitors",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("site_id", ID, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("external_id", String(200), nullable=True),
+    Column("name", String(200), nullable=True),
+    Column("email", String(320), nullable=True),
+    Column("page_url", String(2000), nullable=True),
+    Column("user_agent", String(500), nullable=True),
+    Column("timezone", String(64), nullable=True),
+    Column("created_at", TS, nullable=False),
+    Column("last_seen_at", TS, nullable=False),
+    UniqueConstraint("site_id", "external_id"),
+)
+
+visitor_tokens = Table(
+    "visitor_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("visitor_id", ID, ForeignKey("visitors.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("revoked_at", TS, nullable=True),
+    Index(None, "visitor_id"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("site_id", ID, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("visitor_id", ID, ForeignKey("visitors.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("assignee_id", ID, ForeignKey("operators.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Column("last_message_at", TS, nullable=False),
+    Column("last_message_preview", String(200), nullable=False),
+    Column("last_message_author", String(10), nullable=False),
+    Column("unread_count", Integer, nullable=False),
+    Index(None, "last_message_at", "id"),
+    Index(None, "visitor_id"),
+    Index(None, "site_id", "status"),
+)
+
+labels = Table(
+    "labels",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(50), nullable=False, unique=True),
+    Column("created_at", TS, nullable=False),
+)
+
+conversation_labels = Table(
+    "conversation_labels",
+    metadata,
+    Column(
+        "conversation_id",
+        ID,
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("label_id", ID, ForeignKey("labels.id", ondelete="CASCADE"), primary_key=True),
+    Index(None, "label_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "conversation_id",
+        ID,
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("author_type", String(10), nullable=False),
+    Column("author_id", ID, nullable=True),
+    Column("author_name", String(200), nullable=True),
+    Column("body", Text, nullable=False),
+    Column("private", Boolean, nullable=False),
+    Column("client_msg_id", String(64), nullable=True),
+    Column("created_at", TS, nullable=False),
+    Index(None, "conversation_id", "id"),
+    # Idempotency: one message per (author, client_msg_id), whatever the retries.
+    UniqueConstraint("author_type", "author_id", "client_msg_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", EVENT_ID, primary_key=True, autoincrement=True),
+    Column("type", String(40), nullable=False),
+    Column("site_id", ID, nullable=False),
+    Column("conversation_id", ID, nullable=True),
+    Column("visitor_id", ID, nullable=True),
+    # True when the event must never reach a visitor (private notes, internal changes).
+    Column("private", Boolean, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("data", JSON, nullable=False),
+    Index(None, "site_id", "id"),
+    Index(None, "visitor_id", "id"),
+    Index(None, "created_at"),
+    # Never reuse an id, even after the newest rows are purged: cursors depend on it.
+    sqlite_autoincrement=True,
+)
+
+canned_responses = Table(
+    "canned_responses",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("shortcut", String(50), nullable=False, unique=True),
+    Column("body", Text, nullable=False),
+    Column("created_by", ID, ForeignKey("operators.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", TS, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", EVENT_ID, primary_key=True, autoincrement=True),
+    Column("operator_id", ID, nullable=True),
+    Column("action", String(60), nullable=False),
+    Column("target_type", String(30), nullable=True),
+    Column("target_id", ID, nullable=True),
+    Column("ip", String(64), nullable=True),
+    Column("created_at", TS, nullable=False),
+    Column("details", JSON, nullable=False),
+    Index(None, "created_at"),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", String(200), nullable=False),
+)

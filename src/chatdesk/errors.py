@@ -1,0 +1,72 @@
+"""One error family with machine-readable codes; rendered to JSON in one place (web/errors.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "BadRequest",
+    "ChatdeskError",
+    "Conflict",
+    "CursorExpired",
+    "Forbidden",
+    "NotFound",
+    "PayloadTooLarge",
+    "RateLimited",
+    "Unauthorized",
+    "ValidationFailed",
+]
+
+
+class ChatdeskError(Exception):
+    """Base of every error chatdesk raises on purpose; ``code`` and ``status`` reach the client."""
+
+    code = "internal_error"
+    status = 500
+    default_message = "Something went wrong on our side."
+
+    def __init__(self, message: str | None = None, details: Any = None) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+
+class BadRequest(ChatdeskError):
+    code, status, default_message = "bad_request", 400, "The request could not be understood."
+
+
+class ValidationFailed(ChatdeskError):
+    code, status, default_message = "validation_error", 422, "The request is not valid."
+
+
+class Unauthorized(ChatdeskError):
+    code, status, default_message = "unauthorized", 401, "Authentication is required."
+
+
+class Forbidden(ChatdeskError):
+    code, status, default_message = "forbidden", 403, "You are not allowed to do this."
+
+
+class NotFound(ChatdeskError):
+    code, status, default_message = "not_found", 404, "Not found."
+
+
+class Conflict(ChatdeskError):
+    code, status, default_message = "conflict", 409, "This conflicts with the current state."
+
+
+class CursorExpired(ChatdeskError):
+    code, status = "cursor_expired", 410
+    default_message = "This cursor is older than the events the server keeps; refetch and resume."
+
+
+class PayloadTooLarge(ChatdeskError):
+    code, status, default_message = "payload_too_large", 413, "The request body is too large."
+
+
+class RateLimited(ChatdeskError):
+    code, status, default_message = "rate_limited", 429, "Too many requests; slow down."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message, {"retry_after": retry_after})
+        self.retry_after = retry_after

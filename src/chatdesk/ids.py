@@ -1,0 +1,47 @@
+"""Opaque, time-ordered identifiers and random secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import threading
+import time
+
+__all__ = ["hash_token", "new_id", "new_token"]
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+_lock = threading.Lock()
+_last = [0, 0]
+
+
+def new_id() -> str:
+    """A 26-character id: 48-bit millisecond time then 80 random bits.
+
+    Ids made by one process are strictly increasing (the random part is bumped
+    within a millisecond), so ordering by id orders a conversation's messages.
+    """
+    with _lock:
+        millis = time.time_ns() // 1_000_000
+        if millis <= _last[0]:
+            millis = _last[0]
+            rand = _last[1] + 1
+        else:
+            rand = int.from_bytes(os.urandom(10), "big") >> 1  # room to increment
+        _last[0], _last[1] = millis, rand
+    value = (millis << 80) | (rand & ((1 << 80) - 1))
+    out = []
+    for _ in range(26):
+        out.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(out))
+
+
+def new_token(prefix: str) -> str:
+    """A server-minted bearer secret: ``prefix`` + 256 random bits, URL-safe."""
+    return prefix + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 hex of a token; only this is stored, and lookups go by it."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()

@@ -1,0 +1,166 @@
+"""Conversation lists and single conversations in their API shape."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, exists, or_, select
+
+from chatdesk.clock import aware, iso
+from chatdesk.db.tables import conversation_labels, conversations, labels, messages, visitors
+from chatdesk.errors import ValidationFailed
+from chatdesk.security.principals import OperatorActor, VisitorActor
+from chatdesk.shapes import Shape, conversation_shape, for_visitor, visitor_shape
+
+__all__ = [
+    "ConversationFilter",
+    "conversation_for",
+    "labels_for",
+    "list_conversations",
+    "list_visitor_conversations",
+]
+
+
+@dataclass(frozen=True)
+class ConversationFilter:
+    status: str | None = None
+    assignee: str | None = None  # "me", "unassigned", or an operator id
+    site_id: str | None = None
+    label: str | None = None
+    q: str | None = None
+    visitor_id: str | None = None
+    cursor: str | None = None
+    limit: int = 25
+
+
+def labels_for(conn: Connection, conversation_ids: list[str]) -> dict[str, list[str]]:
+    """Label names of each conversation, in one query."""
+    found: dict[str, list[str]] = defaultdict(list)
+    if not conversation_ids:
+        return found
+    rows = conn.execute(
+        select(conversation_labels.c.conversation_id, labels.c.name)
+        .join(labels, labels.c.id == conversation_labels.c.label_id)
+        .where(conversation_labels.c.conversation_id.in_(conversation_ids))
+        .order_by(labels.c.name)
+    )
+    for conversation_id, name in rows:
+        found[conversation_id].append(name)
+    return found
+
+
+def conversation_for(conn: Connection, row: Row[Any], actor: OperatorActor | VisitorActor) -> Shape:
+    """One conversation (already access-checked) shaped for ``actor``."""
+    if isinstance(actor, VisitorActor):
+        return for_visitor(conversation_shape(row, []))
+    visitor = conn.execute(select(visitors).where(visitors.c.id == row.visitor_id)).one()
+    return conversation_shape(row, labels_for(conn, [row.id])[row.id], visitor_shape(visitor))
+
+
+def list_visitor_conversations(conn: Connection, actor: VisitorActor) -> list[Shape]:
+    rows = conn.execute(
+        select(conversations)
+        .where(conversations.c.visitor_id == actor.visitor_id)
+        .order_by(conversations.c.last_message_at.desc(), conversations.c.id.desc())
+        .limit(100)
+    ).all()
+    return [for_visitor(conversation_shape(row, [])) for row in rows]
+
+
+def _encode_cursor(row: Row[Any]) -> str:
+    raw = json.dumps([iso(row.last_message_at), row.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        stamp, row_id = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        return aware(datetime.fromisoformat(stamp)), str(row_id)
+    except (ValueError, TypeError, binascii.Error, UnicodeError) as exc:
+        raise ValidationFailed("The cursor is not valid.", {"field": "cursor"}) from exc
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def list_conversations(
+    conn: Connection, actor: OperatorActor, flt: ConversationFilter
+) -> tuple[list[Shape], str | None]:
+    """Conversations the operator may see, newest activity first, one page at a time."""
+    c = conversations
+    visitor_columns = [col.label(f"v_{col.name}") for col in visitors.c]
+    query = select(c, *visitor_columns).join(visitors, visitors.c.id == c.c.visitor_id)
+    if actor.site_ids is not None:
+        query = query.where(c.c.site_id.in_(sorted(actor.site_ids)))
+    if flt.status:
+        query = query.where(c.c.status == flt.status)
+    if flt.site_id:
+        query = query.where(c.c.site_id == flt.site_id)
+    if flt.visitor_id:
+        query = query.where(c.c.visitor_id == flt.visitor_id)
+    if flt.assignee == "me":
+        query = query.where(c.c.assignee_id == actor.operator_id)
+    elif flt.assignee == "unassigned":
+        query = query.where(c.c.assignee_id.is_(None))
+    elif flt.assignee:
+        query = query.where(c.c.assignee_id == flt.assignee)
+    if flt.label:
+        query = query.where(
+            exists().where(
+                conversation_labels.c.conversation_id == c.c.id,
+                conversation_labels.c.label_id == labels.c.id,
+                labels.c.name == flt.label.strip().lower(),
+            )
+        )
+    if flt.q:
+        pattern = _like(flt.q.strip())
+        query = query.where(
+            or_(
+                visitors.c.name.ilike(pattern, escape="\\"),
+                visitors.c.email.ilike(pattern, escape="\\"),
+                exists().where(
+                    messages.c.conversation_id == c.c.id,
+                    messages.c.body.ilike(pattern, escape="\\"),
+                ),
+            )
+        )
+    if flt.cursor:
+        stamp, row_id = _decode_cursor(flt.cursor)
+        query = query.where(
+            or_(
+                c.c.last_message_at < stamp,
+                and_(c.c.last_message_at == stamp, c.c.id < row_id),
+            )
+        )
+    query = query.order_by(c.c.last_message_at.desc(), c.c.id.desc()).limit(flt.limit + 1)
+    rows = conn.execute(query).all()
+    page = rows[: flt.limit]
+    names = labels_for(conn, [row.id for row in page])
+    shapes = [conversation_shape(row, names.get(row.id, []), _visitor_part(row)) for row in page]
+    next_cursor = _encode_cursor(page[-1]) if len(rows) > flt.limit else None
+    return shapes, next_cursor
+
+
+def _visitor_part(row: Row[Any]) -> Shape:
+    m = row._mapping
+    return {
+        "id": m["v_id"],
+        "site_id": m["v_site_id"],
+        "external_id": m["v_external_id"],
+        "name": m["v_name"],
+        "email": m["v_email"],
+        "page_url": m["v_page_url"],
+        "user_agent": m["v_user_agent"],
+        "timezone": m["v_timezone"],
+        "created_at": iso(m["v_created_at"]),
+        "last_seen_at": iso(m["v_last_seen_at"]),
+    }

@@ -1,0 +1,68 @@
+"""Reading the event log from a cursor, filtered to what the reader may see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, select
+
+from chatdesk.clock import iso
+from chatdesk.db.tables import events, meta
+from chatdesk.errors import CursorExpired
+from chatdesk.security.principals import OperatorActor, VisitorActor
+from chatdesk.shapes import Shape, for_visitor
+
+__all__ = ["PURGED_THROUGH", "event_shape", "head", "read_events"]
+
+# meta key: the highest event id ever purged; cursors below it have lost events.
+PURGED_THROUGH = "events_purged_through"
+
+
+def head(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one())
+
+
+def _purged_through(conn: Connection) -> int:
+    value = conn.execute(select(meta.c.value).where(meta.c.key == PURGED_THROUGH)).scalar()
+    return int(value) if value else 0
+
+
+def event_shape(row: Row[Any], actor: OperatorActor | VisitorActor) -> Shape:
+    data = dict(row.data)
+    if isinstance(actor, VisitorActor) and "conversation" in data:
+        data["conversation"] = for_visitor(data["conversation"])
+    return {
+        "id": row.id,
+        "type": row.type,
+        "conversation_id": row.conversation_id,
+        "created_at": iso(row.created_at),
+        "data": data,
+    }
+
+
+def read_events(
+    conn: Connection, actor: OperatorActor | VisitorActor, after: int | None, limit: int = 100
+) -> tuple[list[Shape], int]:
+    """Events after ``after`` visible to ``actor`` (at most ``limit``) and the new cursor.
+
+    ``after=None`` starts from the current head. A cursor below what was purged,
+    or above the head (from another database), is expired.
+    """
+    newest = head(conn)
+    if after is None:
+        return [], newest
+    if after > newest or after < _purged_through(conn):
+        raise CursorExpired()
+    query = select(events).where(events.c.id > after)
+    if isinstance(actor, VisitorActor):
+        query = query.where(events.c.visitor_id == actor.visitor_id, events.c.private.is_(False))
+    elif actor.site_ids is not None:
+        query = query.where(events.c.site_id.in_(sorted(actor.site_ids)))
+    rows = conn.execute(query.order_by(events.c.id).limit(limit)).all()
+    if not rows:
+        # Nothing for this reader up to the head: move its cursor there so the next
+        # read skips what it may not see.
+        return [], newest
+    if len(rows) < limit:
+        return [event_shape(row, actor) for row in rows], max(rows[-1].id, newest)
+    return [event_shape(row, actor) for row in rows], rows[-1].id

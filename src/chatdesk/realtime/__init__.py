@@ -1,0 +1,1 @@
+"""Real-time delivery: the wake-up bus and the waiting/streaming logic."""

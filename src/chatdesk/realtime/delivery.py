@@ -1,0 +1,164 @@
+"""Delivering the event log to one reader: JSON long-poll and Server-Sent Events.
+
+Both hold no database connection while parked: each read is one short hop.
+A listener is registered *before* the first read, so a commit that lands
+between the read and the wait still wakes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
+
+from chatdesk.db.runner import Database
+from chatdesk.queries.events import read_events
+from chatdesk.realtime.hub import Hub, Listener, keys_for
+from chatdesk.security.principals import OperatorActor, VisitorActor
+
+__all__ = ["EventStream", "long_poll"]
+
+Actor = OperatorActor | VisitorActor
+Batch = tuple[list[dict[str, Any]], int]
+
+
+def _principal(actor: Actor) -> str:
+    if isinstance(actor, VisitorActor):
+        return f"v:{actor.visitor_id}"
+    return f"o:{actor.operator_id}"
+
+
+async def _read(db: Database, actor: Actor, after: int | None) -> Batch:
+    return await db.read(lambda conn: read_events(conn, actor, after))
+
+
+async def long_poll(
+    db: Database, hub: Hub, actor: Actor, after: int | None, wait: float
+) -> dict[str, Any]:
+    """Events after ``after`` as soon as there are any, else ``[]`` after ``wait`` seconds."""
+    listener = hub.listen(keys_for(actor), _principal(actor))
+    try:
+        deadline = time.monotonic() + wait
+        cursor = after
+        while True:
+            listener.clear()
+            found, cursor_now = await _read(db, actor, cursor)
+            found.extend(listener.take_ephemeral())
+            if found or cursor is None:
+                return {"events": found, "cursor": cursor_now}
+            cursor = cursor_now
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return {"events": [], "cursor": cursor}
+            await listener.wait(remaining)
+    finally:
+        hub.unlisten(listener)
+
+
+def _sse(event: dict[str, Any]) -> bytes:
+    head = f"id: {event['id']}\n" if event["id"] is not None else ""
+    return f"{head}event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+
+
+class EventStream(Response):
+    """An ASGI response streaming the reader's events as SSE until the client leaves.
+
+    The first batch is read before the response starts, so an expired cursor
+    still gets a JSON 410. A client that stops draining (a send blocked longer
+    than ``send_timeout``) is disconnected and resumes from its cursor.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        hub: Hub,
+        actor: Actor,
+        first: Batch,
+        listener: Listener,
+        *,
+        heartbeat: float,
+        send_timeout: float,
+        still_allowed: Callable[[], Awaitable[bool]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.db, self.hub, self.actor = db, hub, actor
+        self.first, self.listener = first, listener
+        self.heartbeat, self.send_timeout = heartbeat, send_timeout
+        self.still_allowed = still_allowed
+        self.extra_headers = headers or {}
+        super().__init__(status_code=200, media_type="text/event-stream")
+
+    @classmethod
+    async def open(
+        cls, db: Database, hub: Hub, actor: Actor, after: int | None, **kwargs: Any
+    ) -> EventStream:
+        listener = hub.listen(keys_for(actor), _principal(actor))
+        try:
+            first = await _read(db, actor, after)
+        except BaseException:
+            hub.unlisten(listener)
+            raise
+        return cls(db, hub, actor, first, listener, **kwargs)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gone = asyncio.Event()
+
+        async def watch_disconnect() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+            self.listener.wake()
+
+        watcher = asyncio.create_task(watch_disconnect())
+        try:
+            await self._send(send, self._start())
+            await self._stream(send, gone)
+        except (TimeoutError, OSError):
+            pass  # a stalled or vanished client; it resumes from its cursor
+        finally:
+            watcher.cancel()
+            self.hub.unlisten(self.listener)
+
+    def _start(self) -> Message:
+        headers = {
+            "content-type": "text/event-stream; charset=utf-8",
+            "cache-control": "no-cache, no-store",
+            "x-accel-buffering": "no",
+            **self.extra_headers,
+        }
+        return {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+        }
+
+    async def _send(self, send: Send, message: Message) -> None:
+        async with asyncio.timeout(self.send_timeout):
+            await send(message)
+
+    async def _body(self, send: Send, data: bytes) -> None:
+        await self._send(send, {"type": "http.response.body", "body": data, "more_body": True})
+
+    async def _stream(self, send: Send, gone: asyncio.Event) -> None:
+        found, cursor = self.first
+        await self._body(send, b"retry: 2000\n\n")
+        while not gone.is_set():
+            found.extend(self.listener.take_ephemeral())
+            if found:
+                await self._body(send, b"".join(_sse(event) for event in found))
+            woken = await self.listener.wait(self.heartbeat)
+            if gone.is_set():
+                return
+            if (not woken or self.listener.recheck) and self.still_allowed is not None:
+                self.listener.recheck = False
+                if not await self.still_allowed():
+                    return
+            if not woken:
+                await self._body(send, b": ping\n\n")
+            self.listener.clear()
+            found, cursor = await _read(self.db, self.actor, cursor)

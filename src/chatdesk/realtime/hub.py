@@ -1,0 +1,220 @@
+"""In-process fan-out: which parked listener must look at the event log again.
+
+The hub learns of new events from the bus (published by any process after its
+commit) and from a slow poll of the event log's head (which covers a lost
+wake-up and writers with no bus, such as the CLI). It reads only the routing
+columns of the new events, once per process, and wakes the listeners whose
+keys match; each woken listener then re-reads the log from its own cursor with
+its own visibility filter. Ephemeral signals (typing) are handed to matching
+listeners directly; they are never stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from chatdesk.db.runner import Database
+from chatdesk.db.tables import events
+from chatdesk.queries.events import head
+from chatdesk.realtime.bus import Bus, Message
+from chatdesk.security.principals import OperatorActor, VisitorActor
+
+__all__ = ["Hub", "Listener", "keys_for"]
+
+_log = logging.getLogger("chatdesk.hub")
+Key = tuple[str, str]
+EVERYTHING: Key = ("all", "")
+
+
+def keys_for(actor: OperatorActor | VisitorActor) -> tuple[Key, ...]:
+    if isinstance(actor, VisitorActor):
+        return (("v", actor.visitor_id),)
+    if actor.site_ids is None:
+        return (EVERYTHING,)
+    return tuple(("s", site_id) for site_id in sorted(actor.site_ids))
+
+
+def _event_keys(site_id: str, visitor_id: str | None, private: bool) -> list[Key]:
+    keys = [EVERYTHING, ("s", site_id)]
+    if visitor_id and not private:
+        keys.append(("v", visitor_id))
+    return keys
+
+
+class Listener:
+    """One parked reader: a flag the hub sets, plus ephemeral events waiting for it."""
+
+    __slots__ = ("_woken", "ephemeral", "keys", "principal", "recheck")
+
+    def __init__(self, keys: tuple[Key, ...], principal: str | None) -> None:
+        self.keys = keys
+        self.principal = principal
+        self.recheck = False
+        self._woken = asyncio.Event()
+        self.ephemeral: list[dict[str, Any]] = []
+
+    def wake(self) -> None:
+        self._woken.set()
+
+    def clear(self) -> None:
+        self._woken.clear()
+
+    async def wait(self, timeout: float) -> bool:
+        """True when woken, False when ``timeout`` passed first."""
+        if self._woken.is_set():
+            return True
+        try:
+            async with asyncio.timeout(timeout):
+                await self._woken.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def take_ephemeral(self) -> list[dict[str, Any]]:
+        taken, self.ephemeral = self.ephemeral, []
+        return taken
+
+
+class Hub:
+    """Wakes parked listeners when events they may see are committed."""
+
+    def __init__(self, db: Database, bus: Bus, *, poll_seconds: float) -> None:
+        self.db = db
+        self.bus = bus
+        self.poll_seconds = poll_seconds
+        self._listeners: dict[Key, set[Listener]] = defaultdict(set)
+        self._seen = 0
+        self._target = 0
+        self._fetcher: asyncio.Task[None] | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.on_invalidate: list[Callable[[Message], None]] = []
+        self.published = 0
+        self._publishing: set[asyncio.Future[None]] = set()
+
+    @property
+    def parked(self) -> int:
+        return sum(len(group) for group in self._listeners.values())
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._seen = self._target = await self.db.read(head)
+        await self.bus.start(self._on_bus)
+        self.db.on_commit = self._on_commit
+        self._poller = asyncio.create_task(self._poll())
+
+    async def stop(self) -> None:
+        self.db.on_commit = None
+        for task in (self._poller, self._fetcher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self.bus.stop()
+
+    # -- listeners -----------------------------------------------------------------
+
+    def listen(self, keys: tuple[Key, ...], principal: str | None = None) -> Listener:
+        listener = Listener(keys, principal)
+        for key in keys:
+            self._listeners[key].add(listener)
+        return listener
+
+    def unlisten(self, listener: Listener) -> None:
+        for key in listener.keys:
+            group = self._listeners.get(key)
+            if group is not None:
+                group.discard(listener)
+                if not group:
+                    del self._listeners[key]
+
+    def _wake(self, keys: Iterable[Key], ephemeral: dict[str, Any] | None = None) -> None:
+        for key in keys:
+            for listener in self._listeners.get(key, ()):
+                if ephemeral is not None:
+                    listener.ephemeral.append(ephemeral)
+                listener.wake()
+
+    def disconnect(self, principal: str) -> None:
+        """Wake every listener of ``principal`` so it re-checks its credentials."""
+        for group in list(self._listeners.values()):
+            for listener in group:
+                if listener.principal == principal:
+                    listener.recheck = True
+                    listener.wake()
+
+    # -- publishing ----------------------------------------------------------------
+
+    def _on_commit(self, event_id: int) -> None:
+        """Called by the writer thread after a commit that appended events."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._publish_soon, {"kind": "event", "id": event_id})
+
+    def _publish_soon(self, message: Message) -> None:
+        self.published += 1
+        task = asyncio.ensure_future(self.bus.publish(message))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
+    async def publish(self, message: Message) -> None:
+        await self.bus.publish(message)
+
+    def _on_bus(self, message: Message) -> None:
+        kind = message.get("kind")
+        if kind == "event":
+            self._want(int(message["id"]))
+        elif kind == "ephemeral":
+            self._wake([(str(k[0]), str(k[1])) for k in message["keys"]], message["event"])
+        elif kind == "invalidate":
+            for callback in self.on_invalidate:
+                callback(message)
+
+    # -- following the log ---------------------------------------------------------
+
+    def _want(self, event_id: int) -> None:
+        if event_id > self._target:
+            self._target = event_id
+        if self._target > self._seen and (self._fetcher is None or self._fetcher.done()):
+            self._fetcher = asyncio.create_task(self._fetch())
+
+    async def _fetch(self) -> None:
+        try:
+            while self._target > self._seen:
+                rows = await self.db.read(lambda conn: _routing_after(conn, self._seen))
+                if not rows:
+                    # The head may lag a wake-up from a batch still being committed elsewhere.
+                    self._target = self._seen
+                    return
+                for _id, site_id, visitor_id, private in rows:
+                    self._wake(_event_keys(site_id, visitor_id, bool(private)))
+                self._seen = max(self._seen, rows[-1][0])
+        except Exception:
+            _log.exception("reading new events failed; the next poll retries")
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                newest = await self.db.read(head)
+            except Exception:
+                _log.warning("event poll failed")
+                continue
+            self._want(newest)
+
+
+def _routing_after(conn: Connection, after: int) -> list[tuple[int, str, str | None, bool]]:
+    rows = conn.execute(
+        select(events.c.id, events.c.site_id, events.c.visitor_id, events.c.private)
+        .where(events.c.id > after)
+        .order_by(events.c.id)
+        .limit(1000)
+    ).all()
+    return [(int(r[0]), r[1], r[2], bool(r[3])) for r in rows]

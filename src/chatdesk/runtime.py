@@ -1,0 +1,23 @@
+"""The services one app instance owns, built by ``create_app`` and reached from handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chatdesk.clock import Clock
+from chatdesk.db.runner import Database
+from chatdesk.realtime.hub import Hub
+from chatdesk.security.auth import VisitorCache
+from chatdesk.settings import Settings
+
+__all__ = ["Services"]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    hub: Hub
+    clock: Clock
+    visitor_cache: VisitorCache = field(default_factory=VisitorCache)
+    trusted_proxies: tuple[str, ...] = ()

@@ -1,0 +1,1 @@
+"""Authentication, sessions, CSRF, headers, rate limits and secrets."""

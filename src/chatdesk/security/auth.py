@@ -1,0 +1,186 @@
+"""Resolving credentials to principals: visitor tokens, operator sessions, API tokens.
+
+Tokens are looked up by their SHA-256 (the only form stored); the fetched hash
+is compared again with ``hmac.compare_digest`` so no code path compares a
+secret with ``==``. Visitor lookups, repeated by every widget request, are
+cached in process and dropped at once when a token is revoked.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, select
+
+from chatdesk.clock import aware
+from chatdesk.db.tables import (
+    api_tokens,
+    operator_sessions,
+    operators,
+    site_operators,
+    visitor_tokens,
+    visitors,
+)
+from chatdesk.ids import hash_token
+from chatdesk.security.principals import OperatorActor, VisitorActor, role_at_least
+
+__all__ = [
+    "SessionState",
+    "VisitorCache",
+    "operator_from_api_token",
+    "operator_from_session",
+    "visitor_from_token",
+]
+
+_TOKEN_SHAPE = re.compile(r"^cd[vsk]_[A-Za-z0-9_-]{43}$")
+
+
+def well_formed(token: str, prefix: str) -> bool:
+    return token.startswith(prefix) and _TOKEN_SHAPE.match(token) is not None
+
+
+def visitor_from_token(conn: Connection, token: str) -> VisitorActor | None:
+    if not well_formed(token, "cdv_"):
+        return None
+    digest = hash_token(token)
+    row = conn.execute(
+        select(visitor_tokens.c.token_hash, visitors.c.id, visitors.c.site_id)
+        .join(visitors, visitors.c.id == visitor_tokens.c.visitor_id)
+        .where(visitor_tokens.c.token_hash == digest, visitor_tokens.c.revoked_at.is_(None))
+    ).first()
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        return None
+    return VisitorActor(visitor_id=row.id, site_id=row.site_id, token_hash=digest)
+
+
+class VisitorCache:
+    """token hash -> VisitorActor, bounded, with a TTL that bounds cross-process staleness."""
+
+    def __init__(self, max_entries: int = 100_000, ttl: float = 60.0) -> None:
+        self._items: OrderedDict[str, tuple[float, VisitorActor]] = OrderedDict()
+        self.max_entries, self.ttl = max_entries, ttl
+
+    def get(self, token: str) -> VisitorActor | None:
+        key = hash_token(token)
+        item = self._items.get(key)
+        if item is None or item[0] < time.monotonic():
+            return None
+        return item[1]
+
+    def put(self, actor: VisitorActor) -> None:
+        self._items[actor.token_hash] = (time.monotonic() + self.ttl, actor)
+        self._items.move_to_end(actor.token_hash)
+        while len(self._items) > self.max_entries:
+            self._items.popitem(last=False)
+
+    def drop_visitor(self, visitor_id: str) -> None:
+        for key in [k for k, (_, a) in self._items.items() if a.visitor_id == visitor_id]:
+            del self._items[key]
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+def _site_ids(conn: Connection, operator_id: str, role: str) -> frozenset[str] | None:
+    if role_at_least(role, "admin"):
+        return None
+    rows = conn.execute(
+        select(site_operators.c.site_id).where(site_operators.c.operator_id == operator_id)
+    ).scalars()
+    return frozenset(rows)
+
+
+@dataclass(frozen=True)
+class SessionState:
+    actor: OperatorActor
+    last_seen_at: datetime
+
+
+def operator_from_session(
+    conn: Connection, token: str, now: datetime, idle: timedelta
+) -> SessionState | None:
+    """The signed-in operator of a session cookie, if the session is live."""
+    if not well_formed(token, "cds_"):
+        return None
+    digest = hash_token(token)
+    row = conn.execute(
+        select(
+            operator_sessions.c.id.label("session_id"),
+            operator_sessions.c.token_hash,
+            operator_sessions.c.csrf_token,
+            operator_sessions.c.expires_at,
+            operator_sessions.c.last_seen_at,
+            operator_sessions.c.revoked_at,
+            operators.c.id,
+            operators.c.name,
+            operators.c.email,
+            operators.c.role,
+            operators.c.active,
+        )
+        .join(operators, operators.c.id == operator_sessions.c.operator_id)
+        .where(operator_sessions.c.token_hash == digest)
+    ).first()
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        return None
+    last_seen = aware(row.last_seen_at)
+    if (
+        row.revoked_at is not None
+        or not row.active
+        or aware(row.expires_at) <= now
+        or last_seen + idle <= now
+    ):
+        return None
+    actor = OperatorActor(
+        operator_id=row.id,
+        name=row.name,
+        email=row.email,
+        role=row.role,
+        site_ids=_site_ids(conn, row.id, row.role),
+        session_id=row.session_id,
+        csrf_token=row.csrf_token,
+    )
+    return SessionState(actor, last_seen)
+
+
+def operator_from_api_token(conn: Connection, token: str) -> OperatorActor | None:
+    """The operator an API token acts as, with the token's role."""
+    if not well_formed(token, "cdk_"):
+        return None
+    digest = hash_token(token)
+    row = conn.execute(
+        select(
+            api_tokens.c.id.label("token_id"),
+            api_tokens.c.token_hash,
+            api_tokens.c.role.label("token_role"),
+            api_tokens.c.revoked_at,
+            operators.c.id,
+            operators.c.name,
+            operators.c.email,
+            operators.c.role,
+            operators.c.active,
+        )
+        .join(operators, operators.c.id == api_tokens.c.operator_id)
+        .where(api_tokens.c.token_hash == digest)
+    ).first()
+    if (
+        row is None
+        or not hmac.compare_digest(row.token_hash, digest)
+        or row.revoked_at is not None
+        or not row.active
+    ):
+        return None
+    # A token never acts above its creator's current role.
+    role = row.token_role if role_at_least(row.role, row.token_role) else row.role
+    return OperatorActor(
+        operator_id=row.id,
+        name=row.name,
+        email=row.email,
+        role=role,
+        site_ids=_site_ids(conn, row.id, role),
+        api_token_id=row.token_id,
+    )

@@ -1,0 +1,92 @@
+"""Typed settings, read once from the environment (prefix ``CHATDESK_``).
+
+Every setting is documented in ``docs/settings.md``; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["Environment", "Settings"]
+
+SAMPLE_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-not-for-production"}
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    """All of chatdesk's configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="CHATDESK_", extra="ignore")
+
+    env: Environment = Environment.development
+    database_url: str = "sqlite:///./chatdesk.db"
+    redis_url: str | None = None
+    secret_key: SecretStr = SecretStr("dev-secret-not-for-production")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str | None = None
+    log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
+    log_level: str = "info"
+    max_body_bytes: int = Field(default=65536, ge=1024)
+    long_poll_default_wait: float = Field(default=25.0, ge=0)
+    long_poll_max_wait: float = Field(default=55.0, ge=0, le=59)
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    sse_send_timeout_seconds: float = Field(default=30.0, gt=0)
+    event_poll_seconds: float = Field(default=2.0, gt=0)
+    event_retention_days: int = Field(default=30, ge=1)
+    session_idle_minutes: int = Field(default=720, ge=1)
+    session_absolute_hours: int = Field(default=24 * 14, ge=1)
+    cookie_secure: bool | None = None
+    read_threads: int = Field(default=4, ge=1, le=64)
+    write_batch_max: int = Field(default=256, ge=1)
+    rate_limits: str = Field(default="on", pattern="^(on|off)$")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    demo_enabled: bool | None = None
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.production
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.is_production if self.cookie_secure is None else self.cookie_secure
+
+    @property
+    def demo_on(self) -> bool:
+        return (not self.is_production) if self.demo_enabled is None else self.demo_enabled
+
+    def production_problems(self) -> list[str]:
+        """What must be fixed before this configuration may run in production."""
+        if not self.is_production:
+            return []
+        problems = []
+        secret = self.secret_key.get_secret_value()
+        if secret in SAMPLE_SECRETS or len(secret) < 32:
+            problems.append(
+                "CHATDESK_SECRET_KEY is empty, a sample value or shorter than 32 characters; "
+                "set it to a random value, e.g. the output of "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        if self.rate_limits == "off":
+            problems.append("CHATDESK_RATE_LIMITS=off is refused in production; remove it")
+        return problems

@@ -1,0 +1,143 @@
+"""Rows to the JSON shapes of API.md. The one place those shapes are built."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row
+
+from chatdesk.clock import iso
+
+__all__ = [
+    "api_token_shape",
+    "canned_response_shape",
+    "conversation_shape",
+    "for_visitor",
+    "message_shape",
+    "operator_shape",
+    "site_shape",
+    "visitor_shape",
+]
+
+Shape = dict[str, Any]
+
+
+def message_shape(row: Row[Any]) -> Shape:
+    m = row._mapping
+    return {
+        "id": m["id"],
+        "conversation_id": m["conversation_id"],
+        "author": {"type": m["author_type"], "id": m["author_id"], "name": m["author_name"]},
+        "body": m["body"],
+        "private": bool(m["private"]),
+        "client_msg_id": m["client_msg_id"],
+        "created_at": iso(m["created_at"]),
+    }
+
+
+def conversation_shape(row: Row[Any], labels: list[str], visitor: Shape | None = None) -> Shape:
+    m = row._mapping
+    shape: Shape = {
+        "id": m["id"],
+        "site_id": m["site_id"],
+        "visitor_id": m["visitor_id"],
+        "status": m["status"],
+        "assignee_id": m["assignee_id"],
+        "labels": labels,
+        "created_at": iso(m["created_at"]),
+        "updated_at": iso(m["updated_at"]),
+        "last_message_at": iso(m["last_message_at"]),
+        "last_message": {
+            "preview": m["last_message_preview"],
+            "author_type": m["last_message_author"],
+        },
+        "unread_count": m["unread_count"],
+    }
+    if visitor is not None:
+        shape["visitor"] = visitor
+    return shape
+
+
+def for_visitor(conversation: Shape) -> Shape:
+    """The conversation as its visitor may see it: no internal labels or counts."""
+    shape = {k: v for k, v in conversation.items() if k not in {"visitor", "unread_count"}}
+    shape["labels"] = []
+    return shape
+
+
+def visitor_shape(row: Row[Any]) -> Shape:
+    m = row._mapping
+    return {
+        "id": m["id"],
+        "site_id": m["site_id"],
+        "external_id": m["external_id"],
+        "name": m["name"],
+        "email": m["email"],
+        "page_url": m["page_url"],
+        "user_agent": m["user_agent"],
+        "timezone": m["timezone"],
+        "created_at": iso(m["created_at"]),
+        "last_seen_at": iso(m["last_seen_at"]),
+    }
+
+
+def operator_shape(row: Row[Any], site_ids: list[str] | None = None) -> Shape:
+    m = row._mapping
+    shape: Shape = {
+        "id": m["id"],
+        "email": m["email"],
+        "name": m["name"],
+        "role": m["role"],
+        "active": bool(m["active"]),
+        "created_at": iso(m["created_at"]),
+    }
+    if site_ids is not None:
+        shape["site_ids"] = site_ids
+    return shape
+
+
+def site_shape(row: Row[Any], *, with_secret: bool = True) -> Shape:
+    m = row._mapping
+    shape: Shape = {
+        "id": m["id"],
+        "name": m["name"],
+        "site_key": m["site_key"],
+        "allowed_origins": list(m["allowed_origins"]),
+        "greeting": m["greeting"],
+        "accent_color": m["accent_color"],
+        "position": m["position"],
+        "prechat": {"name": m["prechat_name"], "email": m["prechat_email"]},
+        "offline_message": m["offline_message"],
+        "business_hours": m["business_hours"],
+        "enabled": bool(m["enabled"]),
+        "identity_required": bool(m["identity_required"]),
+        "identity_secret_set": m["identity_secret"] is not None,
+        "created_at": iso(m["created_at"]),
+        "updated_at": iso(m["updated_at"]),
+    }
+    if with_secret:
+        shape["identity_secret"] = m["identity_secret"]
+    return shape
+
+
+def api_token_shape(row: Row[Any]) -> Shape:
+    m = row._mapping
+    return {
+        "id": m["id"],
+        "name": m["name"],
+        "prefix": m["prefix"],
+        "role": m["role"],
+        "operator_id": m["operator_id"],
+        "created_at": iso(m["created_at"]),
+        "last_used_at": iso(m["last_used_at"]),
+    }
+
+
+def canned_response_shape(row: Row[Any]) -> Shape:
+    m = row._mapping
+    return {
+        "id": m["id"],
+        "shortcut": m["shortcut"],
+        "body": m["body"],
+        "created_at": iso(m["created_at"]),
+    }

@@ -1,0 +1,1 @@
+"""The HTTP layer: thin handlers, middleware and error rendering."""

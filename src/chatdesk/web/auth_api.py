@@ -1,0 +1,83 @@
+"""Operator sign-in: login, logout, me. Sessions live server-side; the cookie is HttpOnly."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+
+from chatdesk.actions.auth import create_session, record_failed_login, revoke_session
+from chatdesk.actions.operators import operator_site_ids
+from chatdesk.db.tables import operators
+from chatdesk.errors import Unauthorized
+from chatdesk.security.passwords import DUMMY_HASH, verify_password
+from chatdesk.shapes import operator_shape
+from chatdesk.web.deps import SESSION_COOKIE, CurrentOperator, ServicesDep, request_ip
+from chatdesk.web.schemas import LoginIn
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+def _me(conn: Any, operator_id: str) -> dict[str, Any]:
+    row = conn.execute(select(operators).where(operators.c.id == operator_id)).one()
+    return operator_shape(row, operator_site_ids(conn, operator_id))
+
+
+@router.post("/login", summary="Sign in with email and password")
+async def login(
+    services: ServicesDep, request: Request, response: Response, body: LoginIn
+) -> dict[str, Any]:
+    email = body.email.strip().lower()
+    ip = request_ip(request)
+    row = await services.db.read(
+        lambda conn: conn.execute(select(operators).where(operators.c.email == email)).first()
+    )
+    # Verify against a dummy hash for unknown emails so timing does not tell them apart.
+    password_hash = row.password_hash if row is not None else DUMMY_HASH
+    ok = await asyncio.to_thread(verify_password, password_hash, body.password)
+    if row is None or not ok or not row.active:
+        await services.db.write(lambda unit: record_failed_login(unit, email, ip))
+        raise Unauthorized("Wrong email or password.")
+    settings = services.settings
+    lifetime = timedelta(hours=settings.session_absolute_hours)
+    user_agent = request.headers.get("user-agent")
+    _session_id, token, csrf_token = await services.db.write(
+        lambda unit: create_session(unit, row.id, lifetime=lifetime, ip=ip, user_agent=user_agent)
+    )
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(lifetime.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+    operator = await services.db.read(lambda conn: _me(conn, row.id))
+    return {"operator": operator, "csrf_token": csrf_token}
+
+
+@router.post("/logout", status_code=204, summary="Sign out; the session is revoked server-side")
+async def logout(services: ServicesDep, request: Request, actor: CurrentOperator) -> Response:
+    if actor.session_id is not None:
+        session_id = actor.session_id
+        ip = request_ip(request)
+        await services.db.write(
+            lambda unit: revoke_session(unit, session_id, actor.operator_id, ip)
+        )
+        services.hub.disconnect(f"o:{actor.operator_id}")
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    return response
+
+
+@router.get("/me", summary="The signed-in operator and the CSRF token")
+async def me(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
+    operator = await services.db.read(lambda conn: _me(conn, actor.operator_id))
+    return {"operator": operator, "csrf_token": actor.csrf_token}

@@ -1,0 +1,181 @@
+"""The operator API for conversations, messages and events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from chatdesk.access import access_conversation
+from chatdesk.actions.conversations import mark_read, update_conversation
+from chatdesk.actions.messages import send_message
+from chatdesk.clock import aware
+from chatdesk.db.tables import labels, operators
+from chatdesk.queries.conversations import ConversationFilter, conversation_for, list_conversations
+from chatdesk.queries.messages import history
+from chatdesk.security.auth import operator_from_session
+from chatdesk.web.deps import CurrentOperator, ServicesDep, request_ip
+from chatdesk.web.events_api import After, Wait, events_response, publish_typing
+from chatdesk.web.schemas import ConversationPatch, OperatorMessageIn, TypingIn
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["operator"])
+Short = Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")]
+
+
+@router.get("/conversations", summary="Conversations, newest activity first")
+async def get_conversations(
+    services: ServicesDep,
+    actor: CurrentOperator,
+    status: Literal["open", "pending", "resolved"] | None = None,
+    assignee: Short = None,
+    site_id: Short = None,
+    label: Short = None,
+    visitor_id: Short = None,
+    q: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+) -> dict[str, Any]:
+    flt = ConversationFilter(
+        status=status,
+        assignee=assignee,
+        site_id=site_id,
+        label=label,
+        q=q or None,
+        visitor_id=visitor_id,
+        cursor=cursor,
+        limit=limit,
+    )
+    found, next_cursor = await services.db.read(lambda conn: list_conversations(conn, actor, flt))
+    return {"conversations": found, "next_cursor": next_cursor}
+
+
+@router.get("/conversations/{conversation_id}", summary="One conversation with its visitor")
+async def get_conversation(
+    services: ServicesDep, actor: CurrentOperator, conversation_id: str
+) -> dict[str, Any]:
+    def read(conn: Any) -> dict[str, Any]:
+        return conversation_for(conn, access_conversation(conn, actor, conversation_id), actor)
+
+    return await services.db.read(read)
+
+
+@router.patch("/conversations/{conversation_id}", summary="Change status, assignee or labels")
+async def patch_conversation(
+    services: ServicesDep,
+    request: Request,
+    actor: CurrentOperator,
+    conversation_id: str,
+    body: ConversationPatch,
+) -> dict[str, Any]:
+    changes: dict[str, Any] = {"status": body.status, "labels_": body.labels}
+    if "assignee_id" in body.model_fields_set:
+        changes["assignee_id"] = body.assignee_id
+    ip = request_ip(request)
+    return await services.db.write(
+        lambda unit: update_conversation(unit, actor, conversation_id, ip=ip, **changes)
+    )
+
+
+@router.post("/conversations/{conversation_id}/read", summary="Mark the conversation read")
+async def post_read(
+    services: ServicesDep, actor: CurrentOperator, conversation_id: str
+) -> dict[str, Any]:
+    return await services.db.write(lambda unit: mark_read(unit, actor, conversation_id))
+
+
+@router.get("/conversations/{conversation_id}/messages", summary="History incl. private notes")
+async def get_messages(
+    services: ServicesDep,
+    actor: CurrentOperator,
+    conversation_id: str,
+    before: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    def read(conn: Any) -> list[dict[str, Any]]:
+        access_conversation(conn, actor, conversation_id)
+        return history(conn, conversation_id, before=before, limit=limit, include_private=True)
+
+    return {"messages": await services.db.read(read)}
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    status_code=201,
+    summary="Reply or add a private note (idempotent on client_msg_id)",
+)
+async def post_message(
+    services: ServicesDep, actor: CurrentOperator, conversation_id: str, body: OperatorMessageIn
+) -> Any:
+    message, created = await services.db.write(
+        lambda unit: send_message(
+            unit, actor, conversation_id, body.body, body.client_msg_id, private=body.private
+        )
+    )
+    return message if created else JSONResponse(message, status_code=200)
+
+
+@router.post(
+    "/conversations/{conversation_id}/typing", status_code=204, summary="Operator is typing"
+)
+async def post_typing(
+    services: ServicesDep,
+    actor: CurrentOperator,
+    conversation_id: str,
+    body: TypingIn | None = None,
+) -> Response:
+    conversation = await services.db.read(
+        lambda conn: access_conversation(conn, actor, conversation_id)
+    )
+    private = body.private if body is not None else False
+    await publish_typing(services, actor, conversation, private=private)
+    return Response(status_code=204)
+
+
+@router.get("/events", summary="Events of the operator's sites: long-poll JSON, or SSE")
+async def get_events(
+    request: Request,
+    services: ServicesDep,
+    actor: CurrentOperator,
+    after: After = None,
+    wait: Wait = None,
+) -> Any:
+    cookie = request.cookies.get("chatdesk_session")
+    now = services.clock
+
+    async def still_allowed() -> bool:
+        # Streams re-check their session on every heartbeat, so a revoked session's
+        # stream ends within one heartbeat (at once when revoked in this process).
+        if actor.api_token_id is not None or cookie is None:
+            return True
+        idle = timedelta(minutes=services.settings.session_idle_minutes)
+        state = await services.db.read(
+            lambda conn: operator_from_session(conn, cookie, aware(now()), idle)
+        )
+        return state is not None
+
+    return await events_response(request, services, actor, after, wait, still_allowed)
+
+
+@router.get("/labels", summary="Every label in use")
+async def get_labels(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
+    names = await services.db.read(
+        lambda conn: list(conn.execute(select(labels.c.name).order_by(labels.c.name)).scalars())
+    )
+    return {"labels": names}
+
+
+@router.get("/team", summary="Active operators, for assignment (any operator)")
+async def get_team(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
+    rows = await services.db.read(
+        lambda conn: conn.execute(
+            select(operators.c.id, operators.c.name, operators.c.role)
+            .where(operators.c.active.is_(True))
+            .order_by(operators.c.name)
+        ).all()
+    )
+    return {"operators": [{"id": r.id, "name": r.name, "role": r.role} for r in rows]}

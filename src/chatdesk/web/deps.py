@@ -1,0 +1,123 @@
+"""Request dependencies: services, the client address, and who the caller is.
+
+Operators authenticate with the session cookie (unsafe methods also need the
+``X-CSRF-Token`` header and, when the browser sends one, a same-origin
+``Origin``) or with ``Authorization: Bearer <api token>``. Visitors use
+``Authorization: Bearer <visitor token>``; the two kinds are never interchangeable.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from chatdesk.actions.auth import touch_session
+from chatdesk.errors import Forbidden, Unauthorized
+from chatdesk.runtime import Services
+from chatdesk.security.auth import (
+    operator_from_api_token,
+    operator_from_session,
+    visitor_from_token,
+)
+from chatdesk.security.network import client_ip
+from chatdesk.security.principals import OperatorActor, VisitorActor
+
+__all__ = [
+    "SESSION_COOKIE",
+    "CurrentOperator",
+    "CurrentVisitor",
+    "ServicesDep",
+    "get_services",
+    "request_ip",
+]
+
+SESSION_COOKIE = "chatdesk_session"
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def request_ip(request: Request) -> str:
+    return client_ip(request, get_services(request).trusted_proxies)
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Use 'Authorization: Bearer <token>'.")
+    return token.strip()
+
+
+async def current_visitor(request: Request) -> VisitorActor:
+    services = get_services(request)
+    token = bearer(request)
+    if token is None:
+        raise Unauthorized("A visitor token is required.")
+    actor = services.visitor_cache.get(token)
+    if actor is None:
+        actor = await services.db.read(lambda conn: visitor_from_token(conn, token))
+        if actor is None:
+            raise Unauthorized("The visitor token is not valid.")
+        services.visitor_cache.put(actor)
+    request.state.principal = f"visitor:{actor.visitor_id}"
+    return actor
+
+
+def _own_origin(request: Request, services: Services) -> str:
+    if services.settings.public_url:
+        return services.settings.public_url.rstrip("/").lower()
+    return f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
+
+
+def _check_csrf(request: Request, services: Services, csrf_token: str) -> None:
+    origin = request.headers.get("origin")
+    if origin is not None and origin.lower() != _own_origin(request, services):
+        raise Forbidden("Cross-origin request refused.")
+    sent = request.headers.get("x-csrf-token", "")
+    if not hmac.compare_digest(sent.encode(), csrf_token.encode()):
+        raise Forbidden("A valid X-CSRF-Token header is required.")
+
+
+async def current_operator(request: Request) -> OperatorActor:
+    services = get_services(request)
+    token = bearer(request)
+    if token is not None:
+        actor = await services.db.read(lambda conn: operator_from_api_token(conn, token))
+        if actor is None:
+            raise Unauthorized("The API token is not valid.")
+        request.state.principal = f"api_token:{actor.api_token_id}"
+        return actor
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise Unauthorized("Sign in first.")
+    now = services.clock()
+    idle = timedelta(minutes=services.settings.session_idle_minutes)
+    state = await services.db.read(lambda conn: operator_from_session(conn, cookie, now, idle))
+    if state is None:
+        raise Unauthorized("Your session has ended; sign in again.")
+    actor = state.actor
+    request.state.principal = f"operator:{actor.operator_id}"
+    if request.method in UNSAFE:
+        assert actor.csrf_token is not None
+        _check_csrf(request, services, actor.csrf_token)
+    if now - state.last_seen_at > TOUCH_EVERY and actor.session_id is not None:
+        session_id = actor.session_id
+        services.db.submit(lambda unit: touch_session(unit, session_id))
+    return actor
+
+
+CurrentVisitor = Annotated[VisitorActor, Depends(current_visitor)]
+CurrentOperator = Annotated[OperatorActor, Depends(current_operator)]

@@ -1,0 +1,91 @@
+"""Rendering every error as the API.md envelope: ``{"error": {code, message, details}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chatdesk.errors import BadRequest, ChatdeskError, NotFound, ValidationFailed
+
+__all__ = ["error_response", "install_error_handlers"]
+
+_log = logging.getLogger("chatdesk.web")
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    410: "gone",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+
+def error_response(error: ChatdeskError, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"error": {"code": error.code, "message": error.message, "details": error.details}}
+    return JSONResponse(body, status_code=error.status, headers=headers)
+
+
+def _validation_details(errors: list[Any]) -> list[dict[str, Any]]:
+    details = []
+    for item in errors:
+        # Never echo the input back: it may be a password.
+        details.append(
+            {
+                "loc": [str(part) for part in item.get("loc", ())],
+                "msg": str(item.get("msg", "")),
+                "type": str(item.get("type", "")),
+            }
+        )
+    return details
+
+
+async def _on_chatdesk_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ChatdeskError)
+    headers = None
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers = {"Retry-After": str(retry_after)}
+    return error_response(exc, headers)
+
+
+async def _on_validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return error_response(BadRequest("The body is not valid JSON."))
+    return error_response(ValidationFailed(details=_validation_details(errors)))
+
+
+async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return error_response(NotFound())
+    error = ChatdeskError(str(exc.detail) if exc.detail else None)
+    error.status = exc.status_code
+    error.code = _STATUS_CODES.get(
+        exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error"
+    )
+    return error_response(error, dict(exc.headers) if exc.headers else None)
+
+
+async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    _log.error("unhandled error", exc_info=exc)
+    return error_response(ChatdeskError())
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ChatdeskError, _on_chatdesk_error)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,84 @@
+"""The events endpoint shared by visitors and operators: long-poll JSON or SSE."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Query, Request
+from starlette.responses import Response
+
+from chatdesk.clock import iso
+from chatdesk.errors import ValidationFailed
+from chatdesk.realtime.delivery import EventStream, long_poll
+from chatdesk.realtime.hub import EVERYTHING, Key
+from chatdesk.runtime import Services
+from chatdesk.security.principals import OperatorActor, VisitorActor
+
+__all__ = ["After", "Wait", "events_response", "publish_typing"]
+
+MAX_CURSOR = 2**62
+After = Annotated[int | None, Query(ge=0, le=MAX_CURSOR, description="Cursor: last event id seen")]
+Wait = Annotated[
+    float | None, Query(ge=0, le=55, description="Seconds to wait for an event (long-poll)")
+]
+
+
+def _last_event_id(request: Request) -> int | None:
+    raw = request.headers.get("last-event-id")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or int(raw) > MAX_CURSOR:
+        raise ValidationFailed("Last-Event-ID must be an event id.", {"field": "Last-Event-ID"})
+    return int(raw)
+
+
+async def events_response(
+    request: Request,
+    services: Services,
+    actor: OperatorActor | VisitorActor,
+    after: int | None,
+    wait: float | None,
+    still_allowed: Any = None,
+) -> Response | dict[str, Any]:
+    settings = services.settings
+    if "text/event-stream" in request.headers.get("accept", ""):
+        resume = _last_event_id(request)
+        stream = await EventStream.open(
+            services.db,
+            services.hub,
+            actor,
+            resume if resume is not None else after,
+            heartbeat=settings.sse_heartbeat_seconds,
+            send_timeout=settings.sse_send_timeout_seconds,
+            still_allowed=still_allowed,
+        )
+        return stream
+    seconds = settings.long_poll_default_wait if wait is None else wait
+    seconds = min(seconds, settings.long_poll_max_wait)
+    return await long_poll(services.db, services.hub, actor, after, seconds)
+
+
+async def publish_typing(
+    services: Services,
+    actor: OperatorActor | VisitorActor,
+    conversation: Any,
+    *,
+    private: bool = False,
+    author_name: str | None = None,
+) -> None:
+    """Tell the other side someone is typing; never stored, delivered to parked listeners."""
+    keys: list[Key] = [EVERYTHING, ("s", conversation.site_id)]
+    if isinstance(actor, VisitorActor):
+        author = {"type": "visitor", "id": actor.visitor_id, "name": author_name}
+    else:
+        author = {"type": "operator", "id": actor.operator_id, "name": actor.name}
+        if not private:
+            keys.append(("v", conversation.visitor_id))
+    event = {
+        "id": None,
+        "type": "typing",
+        "conversation_id": conversation.id,
+        "created_at": iso(services.clock()),
+        "data": {"author": author, "private": private},
+    }
+    await services.hub.publish({"kind": "ephemeral", "keys": keys, "event": event})

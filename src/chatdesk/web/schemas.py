@@ -1,0 +1,196 @@
+"""Request bodies: strict shapes (unknown fields refused) with limits on every string."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from chatdesk.business_hours import validate_hours
+
+__all__ = [
+    "ApiTokenIn",
+    "CannedResponseIn",
+    "ConversationPatch",
+    "LoginIn",
+    "NewConversationIn",
+    "OperatorIn",
+    "OperatorMessageIn",
+    "OperatorPatch",
+    "SiteIn",
+    "SitePatch",
+    "TypingIn",
+    "VisitorMessageIn",
+    "VisitorPatch",
+    "WidgetSessionIn",
+]
+
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _email(value: str) -> str:
+    value = value.strip().lower()
+    if not _EMAIL.match(value):
+        raise ValueError("is not an email address")
+    return value
+
+
+def _origin(value: str) -> str:
+    value = value.strip().lower().rstrip("/")
+    if not _ORIGIN.match(value):
+        raise ValueError("must be an origin like https://shop.example.com (no path)")
+    return value
+
+
+def _label(value: str) -> str:
+    value = value.strip().lower()
+    if not re.fullmatch(r"[\w][\w .:-]{0,49}", value):
+        raise ValueError("labels are 1-50 letters, digits, spaces, '.', ':', '_' or '-'")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_nul)]
+Email = Annotated[str, Field(max_length=320), AfterValidator(_no_nul), AfterValidator(_email)]
+Body = Annotated[
+    str, Field(min_length=1, max_length=10000), AfterValidator(_no_nul), AfterValidator(_not_blank)
+]
+ClientMsgId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Origin = Annotated[str, Field(max_length=300), AfterValidator(_origin)]
+Label = Annotated[str, Field(max_length=50), AfterValidator(_label)]
+Role = Literal["owner", "admin", "agent"]
+PrechatMode = Literal["off", "optional", "required"]
+Password = Annotated[str, Field(min_length=10, max_length=1000), AfterValidator(_no_nul)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=20000)
+
+
+class WidgetSessionIn(_Strict):
+    site_key: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_no_nul)]
+    name: Name | None = None
+    email: Email | None = None
+    page_url: Annotated[str, Field(max_length=2000), AfterValidator(_no_nul)] | None = None
+    timezone: Annotated[str, Field(max_length=64), AfterValidator(_no_nul)] | None = None
+    identity_token: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+
+
+class VisitorPatch(_Strict):
+    name: Name | None = None
+    email: Email | None = None
+    page_url: Annotated[str, Field(max_length=2000), AfterValidator(_no_nul)] | None = None
+    timezone: Annotated[str, Field(max_length=64), AfterValidator(_no_nul)] | None = None
+
+
+class NewConversationIn(_Strict):
+    body: Body
+    client_msg_id: ClientMsgId
+
+
+class VisitorMessageIn(_Strict):
+    body: Body
+    client_msg_id: ClientMsgId
+
+
+class OperatorMessageIn(_Strict):
+    body: Body
+    client_msg_id: ClientMsgId
+    private: bool = False
+
+
+class TypingIn(_Strict):
+    private: bool = False
+
+
+class ConversationPatch(_Strict):
+    status: Literal["open", "pending", "resolved"] | None = None
+    assignee_id: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    labels: Annotated[list[Label], Field(max_length=20)] | None = None
+
+
+class LoginIn(_Strict):
+    email: Annotated[str, Field(min_length=1, max_length=320), AfterValidator(_no_nul)]
+    password: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class PrechatIn(_Strict):
+    name: PrechatMode = "optional"
+    email: PrechatMode = "optional"
+
+
+class _SiteFields(_Strict):
+    allowed_origins: Annotated[list[Origin], Field(max_length=50)] | None = None
+    greeting: Annotated[str, Field(max_length=500), AfterValidator(_no_nul)] | None = None
+    accent_color: Annotated[str, Field(pattern=_COLOR.pattern)] | None = None
+    position: Literal["left", "right"] | None = None
+    prechat: PrechatIn | None = None
+    offline_message: Annotated[str, Field(max_length=500), AfterValidator(_no_nul)] | None = None
+    business_hours: dict[str, Any] | None = None
+    enabled: bool | None = None
+    identity_required: bool | None = None
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return validate_hours(value)
+
+    def columns(self) -> dict[str, Any]:
+        """The set fields as table columns."""
+        data = self.model_dump(exclude_unset=True, exclude={"name", "rotate_identity_secret"})
+        prechat = data.pop("prechat", None)
+        if prechat is not None:
+            data["prechat_name"], data["prechat_email"] = prechat["name"], prechat["email"]
+        if "name" in self.model_fields_set:
+            data["name"] = getattr(self, "name")  # noqa: B009
+        return {k: v for k, v in data.items() if v is not None or k == "business_hours"}
+
+
+class SiteIn(_SiteFields):
+    name: Name
+
+
+class SitePatch(_SiteFields):
+    name: Name | None = None
+    rotate_identity_secret: bool = False
+
+
+class OperatorIn(_Strict):
+    email: Email
+    name: Name
+    role: Role = "agent"
+    password: Password
+    site_ids: Annotated[list[str], Field(max_length=500)] | None = None
+
+
+class OperatorPatch(_Strict):
+    name: Name | None = None
+    role: Role | None = None
+    active: bool | None = None
+    password: Password | None = None
+    site_ids: Annotated[list[str], Field(max_length=500)] | None = None
+
+
+class CannedResponseIn(_Strict):
+    shortcut: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,50}$")]
+    body: Body
+
+
+class ApiTokenIn(_Strict):
+    name: Name
+    role: Literal["admin", "agent"] = "agent"

@@ -1,0 +1,174 @@
+"""The visitor (widget) API: ``Authorization: Bearer <visitor token>``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from chatdesk.access import access_conversation
+from chatdesk.actions.conversations import start_conversation
+from chatdesk.actions.messages import send_message
+from chatdesk.actions.visitors import create_session, update_visitor
+from chatdesk.business_hours import is_open
+from chatdesk.db.tables import sites, visitors
+from chatdesk.errors import NotFound
+from chatdesk.queries.conversations import list_visitor_conversations
+from chatdesk.queries.messages import history
+from chatdesk.web.deps import CurrentVisitor, ServicesDep
+from chatdesk.web.events_api import After, Wait, events_response, publish_typing
+from chatdesk.web.schemas import (
+    NewConversationIn,
+    VisitorMessageIn,
+    VisitorPatch,
+    WidgetSessionIn,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/widget", tags=["widget"])
+Limit = Annotated[int, Query(ge=1, le=200)]
+Before = Annotated[str | None, Query(max_length=64)]
+
+
+def public_config(site: Any, online: bool) -> dict[str, Any]:
+    return {
+        "site": {
+            "name": site.name,
+            "greeting": site.greeting,
+            "accent_color": site.accent_color,
+            "position": site.position,
+            "prechat": {"name": site.prechat_name, "email": site.prechat_email},
+            "online": online,
+            "offline_message": site.offline_message,
+            "identity_required": bool(site.identity_required),
+        }
+    }
+
+
+@router.get("/config", summary="Public widget configuration of a site")
+async def get_config(
+    services: ServicesDep, site_key: Annotated[str, Query(min_length=1, max_length=64)]
+) -> dict[str, Any]:
+    site = await services.db.read(
+        lambda conn: conn.execute(select(sites).where(sites.c.site_key == site_key)).first()
+    )
+    if site is None or not site.enabled:
+        raise NotFound("Unknown site.")
+    return public_config(site, is_open(site.business_hours, services.clock()))
+
+
+@router.post("/sessions", status_code=201, summary="Start a visitor session")
+async def post_session(
+    services: ServicesDep, request: Request, body: WidgetSessionIn
+) -> dict[str, Any]:
+    profile = {
+        "name": body.name,
+        "email": body.email,
+        "page_url": body.page_url,
+        "timezone": body.timezone,
+        "user_agent": (request.headers.get("user-agent") or "")[:500] or None,
+    }
+    token, visitor = await services.db.write(
+        lambda unit: create_session(unit, body.site_key, profile, body.identity_token)
+    )
+    return {
+        "visitor_token": token,
+        "visitor": {"id": visitor["id"], "name": visitor["name"], "email": visitor["email"]},
+    }
+
+
+@router.get("/visitor", summary="The visitor's own profile")
+async def get_visitor(services: ServicesDep, actor: CurrentVisitor) -> dict[str, Any]:
+    row = await services.db.read(
+        lambda conn: conn.execute(select(visitors).where(visitors.c.id == actor.visitor_id)).one()
+    )
+    return {"id": row.id, "name": row.name, "email": row.email}
+
+
+@router.patch("/visitor", summary="Set the visitor's name, email, page or time zone")
+async def patch_visitor(
+    services: ServicesDep, actor: CurrentVisitor, body: VisitorPatch
+) -> dict[str, Any]:
+    profile = body.model_dump(exclude_unset=True)
+    visitor = await services.db.write(lambda unit: update_visitor(unit, actor, profile))
+    return {"id": visitor["id"], "name": visitor["name"], "email": visitor["email"]}
+
+
+@router.get("/conversations", summary="This visitor's conversations")
+async def get_conversations(services: ServicesDep, actor: CurrentVisitor) -> dict[str, Any]:
+    found = await services.db.read(lambda conn: list_visitor_conversations(conn, actor))
+    return {"conversations": found}
+
+
+@router.post(
+    "/conversations",
+    status_code=201,
+    summary="Start a conversation with its first message (idempotent on client_msg_id)",
+)
+async def post_conversation(
+    services: ServicesDep, actor: CurrentVisitor, body: NewConversationIn
+) -> Any:
+    conversation, message, created = await services.db.write(
+        lambda unit: start_conversation(unit, actor, body.body, body.client_msg_id)
+    )
+    result = {"conversation": conversation, "message": message}
+    return result if created else JSONResponse(result, status_code=200)
+
+
+@router.get("/conversations/{conversation_id}/messages", summary="Message history")
+async def get_messages(
+    services: ServicesDep,
+    actor: CurrentVisitor,
+    conversation_id: str,
+    before: Before = None,
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    def read(conn: Any) -> list[dict[str, Any]]:
+        access_conversation(conn, actor, conversation_id)
+        return history(conn, conversation_id, before=before, limit=limit, include_private=False)
+
+    return {"messages": await services.db.read(read)}
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    status_code=201,
+    summary="Send a message (idempotent on client_msg_id)",
+)
+async def post_message(
+    services: ServicesDep, actor: CurrentVisitor, conversation_id: str, body: VisitorMessageIn
+) -> Any:
+    message, created = await services.db.write(
+        lambda unit: send_message(unit, actor, conversation_id, body.body, body.client_msg_id)
+    )
+    return message if created else JSONResponse(message, status_code=200)
+
+
+@router.post(
+    "/conversations/{conversation_id}/typing", status_code=204, summary="Visitor is typing"
+)
+async def post_typing(
+    services: ServicesDep, actor: CurrentVisitor, conversation_id: str
+) -> Response:
+    def read(conn: Any) -> tuple[Any, str | None]:
+        row = access_conversation(conn, actor, conversation_id)
+        name = conn.execute(select(visitors.c.name).where(visitors.c.id == actor.visitor_id))
+        return row, name.scalar()
+
+    conversation, name = await services.db.read(read)
+    await publish_typing(services, actor, conversation, author_name=name)
+    return Response(status_code=204)
+
+
+@router.get("/events", summary="This visitor's events: long-poll JSON, or SSE")
+async def get_events(
+    request: Request,
+    services: ServicesDep,
+    actor: CurrentVisitor,
+    after: After = None,
+    wait: Wait = None,
+) -> Any:
+    return await events_response(request, services, actor, after, wait)
