@@ -17,6 +17,7 @@ from chatdesk.logs import configure_logging
 from chatdesk.realtime.bus import make_bus
 from chatdesk.realtime.hub import Hub
 from chatdesk.runtime import Services
+from chatdesk.security.rate_limits import Limiter
 from chatdesk.settings import Settings
 from chatdesk.web import (
     admin_api,
@@ -58,8 +59,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         db=db,
         hub=hub,
         clock=clock,
+        limiter=Limiter(
+            settings.rate_limit_specs(),
+            enabled=settings.rate_limits == "on",
+            redis_url=settings.redis_url,
+        ),
         trusted_proxies=tuple(settings.trusted_proxies),
     )
+    services.metrics.watch(services)
     services.hub.on_invalidate.append(lambda _msg: services.visitor_cache.clear())
 
     @asynccontextmanager
@@ -71,6 +78,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             yield
         finally:
             await hub.stop()
+            await services.limiter.close()
             db.stop()
 
     app = FastAPI(
@@ -89,7 +97,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.include_router(console_pages.router, include_in_schema=False)
     app.include_router(widget_pages.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(SecurityHeadersMiddleware, production=settings.is_production)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        production=settings.is_production,
+        hsts_subdomains=settings.hsts_include_subdomains,
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(RequestLogMiddleware, metrics=services.metrics)
     return app

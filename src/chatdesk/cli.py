@@ -169,6 +169,7 @@ def create_site_command(
         f'  <script src="{base}/widget.js" data-site="{shape["site_key"]}" async></script>',
         highlight=False,
         markup=False,
+        soft_wrap=True,  # one line, however narrow the terminal: it is meant to be copied
     )
 
 

@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 
 from chatdesk.clock import Clock
 from chatdesk.db.runner import Database
+from chatdesk.metrics import Metrics
 from chatdesk.realtime.hub import Hub
 from chatdesk.security.auth import VisitorCache
+from chatdesk.security.rate_limits import Limiter
 from chatdesk.settings import Settings
 
 __all__ = ["Services"]
@@ -19,5 +21,7 @@ class Services:
     db: Database
     hub: Hub
     clock: Clock
+    limiter: Limiter
+    metrics: Metrics = field(default_factory=Metrics)
     visitor_cache: VisitorCache = field(default_factory=VisitorCache)
     trusted_proxies: tuple[str, ...] = ()

@@ -5,6 +5,7 @@ Every setting is documented in ``docs/settings.md``; a test keeps the two in ste
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from typing import Annotated
 
@@ -49,19 +50,77 @@ class Settings(BaseSettings):
     read_threads: int = Field(default=4, ge=1, le=64)
     write_batch_max: int = Field(default=256, ge=1)
     rate_limits: str = Field(default="on", pattern="^(on|off)$")
+    # Moving-window limits per route group ("N/period", periods as the `limits` library
+    # parses them). Defaults follow DESIGN.md; docs/settings.md says what each one counts.
+    rate_limit_login_ip: str = "5/5minute"
+    rate_limit_login_account: str = "5/5minute"
+    rate_limit_admin_write: str = "30/minute"
+    rate_limit_operator_write: str = "120/minute"
+    rate_limit_operator_read: str = "1200/minute"
+    rate_limit_widget_session: str = "60/hour"
+    rate_limit_widget_conversation: str = "20/hour"
+    rate_limit_visitor_message: str = "20/minute"
+    rate_limit_visitor_read: str = "600/minute"
+    rate_limit_typing: str = "60/minute"
+    metrics_token: SecretStr | None = None
+    metrics_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"]
+    )
+    hsts_include_subdomains: bool = False
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     demo_enabled: bool | None = None
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "metrics_allow", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("trusted_proxies", "metrics_allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP address or network") from exc
+        return value
+
+    @field_validator(
+        "rate_limit_login_ip",
+        "rate_limit_login_account",
+        "rate_limit_admin_write",
+        "rate_limit_operator_write",
+        "rate_limit_operator_read",
+        "rate_limit_widget_session",
+        "rate_limit_widget_conversation",
+        "rate_limit_visitor_message",
+        "rate_limit_visitor_read",
+        "rate_limit_typing",
+    )
+    @classmethod
+    def _limit(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate limit like '30/minute'") from exc
+        return value
+
+    def rate_limit_specs(self) -> dict[str, str]:
+        """Route group -> limit, from the ``rate_limit_*`` settings."""
+        prefix = "rate_limit_"
+        return {
+            name.removeprefix(prefix): getattr(self, name)
+            for name in type(self).model_fields
+            if name.startswith(prefix)
+        }
+
     @property
     def is_production(self) -> bool:
-        return self.env is Environment.production
+        return self.env == Environment.production
 
     @property
     def is_sqlite(self) -> bool:

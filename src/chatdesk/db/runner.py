@@ -110,6 +110,11 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, self.read_sync, fn)
 
+    @property
+    def queued(self) -> int:
+        """Units waiting for the writer (approximate)."""
+        return self._queue.qsize()
+
     def submit(self, fn: Callable[[Unit], T]) -> Future[T]:
         """Queue a unit of work for the writer; usable from any thread."""
         assert self._writer is not None, "Database.start() was not called"

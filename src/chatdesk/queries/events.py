@@ -19,12 +19,16 @@ PURGED_THROUGH = "events_purged_through"
 
 
 def head(conn: Connection) -> int:
-    return int(conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one())
+    return _bounds(conn)[0]
 
 
-def _purged_through(conn: Connection) -> int:
-    value = conn.execute(select(meta.c.value).where(meta.c.key == PURGED_THROUGH)).scalar()
-    return int(value) if value else 0
+def _bounds(conn: Connection) -> tuple[int, int]:
+    """(head, purged through) in one statement. A purge may delete the newest events
+    too, so the head never goes back below the purge point (ids are never reused)."""
+    purged = select(meta.c.value).where(meta.c.key == PURGED_THROUGH).scalar_subquery()
+    newest, value = conn.execute(select(func.coalesce(func.max(events.c.id), 0), purged)).one()
+    purged_through = int(value) if value else 0
+    return max(int(newest), purged_through), purged_through
 
 
 def event_shape(row: Row[Any], actor: OperatorActor | VisitorActor) -> Shape:
@@ -48,10 +52,10 @@ def read_events(
     ``after=None`` starts from the current head. A cursor below what was purged,
     or above the head (from another database), is expired.
     """
-    newest = head(conn)
+    newest, purged_through = _bounds(conn)
     if after is None:
         return [], newest
-    if after > newest or after < _purged_through(conn):
+    if after > newest or after < purged_through:
         raise CursorExpired()
     query = select(events).where(events.c.id > after)
     if isinstance(actor, VisitorActor):

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from starlette.requests import HTTPConnection
 
-__all__ = ["client_ip"]
+__all__ = ["client_ip", "ip_allowed"]
 
 
 @lru_cache(maxsize=64)
@@ -15,6 +15,11 @@ def _networks(
     proxies: tuple[str, ...],
 ) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
+
+
+def ip_allowed(address: str, networks: tuple[str, ...]) -> bool:
+    """True when ``address`` is inside one of ``networks``."""
+    return _trusted(address, networks)
 
 
 def _trusted(address: str, proxies: tuple[str, ...]) -> bool:

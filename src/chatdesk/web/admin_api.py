@@ -17,7 +17,7 @@ from chatdesk.clock import iso
 from chatdesk.db.tables import api_tokens, audit_log, canned_responses, operators, sites
 from chatdesk.security.passwords import hash_password
 from chatdesk.shapes import api_token_shape, canned_response_shape, operator_shape, site_shape
-from chatdesk.web.deps import CurrentOperator, ServicesDep, request_ip
+from chatdesk.web.deps import ADMIN_LIMITS, CurrentOperator, ServicesDep, request_ip
 from chatdesk.web.schemas import (
     ApiTokenIn,
     CannedResponseIn,
@@ -29,7 +29,7 @@ from chatdesk.web.schemas import (
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["settings"])
+router = APIRouter(prefix="/api/v1", tags=["settings"], dependencies=ADMIN_LIMITS)
 
 
 # -- sites ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from chatdesk.db.tables import operators
 from chatdesk.errors import Unauthorized
 from chatdesk.security.passwords import DUMMY_HASH, verify_password
 from chatdesk.shapes import operator_shape
-from chatdesk.web.deps import SESSION_COOKIE, CurrentOperator, ServicesDep, request_ip
+from chatdesk.web.deps import SESSION_COOKIE, CurrentOperator, ServicesDep, limit_ip, request_ip
 from chatdesk.web.schemas import LoginIn
 
 __all__ = ["router"]
@@ -34,6 +34,8 @@ async def login(
 ) -> dict[str, Any]:
     email = body.email.strip().lower()
     ip = request_ip(request)
+    await services.limiter.hit("login_ip", ip)
+    await services.limiter.hit("login_account", email)
     row = await services.db.read(
         lambda conn: conn.execute(select(operators).where(operators.c.email == email)).first()
     )
@@ -62,7 +64,12 @@ async def login(
     return {"operator": operator, "csrf_token": csrf_token}
 
 
-@router.post("/logout", status_code=204, summary="Sign out; the session is revoked server-side")
+@router.post(
+    "/logout",
+    status_code=204,
+    summary="Sign out; the session is revoked server-side",
+    dependencies=[limit_ip("admin_write")],
+)
 async def logout(services: ServicesDep, request: Request, actor: CurrentOperator) -> Response:
     if actor.session_id is not None:
         session_id = actor.session_id

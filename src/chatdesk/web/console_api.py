@@ -13,17 +13,17 @@ from chatdesk.access import access_conversation
 from chatdesk.actions.conversations import mark_read, update_conversation
 from chatdesk.actions.messages import send_message
 from chatdesk.clock import aware
-from chatdesk.db.tables import labels, operators
+from chatdesk.db.tables import labels, operators, sites
 from chatdesk.queries.conversations import ConversationFilter, conversation_for, list_conversations
 from chatdesk.queries.messages import history
 from chatdesk.security.auth import operator_from_session
-from chatdesk.web.deps import CurrentOperator, ServicesDep, request_ip
+from chatdesk.web.deps import OPERATOR_LIMITS, CurrentOperator, ServicesDep, request_ip
 from chatdesk.web.events_api import After, Wait, events_response, publish_typing
 from chatdesk.web.schemas import ConversationPatch, OperatorMessageIn, TypingIn
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["operator"])
+router = APIRouter(prefix="/api/v1", tags=["operator"], dependencies=OPERATOR_LIMITS)
 Short = Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")]
 
 
@@ -116,7 +116,10 @@ async def post_message(
             unit, actor, conversation_id, body.body, body.client_msg_id, private=body.private
         )
     )
-    return message if created else JSONResponse(message, status_code=200)
+    if not created:
+        return JSONResponse(message, status_code=200)
+    services.metrics.messages.labels("note" if body.private else "operator").inc()
+    return message
 
 
 @router.post(
@@ -179,3 +182,13 @@ async def get_team(services: ServicesDep, actor: CurrentOperator) -> dict[str, A
         ).all()
     )
     return {"operators": [{"id": r.id, "name": r.name, "role": r.role} for r in rows]}
+
+
+@router.get("/inbox/sites", summary="Sites whose conversations the operator sees (id and name)")
+async def get_inbox_sites(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
+    # The console's site filter needs names for agents too; GET /sites is admin-only.
+    query = select(sites.c.id, sites.c.name).order_by(sites.c.name)
+    if actor.site_ids is not None:
+        query = query.where(sites.c.id.in_(sorted(actor.site_ids)))
+    rows = await services.db.read(lambda conn: conn.execute(query).all())
+    return {"sites": [{"id": r.id, "name": r.name} for r in rows]}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -26,11 +26,15 @@ from chatdesk.security.network import client_ip
 from chatdesk.security.principals import OperatorActor, VisitorActor
 
 __all__ = [
+    "ADMIN_LIMITS",
+    "OPERATOR_LIMITS",
     "SESSION_COOKIE",
     "CurrentOperator",
     "CurrentVisitor",
     "ServicesDep",
     "get_services",
+    "limit_ip",
+    "limit_visitor",
     "request_ip",
 ]
 
@@ -121,3 +125,38 @@ async def current_operator(request: Request) -> OperatorActor:
 
 CurrentVisitor = Annotated[VisitorActor, Depends(current_visitor)]
 CurrentOperator = Annotated[OperatorActor, Depends(current_operator)]
+
+
+def limit_ip(group: str) -> Any:
+    """A route dependency counting the request against ``group`` by client IP."""
+
+    async def by_ip(request: Request) -> None:
+        await get_services(request).limiter.hit(group, request_ip(request))
+
+    return Depends(by_ip)
+
+
+def limit_visitor(group: str) -> Any:
+    """A route dependency counting the request against ``group`` by visitor."""
+
+    async def by_visitor(request: Request, actor: CurrentVisitor) -> None:
+        await get_services(request).limiter.hit(group, actor.visitor_id)
+
+    return Depends(by_visitor)
+
+
+async def _operator_by_method(request: Request, actor: CurrentOperator) -> None:
+    group = "operator_write" if request.method in UNSAFE else "operator_read"
+    key = f"token:{actor.api_token_id}" if actor.api_token_id else actor.operator_id
+    await get_services(request).limiter.hit(group, key)
+
+
+async def _admin_writes_by_ip(request: Request) -> None:
+    if request.method in UNSAFE:
+        await get_services(request).limiter.hit("admin_write", request_ip(request))
+
+
+# Router-level limits: every operator call counts per principal (reads and writes
+# apart); settings writes also count per client IP.
+OPERATOR_LIMITS = [Depends(_operator_by_method)]
+ADMIN_LIMITS = [Depends(_admin_writes_by_ip), Depends(_operator_by_method)]

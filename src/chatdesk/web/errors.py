@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chatdesk.errors import BadRequest, ChatdeskError, NotFound, ValidationFailed
+from chatdesk.security.rate_limits import RateLimitExceeded
 
 __all__ = ["error_response", "install_error_handlers"]
 
@@ -53,9 +54,13 @@ def _validation_details(errors: list[Any]) -> list[dict[str, Any]]:
 async def _on_chatdesk_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ChatdeskError)
     headers = None
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after is not None:
-        headers = {"Retry-After": str(retry_after)}
+    if isinstance(exc, RateLimitExceeded):
+        headers = {
+            "Retry-After": str(exc.reset),
+            "RateLimit-Limit": str(exc.limit),
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": str(exc.reset),
+        }
     return error_response(exc, headers)
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from chatdesk.web.deps import ServicesDep
+from chatdesk.errors import Forbidden
+from chatdesk.security.network import ip_allowed
+from chatdesk.web.deps import ServicesDep, request_ip
 
 __all__ = ["router"]
 
@@ -18,6 +22,19 @@ router = APIRouter(tags=["service"])
 @router.get("/healthz", summary="The process is alive")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@router.get("/metrics", summary="Prometheus metrics (bearer token or allow-listed address)")
+async def metrics(services: ServicesDep, request: Request) -> Response:
+    settings = services.settings
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    if token:
+        sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(sent.encode(), token.encode()):
+            raise Forbidden("Metrics need the metrics bearer token.")
+    elif not ip_allowed(request_ip(request), tuple(settings.metrics_allow)):
+        raise Forbidden("Metrics are not served to this address.")
+    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/readyz", summary="Database and bus are reachable")

@@ -12,7 +12,10 @@ import uuid
 from typing import Any
 
 import structlog
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chatdesk.metrics import Metrics
 
 __all__ = ["BodyLimitMiddleware", "RequestLogMiddleware", "SecurityHeadersMiddleware"]
 
@@ -37,8 +40,9 @@ def _json_error(status: int, code: str, message: str) -> tuple[Message, Message]
 class RequestLogMiddleware:
     """One log line per request: id, method, route, status, duration, principal."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,15 +66,18 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
+            route = getattr(scope.get("route"), "path", None)
+            elapsed = time.perf_counter() - started
+            if self.metrics is not None:
+                self.metrics.observe_request(scope["method"], route or "unmatched", status, elapsed)
             _log.info(
                 "request",
                 request_id=request_id,
                 method=scope["method"],
                 path=scope["path"],
-                route=getattr(route, "path", None),
+                route=route,
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(elapsed * 1000, 2),
                 principal=scope["state"].get("principal"),
             )
 
@@ -108,7 +115,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    raise _TooLarge()
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -128,8 +135,12 @@ class BodyLimitMiddleware:
             await send(message)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised from ``receive``. An HTTPException, so FastAPI's body parsing re-raises it
+    as is (any other exception there becomes a 400) and the error handler renders 413."""
+
+    def __init__(self) -> None:
+        super().__init__(413, "The request body is too large.")
 
 
 class SecurityHeadersMiddleware:

@@ -78,8 +78,26 @@ PrechatMode = Literal["off", "optional", "required"]
 Password = Annotated[str, Field(min_length=10, max_length=1000), AfterValidator(_no_nul)]
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=20000)
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul_anywhere(cls, value: Any) -> Any:
+        # Every string, ids and lists included: PostgreSQL cannot store or compare NUL.
+        if _has_nul(value):
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class WidgetSessionIn(_Strict):

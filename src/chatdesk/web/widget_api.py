@@ -17,7 +17,7 @@ from chatdesk.db.tables import sites, visitors
 from chatdesk.errors import NotFound
 from chatdesk.queries.conversations import list_visitor_conversations
 from chatdesk.queries.messages import history
-from chatdesk.web.deps import CurrentVisitor, ServicesDep
+from chatdesk.web.deps import CurrentVisitor, ServicesDep, limit_ip, limit_visitor
 from chatdesk.web.events_api import After, Wait, events_response, publish_typing
 from chatdesk.web.schemas import (
     NewConversationIn,
@@ -60,7 +60,12 @@ async def get_config(
     return public_config(site, is_open(site.business_hours, services.clock()))
 
 
-@router.post("/sessions", status_code=201, summary="Start a visitor session")
+@router.post(
+    "/sessions",
+    status_code=201,
+    summary="Start a visitor session",
+    dependencies=[limit_ip("widget_session")],
+)
 async def post_session(
     services: ServicesDep, request: Request, body: WidgetSessionIn
 ) -> dict[str, Any]:
@@ -80,7 +85,11 @@ async def post_session(
     }
 
 
-@router.get("/visitor", summary="The visitor's own profile")
+@router.get(
+    "/visitor",
+    summary="The visitor's own profile",
+    dependencies=[limit_visitor("visitor_read")],
+)
 async def get_visitor(services: ServicesDep, actor: CurrentVisitor) -> dict[str, Any]:
     row = await services.db.read(
         lambda conn: conn.execute(select(visitors).where(visitors.c.id == actor.visitor_id)).one()
@@ -88,7 +97,11 @@ async def get_visitor(services: ServicesDep, actor: CurrentVisitor) -> dict[str,
     return {"id": row.id, "name": row.name, "email": row.email}
 
 
-@router.patch("/visitor", summary="Set the visitor's name, email, page or time zone")
+@router.patch(
+    "/visitor",
+    summary="Set the visitor's name, email, page or time zone",
+    dependencies=[limit_visitor("visitor_message")],
+)
 async def patch_visitor(
     services: ServicesDep, actor: CurrentVisitor, body: VisitorPatch
 ) -> dict[str, Any]:
@@ -97,7 +110,11 @@ async def patch_visitor(
     return {"id": visitor["id"], "name": visitor["name"], "email": visitor["email"]}
 
 
-@router.get("/conversations", summary="This visitor's conversations")
+@router.get(
+    "/conversations",
+    summary="This visitor's conversations",
+    dependencies=[limit_visitor("visitor_read")],
+)
 async def get_conversations(services: ServicesDep, actor: CurrentVisitor) -> dict[str, Any]:
     found = await services.db.read(lambda conn: list_visitor_conversations(conn, actor))
     return {"conversations": found}
@@ -107,6 +124,7 @@ async def get_conversations(services: ServicesDep, actor: CurrentVisitor) -> dic
     "/conversations",
     status_code=201,
     summary="Start a conversation with its first message (idempotent on client_msg_id)",
+    dependencies=[limit_ip("widget_conversation"), limit_visitor("visitor_message")],
 )
 async def post_conversation(
     services: ServicesDep, actor: CurrentVisitor, body: NewConversationIn
@@ -115,10 +133,17 @@ async def post_conversation(
         lambda unit: start_conversation(unit, actor, body.body, body.client_msg_id)
     )
     result = {"conversation": conversation, "message": message}
-    return result if created else JSONResponse(result, status_code=200)
+    if not created:
+        return JSONResponse(result, status_code=200)
+    services.metrics.messages.labels("visitor").inc()
+    return result
 
 
-@router.get("/conversations/{conversation_id}/messages", summary="Message history")
+@router.get(
+    "/conversations/{conversation_id}/messages",
+    summary="Message history",
+    dependencies=[limit_visitor("visitor_read")],
+)
 async def get_messages(
     services: ServicesDep,
     actor: CurrentVisitor,
@@ -137,6 +162,7 @@ async def get_messages(
     "/conversations/{conversation_id}/messages",
     status_code=201,
     summary="Send a message (idempotent on client_msg_id)",
+    dependencies=[limit_visitor("visitor_message")],
 )
 async def post_message(
     services: ServicesDep, actor: CurrentVisitor, conversation_id: str, body: VisitorMessageIn
@@ -144,11 +170,17 @@ async def post_message(
     message, created = await services.db.write(
         lambda unit: send_message(unit, actor, conversation_id, body.body, body.client_msg_id)
     )
-    return message if created else JSONResponse(message, status_code=200)
+    if not created:
+        return JSONResponse(message, status_code=200)
+    services.metrics.messages.labels("visitor").inc()
+    return message
 
 
 @router.post(
-    "/conversations/{conversation_id}/typing", status_code=204, summary="Visitor is typing"
+    "/conversations/{conversation_id}/typing",
+    status_code=204,
+    summary="Visitor is typing",
+    dependencies=[limit_visitor("typing")],
 )
 async def post_typing(
     services: ServicesDep, actor: CurrentVisitor, conversation_id: str
@@ -163,7 +195,11 @@ async def post_typing(
     return Response(status_code=204)
 
 
-@router.get("/events", summary="This visitor's events: long-poll JSON, or SSE")
+@router.get(
+    "/events",
+    summary="This visitor's events: long-poll JSON, or SSE",
+    dependencies=[limit_visitor("visitor_read")],
+)
 async def get_events(
     request: Request,
     services: ServicesDep,

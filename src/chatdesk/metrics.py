@@ -1,0 +1,77 @@
+"""Prometheus metrics, one registry per app (so tests can build many apps)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from chatdesk.runtime import Services
+
+__all__ = ["Metrics"]
+
+
+class _LiveValues(Collector):
+    """Values read at scrape time from the running services."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def collect(self) -> Iterator[Metric]:
+        hub, db, limiter = self.services.hub, self.services.db, self.services.limiter
+        yield GaugeMetricFamily(
+            "chatdesk_open_streams", "Parked long-polls and open SSE streams", value=hub.parked
+        )
+        yield CounterMetricFamily(
+            "chatdesk_events_published", "Wake-ups published after commit", value=hub.published
+        )
+        yield CounterMetricFamily(
+            "chatdesk_rate_limit_rejections", "Requests refused with 429", value=limiter.rejections
+        )
+        pool = GaugeMetricFamily(
+            "chatdesk_db_connections_in_use", "Database connections checked out", labels=["pool"]
+        )
+        pool.add_metric(["read"], db.read_engine.pool.checkedout())  # type: ignore[attr-defined]
+        pool.add_metric(["write"], db.write_engine.pool.checkedout())  # type: ignore[attr-defined]
+        yield pool
+        yield GaugeMetricFamily(
+            "chatdesk_db_write_queue", "Units of work waiting for the writer", value=db.queued
+        )
+
+
+class Metrics:
+    """The app's registry and the metrics code updates as it runs."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "chatdesk_http_requests",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "chatdesk_http_request_duration_seconds",
+            "HTTP request latency by route (streams excluded)",
+            ["method", "route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.messages = Counter(
+            "chatdesk_messages_stored",
+            "Messages stored, by author type",
+            ["author"],
+            registry=self.registry,
+        )
+
+    def watch(self, services: Services) -> None:
+        self.registry.register(_LiveValues(services))
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        if not route.endswith("/events"):
+            self.latency.labels(method, route).observe(seconds)

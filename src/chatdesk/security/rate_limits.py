@@ -1,0 +1,88 @@
+"""Rate limits through the ``limits`` library: moving windows, per IP and per principal.
+
+Counters live in memory (one process) or in Redis when ``CHATDESK_REDIS_URL`` is
+set, so every process shares them; both storages update a window atomically.
+Each route group has its own limit, configurable as ``CHATDESK_RATE_LIMIT_<GROUP>``
+(e.g. ``CHATDESK_RATE_LIMIT_LOGIN_IP="5/5minute"``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from chatdesk.errors import RateLimited
+
+__all__ = ["GROUPS", "Limiter", "RateLimitExceeded"]
+
+GROUPS = (
+    "login_ip",
+    "login_account",
+    "admin_write",
+    "operator_write",
+    "operator_read",
+    "widget_session",
+    "widget_conversation",
+    "visitor_message",
+    "visitor_read",
+    "typing",
+)
+
+
+class RateLimitExceeded(RateLimited):
+    """429 with the ``RateLimit-*`` figures for the response headers."""
+
+    def __init__(self, limit: int, reset: int, message: str) -> None:
+        super().__init__(retry_after=reset, message=message)
+        self.limit = limit
+        self.reset = reset
+
+
+@dataclass(frozen=True)
+class _Rule:
+    group: str
+    item: RateLimitItem
+
+
+class Limiter:
+    """Checks and counts requests against each group's moving window."""
+
+    def __init__(
+        self, limits: dict[str, str], *, enabled: bool, redis_url: str | None = None
+    ) -> None:
+        self.enabled = enabled
+        self.rules = {group: _Rule(group, parse(spec)) for group, spec in limits.items()}
+        self.storage: Storage = (
+            RedisStorage("async+" + redis_url, implementation="redispy", key_prefix="chatdesk-rl")
+            if redis_url
+            else MemoryStorage()
+        )
+        self.strategy = MovingWindowRateLimiter(self.storage)
+        self.rejections = 0
+
+    async def hit(self, group: str, key: str) -> None:
+        """Count one request of ``key`` in ``group``; RateLimitExceeded when over the limit."""
+        if not self.enabled:
+            return
+        rule = self.rules[group]
+        if await self.strategy.hit(rule.item, group, key):
+            return
+        self.rejections += 1
+        stats = await self.strategy.get_window_stats(rule.item, group, key)
+        reset = max(1, math.ceil(stats.reset_time - time.time()))
+        raise RateLimitExceeded(
+            rule.item.amount,
+            reset,
+            f"Too many requests; try again in {reset} seconds.",
+        )
+
+    async def close(self) -> None:
+        """Close the Redis connection pool (``limits`` exposes no public close)."""
+        client = getattr(getattr(self.storage, "bridge", None), "storage", None)
+        if client is not None:
+            await client.aclose()
