@@ -6,6 +6,7 @@ Every setting is documented in ``docs/settings.md``; a test keeps the two in ste
 from __future__ import annotations
 
 import ipaddress
+import os
 from enum import StrEnum
 from typing import Annotated
 
@@ -148,4 +149,36 @@ class Settings(BaseSettings):
             )
         if self.rate_limits == "off":
             problems.append("CHATDESK_RATE_LIMITS=off is refused in production; remove it")
+        if self.log_level.lower() == "debug":
+            problems.append("CHATDESK_LOG_LEVEL=debug is refused in production; use info")
+        if self.demo_enabled:
+            problems.append("CHATDESK_DEMO_ENABLED=true is refused in production; remove it")
+        path = sqlite_path(self.database_url)
+        if path is not None and on_tmpfs(path):
+            problems.append(
+                f"the SQLite database {path} is on a tmpfs (lost at reboot); "
+                "point CHATDESK_DATABASE_URL at a file on a persistent disk"
+            )
         return problems
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file path of a ``sqlite:///`` URL, absolute; None for other databases."""
+    if not url.startswith("sqlite:///"):
+        return None
+    return os.path.abspath(url.removeprefix("sqlite:///").split("?", 1)[0])
+
+
+def on_tmpfs(path: str, mounts: str = "/proc/mounts") -> bool:
+    """True when ``path`` lies on a tmpfs/ramfs mount (by the longest matching mount point)."""
+    try:
+        with open(mounts, encoding="utf-8") as handle:
+            table = [line.split()[1:3] for line in handle if len(line.split()) >= 3]
+    except OSError:
+        return False
+    best, kind = "", ""
+    for mount_point, fs_type in table:
+        inside = path == mount_point or path.startswith(mount_point.rstrip("/") + "/")
+        if inside and len(mount_point) >= len(best):
+            best, kind = mount_point, fs_type
+    return kind in {"tmpfs", "ramfs"}

@@ -15,7 +15,13 @@ from chatdesk.ids import new_id
 from chatdesk.security.principals import OperatorActor
 from chatdesk.shapes import Shape, operator_shape
 
-__all__ = ["create_operator", "operator_site_ids", "revoke_sessions", "update_operator"]
+__all__ = [
+    "change_own_password",
+    "create_operator",
+    "operator_site_ids",
+    "revoke_sessions",
+    "update_operator",
+]
 
 
 def operator_site_ids(unit_conn: Any, operator_id: str) -> list[str]:
@@ -152,3 +158,23 @@ def update_operator(
         )
     row = unit.conn.execute(select(operators).where(operators.c.id == operator_id)).one()
     return operator_shape(row, operator_site_ids(unit.conn, operator_id))
+
+
+def change_own_password(
+    unit: Unit, actor: OperatorActor, password_hash: str, *, ip: str | None = None
+) -> None:
+    """Set the signed-in operator's password; every other session of theirs ends."""
+    unit.conn.execute(
+        update(operators)
+        .where(operators.c.id == actor.operator_id)
+        .values(password_hash=password_hash, updated_at=unit.now)
+    )
+    revoke_sessions(unit, actor.operator_id, keep_session_id=actor.session_id)
+    record(
+        unit,
+        "operator.password_change",
+        operator_id=actor.operator_id,
+        target_type="operator",
+        target_id=actor.operator_id,
+        ip=ip,
+    )

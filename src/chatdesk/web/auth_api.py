@@ -10,13 +10,13 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from chatdesk.actions.auth import create_session, record_failed_login, revoke_session
-from chatdesk.actions.operators import operator_site_ids
+from chatdesk.actions.operators import change_own_password, operator_site_ids
 from chatdesk.db.tables import operators
-from chatdesk.errors import Unauthorized
-from chatdesk.security.passwords import DUMMY_HASH, verify_password
+from chatdesk.errors import Forbidden, Unauthorized
+from chatdesk.security.passwords import DUMMY_HASH, hash_password, verify_password
 from chatdesk.shapes import operator_shape
 from chatdesk.web.deps import SESSION_COOKIE, CurrentOperator, ServicesDep, limit_ip, request_ip
-from chatdesk.web.schemas import LoginIn
+from chatdesk.web.schemas import LoginIn, PasswordChangeIn
 
 __all__ = ["router"]
 
@@ -88,3 +88,28 @@ async def logout(services: ServicesDep, request: Request, actor: CurrentOperator
 async def me(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
     operator = await services.db.read(lambda conn: _me(conn, actor.operator_id))
     return {"operator": operator, "csrf_token": actor.csrf_token}
+
+
+@router.post(
+    "/password",
+    status_code=204,
+    summary="Change your own password; your other sessions end",
+    dependencies=[limit_ip("admin_write")],
+)
+async def change_password(
+    services: ServicesDep, request: Request, actor: CurrentOperator, body: PasswordChangeIn
+) -> Response:
+    if actor.session_id is None:
+        raise Forbidden("Change passwords from a signed-in session, not with an API token.")
+    row = await services.db.read(
+        lambda conn: conn.execute(
+            select(operators).where(operators.c.id == actor.operator_id)
+        ).one()
+    )
+    if not await asyncio.to_thread(verify_password, row.password_hash, body.current_password):
+        raise Forbidden("The current password is wrong.")
+    password_hash = await asyncio.to_thread(hash_password, body.new_password)
+    ip = request_ip(request)
+    await services.db.write(lambda unit: change_own_password(unit, actor, password_hash, ip=ip))
+    services.hub.disconnect(f"o:{actor.operator_id}")
+    return Response(status_code=204)

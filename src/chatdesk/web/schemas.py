@@ -18,6 +18,7 @@ __all__ = [
     "OperatorIn",
     "OperatorMessageIn",
     "OperatorPatch",
+    "PasswordChangeIn",
     "SiteIn",
     "SitePatch",
     "TypingIn",
@@ -145,6 +146,11 @@ class ConversationPatch(_Strict):
 class LoginIn(_Strict):
     email: Annotated[str, Field(min_length=1, max_length=320), AfterValidator(_no_nul)]
     password: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class PasswordChangeIn(_Strict):
+    current_password: Annotated[str, Field(min_length=1, max_length=1000)]
+    new_password: Password
 
 
 class PrechatIn(_Strict):
