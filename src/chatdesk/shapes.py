@@ -65,20 +65,14 @@ def for_visitor(conversation: Shape) -> Shape:
     return shape
 
 
-def visitor_shape(row: Row[Any]) -> Shape:
+def visitor_shape(row: Row[Any], prefix: str = "") -> Shape:
+    """A visitor's profile; ``prefix`` reads columns labelled e.g. ``v_name`` in a join."""
     m = row._mapping
-    return {
-        "id": m["id"],
-        "site_id": m["site_id"],
-        "external_id": m["external_id"],
-        "name": m["name"],
-        "email": m["email"],
-        "page_url": m["page_url"],
-        "user_agent": m["user_agent"],
-        "timezone": m["timezone"],
-        "created_at": iso(m["created_at"]),
-        "last_seen_at": iso(m["last_seen_at"]),
-    }
+    fields = ("id", "site_id", "external_id", "name", "email", "page_url", "user_agent", "timezone")
+    shape: Shape = {name: m[prefix + name] for name in fields}
+    shape["created_at"] = iso(m[prefix + "created_at"])
+    shape["last_seen_at"] = iso(m[prefix + "last_seen_at"])
+    return shape
 
 
 def operator_shape(row: Row[Any], site_ids: list[str] | None = None) -> Shape:

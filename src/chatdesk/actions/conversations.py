@@ -8,7 +8,7 @@ from sqlalchemy import delete, insert, select, update
 
 from chatdesk.access import access_conversation
 from chatdesk.actions.audit import record
-from chatdesk.actions.events import append_event
+from chatdesk.actions.events import append_conversation_updated, append_event
 from chatdesk.actions.messages import author_of, find_by_client_msg_id, insert_message
 from chatdesk.db.runner import Unit
 from chatdesk.db.tables import (
@@ -148,20 +148,8 @@ def update_conversation(
     if changed:
         values["updated_at"] = unit.now
         unit.conn.execute(update(conversations).where(conversations.c.id == row.id).values(values))
-        row = _load(unit, row.id)
         # Visitors see status and assignee changes; label changes are internal.
-        append_event(
-            unit,
-            "conversation.updated",
-            site_id=row.site_id,
-            conversation_id=row.id,
-            visitor_id=row.visitor_id,
-            private=changed == ["labels"],
-            data={
-                "conversation": conversation_shape(row, labels_for(unit.conn, [row.id])[row.id]),
-                "changes": changed,
-            },
-        )
+        row = append_conversation_updated(unit, row.id, changed, private=changed == ["labels"])
         for field in changed:
             record(
                 unit,
@@ -182,17 +170,5 @@ def mark_read(unit: Unit, actor: OperatorActor, conversation_id: str) -> Shape:
         unit.conn.execute(
             update(conversations).where(conversations.c.id == row.id).values(unread_count=0)
         )
-        row = _load(unit, row.id)
-        append_event(
-            unit,
-            "conversation.updated",
-            site_id=row.site_id,
-            conversation_id=row.id,
-            visitor_id=row.visitor_id,
-            private=True,
-            data={
-                "conversation": conversation_shape(row, labels_for(unit.conn, [row.id])[row.id]),
-                "changes": ["unread_count"],
-            },
-        )
+        row = append_conversation_updated(unit, row.id, ["unread_count"], private=True)
     return conversation_for(unit.conn, row, actor)

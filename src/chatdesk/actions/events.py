@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from chatdesk.db.runner import Unit
-from chatdesk.db.tables import events
+from chatdesk.db.tables import conversations, events
+from chatdesk.queries.conversations import labels_for
+from chatdesk.shapes import conversation_shape
 
-__all__ = ["append_event"]
+__all__ = ["append_conversation_updated", "append_event"]
 
 
 def append_event(
@@ -37,3 +39,28 @@ def append_event(
     event_id = int(result.inserted_primary_key[0])  # type: ignore[index]
     unit.event_ids.append(event_id)
     return event_id
+
+
+def append_conversation_updated(
+    unit: Unit, conversation_id: str, changes: list[str], *, private: bool
+) -> Any:
+    """Append ``conversation.updated`` with the conversation as it now stands; returns the row.
+
+    ``private`` updates (labels, read markers) never reach the visitor.
+    """
+    row = unit.conn.execute(
+        select(conversations).where(conversations.c.id == conversation_id)
+    ).one()
+    append_event(
+        unit,
+        "conversation.updated",
+        site_id=row.site_id,
+        conversation_id=row.id,
+        visitor_id=row.visitor_id,
+        private=private,
+        data={
+            "conversation": conversation_shape(row, labels_for(unit.conn, [row.id])[row.id]),
+            "changes": changes,
+        },
+    )
+    return row

@@ -7,15 +7,14 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 
 from chatdesk.access import access_conversation
-from chatdesk.actions.events import append_event
+from chatdesk.actions.events import append_conversation_updated, append_event
 from chatdesk.clock import iso
 from chatdesk.db.runner import Unit
 from chatdesk.db.tables import conversations, messages, visitors
 from chatdesk.errors import Conflict
 from chatdesk.ids import new_id
-from chatdesk.queries.conversations import labels_for
 from chatdesk.security.principals import OperatorActor, VisitorActor
-from chatdesk.shapes import Shape, conversation_shape, message_shape
+from chatdesk.shapes import Shape, message_shape
 
 __all__ = ["find_by_client_msg_id", "insert_message", "send_message"]
 
@@ -105,21 +104,7 @@ def insert_message(
         data={"message": shape},
     )
     if reopened:
-        row = unit.conn.execute(
-            select(conversations).where(conversations.c.id == conversation.id)
-        ).one()
-        append_event(
-            unit,
-            "conversation.updated",
-            site_id=conversation.site_id,
-            conversation_id=conversation.id,
-            visitor_id=conversation.visitor_id,
-            private=False,
-            data={
-                "conversation": conversation_shape(row, labels_for(unit.conn, [row.id])[row.id]),
-                "changes": ["status"],
-            },
-        )
+        append_conversation_updated(unit, conversation.id, ["status"], private=False)
     return shape
 
 

@@ -145,22 +145,9 @@ def list_conversations(
     rows = conn.execute(query).all()
     page = rows[: flt.limit]
     names = labels_for(conn, [row.id for row in page])
-    shapes = [conversation_shape(row, names.get(row.id, []), _visitor_part(row)) for row in page]
+    shapes = [
+        conversation_shape(row, names.get(row.id, []), visitor_shape(row, prefix="v_"))
+        for row in page
+    ]
     next_cursor = _encode_cursor(page[-1]) if len(rows) > flt.limit else None
     return shapes, next_cursor
-
-
-def _visitor_part(row: Row[Any]) -> Shape:
-    m = row._mapping
-    return {
-        "id": m["v_id"],
-        "site_id": m["v_site_id"],
-        "external_id": m["v_external_id"],
-        "name": m["v_name"],
-        "email": m["v_email"],
-        "page_url": m["v_page_url"],
-        "user_agent": m["v_user_agent"],
-        "timezone": m["v_timezone"],
-        "created_at": iso(m["v_created_at"]),
-        "last_seen_at": iso(m["v_last_seen_at"]),
-    }
