@@ -75,3 +75,21 @@ def test_no_cors_reflection(client: TestClient) -> None:
     )
     assert "access-control-allow-origin" not in response.headers
     assert "access-control-allow-credentials" not in response.headers
+
+
+def test_api_docs_page_may_load_swagger_ui(client: TestClient) -> None:
+    response = client.get("/api/docs")
+    assert response.status_code == 200
+    csp = response.headers["content-security-policy"]
+    assert "script-src https://cdn.jsdelivr.net" in csp
+    assert "frame-ancestors 'none'" in csp
+
+
+def test_login_from_a_foreign_origin_is_refused(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/auth/login",
+        json={"email": "a@example.com", "password": "whatever"},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"

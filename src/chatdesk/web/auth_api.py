@@ -15,7 +15,14 @@ from chatdesk.db.tables import operators
 from chatdesk.errors import Forbidden, Unauthorized
 from chatdesk.security.passwords import DUMMY_HASH, hash_password, verify_password
 from chatdesk.shapes import operator_shape
-from chatdesk.web.deps import SESSION_COOKIE, CurrentOperator, ServicesDep, limit_ip, request_ip
+from chatdesk.web.deps import (
+    SESSION_COOKIE,
+    CurrentOperator,
+    ServicesDep,
+    check_same_origin,
+    limit_ip,
+    request_ip,
+)
 from chatdesk.web.schemas import LoginIn, PasswordChangeIn
 
 __all__ = ["router"]
@@ -32,6 +39,7 @@ def _me(conn: Any, operator_id: str) -> dict[str, Any]:
 async def login(
     services: ServicesDep, request: Request, response: Response, body: LoginIn
 ) -> dict[str, Any]:
+    check_same_origin(request)
     email = body.email.strip().lower()
     ip = request_ip(request)
     await services.limiter.hit("login_ip", ip)

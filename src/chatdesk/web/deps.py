@@ -32,6 +32,7 @@ __all__ = [
     "CurrentOperator",
     "CurrentVisitor",
     "ServicesDep",
+    "check_same_origin",
     "get_services",
     "limit_ip",
     "limit_visitor",
@@ -56,9 +57,12 @@ def request_ip(request: Request) -> str:
 
 
 def bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header is None:
+    headers = request.headers.getlist("authorization")
+    if not headers:
         return None
+    if len(headers) > 1:
+        raise Unauthorized("Send one Authorization header.")
+    header = headers[0]
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Use 'Authorization: Bearer <token>'.")
@@ -86,10 +90,15 @@ def _own_origin(request: Request, services: Services) -> str:
     return f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
 
 
-def _check_csrf(request: Request, services: Services, csrf_token: str) -> None:
+def check_same_origin(request: Request) -> None:
+    """Refuse a browser request whose ``Origin`` is another site (login CSRF included)."""
     origin = request.headers.get("origin")
-    if origin is not None and origin.lower() != _own_origin(request, services):
+    if origin is not None and origin.lower() != _own_origin(request, get_services(request)):
         raise Forbidden("Cross-origin request refused.")
+
+
+def _check_csrf(request: Request, services: Services, csrf_token: str) -> None:
+    check_same_origin(request)
     sent = request.headers.get("x-csrf-token", "")
     if not hmac.compare_digest(sent.encode(), csrf_token.encode()):
         raise Forbidden("A valid X-CSRF-Token header is required.")

@@ -21,6 +21,12 @@ __all__ = ["BodyLimitMiddleware", "RequestLogMiddleware", "SecurityHeadersMiddle
 
 _log = structlog.get_logger("chatdesk.request")
 _DEFAULT_CSP = b"default-src 'none'; frame-ancestors 'none'"
+# FastAPI's Swagger UI page loads its bundle from jsDelivr and starts it with an inline script.
+_DOCS_CSP = (
+    b"default-src 'none'; script-src https://cdn.jsdelivr.net 'unsafe-inline'; "
+    b"style-src https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -166,6 +172,7 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         is_api = scope["path"].startswith("/api/")
+        default_csp = _DOCS_CSP if scope["path"] == "/api/docs" else _DEFAULT_CSP
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -175,9 +182,7 @@ class SecurityHeadersMiddleware:
                     if name not in present:
                         headers.append((name, value))
                 if b"content-security-policy" not in present:
-                    headers.append(
-                        (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
-                    )
+                    headers.append((b"content-security-policy", default_csp))
                     if b"x-frame-options" not in present:
                         headers.append((b"x-frame-options", b"DENY"))
                 if is_api and b"cache-control" not in present:

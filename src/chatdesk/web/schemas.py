@@ -90,7 +90,8 @@ def _has_nul(value: Any) -> bool:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_max_length=20000)
+    # strict: JSON types as sent ("no" is not false, "1" is not true).
+    model_config = ConfigDict(extra="forbid", strict=True, str_max_length=20000)
 
     @field_validator("*")
     @classmethod
@@ -178,8 +179,8 @@ class _SiteFields(_Strict):
         """The set fields as table columns."""
         data = self.model_dump(exclude_unset=True, exclude={"name", "rotate_identity_secret"})
         prechat = data.pop("prechat", None)
-        if prechat is not None:
-            data["prechat_name"], data["prechat_email"] = prechat["name"], prechat["email"]
+        if prechat is not None:  # only the modes sent: {"email": "required"} keeps the name's
+            data.update({f"prechat_{mode}": value for mode, value in prechat.items()})
         if "name" in self.model_fields_set:
             data["name"] = getattr(self, "name")  # noqa: B009
         return {k: v for k, v in data.items() if v is not None or k == "business_hours"}

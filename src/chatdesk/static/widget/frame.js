@@ -1,0 +1,396 @@
+// The widget frame: boots from the site's public config, restores the visitor's history,
+// keeps the event stream open, and talks to the loader on the host page.
+
+import { ApiError, makeApi } from "./api.js";
+import { focusFirstField, trapFocus } from "./focus.js";
+import { connectHost } from "./host.js";
+import { makeOutbox } from "./outbox.js";
+import { makeStore } from "./store.js";
+import { openStream } from "./stream.js";
+import { chatView, el, prechatForm } from "./view.js";
+
+const siteKey = document.body.dataset.site;
+const store = makeStore(siteKey);
+const $ = (id) => document.getElementById(id);
+const session = {
+  token: store.get("token"),
+  onUnauthorized() {
+    forget(); // revoked or unknown token: start over as a new visitor
+    showStart();
+  },
+};
+const api = makeApi(session);
+const state = { config: null, conversationId: null, synced: false, open: false, unread: store.get("unread", 0), online: true };
+let profile = store.get("profile", {});
+let pageUrl = null;
+let view = null;
+let stream = null;
+let lastTyping = 0;
+let chain = Promise.resolve();
+
+const serial = (fn) => (chain = chain.then(fn).catch(report));
+const post = connectHost(document.body.dataset.hostOrigin, {
+  open() {
+    state.open = true;
+    markSeen();
+    focusFirstField($("body"));
+  },
+  close() {
+    state.open = false;
+  },
+  identify: ({ token }) => serial(() => identify(token)),
+  visitor: ({ name, email }) => serial(() => setVisitor({ name, email })),
+  page: ({ url }) => serial(() => setPage(url)),
+});
+
+const outbox = makeOutbox({
+  store,
+  view: () => ensureChat(),
+  deliver,
+  explain(error) {
+    const reason = explain(error);
+    notice(reason);
+    return reason;
+  },
+  onSent: () => notice(""),
+});
+
+function report(error) {
+  if (!(error instanceof ApiError)) console.error(error);
+  else notice(explain(error));
+}
+
+function notice(text) {
+  $("notice").textContent = text;
+  $("notice").hidden = !text;
+}
+
+function wait(seconds) {
+  return seconds >= 90 ? Math.ceil(seconds / 60) + " minutes" : Math.max(1, seconds) + " seconds";
+}
+
+function explain(error) {
+  if (error.status === 429) {
+    const after = error.retryAfter ? " Please wait " + wait(error.retryAfter) + "; we'll try again for you." : " Please wait a moment.";
+    return "You're sending messages too quickly." + after;
+  }
+  if (error.status === 0) return "You seem to be offline. Your message will be sent when the connection is back.";
+  if (error.status >= 500) return "The chat is having trouble right now. We'll keep trying.";
+  return error.message || "That didn't work. Please try again.";
+}
+
+function forget() {
+  if (stream) stream.stop();
+  stream = null;
+  session.token = null;
+  state.conversationId = null;
+  state.synced = false;
+  store.set("token", null);
+  store.set("sub", null);
+  store.set("seen", null);
+  if (view) view.clear();
+}
+
+function setUnread(count) {
+  state.unread = count;
+  store.set("unread", count);
+  post("unread", { count });
+}
+
+function markSeen() {
+  const last = document.querySelector(".confirmed .msg:last-child");
+  if (last) store.set("seen", last.dataset.id);
+  setUnread(0);
+}
+
+function beep() {
+  if (!store.get("sound", false)) return;
+  try {
+    const audio = new AudioContext();
+    const tone = audio.createOscillator();
+    const gain = audio.createGain();
+    tone.frequency.value = 880;
+    gain.gain.setValueAtTime(0.08, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.25);
+    tone.connect(gain).connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.25);
+  } catch {
+    // no audio: silence is fine
+  }
+}
+
+function ensureChat() {
+  if (!view) {
+    view = chatView({
+      greeting: !state.config ? "" : state.config.online ? state.config.greeting : state.config.offline_message,
+      onSend: (body) => outbox.add(body),
+      onTyping: sendTyping,
+      onRetry: () => outbox.retry(),
+    });
+  }
+  if (!view.element.isConnected) $("body").replaceChildren(view.element);
+  return view;
+}
+
+function sendTyping() {
+  const now = Date.now();
+  if (!state.conversationId || now - lastTyping < 3000) return;
+  lastTyping = now;
+  api("POST", `/api/v1/widget/conversations/${encodeURIComponent(state.conversationId)}/typing`).catch(() => {});
+}
+
+async function ensureSession(fields = {}) {
+  if (session.token) return;
+  const body = { site_key: siteKey, timezone: Intl.DateTimeFormat().resolvedOptions().timeZone };
+  for (const [key, value] of Object.entries({ ...profile, ...fields })) if (value) body[key] = value;
+  if (pageUrl) body.page_url = pageUrl;
+  const created = await api("POST", "/api/v1/widget/sessions", body);
+  session.token = created.visitor_token;
+  store.set("token", session.token);
+  rememberProfile(created.visitor);
+  state.synced = true; // a new visitor has no history
+  await connect(null);
+}
+
+function rememberProfile(visitor) {
+  profile = { name: visitor.name || profile.name, email: visitor.email || profile.email };
+  store.set("profile", profile);
+}
+
+async function deliver(item) {
+  await ensureSession();
+  if (!state.synced) await sync(); // never start a second conversation by mistake
+  const message = { body: item.body, client_msg_id: item.client_msg_id };
+  if (!state.conversationId) {
+    const started = await api("POST", "/api/v1/widget/conversations", message);
+    state.conversationId = started.conversation.id;
+    ensureChat().add(started.message);
+  } else {
+    const path = `/api/v1/widget/conversations/${encodeURIComponent(state.conversationId)}/messages`;
+    ensureChat().add(await api("POST", path, message));
+  }
+  if (state.open) markSeen();
+}
+
+// History first, from a head cursor taken before it, so nothing falls in between.
+async function sync() {
+  const head = await api("GET", "/api/v1/widget/events?wait=0");
+  const { conversations } = await api("GET", "/api/v1/widget/conversations");
+  const latest = conversations.reduce((a, b) => ((b.last_message_at || b.created_at) > (a ? a.last_message_at || a.created_at : "") ? b : a), null);
+  if (latest) {
+    state.conversationId = latest.id;
+    const path = `/api/v1/widget/conversations/${encodeURIComponent(latest.id)}/messages?limit=200`;
+    const { messages } = await api("GET", path);
+    const chat = ensureChat();
+    for (const message of messages) chat.add(message);
+    countUnread(messages);
+  }
+  state.synced = true;
+  return head.cursor;
+}
+
+function countUnread(messages) {
+  const seen = store.get("seen");
+  const index = messages.findIndex((m) => m.id === seen);
+  if (state.open || (seen === null && messages.length)) return markSeen();
+  const later = index < 0 ? [] : messages.slice(index + 1);
+  setUnread(later.filter((m) => m.author.type !== "visitor").length);
+}
+
+async function connect(cursor) {
+  if (stream) stream.stop();
+  if (cursor === null) cursor = (await api("GET", "/api/v1/widget/events?wait=0")).cursor;
+  stream = openStream({
+    session,
+    cursor,
+    onEvents,
+    onExpired: () => serial(() => null).then(sync),
+    onState: (up) => {
+      state.online = up;
+      status();
+    },
+  });
+}
+
+function onEvents(events) {
+  for (const event of events) {
+    if (event.type === "conversation.created" && !state.conversationId) state.conversationId = event.conversation_id;
+    if (event.type === "typing" && event.data.author && event.data.author.type === "operator") {
+      if (event.conversation_id === state.conversationId) ensureChat().typing(event.data.author.name);
+    }
+    if (event.type !== "message.created" || !event.data.message || event.data.message.private) continue;
+    const message = event.data.message;
+    if (!state.conversationId) state.conversationId = message.conversation_id;
+    if (message.conversation_id !== state.conversationId) continue;
+    const incoming = message.author.type !== "visitor";
+    if (ensureChat().add(message, { announce: incoming }) && incoming) {
+      if (state.open && !document.hidden) markSeen();
+      else {
+        setUnread(state.unread + 1);
+        beep();
+      }
+    }
+  }
+}
+
+function status() {
+  const config = state.config;
+  if (!config) return;
+  let text = config.online ? "We usually reply in a few minutes" : "Away right now · we'll reply by email";
+  if (!state.online) text = "Connection lost · reconnecting…";
+  $("status").textContent = text;
+}
+
+async function identify(token) {
+  if (!token) {
+    if (store.get("sub")) {
+      forget();
+      showStart();
+    }
+    return;
+  }
+  const sub = subjectOf(token);
+  if (session.token && sub && sub === store.get("sub")) return;
+  const body = { site_key: siteKey, identity_token: token, timezone: Intl.DateTimeFormat().resolvedOptions().timeZone };
+  if (pageUrl) body.page_url = pageUrl;
+  const created = await api("POST", "/api/v1/widget/sessions", body);
+  forget();
+  session.token = created.visitor_token;
+  store.set("token", session.token);
+  store.set("sub", sub);
+  rememberProfile(created.visitor);
+  ensureChat();
+  await connect(await sync());
+}
+
+function subjectOf(token) {
+  try {
+    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return String(JSON.parse(atob(part)).sub || "");
+  } catch {
+    return "";
+  }
+}
+
+async function setVisitor(fields) {
+  const changes = {};
+  for (const key of ["name", "email"]) if (typeof fields[key] === "string" && fields[key].trim()) changes[key] = fields[key].trim();
+  if (!Object.keys(changes).length) return;
+  profile = { ...profile, ...changes };
+  store.set("profile", profile);
+  if (session.token) rememberProfile(await api("PATCH", "/api/v1/widget/visitor", changes));
+  else if ($("body").querySelector(".prechat") && !needsForm()) ensureChat();
+}
+
+async function setPage(url) {
+  if (typeof url !== "string" || !/^https?:\/\//.test(url)) return;
+  pageUrl = url.slice(0, 2000);
+  if (session.token && store.get("page") !== pageUrl) {
+    await api("PATCH", "/api/v1/widget/visitor", { page_url: pageUrl });
+    store.set("page", pageUrl);
+  }
+}
+
+function needsForm() {
+  const { prechat, online } = state.config;
+  if (!online) return true;
+  return (prechat.name !== "off" && !profile.name) || (prechat.email !== "off" && !profile.email);
+}
+
+function showStart() {
+  const config = state.config;
+  if (!config) return;
+  if (config.identity_required && !session.token) {
+    $("body").replaceChildren(el("p", { class: "empty", text: "Please sign in on this site to chat with us." }));
+  } else if (!session.token && needsForm()) {
+    const form = prechatForm({
+      greeting: config.greeting,
+      prechat: config.prechat,
+      offline: !config.online,
+      offlineMessage: config.offline_message,
+      profile,
+      onSubmit: submitForm,
+    });
+    $("body").replaceChildren(form);
+  } else {
+    ensureChat();
+  }
+  if (state.open) focusFirstField($("body"));
+}
+
+async function submitForm(values) {
+  try {
+    await ensureSession({ name: values.name, email: values.email });
+  } catch (error) {
+    if (error instanceof ApiError) throw new Error(explain(error));
+    throw error;
+  }
+  const chat = ensureChat();
+  if (values.message) {
+    outbox.add(values.message);
+    chat.note("Thanks! We'll reply to " + values.email + " as soon as we're back.");
+  }
+  focusFirstField($("body"));
+}
+
+function applyConfig(config) {
+  state.config = config;
+  document.title = "Chat with " + config.name;
+  $("title").textContent = config.name;
+  const root = document.documentElement.style;
+  root.setProperty("--accent", config.accent_color);
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(config.accent_color.slice(i, i + 2), 16));
+  root.setProperty("--on-accent", r * 0.299 + g * 0.587 + b * 0.114 > 160 ? "#111827" : "#ffffff");
+  status();
+}
+
+function wireChrome() {
+  trapFocus($("chat"), () => post("close"));
+  $("close").addEventListener("click", () => post("close"));
+  const sound = $("sound");
+  const show = () => sound.setAttribute("aria-pressed", String(store.get("sound", false)));
+  sound.addEventListener("click", () => {
+    store.set("sound", !store.get("sound", false));
+    show();
+  });
+  show();
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && state.open) markSeen();
+  });
+}
+
+// History and the stream for a returning visitor; retried with backoff while the network is down.
+async function resume(attempt) {
+  try {
+    await connect(await sync());
+    if (attempt) notice("");
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return; // start over as a new visitor
+    report(error);
+    setTimeout(() => serial(() => resume(attempt + 1)), Math.min(30000, 2000 * 2 ** attempt));
+  }
+}
+
+async function boot() {
+  wireChrome();
+  post("ready");
+  let config;
+  try {
+    config = (await api("GET", "/api/v1/widget/config?site_key=" + encodeURIComponent(siteKey))).site;
+  } catch (error) {
+    $("body").replaceChildren(el("p", { class: "empty", text: error.status === 404 ? "Chat is not available here." : explain(error) }));
+    return;
+  }
+  applyConfig(config);
+  post("unread", { count: state.unread });
+  if (session.token) {
+    ensureChat();
+    await resume(0);
+  }
+  if (!session.token || !view || !view.element.isConnected) showStart();
+  outbox.restore();
+  if (state.open) focusFirstField($("body"));
+}
+
+serial(boot);

@@ -1,0 +1,203 @@
+// DOM for the frame. Text goes in with textContent / createElement only, never innerHTML.
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children) if (child) node.append(child);
+  return node;
+}
+
+function time(iso) {
+  const date = new Date(iso);
+  return isNaN(date) ? "" : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+function field(name, label, mode, type, value) {
+  const id = "f-" + name;
+  const optional = mode === "optional" ? el("span", { class: "optional", text: " (optional)" }) : null;
+  const attrs = { id, name, type, autocomplete: name, value: value || "", required: mode === "required" };
+  return el("div", { class: "field" }, el("label", { for: id }, label, optional), el("input", attrs));
+}
+
+// The pre-chat form (name / email as the site asks) or, when away, the leave-a-message form.
+export function prechatForm({ greeting, prechat, offline, offlineMessage, profile, onSubmit }) {
+  const error = el("p", { class: "error", role: "alert" });
+  const parts = [el("p", { class: "greeting", text: offline ? offlineMessage : greeting })];
+  const nameMode = prechat.name;
+  const emailMode = offline ? "required" : prechat.email;
+  if (nameMode !== "off") parts.push(field("name", "Name", nameMode, "text", profile.name));
+  if (emailMode !== "off") parts.push(field("email", "Email", emailMode, "email", profile.email));
+  if (offline) {
+    parts.push(
+      el("div", { class: "field" }, el("label", { for: "f-message", text: "Message" }),
+        el("textarea", { id: "f-message", name: "message", rows: "4", required: true, maxlength: "10000" })),
+    );
+  }
+  const button = el("button", { type: "submit", class: "primary", text: offline ? "Send message" : "Start chat" });
+  const form = el("form", { class: "prechat", novalidate: true }, ...parts, error, button);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const values = Object.fromEntries(new FormData(form).entries());
+    for (const key of Object.keys(values)) values[key] = values[key].trim();
+    const problem = checkForm(form, values);
+    error.textContent = problem;
+    if (problem) return;
+    button.disabled = true;
+    try {
+      await onSubmit(values);
+    } catch (failure) {
+      error.textContent = failure.message || "Something went wrong. Please try again.";
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+function checkForm(form, values) {
+  for (const input of form.querySelectorAll("[required]")) {
+    if (!values[input.name]) {
+      input.focus();
+      return "Please fill in your " + input.name + ".";
+    }
+  }
+  if (values.email && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(values.email)) {
+    form.querySelector("[name=email]").focus();
+    return "Please enter a valid email address.";
+  }
+  return "";
+}
+
+export function chatView({ greeting, onSend, onTyping, onRetry }) {
+  const list = el("div", { class: "messages", id: "messages", tabindex: "0", "aria-label": "Conversation" });
+  const confirmed = el("div", { class: "confirmed" });
+  const pending = el("div", { class: "pending" });
+  const note = el("p", { class: "note", hidden: true });
+  list.append(el("p", { class: "greeting", text: greeting }), confirmed, pending, note);
+  const typing = el("p", { class: "typing", id: "typing", hidden: true });
+  const live = el("div", { class: "sr-only", "aria-live": "polite", "aria-atomic": "false" });
+  const input = el("textarea", {
+    id: "composer-input", rows: "1", maxlength: "10000", placeholder: "Type your message…", "aria-label": "Message",
+  });
+  const send = el("button", { type: "submit", class: "send", "aria-label": "Send" });
+  send.append(svg("M3 20.5 21 12 3 3.5v6.6l12.6 1.9L3 13.9z"));
+  const composer = el("form", { class: "composer" }, input, send);
+  const byId = new Map();
+  let typingTimer = null;
+
+  composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = input.value.trim();
+    if (!body) return;
+    input.value = "";
+    resize();
+    onSend(body);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      composer.requestSubmit();
+    }
+  });
+  input.addEventListener("input", () => {
+    resize();
+    if (input.value.trim()) onTyping();
+  });
+  function resize() {
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight, 120) + "px";
+  }
+  function scroll() {
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function bubble(message, mine) {
+    const who = mine ? "You" : message.author.name || "Support";
+    return el(
+      "div",
+      { class: "msg " + (mine ? "me" : "them"), "data-id": message.id || "", "data-client-id": message.client_msg_id || "" },
+      el("span", { class: "sr-only", text: who + ": " }),
+      el("div", { class: "bubble", text: message.body }),
+      el("div", { class: "meta", text: mine ? time(message.created_at) : who + " · " + time(message.created_at) }),
+    );
+  }
+
+  return {
+    element: el("div", { class: "chat-view" }, list, typing, composer, live),
+    input,
+    has: (id) => byId.has(id),
+    // Adds a stored message once (by id), in created_at order; a pending twin is replaced.
+    add(message, { announce = false } = {}) {
+      if (byId.has(message.id)) return false;
+      const twin = message.client_msg_id && pending.querySelector(`[data-client-id="${CSS.escape(message.client_msg_id)}"]`);
+      if (twin) twin.remove();
+      const mine = message.author.type === "visitor";
+      const node = bubble(message, mine);
+      node.dataset.at = message.created_at;
+      let before = null;
+      for (let sibling = confirmed.lastElementChild; sibling; sibling = sibling.previousElementSibling) {
+        if (sibling.dataset.at <= message.created_at) break;
+        before = sibling;
+      }
+      confirmed.insertBefore(node, before);
+      byId.set(message.id, node);
+      if (!mine) {
+        typing.hidden = true;
+        if (announce) live.textContent = (message.author.name || "Support") + " says: " + message.body;
+      }
+      scroll();
+      return true;
+    },
+    // A message not yet stored: shown with its state, and a Retry button once it failed.
+    showPending(item, failedReason) {
+      if (confirmed.querySelector(`[data-client-id="${CSS.escape(item.client_msg_id)}"]`)) return;
+      let node = pending.querySelector(`[data-client-id="${CSS.escape(item.client_msg_id)}"]`);
+      if (!node) {
+        node = bubble({ body: item.body, client_msg_id: item.client_msg_id, author: { type: "visitor" }, created_at: null }, true);
+        pending.append(node);
+      }
+      const meta = node.querySelector(".meta");
+      meta.textContent = failedReason ? "Not sent. " : "Sending…";
+      node.classList.toggle("failed", Boolean(failedReason));
+      if (failedReason) {
+        meta.append(el("button", { type: "button", class: "retry", text: "Retry", onclick: onRetry }));
+        node.title = failedReason;
+      }
+      scroll();
+    },
+    dropPending(clientMsgId) {
+      const node = pending.querySelector(`[data-client-id="${CSS.escape(clientMsgId)}"]`);
+      if (node) node.remove();
+    },
+    typing(name) {
+      typing.textContent = (name || "Support") + " is typing…";
+      typing.hidden = false;
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(() => (typing.hidden = true), 6000);
+    },
+    note(text) {
+      note.textContent = text;
+      note.hidden = !text;
+    },
+    clear() {
+      confirmed.replaceChildren();
+      byId.clear();
+    },
+  };
+}
+
+export function svg(d) {
+  const ns = "http://www.w3.org/2000/svg";
+  const node = document.createElementNS(ns, "svg");
+  node.setAttribute("viewBox", "0 0 24 24");
+  node.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", d);
+  node.append(path);
+  return node;
+}
