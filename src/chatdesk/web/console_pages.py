@@ -1,9 +1,174 @@
-"""Operator console pages (server-rendered shells; data comes from the JSON API)."""
+"""Operator console pages: server-rendered shells; everything they show comes from the JSON API.
+
+Each page resolves the session cookie itself (as ``deps.current_operator`` does
+for the API) so a visit without a live session is redirected to the sign-in
+page instead of getting a JSON 401. Pages carry a strict CSP (no inline script
+or style anywhere), are never cached, and may not be framed.
+
+Decisions (the front end lives in ``static/console/``, one ES module per job):
+
+- One shell serves ``/admin`` and ``/admin/conversations/{id}``; ``app.js`` routes
+  with the History API, so deep links, back and forward work and the list,
+  conversation and visitor panel are panes of one page (one pane at a time
+  below 760 px wide, the visitor panel becomes a drawer below 1180 px).
+- Live updates come from ``EventSource('/api/v1/events')``. On any stream error
+  the client closes it and asks the long-poll endpoint why: 410 resyncs over
+  REST from a fresh head, 401 goes to sign-in, anything else reconnects with
+  backoff from the client's own cursor. Events at or below the cursor and
+  messages already shown (by id) are dropped, so nothing appears twice.
+- The title badge counts unread visitor messages in conversations that are not
+  resolved (the API's shared, team-wide ``unread_count``).
+- Sound and desktop notifications (new conversation; a visitor message in a
+  conversation assigned to me that is not on screen) are on by default and
+  switchable from the account menu; the choice is kept in ``localStorage``.
+- A message's ``client_msg_id`` is made once when it is written; a failed send
+  stays above the composer with Retry (same id) and Discard, and is cleared as
+  soon as the stream shows the message was stored after all.
+- Destructive settings actions ask for a second click instead of ``confirm()``.
+- Agents get a 403 page for settings (no link is shown); the sign-in page
+  sends an agent whose ``next`` is a settings page to the inbox instead.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
-__all__ = ["router"]
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader
+
+from chatdesk import __version__
+from chatdesk.security.auth import operator_from_session
+from chatdesk.security.principals import OperatorActor
+from chatdesk.web.deps import SESSION_COOKIE, get_services
+
+__all__ = ["CONSOLE_HEADERS", "router"]
 
 router = APIRouter()
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+CONSOLE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
+    "object-src 'none'"
+)
+CONSOLE_HEADERS = {
+    "Content-Security-Policy": CONSOLE_CSP,
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+SETTINGS_SECTIONS = {
+    "sites": "Sites",
+    "operators": "Operators",
+    "canned": "Canned responses",
+    "tokens": "API tokens",
+}
+# Where the sign-in page may send the operator afterwards: console paths only.
+_NEXT = re.compile(r"^/admin(/[A-Za-z0-9_-]+)*/?$")
+
+
+@lru_cache(maxsize=1)
+def _templates() -> Environment:
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, auto_reload=False)
+
+
+def _render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = _templates().get_template(name).render(version=__version__, **context)
+    return HTMLResponse(html, status_code=status, headers=CONSOLE_HEADERS)
+
+
+async def _signed_in(request: Request) -> OperatorActor | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    services = get_services(request)
+    now = services.clock()
+    idle = timedelta(minutes=services.settings.session_idle_minutes)
+    state = await services.db.read(lambda conn: operator_from_session(conn, cookie, now, idle))
+    return state.actor if state is not None else None
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    path = request.url.path
+    target = "/admin/login"
+    if _NEXT.match(path) and path not in ("/admin", "/admin/"):
+        target += "?next=" + quote(path, safe="/")
+    return RedirectResponse(target, status_code=303, headers=CONSOLE_HEADERS)
+
+
+def _shell(actor: OperatorActor, page: str, **context: Any) -> dict[str, Any]:
+    return {
+        "operator": actor,
+        "is_admin": actor.at_least("admin"),
+        "page": page,
+        "csrf_token": actor.csrf_token or "",
+        **context,
+    }
+
+
+@router.get("/admin/login")
+async def login_page(request: Request, next: str | None = None) -> Response:
+    if await _signed_in(request) is not None:
+        target = next if next and _NEXT.match(next) else "/admin"
+        return RedirectResponse(target, status_code=303, headers=CONSOLE_HEADERS)
+    safe_next = next if next and _NEXT.match(next) else "/admin"
+    return _render("console/login.html", next_url=safe_next)
+
+
+@router.get("/admin")
+async def inbox_page(request: Request) -> Response:
+    actor = await _signed_in(request)
+    if actor is None:
+        return _to_login(request)
+    return _render("console/inbox.html", **_shell(actor, "inbox"))
+
+
+@router.get("/admin/conversations/{conversation_id}")
+async def conversation_page(request: Request, conversation_id: str) -> Response:
+    # The same shell as the inbox; app.js opens the conversation named in the path.
+    return await inbox_page(request)
+
+
+@router.get("/admin/settings")
+async def settings_index(request: Request) -> Response:
+    return await settings_page(request, "sites")
+
+
+@router.get("/admin/settings/{section}")
+async def settings_page(request: Request, section: str) -> Response:
+    actor = await _signed_in(request)
+    if actor is None:
+        return _to_login(request)
+    if section not in SETTINGS_SECTIONS:
+        return _render("console/error.html", 404, **_shell(actor, "error"), title="Not found")
+    if not actor.at_least("admin"):
+        return _render(
+            "console/error.html",
+            403,
+            **_shell(actor, "error"),
+            title="Settings are for admins",
+            message="Ask an admin or the owner of this chatdesk to change settings.",
+        )
+    return _render(
+        "console/settings.html",
+        **_shell(actor, "settings"),
+        section=section,
+        sections=SETTINGS_SECTIONS,
+    )
+
+
+@router.get("/admin/{rest:path}")
+async def other_console_path(request: Request, rest: str) -> Response:
+    actor = await _signed_in(request)
+    if actor is None:
+        return _to_login(request)
+    if rest == "":
+        return await inbox_page(request)
+    return _render("console/error.html", 404, **_shell(actor, "error"), title="Not found")

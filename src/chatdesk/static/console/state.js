@@ -1,0 +1,47 @@
+// What the console knows: the signed-in operator, the team, and every conversation seen.
+
+const body = document.body;
+
+export const state = {
+  me: { id: body.dataset.operatorId, name: body.dataset.operatorName, role: body.dataset.role },
+  team: new Map(), // operator id -> {id, name, role}
+  sites: new Map(), // site id -> name
+  labels: [],
+  canned: [],
+  conversations: new Map(), // id -> Conversation (with .visitor once known)
+  openId: null,
+};
+
+/** Merge a Conversation from the API or an event; keeps the visitor an update lacks. */
+export function remember(conversation) {
+  const known = state.conversations.get(conversation.id);
+  const merged = { ...(known || {}), ...conversation };
+  if (!conversation.visitor && known?.visitor) merged.visitor = known.visitor;
+  state.conversations.set(conversation.id, merged);
+  return merged;
+}
+
+export function visitorName(conversation) {
+  const name = conversation?.visitor?.name;
+  return name && name.trim() ? name : 'Visitor';
+}
+
+export function operatorName(id) {
+  if (!id) return '';
+  if (id === state.me.id) return 'You';
+  return state.team.get(id)?.name || 'Operator';
+}
+
+/** Newest activity first; ties broken by id, as the API orders them. */
+export function byActivity(a, b) {
+  if (a.last_message_at !== b.last_message_at) return a.last_message_at < b.last_message_at ? 1 : -1;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+export function totalUnread() {
+  let total = 0;
+  for (const conversation of state.conversations.values()) {
+    if (conversation.status !== 'resolved') total += conversation.unread_count || 0;
+  }
+  return total;
+}

@@ -1,0 +1,252 @@
+"""Helpers for the console's browser tests: operators, visitors and a signed-in page.
+
+Data is made the way production makes it: the first operator through the real
+action (as ``chatdesk create-operator`` does), everything else over HTTP.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from chatdesk.db.runner import Database
+from chatdesk.settings import Settings
+from tests.conftest import LiveServer
+from tests.factories import Operator, add_operator, bearer
+
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+CHROME_UA = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+)
+
+
+def direct_operator(
+    settings: Settings, role: str = "owner", name: str = "Olivia Owner"
+) -> Operator:
+    """An operator created by the real action on the live server's database."""
+    db = Database(settings.database_url)
+    db.start()
+    try:
+        return add_operator(db, role, name=name)
+    finally:
+        db.stop()
+
+
+class OperatorApi:
+    """An operator signed in over HTTP (cookie + CSRF), for setting up data."""
+
+    def __init__(self, base_url: str, operator: Operator) -> None:
+        self.operator = operator
+        self.http = httpx.Client(base_url=base_url, timeout=10)
+        response = self.http.post(
+            "/api/v1/auth/login", json={"email": operator.email, "password": operator.password}
+        )
+        assert response.status_code == 200, response.text
+        self.csrf = response.json()["csrf_token"]
+
+    def call(self, method: str, path: str, body: Any = None, expect_status: int = 200) -> Any:
+        response = self.http.request(method, path, json=body, headers={"X-CSRF-Token": self.csrf})
+        assert response.status_code == expect_status, response.text
+        return response.json() if response.content else None
+
+    def create_site(self, name: str = "Shop", **fields: Any) -> dict[str, Any]:
+        body = {"name": name, "allowed_origins": ["https://shop.example.com"], **fields}
+        result: dict[str, Any] = self.call("POST", "/api/v1/sites", body, 201)
+        return result
+
+    def create_operator(self, role: str, name: str, **extra: Any) -> Operator:
+        email = f"{role}-{secrets.token_hex(4)}@example.com"
+        password = "pw-" + secrets.token_urlsafe(12)
+        body = {"email": email, "name": name, "role": role, "password": password, **extra}
+        shape = self.call("POST", "/api/v1/operators", body, 201)
+        return Operator(shape["id"], email, password, role)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@dataclass
+class Visitor:
+    """A website visitor talking through the widget API, as the widget does."""
+
+    base_url: str
+    site_key: str
+    profile: dict[str, Any] = field(default_factory=dict)
+    user_agent: str = CHROME_UA
+
+    def __post_init__(self) -> None:
+        self.http = httpx.Client(
+            base_url=self.base_url, timeout=10, headers={"User-Agent": self.user_agent}
+        )
+        response = self.http.post(
+            "/api/v1/widget/sessions", json={"site_key": self.site_key, **self.profile}
+        )
+        assert response.status_code == 201, response.text
+        self.token: str = response.json()["visitor_token"]
+        self.id: str = response.json()["visitor"]["id"]
+        self.conversation_id: str | None = None
+
+    def start(self, body: str) -> dict[str, Any]:
+        response = self.http.post(
+            "/api/v1/widget/conversations",
+            json={"body": body, "client_msg_id": secrets.token_hex(8)},
+            headers=bearer(self.token),
+        )
+        assert response.status_code == 201, response.text
+        conversation: dict[str, Any] = response.json()["conversation"]
+        self.conversation_id = conversation["id"]
+        return conversation
+
+    def say(self, body: str) -> dict[str, Any]:
+        response = self.http.post(
+            f"/api/v1/widget/conversations/{self.conversation_id}/messages",
+            json={"body": body, "client_msg_id": secrets.token_hex(8)},
+            headers=bearer(self.token),
+        )
+        assert response.status_code == 201, response.text
+        message: dict[str, Any] = response.json()
+        return message
+
+    def typing(self) -> None:
+        response = self.http.post(
+            f"/api/v1/widget/conversations/{self.conversation_id}/typing",
+            headers=bearer(self.token),
+        )
+        assert response.status_code == 204, response.text
+
+    def messages(self) -> list[dict[str, Any]]:
+        response = self.http.get(
+            f"/api/v1/widget/conversations/{self.conversation_id}/messages",
+            headers=bearer(self.token),
+        )
+        assert response.status_code == 200, response.text
+        found: list[dict[str, Any]] = response.json()["messages"]
+        return found
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class DialogWatch:
+    """Records every JS dialog (alert/confirm/prompt) a page opens, and dismisses it."""
+
+    def __init__(self, page: Page) -> None:
+        self.seen: list[str] = []
+        self.errors: list[str] = []
+        page.on("dialog", self._on_dialog)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", self._on_console)
+
+    def _on_console(self, message: Any) -> None:
+        # CSP violations are reported on the console; the console pages must cause none.
+        if "Content Security Policy" in message.text:
+            self.errors.append(message.text)
+
+    def _on_dialog(self, dialog: Any) -> None:
+        self.seen.append(dialog.message)
+        dialog.dismiss()
+
+
+@contextmanager
+def new_page(browser: Browser, viewport: dict[str, int] | None = None) -> Iterator[Page]:
+    """A page in a fresh context, closed even when the test fails (so no stream outlives it)."""
+    context: BrowserContext = browser.new_context(viewport=viewport or DESKTOP)  # type: ignore[arg-type]
+    try:
+        page = context.new_page()
+        page.set_default_timeout(8000)
+        yield page
+    finally:
+        context.close()
+
+
+def sign_in(page: Page, base_url: str, operator: Operator, path: str = "/admin") -> None:
+    """Sign in through the login form and wait until the page is live."""
+    page.goto(base_url + path)
+    expect(page).to_have_url(re.compile(r"/admin/login"))
+    page.get_by_label("Email").fill(operator.email)
+    page.get_by_label("Password").fill(operator.password)
+    page.get_by_role("button", name="Sign in").click()
+    wait_ready(page)
+
+
+def sign_in_with(page: Page, setup: OperatorApi, path: str = "/admin") -> None:
+    """Reuse ``setup``'s session in the browser (saves a password check; the sign-in form
+    itself is exercised by the shift and sign-in tests)."""
+    base_url = str(setup.http.base_url).rstrip("/")
+    cookie = setup.http.cookies.get("chatdesk_session")
+    assert cookie
+    page.context.add_cookies([{"name": "chatdesk_session", "value": cookie, "url": base_url}])
+    page.goto(base_url + path)
+    wait_ready(page)
+
+
+def wait_ready(page: Page) -> None:
+    expect(page.locator("body[data-ready='1']")).to_have_count(1)
+
+
+def screenshot(page: Page, directory: Path, name: str, *, full_page: bool = False) -> Path:
+    path = directory / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def row(page: Page, text: str) -> Any:
+    """The inbox row whose text contains ``text``."""
+    return page.locator("#conversation-list li.row").filter(has_text=text)
+
+
+__all__ = [
+    "DESKTOP",
+    "PHONE",
+    "DialogWatch",
+    "LiveServer",
+    "OperatorApi",
+    "Visitor",
+    "direct_operator",
+    "new_page",
+    "row",
+    "screenshot",
+    "sign_in",
+    "sign_in_with",
+    "wait_ready",
+]
+
+
+def bulk_conversations(settings: Settings, site_key: str, count: int) -> list[str]:
+    """``count`` visitors each with a conversation, made by the real actions (no rate limits:
+    this is seed data, like ``chatdesk demo``); returns the conversation ids, oldest first."""
+    from chatdesk.actions.conversations import start_conversation
+    from chatdesk.actions.visitors import create_session
+    from chatdesk.db.runner import Unit
+    from chatdesk.security.auth import visitor_from_token
+
+    db = Database(settings.database_url)
+    db.start()
+    ids: list[str] = []
+    try:
+        for index in range(count):
+
+            def unit_of_work(unit: Unit, index: int = index) -> str:
+                profile: dict[str, str | None] = {"name": f"Bulk Visitor {index:02d}"}
+                token, _visitor = create_session(unit, site_key, profile, None)
+                actor = visitor_from_token(unit.conn, token)
+                assert actor is not None
+                conversation, _message, _created = start_conversation(
+                    unit, actor, f"Question number {index:02d}", f"bulk-{index}"
+                )
+                return str(conversation["id"])
+
+            ids.append(db.write_sync(unit_of_work))
+    finally:
+        db.stop()
+    return ids

@@ -1,0 +1,127 @@
+"""Screenshots of the console at laptop and phone widths, with layout checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from chatdesk.settings import Settings
+from tests.browser.console_helpers import (
+    DESKTOP,
+    PHONE,
+    OperatorApi,
+    Visitor,
+    direct_operator,
+    new_page,
+    row,
+    screenshot,
+    sign_in_with,
+)
+from tests.conftest import LiveServer
+
+PEOPLE = [
+    ("Maya Okafor", "maya@example.com", "Do the Trail Runner 2 shoes run true to size?"),
+    (
+        "Lucas Moreau",
+        "lucas@example.org",
+        "My card keeps getting declined at checkout, order #4821.",
+    ),
+    (None, None, "Hello? Is anyone there?"),
+    ("Sofia Rossi", "sofia@example.it", "Can I change the delivery address of my order?"),
+    ("Kenji Watanabe", "kenji@example.jp", "Do you have a size chart for kids?"),
+]
+
+
+def _fits(page: Page) -> None:
+    """Nothing spills sideways: no horizontal scrolling at this width."""
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"page is {overflow}px wider than the viewport"
+
+
+UNNAMED_CONTROLS = """
+() => [...document.querySelectorAll('button, input, select, textarea, a[href], summary')]
+  .filter((el) => el.getClientRects().length > 0)
+  .filter((el) => {
+    const named = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') ||
+      (el.labels && el.labels.length) || (el.textContent || '').trim();
+    return !named;
+  })
+  .map((el) => el.outerHTML.slice(0, 120))
+"""
+
+
+def _checked(page: Page) -> None:
+    """No sideways scrolling at this width, and every visible control has a name."""
+    _fits(page)
+    assert page.evaluate(UNNAMED_CONTROLS) == []
+
+
+@pytest.mark.parametrize("width", ["1280", "390"])
+def test_console_screenshots(
+    browser: Browser,
+    live_server: LiveServer,
+    settings: Settings,
+    screenshot_dir: Path,
+    width: str,
+) -> None:
+    url = live_server.url
+    owner = direct_operator(settings, "owner", "Olivia Owner")
+    setup = OperatorApi(url, owner)
+    site = setup.create_site("Demo shop")
+    teammate = setup.create_operator("agent", "Tom Baker")
+    visitors = []
+    for name, email, first in PEOPLE:
+        profile = {"page_url": "https://shop.example.com/products/trail-runner-2"}
+        profile.update({"name": name, "email": email} if name else {})
+        profile["timezone"] = "Europe/Rome"
+        visitor = Visitor(url, site["site_key"], profile)
+        visitor.start(first)
+        visitors.append(visitor)
+    maya = visitors[0]
+    cid = maya.conversation_id
+    reply = {"body": "Hi Maya! They run about half a size small.", "client_msg_id": "r1"}
+    setup.call("POST", f"/api/v1/conversations/{cid}/messages", reply, 201)
+    note = {"body": "Offer free exchange if wrong size.", "client_msg_id": "n1", "private": True}
+    setup.call("POST", f"/api/v1/conversations/{cid}/messages", note, 201)
+    maya.say("Great, thanks. And is shipping to Canada free?")
+    setup.call("PATCH", f"/api/v1/conversations/{cid}", {"labels": ["sizing", "shipping"]})
+    lucas = visitors[1].conversation_id
+    setup.call("PATCH", f"/api/v1/conversations/{lucas}", {"assignee_id": teammate.id})
+
+    viewport = DESKTOP if width == "1280" else PHONE
+    with new_page(browser, viewport) as page:
+        sign_in_with(page, setup)
+        expect(page.locator("#conversation-list li.row")).to_have_count(5)
+        _checked(page)
+        screenshot(page, screenshot_dir, f"inbox-{width}")
+
+        row(page, "Maya Okafor").get_by_role("link").click()
+        transcript = page.get_by_role("list", name="Messages")
+        expect(transcript.locator("li")).to_have_count(4)
+        expect(page.get_by_label("Reply")).to_be_visible()
+        if width == "390":
+            expect(page.locator("#inbox")).to_be_hidden()
+        _checked(page)
+        screenshot(page, screenshot_dir, f"conversation-{width}")
+        if width == "390":
+            page.get_by_role("button", name="Visitor details").click()
+            panel = page.get_by_role("complementary", name="Visitor details")
+            expect(panel).to_be_visible()
+            expect(panel).to_contain_text("maya@example.com")
+            screenshot(page, screenshot_dir, f"visitor-{width}")
+            page.get_by_role("button", name="Close visitor details").click()
+            page.get_by_role("button", name="Back to inbox").click()
+            expect(page.locator("#inbox")).to_be_visible()
+            expect(page).to_have_url(url + "/admin")
+
+        page.get_by_role("link", name="Settings").click()
+        expect(page.get_by_label("Embed snippet")).to_be_visible()
+        _checked(page)
+        screenshot(page, screenshot_dir, f"settings-{width}")
+        screenshot(page, screenshot_dir, f"settings-full-{width}", full_page=True)
+    for client in [setup, *visitors]:
+        client.close()
