@@ -53,7 +53,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         batch_max=settings.write_batch_max,
         clock=clock,
     )
-    hub = Hub(db, make_bus(settings.redis_url), poll_seconds=settings.event_poll_seconds)
+    hub = Hub(
+        db,
+        make_bus(settings.redis_url, settings.database_url),
+        poll_seconds=settings.event_poll_seconds,
+    )
     services = Services(
         settings=settings,
         db=db,

@@ -16,6 +16,7 @@ def make_engine(url: str, *, pool_size: int = 5, writer: bool = False) -> Engine
         return _sqlite_engine(url, pool_size=pool_size, writer=writer)
     return create_engine(
         url,
+        hide_parameters=True,  # SQL errors must never log message bodies or tokens
         pool_size=pool_size,
         max_overflow=2,
         pool_pre_ping=True,
@@ -26,6 +27,7 @@ def make_engine(url: str, *, pool_size: int = 5, writer: bool = False) -> Engine
 def _sqlite_engine(url: str, *, pool_size: int, writer: bool) -> Engine:
     engine = create_engine(
         url,
+        hide_parameters=True,  # SQL errors must never log message bodies or tokens
         poolclass=QueuePool,
         pool_size=pool_size,
         max_overflow=0,

@@ -161,7 +161,8 @@ class Database:
         except Exception as exc:  # the commit itself failed: nothing in the batch happened
             _log.exception("write batch failed")
             for job in batch:
-                if job.future.running():
+                # Also the units never started (the connection or lock failed first).
+                if not job.future.done():
                     job.future.set_exception(exc)
             return
         newest = 0

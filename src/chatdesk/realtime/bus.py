@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -62,15 +63,16 @@ class MemoryBus:
 class RedisBus:
     """Many processes: Redis pub/sub on one channel."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, channel: str = CHANNEL) -> None:
         from redis.asyncio import Redis
 
+        self.channel = channel
         self._redis: Redis = Redis.from_url(url)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, handler: Handler) -> None:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(CHANNEL)
+        await pubsub.subscribe(self.channel)
         self._task = asyncio.create_task(self._listen(pubsub, handler))
 
     async def _listen(self, pubsub: Any, handler: Handler) -> None:
@@ -91,11 +93,11 @@ class RedisBus:
                 _log.warning("redis bus connection lost; resubscribing")
                 await asyncio.sleep(1)
                 with contextlib.suppress(Exception):
-                    await pubsub.subscribe(CHANNEL)
+                    await pubsub.subscribe(self.channel)
 
     async def publish(self, message: Message) -> None:
         try:
-            await self._redis.publish(CHANNEL, json.dumps(message))
+            await self._redis.publish(self.channel, json.dumps(message))
         except Exception:
             _log.warning("redis publish failed; listeners catch up on their next poll")
 
@@ -113,5 +115,10 @@ class RedisBus:
         await self._redis.aclose()
 
 
-def make_bus(redis_url: str | None) -> Bus:
-    return RedisBus(redis_url) if redis_url else MemoryBus()
+def make_bus(redis_url: str | None, database_url: str = "") -> Bus:
+    """The bus for this deployment; on Redis its channel is named after the database,
+    so deployments sharing one Redis server never hear each other."""
+    if not redis_url:
+        return MemoryBus()
+    digest = hashlib.sha256(database_url.encode()).hexdigest()[:16]
+    return RedisBus(redis_url, f"{CHANNEL}:{digest}")

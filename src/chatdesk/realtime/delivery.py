@@ -33,8 +33,11 @@ def _principal(actor: Actor) -> str:
     return f"o:{actor.operator_id}"
 
 
+PAGE = 100  # events per read
+
+
 async def _read(db: Database, actor: Actor, after: int | None) -> Batch:
-    return await db.read(lambda conn: read_events(conn, actor, after))
+    return await db.read(lambda conn: read_events(conn, actor, after, PAGE))
 
 
 async def long_poll(
@@ -118,6 +121,8 @@ class EventStream(Response):
         try:
             await self._send(send, self._start())
             await self._stream(send, gone)
+            # Ended by the server (e.g. the session was revoked): finish the body properly.
+            await self._send(send, {"type": "http.response.body", "body": b""})
         except (TimeoutError, OSError):
             pass  # a stalled or vanished client; it resumes from its cursor
         finally:
@@ -148,6 +153,8 @@ class EventStream(Response):
         found, cursor = self.first
         await self._body(send, b"retry: 2000\n\n")
         while not gone.is_set():
+            if len(found) >= PAGE:
+                self.listener.wake()  # a full page: more may be waiting, read on at once
             found.extend(self.listener.take_ephemeral())
             if found:
                 await self._body(send, b"".join(_sse(event) for event in found))

@@ -27,7 +27,8 @@ def _last_event_id(request: Request) -> int | None:
     raw = request.headers.get("last-event-id")
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or int(raw) > MAX_CURSOR:
+    # isascii(): str.isdigit() also accepts "²" and other digits int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_CURSOR:
         raise ValidationFailed("Last-Event-ID must be an event id.", {"field": "Last-Event-ID"})
     return int(raw)
 

@@ -1,0 +1,170 @@
+"""The writer's contract (Database is the public interface of the data path).
+
+Group commit with a SAVEPOINT per unit: a failing unit rolls back alone, the
+others in its batch commit, every caller's future resolves, and the commit hook
+reports only event ids that were committed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from chatdesk.actions.events import append_event
+from chatdesk.db.migrate import upgrade
+from chatdesk.db.runner import Database, Unit
+from chatdesk.db.tables import events, meta
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    if database.is_sqlite:
+        upgrade(database.write_engine)
+    database.start()
+    yield database
+    database.stop()
+
+
+def put(key: str, *, fail: bool = False, event: bool = False) -> Any:
+    def unit_fn(unit: Unit) -> Any:
+        unit.conn.execute(meta.insert().values(key=key, value="v"))
+        event_id = None
+        if event:
+            event_id = append_event(
+                unit,
+                "test.event",
+                site_id="s",
+                conversation_id=None,
+                visitor_id=None,
+                private=True,
+                data={"key": key},
+            )
+        if fail:
+            raise Boom(key)
+        return unit.conn.get_transaction(), event_id
+
+    return unit_fn
+
+
+def keys(db: Database) -> set[str]:
+    return set(db.read_sync(lambda conn: conn.execute(select(meta.c.key)).scalars().all()))
+
+
+def test_a_failing_unit_rolls_back_alone(db: Database) -> None:
+    committed: list[int] = []
+    db.on_commit = committed.append
+    gate = threading.Event()
+    hooks: list[str] = []
+
+    def blocker(unit: Unit) -> None:
+        gate.wait(10)  # holds the writer so the next units queue up into one batch
+
+    first = db.submit(blocker)
+    good_a = db.submit(put("a", event=True))
+    bad = db.submit(put("b", fail=True, event=True))
+    good_c = db.submit(put("c", event=True))
+
+    def with_hook(name: str, fail: bool) -> Any:
+        def unit_fn(unit: Unit) -> None:
+            unit.after_commit.append(lambda: hooks.append(name))
+            if fail:
+                raise Boom(name)
+
+        return unit_fn
+
+    hooked_ok = db.submit(with_hook("ok", False))
+    hooked_bad = db.submit(with_hook("bad", True))
+    gate.set()
+    first.result(timeout=10)
+    tx_a, event_a = good_a.result(timeout=10)
+    tx_c, event_c = good_c.result(timeout=10)
+    with pytest.raises(Boom, match="b"):
+        bad.result(timeout=10)
+    hooked_ok.result(timeout=10)
+    with pytest.raises(Boom):
+        hooked_bad.result(timeout=10)
+    assert tx_a is tx_c, "the units were meant to share one batch (one transaction)"
+    assert keys(db) == {"a", "c"}
+    stored = db.read_sync(lambda conn: conn.execute(select(events.c.id)).scalars().all())
+    assert sorted(stored) == [event_a, event_c]
+    # Only committed events are announced, and only committed units' hooks run.
+    assert committed and max(committed) == event_c
+    assert hooks == ["ok"]
+
+
+def test_units_in_a_batch_see_earlier_units_writes(db: Database) -> None:
+    gate = threading.Event()
+    first = db.submit(lambda unit: gate.wait(10))
+    db.submit(put("x"))
+    seen = db.submit(
+        lambda unit: unit.conn.execute(select(meta.c.key).where(meta.c.key == "x")).scalar()
+    )
+    gate.set()
+    first.result(timeout=10)
+    assert seen.result(timeout=10) == "x"
+
+
+def test_two_hundred_concurrent_submits_all_resolve(db: Database) -> None:
+    def submit(n: int) -> Future[Any]:
+        return db.submit(put(f"k{n}", fail=n % 17 == 0, event=True))
+
+    with ThreadPoolExecutor(16) as pool:
+        futures = list(pool.map(submit, range(200)))
+    ok, failed = [], 0
+    for n, future in enumerate(futures):
+        if n % 17 == 0:
+            with pytest.raises(Boom):
+                future.result(timeout=30)
+            failed += 1
+        else:
+            ok.append(future.result(timeout=30)[1])
+    assert failed == 12 and len(ok) == 188 and len(set(ok)) == 188
+    assert keys(db) == {f"k{n}" for n in range(200) if n % 17}
+    stored = db.read_sync(lambda conn: conn.execute(select(events.c.id)).scalars().all())
+    assert sorted(stored) == sorted(ok)
+
+
+def test_async_write_resolves_from_the_event_loop(db: Database) -> None:
+    import asyncio
+
+    async def scenario() -> list[Any]:
+        return await asyncio.gather(*(db.write(put(f"w{n}")) for n in range(50)))
+
+    assert len(asyncio.run(scenario())) == 50
+    assert {f"w{n}" for n in range(50)} <= keys(db)
+
+
+def test_a_batch_that_cannot_commit_fails_every_caller(tmp_path: Path) -> None:
+    broken = Database(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+    broken.start()
+    try:
+        futures = [broken.submit(put(f"z{n}")) for n in range(5)]
+        for future in futures:
+            # Fails, and promptly: no caller may hang on a batch that never ran.
+            with pytest.raises(Exception, match="unable to open database"):
+                future.result(timeout=10)
+    finally:
+        broken.stop()
+
+
+def test_a_cancelled_unit_is_skipped(db: Database) -> None:
+    gate = threading.Event()
+    first = db.submit(lambda unit: gate.wait(10))
+    skipped = db.submit(put("never"))
+    kept = db.submit(put("kept"))
+    assert skipped.cancel()
+    gate.set()
+    first.result(timeout=10)
+    kept.result(timeout=10)
+    assert "never" not in keys(db) and "kept" in keys(db)
