@@ -28,6 +28,9 @@ from chatdesk.db.migrate import upgrade
 from chatdesk.db.tables import metadata
 from chatdesk.settings import Settings
 
+# Fails the run if any captured log line carries a token, cookie or password.
+pytest_plugins = ["tests.log_guard"]
+
 PG_URL = os.environ.get("CHATDESK_TEST_DATABASE_URL", "")
 
 

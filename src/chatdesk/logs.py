@@ -45,7 +45,13 @@ def redact(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, 
         if key not in _SAFE_KEYS and key != "exc_info" and _SECRET_KEYS.search(key):
             out[key] = "[redacted]"
         else:
-            out[key] = value if key in ("exc_info", "exception") else _clean(value)
+            out[key] = (
+                _SECRET_SHAPES.sub("[redacted]", value)  # tracebacks keep their newlines
+                if key == "exception" and isinstance(value, str)
+                else value
+                if key == "exc_info"
+                else _clean(value)
+            )
     return out
 
 

@@ -83,7 +83,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         padded = cursor + "=" * (-len(cursor) % 4)
         stamp, row_id = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         return aware(datetime.fromisoformat(stamp)), str(row_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeError) as exc:
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeError) as exc:
         raise ValidationFailed("The cursor is not valid.", {"field": "cursor"}) from exc
 
 

@@ -128,7 +128,8 @@ async def current_operator(request: Request) -> OperatorActor:
         _check_csrf(request, services, actor.csrf_token)
     if now - state.last_seen_at > TOUCH_EVERY and actor.session_id is not None:
         session_id = actor.session_id
-        services.db.submit(lambda unit: touch_session(unit, session_id))
+        # Awaited (once a minute per session), so the next request sees the slid window.
+        await services.db.write(lambda unit: touch_session(unit, session_id))
     return actor
 
 

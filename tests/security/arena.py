@@ -1,0 +1,346 @@
+"""A populated chatdesk for the attack suite: two sites, every kind of principal, and a
+request builder for every API route (shared by the IDOR, CSRF and malformed-input tests).
+
+Principals are plain header sets (``Authorization``, or ``Cookie`` + ``X-CSRF-Token``), so
+one client can act as anyone; the client's cookie jar is emptied after every call.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from chatdesk.actions.auth import create_session
+from chatdesk.actions.operators import create_operator
+from chatdesk.security.passwords import hash_password
+from tests.factories import (
+    Operator,
+    bearer,
+    create_site,
+    services_db,
+    start_conversation,
+    visitor_token,
+)
+
+SESSION_COOKIE = "chatdesk_session"
+PRINCIPALS = ("none", "va", "vb", "ag1", "ag2", "adm", "own", "rses", "rtok", "tag", "tadm")
+SESSION_PRINCIPALS = ("ag1", "ag2", "adm", "own")
+MISSING_ID = "01jzzzzzzzzzzzzzzzzzzzzzzz"
+_PASSWORD: list[tuple[str, str]] = []
+
+
+def shared_password() -> tuple[str, str]:
+    """(password, argon2 hash) shared by the arena's operators: argon2 is slow on purpose."""
+    if not _PASSWORD:
+        password = "pw-" + secrets.token_urlsafe(12)
+        _PASSWORD.append((password, hash_password(password)))
+    return _PASSWORD[0]
+
+
+def api_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """(METHOD, path template) of every FastAPI route whose path starts with /api/."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(routes: Iterable[Any]) -> None:
+        for route in routes:
+            if hasattr(route, "effective_route_contexts"):  # FastAPI >= 0.16x included routers
+                walk(route.effective_route_contexts())
+                continue
+            if not hasattr(route, "dependant"):  # Starlette routes: docs, static files
+                continue
+            path = getattr(route, "path_format", None) or route.path
+            if path.startswith("/api/"):
+                found.update((method, path) for method in route.methods if method != "HEAD")
+
+    walk(app.routes)
+    return found
+
+
+@dataclass
+class Principal:
+    name: str
+    headers: dict[str, str]
+    operator: Operator | None = None
+
+
+def new_session(client: TestClient, operator: Operator) -> Principal:
+    """A new signed-in session of ``operator``, made by the login action itself (the
+    password check is covered by the login route; argon2 is slow on purpose)."""
+    _, cookie, csrf_token = services_db(client).write_sync(
+        lambda unit: create_session(
+            unit, operator.id, lifetime=timedelta(hours=1), ip=None, user_agent=None
+        )
+    )
+    headers = {"Cookie": f"{SESSION_COOKIE}={cookie}", "X-CSRF-Token": csrf_token}
+    return Principal(operator.role, headers, operator)
+
+
+@dataclass
+class Arena:
+    client: TestClient
+    owner: Operator
+    admin: Operator
+    agent1: Operator
+    agent2: Operator
+    site1: dict[str, Any]
+    site2: dict[str, Any]
+    token_a: str
+    token_b: str
+    token_c: str  # a visitor of site 2
+    conv_a: dict[str, Any]
+    conv_b: dict[str, Any]
+    conv_c: dict[str, Any]
+    dummy: Operator  # an agent whose name the matrix changes
+    principals: dict[str, Principal] = field(default_factory=dict)
+
+    def session(self, operator: Operator) -> Principal:
+        return new_session(self.client, operator)
+
+    def as_owner(self) -> dict[str, str]:
+        return self.principals["own"].headers
+
+    def api_token(self, creator: str, role: str) -> tuple[str, str]:
+        """(id, secret) of a new API token made by principal ``creator``."""
+        response = self.call(
+            "POST",
+            "/api/v1/api-tokens",
+            creator,
+            json={"name": f"t-{secrets.token_hex(3)}", "role": role},
+        )
+        assert response.status_code == 201, response.text
+        body = response.json()
+        return body["id"], body["token"]
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        principal: str | Principal,
+        *,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        who = principal if isinstance(principal, Principal) else self.principals[principal]
+        try:
+            return self.client.request(
+                method, path, json=json, headers={**who.headers, **(headers or {})}, **kwargs
+            )
+        finally:
+            self.client.cookies.clear()
+
+
+def build_arena(client: TestClient) -> Arena:
+    db = services_db(client)
+    password, password_hash = shared_password()
+
+    def new_operator(role: str, site_ids: list[str] | None) -> Operator:
+        email = f"{role}-{secrets.token_hex(4)}@example.com"
+        shape = db.write_sync(
+            lambda unit: create_operator(
+                unit,
+                None,
+                email=email,
+                name=f"{role} {email[:10]}",
+                role=role,
+                password_hash=password_hash,
+                site_ids=site_ids,
+            )
+        )
+        return Operator(shape["id"], email, password, role)
+
+    owner = new_operator("owner", None)
+    headers = new_session(client, owner).headers
+    owner.csrf_token = headers["X-CSRF-Token"]
+    client.headers["Cookie"] = headers["Cookie"]
+    try:
+        site1 = create_site(client, owner, name="Site one")
+        site2 = create_site(client, owner, name="Site two")
+    finally:
+        del client.headers["Cookie"]
+    admin = new_operator("admin", [site1["id"]])
+    agent1 = new_operator("agent", [site1["id"]])
+    agent2 = new_operator("agent", [site2["id"]])
+    dummy = new_operator("agent", [site1["id"]])
+
+    token_a = visitor_token(client, site1["site_key"], name="Ann")
+    token_b = visitor_token(client, site1["site_key"], name="Bob")
+    token_c = visitor_token(client, site2["site_key"], name="Cy")
+    conv_a = start_conversation(client, token_a, "Hello from A")["conversation"]
+    conv_b = start_conversation(client, token_b, "Hello from B")["conversation"]
+    conv_c = start_conversation(client, token_c, "Hello from C")["conversation"]
+
+    arena = Arena(
+        client, owner, admin, agent1, agent2, site1, site2, token_a, token_b, token_c,
+        conv_a, conv_b, conv_c, dummy,
+    )  # fmt: skip
+    p = arena.principals
+    p["none"] = Principal("none", {})
+    p["va"] = Principal("va", bearer(token_a))
+    p["vb"] = Principal("vb", bearer(token_b))
+    p["own"] = Principal("owner", headers, owner)
+    p["adm"] = arena.session(admin)
+    p["ag1"] = arena.session(agent1)
+    p["ag2"] = arena.session(agent2)
+    revoked = arena.session(agent1)
+    assert arena.call("POST", "/api/v1/auth/logout", revoked).status_code == 204
+    p["rses"] = Principal("rses", revoked.headers)
+    # An admin member of site 1 only makes the tokens: an agent-role token acts as an agent
+    # of its creator's sites.
+    _, agent_token = arena.api_token("adm", "agent")
+    _, admin_token = arena.api_token("adm", "admin")
+    revoked_id, revoked_token = arena.api_token("adm", "agent")
+    assert arena.call("DELETE", f"/api/v1/api-tokens/{revoked_id}", "adm").status_code == 204
+    p["tag"] = Principal("tag", bearer(agent_token))
+    p["tadm"] = Principal("tadm", bearer(admin_token))
+    p["rtok"] = Principal("rtok", bearer(revoked_token))
+    return arena
+
+
+# -- one request per route -----------------------------------------------------------------
+
+Request = tuple[str, Any]  # (path, JSON body or None)
+Builder = Callable[[Arena, str], Request]
+
+
+def _uniq() -> str:
+    return secrets.token_hex(6)
+
+
+def _fresh_canned(arena: Arena, _who: str) -> Request:
+    made = arena.call(
+        "POST",
+        "/api/v1/canned-responses",
+        "own",
+        json={"shortcut": f"c{_uniq()}", "body": "Thanks!"},
+    )
+    assert made.status_code == 201, made.text
+    return f"/api/v1/canned-responses/{made.json()['id']}", None
+
+
+def _fresh_token(arena: Arena, _who: str) -> Request:
+    token_id, _ = arena.api_token("own", "agent")
+    return f"/api/v1/api-tokens/{token_id}", None
+
+
+def _password(arena: Arena, who: str) -> Request:
+    operator = arena.principals[who].operator
+    password = operator.password if operator else "pw-not-a-real-password"
+    return "/api/v1/auth/password", {"current_password": password, "new_password": password}
+
+
+def _new_operator(_arena: Arena, _who: str) -> Request:
+    return "/api/v1/operators", {
+        "email": f"new-{_uniq()}@example.com",
+        "name": "New",
+        "password": "pw-" + secrets.token_urlsafe(12),
+        "role": "agent",
+    }
+
+
+def _conv(suffix: str = "", body: Any = None) -> Builder:
+    return lambda a, _w: (f"/api/v1/conversations/{a.conv_a['id']}{suffix}", body)
+
+
+def _wconv(suffix: str, body: Any = None) -> Builder:
+    return lambda a, _w: (f"/api/v1/widget/conversations/{a.conv_a['id']}{suffix}", body)
+
+
+def _message(a: Arena, _w: str) -> dict[str, Any]:
+    return {"body": "Hi there", "client_msg_id": _uniq()}
+
+
+BUILDERS: dict[tuple[str, str], Builder] = {
+    # public
+    ("GET", "/api/v1/widget/config"): lambda a, _w: (
+        f"/api/v1/widget/config?site_key={a.site1['site_key']}",
+        None,
+    ),
+    ("POST", "/api/v1/widget/sessions"): lambda a, _w: (
+        "/api/v1/widget/sessions",
+        {"site_key": a.site1["site_key"]},
+    ),
+    ("POST", "/api/v1/auth/login"): lambda a, _w: (
+        "/api/v1/auth/login",
+        {"email": a.dummy.email, "password": a.dummy.password},
+    ),
+    # visitor
+    ("GET", "/api/v1/widget/visitor"): lambda a, _w: ("/api/v1/widget/visitor", None),
+    ("PATCH", "/api/v1/widget/visitor"): lambda a, _w: (
+        "/api/v1/widget/visitor",
+        {"page_url": "https://shop.example.com/p"},
+    ),
+    ("GET", "/api/v1/widget/conversations"): lambda a, _w: ("/api/v1/widget/conversations", None),
+    ("POST", "/api/v1/widget/conversations"): lambda a, w: (
+        "/api/v1/widget/conversations",
+        _message(a, w),
+    ),
+    ("GET", "/api/v1/widget/conversations/{conversation_id}/messages"): _wconv("/messages"),
+    ("POST", "/api/v1/widget/conversations/{conversation_id}/messages"): lambda a, w: (
+        f"/api/v1/widget/conversations/{a.conv_a['id']}/messages",
+        _message(a, w),
+    ),
+    ("POST", "/api/v1/widget/conversations/{conversation_id}/typing"): _wconv("/typing"),
+    ("GET", "/api/v1/widget/events"): lambda a, _w: ("/api/v1/widget/events?after=0&wait=0", None),
+    # auth
+    ("POST", "/api/v1/auth/logout"): lambda a, _w: ("/api/v1/auth/logout", None),
+    ("GET", "/api/v1/auth/me"): lambda a, _w: ("/api/v1/auth/me", None),
+    ("POST", "/api/v1/auth/password"): _password,
+    # operator
+    ("GET", "/api/v1/conversations"): lambda a, _w: ("/api/v1/conversations", None),
+    ("GET", "/api/v1/conversations/{conversation_id}"): _conv(),
+    ("PATCH", "/api/v1/conversations/{conversation_id}"): _conv("", {"status": "open"}),
+    ("POST", "/api/v1/conversations/{conversation_id}/read"): _conv("/read"),
+    ("GET", "/api/v1/conversations/{conversation_id}/messages"): _conv("/messages"),
+    ("POST", "/api/v1/conversations/{conversation_id}/messages"): lambda a, w: (
+        f"/api/v1/conversations/{a.conv_a['id']}/messages",
+        _message(a, w),
+    ),
+    ("POST", "/api/v1/conversations/{conversation_id}/typing"): _conv("/typing"),
+    ("GET", "/api/v1/events"): lambda a, _w: ("/api/v1/events?after=0&wait=0", None),
+    ("GET", "/api/v1/labels"): lambda a, _w: ("/api/v1/labels", None),
+    ("GET", "/api/v1/team"): lambda a, _w: ("/api/v1/team", None),
+    ("GET", "/api/v1/inbox/sites"): lambda a, _w: ("/api/v1/inbox/sites", None),
+    # settings
+    ("GET", "/api/v1/sites"): lambda a, _w: ("/api/v1/sites", None),
+    ("POST", "/api/v1/sites"): lambda a, _w: ("/api/v1/sites", {"name": f"S {_uniq()}"}),
+    ("GET", "/api/v1/sites/{site_id}"): lambda a, _w: (f"/api/v1/sites/{a.site1['id']}", None),
+    ("PATCH", "/api/v1/sites/{site_id}"): lambda a, _w: (
+        f"/api/v1/sites/{a.site1['id']}",
+        {"greeting": "Hello!"},
+    ),
+    ("GET", "/api/v1/operators"): lambda a, _w: ("/api/v1/operators", None),
+    ("POST", "/api/v1/operators"): _new_operator,
+    ("PATCH", "/api/v1/operators/{operator_id}"): lambda a, _w: (
+        f"/api/v1/operators/{a.dummy.id}",
+        {"name": f"Dummy {_uniq()}"},
+    ),
+    ("GET", "/api/v1/canned-responses"): lambda a, _w: ("/api/v1/canned-responses", None),
+    ("POST", "/api/v1/canned-responses"): lambda a, _w: (
+        "/api/v1/canned-responses",
+        {"shortcut": f"s{_uniq()}", "body": "Hello"},
+    ),
+    ("DELETE", "/api/v1/canned-responses/{canned_id}"): _fresh_canned,
+    ("GET", "/api/v1/api-tokens"): lambda a, _w: ("/api/v1/api-tokens", None),
+    ("POST", "/api/v1/api-tokens"): lambda a, _w: (
+        "/api/v1/api-tokens",
+        {"name": f"n{_uniq()}", "role": "agent"},
+    ),
+    ("DELETE", "/api/v1/api-tokens/{token_id}"): _fresh_token,
+    ("GET", "/api/v1/audit-log"): lambda a, _w: ("/api/v1/audit-log", None),
+}
+
+# Routes that only visitors (bearer cdv_) or nobody in particular call: never cookie-authenticated.
+PUBLIC_OR_VISITOR = {
+    key
+    for key in BUILDERS
+    if key[1].startswith("/api/v1/widget/") or key[1] == "/api/v1/auth/login"
+}
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
