@@ -31,13 +31,13 @@ CHROME_UA = (
 
 
 def direct_operator(
-    settings: Settings, role: str = "owner", name: str = "Olivia Owner"
+    settings: Settings, role: str = "owner", name: str = "Olivia Owner", email: str | None = None
 ) -> Operator:
     """An operator created by the real action on the live server's database."""
     db = Database(settings.database_url)
     db.start()
     try:
-        return add_operator(db, role, name=name)
+        return add_operator(db, role, name=name, email=email)
     finally:
         db.stop()
 
@@ -158,9 +158,13 @@ class DialogWatch:
 
 
 @contextmanager
-def new_page(browser: Browser, viewport: dict[str, int] | None = None) -> Iterator[Page]:
-    """A page in a fresh context, closed even when the test fails (so no stream outlives it)."""
-    context: BrowserContext = browser.new_context(viewport=viewport or DESKTOP)  # type: ignore[arg-type]
+def new_page(
+    browser: Browser, viewport: dict[str, int] | None = None, **options: Any
+) -> Iterator[Page]:
+    """A page in a fresh context, closed even when the test fails (so no stream outlives it).
+
+    ``options`` go to ``browser.new_context`` (e.g. ``timezone_id``, ``locale``)."""
+    context: BrowserContext = browser.new_context(viewport=viewport or DESKTOP, **options)  # type: ignore[arg-type]
     try:
         page = context.new_page()
         page.set_default_timeout(8000)
@@ -200,6 +204,27 @@ def screenshot(page: Page, directory: Path, name: str, *, full_page: bool = Fals
     return path
 
 
+UNNAMED_CONTROLS = """
+() => [...document.querySelectorAll('button, input, select, textarea, a[href], summary')]
+  .filter((el) => el.getClientRects().length > 0)
+  .filter((el) => {
+    const named = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') ||
+      (el.labels && el.labels.length) || (el.textContent || '').trim();
+    return !named;
+  })
+  .map((el) => el.outerHTML.slice(0, 120))
+"""
+
+
+def check_layout(page: Page) -> None:
+    """No sideways scrolling at this width, and every visible control has a name."""
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"page is {overflow}px wider than the viewport"
+    assert page.evaluate(UNNAMED_CONTROLS) == []
+
+
 def row(page: Page, text: str) -> Any:
     """The inbox row whose text contains ``text``."""
     return page.locator("#conversation-list li.row").filter(has_text=text)
@@ -212,6 +237,7 @@ __all__ = [
     "LiveServer",
     "OperatorApi",
     "Visitor",
+    "check_layout",
     "direct_operator",
     "new_page",
     "row",

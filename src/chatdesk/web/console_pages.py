@@ -27,6 +27,11 @@ Decisions (the front end lives in ``static/console/``, one ES module per job):
 - Destructive settings actions ask for a second click instead of ``confirm()``.
 - Agents get a 403 page for settings (no link is shown); the sign-in page
   sends an agent whose ``next`` is a settings page to the inbox instead.
+- Every operator has an account page (``/admin/account``): who they are and a
+  password change form. Signed in as the first-start owner
+  (``owner@chatdesk.local``), it asks them to replace the generated password.
+- The audit log is a settings section for owners only (``/admin/settings/audit``):
+  admins see no tab and get a 403 page, as agents do for all of settings.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader
 
 from chatdesk import __version__
+from chatdesk.bootstrap import FIRST_OWNER_EMAIL
 from chatdesk.security.auth import operator_from_session
 from chatdesk.security.principals import OperatorActor
 from chatdesk.web.deps import SESSION_COOKIE, get_services
@@ -69,7 +75,10 @@ SETTINGS_SECTIONS = {
     "operators": "Operators",
     "canned": "Canned responses",
     "tokens": "API tokens",
+    "audit": "Audit log",
 }
+# Sections beyond "admin" need a higher role; they are hidden from everyone below it.
+SECTION_ROLES = {"audit": "owner"}
 # Where the sign-in page may send the operator afterwards: console paths only.
 _NEXT = re.compile(r"^/admin(/[A-Za-z0-9_-]+)*/?$")
 
@@ -156,11 +165,36 @@ async def settings_page(request: Request, section: str) -> Response:
             title="Settings are for admins",
             message="Ask an admin or the owner of this chatdesk to change settings.",
         )
+    if not actor.at_least(SECTION_ROLES.get(section, "admin")):
+        return _render(
+            "console/error.html",
+            403,
+            **_shell(actor, "error"),
+            title="The audit log is for owners",
+            message="Only an owner of this chatdesk can read the audit log.",
+        )
+    sections = {
+        key: label
+        for key, label in SETTINGS_SECTIONS.items()
+        if actor.at_least(SECTION_ROLES.get(key, "admin"))
+    }
     return _render(
         "console/settings.html",
         **_shell(actor, "settings"),
         section=section,
-        sections=SETTINGS_SECTIONS,
+        sections=sections,
+    )
+
+
+@router.get("/admin/account")
+async def account_page(request: Request) -> Response:
+    actor = await _signed_in(request)
+    if actor is None:
+        return _to_login(request)
+    return _render(
+        "console/account.html",
+        **_shell(actor, "account"),
+        first_owner=actor.email.lower() == FIRST_OWNER_EMAIL,
     )
 
 

@@ -25,6 +25,7 @@ form.addEventListener('submit', async (event) => {
     const { operator } = await api('POST', '/api/v1/auth/login', { email, password }, { redirectOn401: false });
     let next = safeNext(form.dataset.next);
     if (operator.role === 'agent' && next.startsWith('/admin/settings')) next = '/admin';
+    if (operator.role === 'admin' && next.startsWith('/admin/settings/audit')) next = '/admin/settings';
     location.assign(next);
   } catch (failure) {
     error.textContent = failure.status === 401 ? 'Wrong email or password.' : failure.message;
