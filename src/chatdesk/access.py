@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, select
+from sqlalchemy import Connection, Row, Table, bindparam, select
 
 from chatdesk.db.tables import api_tokens, canned_responses, conversations, operators, sites
 from chatdesk.errors import Forbidden, NotFound
@@ -26,8 +26,14 @@ __all__ = [
 Actor = OperatorActor | VisitorActor
 
 
+_BY_ID: dict[str, Any] = {}
+
+
 def _by_id(conn: Connection, table: Table, row_id: str) -> Row[Any] | None:
-    return conn.execute(select(table).where(table.c.id == row_id)).first()
+    statement = _BY_ID.get(table.name)
+    if statement is None:  # built once per table; reused with its memoized cache key
+        statement = _BY_ID[table.name] = select(table).where(table.c.id == bindparam("b_id"))
+    return conn.execute(statement, {"b_id": row_id}).first()
 
 
 def require_role(actor: Actor, minimum: str) -> OperatorActor:

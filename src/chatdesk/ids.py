@@ -8,11 +8,25 @@ import secrets
 import threading
 import time
 
-__all__ = ["hash_token", "new_id", "new_token"]
+__all__ = ["hash_token", "new_id", "new_token", "random_bytes"]
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 _lock = threading.Lock()
 _last = [0, 0]
+# os.urandom releases the GIL for its syscall, and getting it back can wait out another
+# thread's whole switch interval (the writer's, on the hot path): draw in bulk instead.
+_POOL_BYTES = 4096
+_pool = bytearray()
+
+
+def random_bytes(count: int) -> bytes:
+    """``count`` bytes from the OS CSPRNG, drawn from a per-process pool refilled in bulk."""
+    with _lock:
+        if len(_pool) < count:
+            _pool.extend(os.urandom(_POOL_BYTES))
+        taken = bytes(_pool[:count])
+        del _pool[:count]
+    return taken
 
 
 def new_id() -> str:
@@ -21,13 +35,14 @@ def new_id() -> str:
     Ids made by one process are strictly increasing (the random part is bumped
     within a millisecond), so ordering by id orders a conversation's messages.
     """
+    fresh = int.from_bytes(random_bytes(10), "big") >> 1  # room to increment
     with _lock:
         millis = time.time_ns() // 1_000_000
         if millis <= _last[0]:
             millis = _last[0]
             rand = _last[1] + 1
         else:
-            rand = int.from_bytes(os.urandom(10), "big") >> 1  # room to increment
+            rand = fresh
         _last[0], _last[1] = millis, rand
     value = (millis << 80) | (rand & ((1 << 80) - 1))
     out = []

@@ -13,6 +13,8 @@ from chatdesk.shapes import conversation_shape
 
 __all__ = ["append_conversation_updated", "append_event"]
 
+_INSERT_EVENT = insert(events)  # built once; its cache key is memoized
+
 
 def append_event(
     unit: Unit,
@@ -26,15 +28,16 @@ def append_event(
 ) -> int:
     """Add one event row; ``private`` events never reach a visitor. Returns the event id."""
     result = unit.conn.execute(
-        insert(events).values(
-            type=type_,
-            site_id=site_id,
-            conversation_id=conversation_id,
-            visitor_id=visitor_id,
-            private=private,
-            created_at=unit.now,
-            data=data,
-        )
+        _INSERT_EVENT,
+        {
+            "type": type_,
+            "site_id": site_id,
+            "conversation_id": conversation_id,
+            "visitor_id": visitor_id,
+            "private": private,
+            "created_at": unit.now,
+            "data": data,
+        },
     )
     event_id = int(result.inserted_primary_key[0])  # type: ignore[index]
     unit.event_ids.append(event_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 
 from chatdesk.access import access_conversation
 from chatdesk.actions.events import append_conversation_updated, append_event
@@ -20,13 +20,23 @@ __all__ = ["find_by_client_msg_id", "insert_message", "send_message"]
 
 PREVIEW_CHARS = 140
 
+# Built once: a statement object reused with parameters keeps its memoized cache key,
+# so SQLAlchemy neither rebuilds nor re-keys it for every message (the hot path).
+_VISITOR_NAME = select(visitors.c.name).where(visitors.c.id == bindparam("b_visitor_id"))
+_BY_CLIENT_MSG_ID = select(messages).where(
+    messages.c.author_type == bindparam("b_author_type"),
+    messages.c.author_id == bindparam("b_author_id"),
+    messages.c.client_msg_id == bindparam("b_client_msg_id"),
+)
+_INSERT_MESSAGE = insert(messages)
+_TOUCH = update(conversations).where(conversations.c.id == bindparam("b_conversation_id"))
+_TOUCH_VISITOR = _TOUCH.values(unread_count=conversations.c.unread_count + 1)
+
 
 def author_of(unit: Unit, actor: OperatorActor | VisitorActor) -> tuple[str, str, str | None]:
     """(type, id, display name) of a message's author."""
     if isinstance(actor, VisitorActor):
-        name = unit.conn.execute(
-            select(visitors.c.name).where(visitors.c.id == actor.visitor_id)
-        ).scalar()
+        name = unit.conn.execute(_VISITOR_NAME, {"b_visitor_id": actor.visitor_id}).scalar()
         return "visitor", actor.visitor_id, name
     return "operator", actor.operator_id, actor.name
 
@@ -34,13 +44,12 @@ def author_of(unit: Unit, actor: OperatorActor | VisitorActor) -> tuple[str, str
 def find_by_client_msg_id(
     unit: Unit, author_type: str, author_id: str, client_msg_id: str
 ) -> Row[Any] | None:
-    return unit.conn.execute(
-        select(messages).where(
-            messages.c.author_type == author_type,
-            messages.c.author_id == author_id,
-            messages.c.client_msg_id == client_msg_id,
-        )
-    ).first()
+    params = {
+        "b_author_type": author_type,
+        "b_author_id": author_id,
+        "b_client_msg_id": client_msg_id,
+    }
+    return unit.conn.execute(_BY_CLIENT_MSG_ID, params).first()
 
 
 def insert_message(
@@ -66,8 +75,9 @@ def insert_message(
         "client_msg_id": client_msg_id,
         "created_at": unit.now,
     }
-    unit.conn.execute(insert(messages).values(values))
-    changes: dict[str, Any] = {"updated_at": unit.now}
+    unit.conn.execute(_INSERT_MESSAGE, values)
+    changes: dict[str, Any] = {"b_conversation_id": conversation.id, "updated_at": unit.now}
+    statement = _TOUCH
     reopened = False
     if not private:
         changes.update(
@@ -76,15 +86,13 @@ def insert_message(
             last_message_author=author_type,
         )
         if author_type == "visitor":
-            changes["unread_count"] = conversations.c.unread_count + 1
+            statement = _TOUCH_VISITOR
             if conversation.status == "resolved":
                 changes["status"] = "open"
                 reopened = True
         else:
             changes["unread_count"] = 0
-    unit.conn.execute(
-        update(conversations).where(conversations.c.id == conversation.id).values(changes)
-    )
+    unit.conn.execute(statement, changes)
     shape = {
         "id": message_id,
         "conversation_id": conversation.id,

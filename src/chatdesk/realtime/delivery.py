@@ -166,6 +166,10 @@ class EventStream(Response):
                 if not await self.still_allowed():
                     return
             if not woken:
+                # Nothing new: the hub wakes this listener for every event it may see
+                # (its poll covers a lost wake-up), so a heartbeat costs no database read.
                 await self._body(send, b": ping\n\n")
+                found = []
+                continue
             self.listener.clear()
             found, cursor = await _read(self.db, self.actor, cursor)

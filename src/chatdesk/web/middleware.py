@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 from typing import Any
 
 import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chatdesk.ids import random_bytes
 from chatdesk.metrics import Metrics
 
 __all__ = ["BodyLimitMiddleware", "RequestLogMiddleware", "SecurityHeadersMiddleware"]
@@ -56,7 +56,7 @@ class RequestLogMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _REQUEST_ID.match(incoming) else random_bytes(16).hex()
         started = time.perf_counter()
         status = 500
         scope.setdefault("state", {})
