@@ -14,6 +14,7 @@ import redis
 
 from chatdesk.realtime.bus import Bus, MemoryBus, Message, RedisBus, make_bus
 from tests.conftest import free_port
+from tests.event_loops import run_coroutine
 from tests.factories import csrf
 from tests.realtime.conftest import (
     REDIS_URL,
@@ -82,7 +83,7 @@ async def subscribed(bus: Bus, inbox: Inbox) -> None:
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(scenario())
+    run_coroutine(scenario)
 
 
 def test_publish_reaches_the_handler_in_order(make: Callable[[], Bus]) -> None:

@@ -20,6 +20,7 @@ from chatdesk.actions.events import append_event
 from chatdesk.db.migrate import upgrade
 from chatdesk.db.runner import Database, Unit
 from chatdesk.db.tables import events, meta
+from tests.event_loops import run_coroutine
 
 
 class Boom(Exception):
@@ -141,7 +142,7 @@ def test_async_write_resolves_from_the_event_loop(db: Database) -> None:
     async def scenario() -> list[Any]:
         return await asyncio.gather(*(db.write(put(f"w{n}")) for n in range(50)))
 
-    assert len(asyncio.run(scenario())) == 50
+    assert len(run_coroutine(scenario)) == 50
     assert {f"w{n}" for n in range(50)} <= keys(db)
 
 
