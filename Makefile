@@ -27,7 +27,7 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 
 unit: $(BIN)/.installed
-	CHATDESK_TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest --cov --cov-report=term --cov-fail-under=85
+	CHATDESK_TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest --cov --cov-report=term --cov-fail-under=90
 
 unit-pg: $(BIN)/.installed
 	CHATDESK_TEST_DATABASE_URL=$(PG_TEST_URL) CHATDESK_TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest

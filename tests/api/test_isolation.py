@@ -195,3 +195,19 @@ def test_deactivating_an_admin_revokes_its_api_tokens(client: TestClient) -> Non
     )
     assert reactivated.json()["active"] is True
     assert_error(client.get("/api/v1/sites", headers=headers), 401, "unauthorized")
+
+
+def test_an_agent_sees_only_the_labels_of_its_sites(client: TestClient) -> None:
+    world = api_world(client)
+    other_site = new_site(client, world.op)
+    other_visitor = visitor_token(client, other_site["site_key"])
+    other = start_conversation(client, other_visitor)["conversation"]["id"]
+    for conversation_id, names in ((world.conversation["id"], ["mine"]), (other, ["secret"])):
+        patched = client.patch(
+            f"/api/v1/conversations/{conversation_id}", json={"labels": names}, headers=world.op
+        )
+        assert patched.status_code == 200
+    login(client, quick_operator(client, "agent", site_ids=[world.site["id"]]))
+    assert client.get("/api/v1/labels").json() == {"labels": ["mine"]}
+    everything = client.get("/api/v1/labels", headers=world.op).json()["labels"]
+    assert everything == ["mine", "secret"]

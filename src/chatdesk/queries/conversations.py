@@ -21,6 +21,7 @@ from chatdesk.shapes import Shape, conversation_shape, for_visitor, visitor_shap
 __all__ = [
     "ConversationFilter",
     "conversation_for",
+    "label_names",
     "labels_for",
     "list_conversations",
     "list_visitor_conversations",
@@ -53,6 +54,20 @@ def labels_for(conn: Connection, conversation_ids: list[str]) -> dict[str, list[
     for conversation_id, name in rows:
         found[conversation_id].append(name)
     return found
+
+
+def label_names(conn: Connection, actor: OperatorActor) -> list[str]:
+    """Labels for the operator's suggestions: every label for admins and owners; for an
+    agent, only those on conversations of its sites (labels are named by the team)."""
+    query = select(labels.c.name).order_by(labels.c.name)
+    if actor.site_ids is not None:
+        on_my_sites = (
+            select(conversation_labels.c.label_id)
+            .join(conversations, conversations.c.id == conversation_labels.c.conversation_id)
+            .where(conversations.c.site_id.in_(sorted(actor.site_ids)))
+        )
+        query = query.where(labels.c.id.in_(on_my_sites))
+    return list(conn.execute(query).scalars())
 
 
 def conversation_for(conn: Connection, row: Row[Any], actor: OperatorActor | VisitorActor) -> Shape:

@@ -13,8 +13,13 @@ from chatdesk.access import access_conversation
 from chatdesk.actions.conversations import mark_read, update_conversation
 from chatdesk.actions.messages import send_message
 from chatdesk.clock import aware
-from chatdesk.db.tables import labels, operators, sites
-from chatdesk.queries.conversations import ConversationFilter, conversation_for, list_conversations
+from chatdesk.db.tables import operators, sites
+from chatdesk.queries.conversations import (
+    ConversationFilter,
+    conversation_for,
+    label_names,
+    list_conversations,
+)
 from chatdesk.queries.messages import history
 from chatdesk.security.auth import operator_from_session
 from chatdesk.web.deps import OPERATOR_LIMITS, CurrentOperator, ServicesDep, request_ip
@@ -164,12 +169,9 @@ async def get_events(
     return await events_response(request, services, actor, after, wait, still_allowed)
 
 
-@router.get("/labels", summary="Every label in use")
+@router.get("/labels", summary="Labels for suggestions (an agent: those on its sites)")
 async def get_labels(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
-    names = await services.db.read(
-        lambda conn: list(conn.execute(select(labels.c.name).order_by(labels.c.name)).scalars())
-    )
-    return {"labels": names}
+    return {"labels": await services.db.read(lambda conn: label_names(conn, actor))}
 
 
 @router.get("/team", summary="Active operators, for assignment (any operator)")
