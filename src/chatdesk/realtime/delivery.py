@@ -41,10 +41,21 @@ async def _read(db: Database, actor: Actor, after: int | None) -> Batch:
 
 
 async def long_poll(
-    db: Database, hub: Hub, actor: Actor, after: int | None, wait: float
+    db: Database,
+    hub: Hub,
+    actor: Actor,
+    after: int | None,
+    wait: float,
+    receive: Receive | None = None,
 ) -> dict[str, Any]:
-    """Events after ``after`` as soon as there are any, else ``[]`` after ``wait`` seconds."""
+    """Events after ``after`` as soon as there are any, else ``[]`` after ``wait`` seconds.
+
+    With ``receive`` (the request's ASGI receive, body already read), a client that
+    hangs up stops the wait at once, so abandoned polls do not stay parked.
+    """
     listener = hub.listen(keys_for(actor), _principal(actor))
+    gone = asyncio.Event()
+    watcher = asyncio.create_task(_watch_disconnect(receive, gone, listener)) if receive else None
     try:
         deadline = time.monotonic() + wait
         cursor = after
@@ -56,11 +67,20 @@ async def long_poll(
                 return {"events": found, "cursor": cursor_now}
             cursor = cursor_now
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or gone.is_set():
                 return {"events": [], "cursor": cursor}
             await listener.wait(remaining)
     finally:
+        if watcher is not None:
+            watcher.cancel()
         hub.unlisten(listener)
+
+
+async def _watch_disconnect(receive: Receive, gone: asyncio.Event, listener: Listener) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    gone.set()
+    listener.wake()
 
 
 def _sse(event: dict[str, Any]) -> bytes:

@@ -56,7 +56,9 @@ async def events_response(
         return stream
     seconds = settings.long_poll_default_wait if wait is None else wait
     seconds = min(seconds, settings.long_poll_max_wait)
-    return await long_poll(services.db, services.hub, actor, after, seconds)
+    return await long_poll(
+        services.db, services.hub, actor, after, seconds, receive=request.receive
+    )
 
 
 async def publish_typing(
