@@ -17,6 +17,8 @@ _last = [0, 0]
 # thread's whole switch interval (the writer's, on the hot path): draw in bulk instead.
 _POOL_BYTES = 4096
 _pool = bytearray()
+# A forked child must never hand out the parent's remaining bytes again.
+os.register_at_fork(after_in_child=_pool.clear)
 
 
 def random_bytes(count: int) -> bytes:
