@@ -151,3 +151,37 @@ def test_password_change_closes_the_other_sessions_open_streams(settings: Settin
                     assert all(not line.startswith("data:") for line in rest)
     finally:
         server.stop()
+
+
+def test_revoking_an_api_token_closes_its_open_streams(settings: Settings) -> None:
+    server = LiveServer(lambda: create_app(settings))
+    server.start()
+    try:
+        db = Database(settings.database_url)
+        db.start()
+        try:
+            admin = add_operator(db, "admin")
+        finally:
+            db.stop()
+        with httpx.Client(base_url=server.url, timeout=10) as setup:
+            admin_csrf = csrf(login(setup, admin))
+            created = setup.post(
+                "/api/v1/api-tokens", json={"name": "feed", "role": "agent"}, headers=admin_csrf
+            )
+            assert created.status_code == 201
+            token = created.json()
+            with httpx.Client(base_url=server.url, timeout=10) as integration:
+                headers = {
+                    "Accept": "text/event-stream",
+                    "Authorization": f"Bearer {token['token']}",
+                }
+                with integration.stream("GET", "/api/v1/events", headers=headers) as stream:
+                    assert stream.status_code == 200
+                    lines = stream.iter_lines()
+                    assert next(lines).startswith("retry:")
+                    revoked = setup.delete(f"/api/v1/api-tokens/{token['id']}", headers=admin_csrf)
+                    assert revoked.status_code == 204
+                    # Ends at the next heartbeat (1 s in tests) instead of streaming on.
+                    assert all(not line.startswith("data:") for line in lines)
+    finally:
+        server.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -12,7 +11,6 @@ from sqlalchemy import select
 from chatdesk.access import access_conversation
 from chatdesk.actions.conversations import mark_read, update_conversation
 from chatdesk.actions.messages import send_message
-from chatdesk.clock import aware
 from chatdesk.db.tables import operators, sites
 from chatdesk.queries.conversations import (
     ConversationFilter,
@@ -21,8 +19,13 @@ from chatdesk.queries.conversations import (
     list_conversations,
 )
 from chatdesk.queries.messages import history
-from chatdesk.security.auth import operator_from_session
-from chatdesk.web.deps import OPERATOR_LIMITS, CurrentOperator, ServicesDep, request_ip
+from chatdesk.web.deps import (
+    OPERATOR_LIMITS,
+    CurrentOperator,
+    ServicesDep,
+    request_ip,
+    still_signed_in,
+)
 from chatdesk.web.events_api import After, Wait, events_response, publish_typing
 from chatdesk.web.schemas import ConversationPatch, OperatorMessageIn, TypingIn
 
@@ -152,19 +155,10 @@ async def get_events(
     after: After = None,
     wait: Wait = None,
 ) -> Any:
-    cookie = request.cookies.get("chatdesk_session")
-    now = services.clock
-
     async def still_allowed() -> bool:
-        # Streams re-check their session on every heartbeat, so a revoked session's
-        # stream ends within one heartbeat (at once when revoked in this process).
-        if actor.api_token_id is not None or cookie is None:
-            return True
-        idle = timedelta(minutes=services.settings.session_idle_minutes)
-        state = await services.db.read(
-            lambda conn: operator_from_session(conn, cookie, aware(now()), idle)
-        )
-        return state is not None
+        # Streams re-check their credential at every heartbeat, so a revoked session's or
+        # token's stream ends within one heartbeat (at once when revoked in this process).
+        return await still_signed_in(request, actor)
 
     return await events_response(request, services, actor, after, wait, still_allowed)
 

@@ -37,7 +37,6 @@ Decisions (the front end lives in ``static/console/``, one ES module per job):
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -49,9 +48,8 @@ from jinja2 import Environment, FileSystemLoader
 
 from chatdesk import __version__
 from chatdesk.bootstrap import FIRST_OWNER_EMAIL
-from chatdesk.security.auth import operator_from_session
 from chatdesk.security.principals import OperatorActor
-from chatdesk.web.deps import SESSION_COOKIE, get_services
+from chatdesk.web.deps import session_state
 
 __all__ = ["CONSOLE_HEADERS", "router"]
 
@@ -94,13 +92,7 @@ def _render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
 
 
 async def _signed_in(request: Request) -> OperatorActor | None:
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
-        return None
-    services = get_services(request)
-    now = services.clock()
-    idle = timedelta(minutes=services.settings.session_idle_minutes)
-    state = await services.db.read(lambda conn: operator_from_session(conn, cookie, now, idle))
+    state = await session_state(request)
     return state.actor if state is not None else None
 
 

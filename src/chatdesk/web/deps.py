@@ -18,6 +18,7 @@ from chatdesk.actions.auth import touch_session
 from chatdesk.errors import Forbidden, Unauthorized
 from chatdesk.runtime import Services
 from chatdesk.security.auth import (
+    SessionState,
     operator_from_api_token,
     operator_from_session,
     visitor_from_token,
@@ -36,7 +37,10 @@ __all__ = [
     "get_services",
     "limit_ip",
     "limit_visitor",
+    "own_origin",
     "request_ip",
+    "session_state",
+    "still_signed_in",
 ]
 
 SESSION_COOKIE = "chatdesk_session"
@@ -89,7 +93,9 @@ async def current_visitor(request: Request) -> VisitorActor:
     return actor
 
 
-def _own_origin(request: Request, services: Services) -> str:
+def own_origin(request: Request) -> str:
+    """chatdesk's own origin as the browser sees it (``CHATDESK_PUBLIC_URL`` when set)."""
+    services = get_services(request)
     if services.settings.public_url:
         return services.settings.public_url.rstrip("/").lower()
     return f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
@@ -98,7 +104,7 @@ def _own_origin(request: Request, services: Services) -> str:
 def check_same_origin(request: Request) -> None:
     """Refuse a browser request whose ``Origin`` is another site (login CSRF included)."""
     origin = request.headers.get("origin")
-    if origin is not None and origin.lower() != _own_origin(request, get_services(request)):
+    if origin is not None and origin.lower() != own_origin(request):
         raise Forbidden("Cross-origin request refused.")
 
 
@@ -107,6 +113,28 @@ def _check_csrf(request: Request, services: Services, csrf_token: str) -> None:
     sent = request.headers.get("x-csrf-token", "")
     if not hmac.compare_digest(sent.encode(), csrf_token.encode()):
         raise Forbidden("A valid X-CSRF-Token header is required.")
+
+
+async def session_state(request: Request) -> SessionState | None:
+    """The live session behind the request's cookie, if any (console pages use it too)."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    services = get_services(request)
+    now = services.clock()
+    idle = timedelta(minutes=services.settings.session_idle_minutes)
+    return await services.db.read(lambda conn: operator_from_session(conn, cookie, now, idle))
+
+
+async def still_signed_in(request: Request, actor: OperatorActor) -> bool:
+    """Whether the credential a long-lived stream was opened with is still good."""
+    if actor.api_token_id is None:
+        return await session_state(request) is not None
+    token = bearer(request)
+    if token is None:
+        return False
+    services = get_services(request)
+    return await services.db.read(lambda conn: operator_from_api_token(conn, token)) is not None
 
 
 async def current_operator(request: Request) -> OperatorActor:
@@ -118,14 +146,12 @@ async def current_operator(request: Request) -> OperatorActor:
             raise Unauthorized("The API token is not valid.")
         request.state.principal = f"api_token:{actor.api_token_id}"
         return actor
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
+    if not request.cookies.get(SESSION_COOKIE):
         raise Unauthorized("Sign in first.")
-    now = services.clock()
-    idle = timedelta(minutes=services.settings.session_idle_minutes)
-    state = await services.db.read(lambda conn: operator_from_session(conn, cookie, now, idle))
+    state = await session_state(request)
     if state is None:
         raise Unauthorized("Your session has ended; sign in again.")
+    now = services.clock()
     actor = state.actor
     request.state.principal = f"operator:{actor.operator_id}"
     if request.method in UNSAFE:
