@@ -20,6 +20,7 @@ __all__ = [
     "access_conversation",
     "access_operator",
     "access_site",
+    "public_site",
     "require_role",
 ]
 
@@ -53,6 +54,14 @@ def access_conversation(conn: Connection, actor: Actor, conversation_id: str) ->
         elif actor.can_see_site(row.site_id):
             return row
     raise NotFound("Conversation not found.")
+
+
+def public_site(conn: Connection, site_key: str) -> Row[Any]:
+    """The enabled site with this public key; a disabled site looks exactly like an unknown one."""
+    row = conn.execute(select(sites).where(sites.c.site_key == site_key)).first()
+    if row is None or not row.enabled:
+        raise NotFound("Unknown site.")
+    return row
 
 
 def access_site(conn: Connection, actor: Actor, site_id: str, *, manage: bool = False) -> Row[Any]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from sqlalchemy import insert, select, update
 
-from sqlalchemy import Row, insert, select, update
-
+from chatdesk.access import public_site
 from chatdesk.actions.events import append_event
 from chatdesk.db.runner import Unit
-from chatdesk.db.tables import sites, visitor_tokens, visitors
-from chatdesk.errors import Forbidden, NotFound
+from chatdesk.db.tables import visitor_tokens, visitors
+from chatdesk.errors import Forbidden
 from chatdesk.ids import hash_token, new_id, new_token
 from chatdesk.security.identity import verify_identity_token
 from chatdesk.security.principals import VisitorActor
@@ -20,14 +19,6 @@ __all__ = ["VISITOR_TOKEN_PREFIX", "create_session", "update_visitor"]
 VISITOR_TOKEN_PREFIX = "cdv_"  # noqa: S105 (a prefix, not a secret)
 
 
-def _site_by_key(unit: Unit, site_key: str) -> Row[Any]:
-    row = unit.conn.execute(select(sites).where(sites.c.site_key == site_key)).first()
-    if row is None or not row.enabled:
-        # A disabled site looks exactly like an unknown one to the public.
-        raise NotFound("Unknown site.")
-    return row
-
-
 def create_session(
     unit: Unit,
     site_key: str,
@@ -35,7 +26,7 @@ def create_session(
     identity_token: str | None,
 ) -> tuple[str, Shape]:
     """A new visitor token, for a new visitor or (with a valid identity token) a known one."""
-    site = _site_by_key(unit, site_key)
+    site = public_site(unit.conn, site_key)
     claims = None
     if identity_token is not None:
         claims = verify_identity_token(identity_token, site.identity_secret, unit.now)

@@ -8,13 +8,12 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from chatdesk.access import access_conversation
+from chatdesk.access import access_conversation, public_site
 from chatdesk.actions.conversations import start_conversation
 from chatdesk.actions.messages import send_message
 from chatdesk.actions.visitors import create_session, update_visitor
 from chatdesk.business_hours import is_open
-from chatdesk.db.tables import sites, visitors
-from chatdesk.errors import NotFound
+from chatdesk.db.tables import visitors
 from chatdesk.queries.conversations import list_visitor_conversations
 from chatdesk.queries.messages import history
 from chatdesk.web.deps import CurrentVisitor, ServicesDep, limit_ip, limit_visitor
@@ -52,11 +51,7 @@ def public_config(site: Any, online: bool) -> dict[str, Any]:
 async def get_config(
     services: ServicesDep, site_key: Annotated[str, Query(min_length=1, max_length=64)]
 ) -> dict[str, Any]:
-    site = await services.db.read(
-        lambda conn: conn.execute(select(sites).where(sites.c.site_key == site_key)).first()
-    )
-    if site is None or not site.enabled:
-        raise NotFound("Unknown site.")
+    site = await services.db.read(lambda conn: public_site(conn, site_key))
     return public_config(site, is_open(site.business_hours, services.clock()))
 
 

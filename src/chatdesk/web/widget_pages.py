@@ -20,10 +20,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 
+from chatdesk.access import public_site
 from chatdesk.db.tables import sites
 from chatdesk.demo import DEMO_SITE_NAME
 from chatdesk.errors import NotFound
-from chatdesk.web.deps import ServicesDep
+from chatdesk.web.deps import ServicesDep, own_origin
 
 __all__ = ["FRAME_POLICY", "router"]
 
@@ -72,16 +73,10 @@ async def _site_by_key(services: Any, site_key: str) -> Any:
     """The enabled site with this public key, or None (unknown and disabled look alike)."""
     if not site_key:
         return None
-    row = await services.db.read(
-        lambda conn: conn.execute(select(sites).where(sites.c.site_key == site_key)).first()
-    )
-    return row if row is not None and row.enabled else None
-
-
-def _own_origin(request: Request, services: Any) -> str:
-    if services.settings.public_url:
-        return str(services.settings.public_url).rstrip("/").lower()
-    return f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
+    try:
+        return await services.db.read(lambda conn: public_site(conn, site_key))
+    except NotFound:
+        return None
 
 
 @router.get("/widget.js")
@@ -149,7 +144,7 @@ async def widget_frame(
 
 
 async def _demo_site(request: Request, services: Any) -> Any:
-    own = _own_origin(request, services)
+    own = own_origin(request)
 
     def find(conn: Any) -> Any:
         rows = conn.execute(
@@ -168,7 +163,7 @@ async def demo_page(request: Request, services: ServicesDep) -> HTMLResponse:
     if not services.settings.demo_on:
         raise NotFound("Not found.")
     site = await _demo_site(request, services)
-    own = _own_origin(request, services)
+    own = own_origin(request)
     html = _render(
         "widget/demo.html" if site is not None else "widget/demo_missing.html",
         site_key=site.site_key if site is not None else "",
