@@ -20,6 +20,7 @@ __all__ = [
     "access_conversation",
     "access_operator",
     "access_site",
+    "may_see_conversation",
     "public_site",
     "require_role",
 ]
@@ -44,16 +45,19 @@ def require_role(actor: Actor, minimum: str) -> OperatorActor:
     return actor
 
 
+def may_see_conversation(actor: Actor, site_id: str, visitor_id: str) -> bool:
+    """The rule: a conversation is its own visitor's, and its site's operators'."""
+    if isinstance(actor, VisitorActor):
+        return visitor_id == actor.visitor_id
+    return actor.can_see_site(site_id)
+
+
 def access_conversation(conn: Connection, actor: Actor, conversation_id: str) -> Row[Any]:
     """The conversation if ``actor`` may see it: its own visitor, or an operator of its site."""
     row = _by_id(conn, conversations, conversation_id)
-    if row is not None:
-        if isinstance(actor, VisitorActor):
-            if row.visitor_id == actor.visitor_id:
-                return row
-        elif actor.can_see_site(row.site_id):
-            return row
-    raise NotFound("Conversation not found.")
+    if row is None or not may_see_conversation(actor, row.site_id, row.visitor_id):
+        raise NotFound("Conversation not found.")
+    return row
 
 
 def public_site(conn: Connection, site_key: str) -> Row[Any]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from chatdesk.db.direct import Direct
 from chatdesk.db.runner import Unit
 from chatdesk.db.tables import conversations, events
 from chatdesk.queries.conversations import labels_for
@@ -13,7 +14,11 @@ from chatdesk.shapes import conversation_shape
 
 __all__ = ["append_conversation_updated", "append_event"]
 
-_INSERT_EVENT = insert(events)  # built once; its cache key is memoized
+# Every change appends here: a Direct statement (see chatdesk.db.direct).
+_INSERT_EVENT = Direct(
+    insert(events).returning(events.c.id),
+    ("type", "site_id", "conversation_id", "visitor_id", "private", "created_at", "data"),
+)
 
 
 def append_event(
@@ -27,7 +32,7 @@ def append_event(
     data: dict[str, Any],
 ) -> int:
     """Add one event row; ``private`` events never reach a visitor. Returns the event id."""
-    result = unit.conn.execute(
+    cursor = unit.run(
         _INSERT_EVENT,
         {
             "type": type_,
@@ -39,7 +44,7 @@ def append_event(
             "data": data,
         },
     )
-    event_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    event_id = int(cursor.fetchone()[0])
     unit.event_ids.append(event_id)
     return event_id
 

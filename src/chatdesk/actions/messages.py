@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row, bindparam, insert, select, update
 
-from chatdesk.access import access_conversation
+from chatdesk.access import may_see_conversation
 from chatdesk.actions.events import append_conversation_updated, append_event
 from chatdesk.clock import iso
+from chatdesk.db.direct import Direct
 from chatdesk.db.runner import Unit
 from chatdesk.db.tables import conversations, messages, visitors
-from chatdesk.errors import Conflict
+from chatdesk.errors import Conflict, NotFound
 from chatdesk.ids import new_id
 from chatdesk.security.principals import OperatorActor, VisitorActor
 from chatdesk.shapes import Shape, message_shape
@@ -20,24 +21,52 @@ __all__ = ["find_by_client_msg_id", "insert_message", "send_message"]
 
 PREVIEW_CHARS = 140
 
-# Built once: a statement object reused with parameters keeps its memoized cache key,
-# so SQLAlchemy neither rebuilds nor re-keys it for every message (the hot path).
-_VISITOR_NAME = select(visitors.c.name).where(visitors.c.id == bindparam("b_visitor_id"))
-_BY_CLIENT_MSG_ID = select(messages).where(
-    messages.c.author_type == bindparam("b_author_type"),
-    messages.c.author_id == bindparam("b_author_id"),
-    messages.c.client_msg_id == bindparam("b_client_msg_id"),
+# Built once. The message path runs through Direct statements (compiled once per
+# dialect, run on the driver's cursor): it is the path every message takes.
+_TARGET = Direct(
+    select(
+        conversations.c.id,
+        conversations.c.site_id,
+        conversations.c.visitor_id,
+        conversations.c.status,
+        visitors.c.name,
+    )
+    .select_from(conversations.join(visitors, visitors.c.id == conversations.c.visitor_id))
+    .where(conversations.c.id == bindparam("b_id"))
 )
-_INSERT_MESSAGE = insert(messages)
+_VISITOR_NAME = Direct(select(visitors.c.name).where(visitors.c.id == bindparam("b_visitor_id")))
+_CLIENT_MSG_ID_MATCH = (
+    (messages.c.author_type == bindparam("b_author_type"))
+    & (messages.c.author_id == bindparam("b_author_id"))
+    & (messages.c.client_msg_id == bindparam("b_client_msg_id"))
+)
+_USED = Direct(select(messages.c.id).where(_CLIENT_MSG_ID_MATCH))
+_BY_CLIENT_MSG_ID = select(messages).where(_CLIENT_MSG_ID_MATCH)
+_INSERT_MESSAGE = Direct(insert(messages), tuple(column.name for column in messages.c))
 _TOUCH = update(conversations).where(conversations.c.id == bindparam("b_conversation_id"))
+_LAST = ("updated_at", "last_message_at", "last_message_preview", "last_message_author")
+_TOUCH_NOTE = Direct(_TOUCH, ("updated_at",))
+_TOUCH_REPLY = Direct(_TOUCH, (*_LAST, "unread_count"))
 _TOUCH_VISITOR = _TOUCH.values(unread_count=conversations.c.unread_count + 1)
+_TOUCH_BY_VISITOR = Direct(_TOUCH_VISITOR, _LAST)
+_TOUCH_REOPEN = Direct(_TOUCH_VISITOR, (*_LAST, "status"))
+
+
+class _Target(NamedTuple):
+    """The conversation a message goes to, with its visitor's current name."""
+
+    id: str
+    site_id: str
+    visitor_id: str
+    status: str
+    visitor_name: str | None
 
 
 def author_of(unit: Unit, actor: OperatorActor | VisitorActor) -> tuple[str, str, str | None]:
     """(type, id, display name) of a message's author."""
     if isinstance(actor, VisitorActor):
-        name = unit.conn.execute(_VISITOR_NAME, {"b_visitor_id": actor.visitor_id}).scalar()
-        return "visitor", actor.visitor_id, name
+        found = unit.first(_VISITOR_NAME, {"b_visitor_id": actor.visitor_id})
+        return "visitor", actor.visitor_id, found[0] if found else None
     return "operator", actor.operator_id, actor.name
 
 
@@ -49,19 +78,24 @@ def find_by_client_msg_id(
         "b_author_id": author_id,
         "b_client_msg_id": client_msg_id,
     }
+    if unit.first(_USED, params) is None:  # the usual case, answered on the fast path
+        return None
     return unit.conn.execute(_BY_CLIENT_MSG_ID, params).first()
 
 
 def insert_message(
     unit: Unit,
-    conversation: Row[Any],
+    conversation: Any,
     author: tuple[str, str, str | None],
     body: str,
     client_msg_id: str | None,
     *,
     private: bool = False,
 ) -> Shape:
-    """Store one message, update its conversation and append the events, in ``unit``."""
+    """Store one message, update its conversation and append the events, in ``unit``.
+
+    ``conversation`` has ``id``, ``site_id``, ``visitor_id`` and ``status``.
+    """
     author_type, author_id, author_name = author
     message_id = new_id()
     values = {
@@ -75,9 +109,9 @@ def insert_message(
         "client_msg_id": client_msg_id,
         "created_at": unit.now,
     }
-    unit.conn.execute(_INSERT_MESSAGE, values)
+    unit.run(_INSERT_MESSAGE, values)
     changes: dict[str, Any] = {"b_conversation_id": conversation.id, "updated_at": unit.now}
-    statement = _TOUCH
+    statement = _TOUCH_NOTE
     reopened = False
     if not private:
         changes.update(
@@ -86,13 +120,15 @@ def insert_message(
             last_message_author=author_type,
         )
         if author_type == "visitor":
-            statement = _TOUCH_VISITOR
+            statement = _TOUCH_BY_VISITOR
             if conversation.status == "resolved":
+                statement = _TOUCH_REOPEN
                 changes["status"] = "open"
                 reopened = True
         else:
+            statement = _TOUCH_REPLY
             changes["unread_count"] = 0
-    unit.conn.execute(statement, changes)
+    unit.run(statement, changes)
     shape = {
         "id": message_id,
         "conversation_id": conversation.id,
@@ -130,8 +166,18 @@ def send_message(
     A repeated ``client_msg_id`` from the same author returns the stored message
     (created False) instead of storing a second one.
     """
-    conversation = access_conversation(unit.conn, actor, conversation_id)
-    author = author_of(unit, actor)
+    found = unit.first(_TARGET, {"b_id": conversation_id})
+    if found is None or not may_see_conversation(actor, found[1], found[2]):
+        raise NotFound("Conversation not found.")
+    conversation = _Target(*found)
+    if isinstance(actor, VisitorActor):  # the conversation's own visitor, checked above
+        author: tuple[str, str, str | None] = (
+            "visitor",
+            actor.visitor_id,
+            conversation.visitor_name,
+        )
+    else:
+        author = author_of(unit, actor)
     existing = find_by_client_msg_id(unit, author[0], author[1], client_msg_id)
     if existing is not None:
         if existing.conversation_id != conversation.id:

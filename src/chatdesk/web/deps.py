@@ -9,6 +9,7 @@ Operators authenticate with the session cookie (unsafe methods also need the
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -31,16 +32,16 @@ __all__ = [
     "OPERATOR_LIMITS",
     "SESSION_COOKIE",
     "CurrentOperator",
-    "CurrentVisitor",
     "ServicesDep",
+    "VisitorCall",
     "check_same_origin",
     "get_services",
     "limit_ip",
-    "limit_visitor",
     "own_origin",
     "request_ip",
     "session_state",
     "still_signed_in",
+    "visitor_call",
 ]
 
 SESSION_COOKIE = "chatdesk_session"
@@ -164,8 +165,34 @@ async def current_operator(request: Request) -> OperatorActor:
     return actor
 
 
-CurrentVisitor = Annotated[VisitorActor, Depends(current_visitor)]
 CurrentOperator = Annotated[OperatorActor, Depends(current_operator)]
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorCall:
+    """A signed-in visitor's request: the services and who is calling."""
+
+    services: Services
+    actor: VisitorActor
+
+
+def visitor_call(group: str, *, ip_group: str | None = None) -> Any:
+    """The one dependency of a visitor route: authenticate, then count the request
+    against ``group`` by visitor (and ``ip_group`` by client IP first, when given).
+
+    One dependency instead of three: FastAPI resolves each with a nested solve,
+    and these routes carry the widget's traffic.
+    """
+
+    async def dependency(request: Request) -> VisitorCall:
+        services = get_services(request)
+        if ip_group is not None:
+            await services.limiter.hit(ip_group, request_ip(request))
+        actor = await current_visitor(request)
+        await services.limiter.hit(group, actor.visitor_id)
+        return VisitorCall(services, actor)
+
+    return Depends(dependency)
 
 
 def limit_ip(group: str) -> Any:
@@ -175,15 +202,6 @@ def limit_ip(group: str) -> Any:
         await get_services(request).limiter.hit(group, request_ip(request))
 
     return Depends(by_ip)
-
-
-def limit_visitor(group: str) -> Any:
-    """A route dependency counting the request against ``group`` by visitor."""
-
-    async def by_visitor(request: Request, actor: CurrentVisitor) -> None:
-        await get_services(request).limiter.hit(group, actor.visitor_id)
-
-    return Depends(by_visitor)
 
 
 async def _operator_by_method(request: Request, actor: CurrentOperator) -> None:

@@ -1,4 +1,4 @@
-"""Pure-ASGI middleware: request id + access log, body size limit, security headers.
+"""The pure-ASGI edge of the app: request id + access log, body size limit, security headers.
 
 Pure ASGI (not BaseHTTPMiddleware) so streaming responses pass straight through.
 """
@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chatdesk.ids import random_bytes
 from chatdesk.metrics import Metrics
 
-__all__ = ["BodyLimitMiddleware", "RequestLogMiddleware", "SecurityHeadersMiddleware"]
+__all__ = ["EdgeMiddleware"]
 
 _log = structlog.get_logger("chatdesk.request")
 _DEFAULT_CSP = b"default-src 'none'; frame-ancestors 'none'"
@@ -43,77 +43,79 @@ def _json_error(status: int, code: str, message: str) -> tuple[Message, Message]
     return start, {"type": "http.response.body", "body": body}
 
 
-class RequestLogMiddleware:
-    """One log line per request: id, method, route, status, duration, principal."""
+class EdgeMiddleware:
+    """Everything every HTTP request passes through, in one pure-ASGI layer (one
+    wrapper per request instead of one per concern):
 
-    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
+    - a request id (``X-Request-ID``, taken from the client when well-formed) and one
+      log line per request: id, method, route, status, duration, principal; plus the
+      request metrics;
+    - the body limit: over ``max_bytes`` is refused with 413, by Content-Length before
+      anything is read, or while streaming in; NUL bytes in the path or query with 400;
+    - the headers every response gets. Surfaces that need their own (console CSP,
+      widget frame, loader script) set them on the response and are left alone.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        production: bool,
+        hsts_subdomains: bool = False,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.app = app
+        self.max_bytes = max_bytes
         self.metrics = metrics
+        self.base: list[tuple[bytes, bytes]] = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"strict-origin-when-cross-origin"),
+            (
+                b"permissions-policy",
+                b"camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+            ),
+        ]
+        if production:
+            value = b"max-age=63072000" + (b"; includeSubDomains" if hsts_subdomains else b"")
+            self.base.append((b"strict-transport-security", value))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started_at = time.perf_counter()
         headers = dict(scope.get("headers") or [])
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _REQUEST_ID.match(incoming) else random_bytes(16).hex()
-        started = time.perf_counter()
-        status = 500
+        path: str = scope["path"]
+        is_api = path.startswith("/api/")
+        default_csp = _DOCS_CSP if path == "/api/docs" else _DEFAULT_CSP
         scope.setdefault("state", {})
+        status = 500
+        response_started = False
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
+        async def send_wrapped(message: Message) -> None:
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                response_started = True
+                out: list[Any] = list(message.get("headers", []))
+                present = {name.lower() for name, _ in out}
+                for name, value in self.base:
+                    if name not in present:
+                        out.append((name, value))
+                if b"content-security-policy" not in present:
+                    out.append((b"content-security-policy", default_csp))
+                    if b"x-frame-options" not in present:
+                        out.append((b"x-frame-options", b"DENY"))
+                if is_api and b"cache-control" not in present:
+                    out.append((b"cache-control", b"no-store"))
+                out.append((b"x-request-id", request_id.encode()))
+                message["headers"] = out
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            route = getattr(scope.get("route"), "path", None)
-            elapsed = time.perf_counter() - started
-            if self.metrics is not None:
-                self.metrics.observe_request(scope["method"], route or "unmatched", status, elapsed)
-            _log.info(
-                "request",
-                request_id=request_id,
-                method=scope["method"],
-                path=scope["path"],
-                route=route,
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-                principal=scope["state"].get("principal"),
-            )
-
-
-class BodyLimitMiddleware:
-    """Refuse bodies over ``max_bytes`` with 413, by Content-Length or while streaming in.
-
-    Also refuses NUL bytes in the path or query (400): no layer below should see them.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        query = scope.get("query_string", b"").lower()
-        if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
-            for message in _json_error(400, "bad_request", "NUL bytes are not allowed."):
-                await send(message)
-            return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send)
-            return
         received = 0
-        started = False
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -124,21 +126,44 @@ class BodyLimitMiddleware:
                     raise _TooLarge()
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send)
+            query = scope.get("query_string", b"").lower()
+            declared = headers.get(b"content-length")
+            if "\x00" in path or b"%00" in query or b"\x00" in query:
+                await _send_error(send_wrapped, 400, "bad_request", "NUL bytes are not allowed.")
+            elif declared is not None and (
+                not declared.isdigit() or int(declared) > self.max_bytes
+            ):
+                await _send_error(send_wrapped, *_TOO_LARGE)
+            else:
+                try:
+                    await self.app(scope, limited_receive, send_wrapped)
+                except _TooLarge:
+                    if not response_started:
+                        await _send_error(send_wrapped, *_TOO_LARGE)
+        finally:
+            route = getattr(scope.get("route"), "path", None)
+            elapsed = time.perf_counter() - started_at
+            if self.metrics is not None:
+                self.metrics.observe_request(scope["method"], route or "unmatched", status, elapsed)
+            _log.info(
+                "request",
+                request_id=request_id,
+                method=scope["method"],
+                path=path,
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+                principal=scope["state"].get("principal"),
+            )
 
-    async def _refuse(self, send: Send) -> None:
-        for message in _json_error(413, "payload_too_large", "The request body is too large."):
-            await send(message)
+
+_TOO_LARGE = (413, "payload_too_large", "The request body is too large.")
+
+
+async def _send_error(send: Send, status: int, code: str, message: str) -> None:
+    for part in _json_error(status, code, message):
+        await send(part)
 
 
 class _TooLarge(HTTPException):

@@ -16,7 +16,7 @@ from chatdesk.business_hours import is_open
 from chatdesk.db.tables import visitors
 from chatdesk.queries.conversations import list_visitor_conversations
 from chatdesk.queries.messages import history
-from chatdesk.web.deps import CurrentVisitor, ServicesDep, limit_ip, limit_visitor
+from chatdesk.web.deps import ServicesDep, VisitorCall, limit_ip, visitor_call
 from chatdesk.web.events_api import After, Wait, events_response, publish_typing
 from chatdesk.web.schemas import (
     NewConversationIn,
@@ -30,6 +30,11 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/widget", tags=["widget"])
 Limit = Annotated[int, Query(ge=1, le=200)]
 Before = Annotated[str | None, Query(max_length=64)]
+# Each visitor route has one dependency: the signed-in visitor, rate-limited by group.
+Reading = Annotated[VisitorCall, visitor_call("visitor_read")]
+Writing = Annotated[VisitorCall, visitor_call("visitor_message")]
+Starting = Annotated[VisitorCall, visitor_call("visitor_message", ip_group="widget_conversation")]
+Typing = Annotated[VisitorCall, visitor_call("typing")]
 
 
 def public_config(site: Any, online: bool) -> dict[str, Any]:
@@ -45,6 +50,32 @@ def public_config(site: Any, online: bool) -> dict[str, Any]:
             "identity_required": bool(site.identity_required),
         }
     }
+
+
+# Routes are matched in order: the two the widget calls most come first.
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    status_code=201,
+    summary="Send a message (idempotent on client_msg_id)",
+)
+async def post_message(call: Writing, conversation_id: str, body: VisitorMessageIn) -> Any:
+    actor = call.actor
+    message, created = await call.services.db.write(
+        lambda unit: send_message(unit, actor, conversation_id, body.body, body.client_msg_id)
+    )
+    if not created:
+        return JSONResponse(message, status_code=200)
+    call.services.metrics.messages.labels("visitor").inc()
+    return message
+
+
+@router.get("/events", summary="This visitor's events: long-poll JSON, or SSE")
+async def get_events(
+    request: Request, call: Reading, after: After = None, wait: Wait = None
+) -> Any:
+    return await events_response(request, call.services, call.actor, after, wait)
 
 
 @router.get("/config", summary="Public widget configuration of a site")
@@ -80,38 +111,27 @@ async def post_session(
     }
 
 
-@router.get(
-    "/visitor",
-    summary="The visitor's own profile",
-    dependencies=[limit_visitor("visitor_read")],
-)
-async def get_visitor(services: ServicesDep, actor: CurrentVisitor) -> dict[str, Any]:
-    row = await services.db.read(
-        lambda conn: conn.execute(select(visitors).where(visitors.c.id == actor.visitor_id)).one()
+@router.get("/visitor", summary="The visitor's own profile")
+async def get_visitor(call: Reading) -> dict[str, Any]:
+    visitor_id = call.actor.visitor_id
+    row = await call.services.db.read(
+        lambda conn: conn.execute(select(visitors).where(visitors.c.id == visitor_id)).one()
     )
     return {"id": row.id, "name": row.name, "email": row.email}
 
 
-@router.patch(
-    "/visitor",
-    summary="Set the visitor's name, email, page or time zone",
-    dependencies=[limit_visitor("visitor_message")],
-)
-async def patch_visitor(
-    services: ServicesDep, actor: CurrentVisitor, body: VisitorPatch
-) -> dict[str, Any]:
+@router.patch("/visitor", summary="Set the visitor's name, email, page or time zone")
+async def patch_visitor(call: Writing, body: VisitorPatch) -> dict[str, Any]:
     profile = body.model_dump(exclude_unset=True)
-    visitor = await services.db.write(lambda unit: update_visitor(unit, actor, profile))
+    actor = call.actor
+    visitor = await call.services.db.write(lambda unit: update_visitor(unit, actor, profile))
     return {"id": visitor["id"], "name": visitor["name"], "email": visitor["email"]}
 
 
-@router.get(
-    "/conversations",
-    summary="This visitor's conversations",
-    dependencies=[limit_visitor("visitor_read")],
-)
-async def get_conversations(services: ServicesDep, actor: CurrentVisitor) -> dict[str, Any]:
-    found = await services.db.read(lambda conn: list_visitor_conversations(conn, actor))
+@router.get("/conversations", summary="This visitor's conversations")
+async def get_conversations(call: Reading) -> dict[str, Any]:
+    actor = call.actor
+    found = await call.services.db.read(lambda conn: list_visitor_conversations(conn, actor))
     return {"conversations": found}
 
 
@@ -119,87 +139,45 @@ async def get_conversations(services: ServicesDep, actor: CurrentVisitor) -> dic
     "/conversations",
     status_code=201,
     summary="Start a conversation with its first message (idempotent on client_msg_id)",
-    dependencies=[limit_ip("widget_conversation"), limit_visitor("visitor_message")],
 )
-async def post_conversation(
-    services: ServicesDep, actor: CurrentVisitor, body: NewConversationIn
-) -> Any:
-    conversation, message, created = await services.db.write(
+async def post_conversation(call: Starting, body: NewConversationIn) -> Any:
+    actor = call.actor
+    conversation, message, created = await call.services.db.write(
         lambda unit: start_conversation(unit, actor, body.body, body.client_msg_id)
     )
     result = {"conversation": conversation, "message": message}
     if not created:
         return JSONResponse(result, status_code=200)
-    services.metrics.messages.labels("visitor").inc()
+    call.services.metrics.messages.labels("visitor").inc()
     return result
 
 
-@router.get(
-    "/conversations/{conversation_id}/messages",
-    summary="Message history",
-    dependencies=[limit_visitor("visitor_read")],
-)
+@router.get("/conversations/{conversation_id}/messages", summary="Message history")
 async def get_messages(
-    services: ServicesDep,
-    actor: CurrentVisitor,
-    conversation_id: str,
-    before: Before = None,
-    limit: Limit = 50,
+    call: Reading, conversation_id: str, before: Before = None, limit: Limit = 50
 ) -> dict[str, Any]:
+    actor = call.actor
+
     def read(conn: Any) -> list[dict[str, Any]]:
         access_conversation(conn, actor, conversation_id)
         return history(conn, conversation_id, before=before, limit=limit, include_private=False)
 
-    return {"messages": await services.db.read(read)}
-
-
-@router.post(
-    "/conversations/{conversation_id}/messages",
-    status_code=201,
-    summary="Send a message (idempotent on client_msg_id)",
-    dependencies=[limit_visitor("visitor_message")],
-)
-async def post_message(
-    services: ServicesDep, actor: CurrentVisitor, conversation_id: str, body: VisitorMessageIn
-) -> Any:
-    message, created = await services.db.write(
-        lambda unit: send_message(unit, actor, conversation_id, body.body, body.client_msg_id)
-    )
-    if not created:
-        return JSONResponse(message, status_code=200)
-    services.metrics.messages.labels("visitor").inc()
-    return message
+    return {"messages": await call.services.db.read(read)}
 
 
 @router.post(
     "/conversations/{conversation_id}/typing",
     status_code=204,
     summary="Visitor is typing",
-    dependencies=[limit_visitor("typing")],
 )
-async def post_typing(
-    services: ServicesDep, actor: CurrentVisitor, conversation_id: str
-) -> Response:
+async def post_typing(call: Typing, conversation_id: str) -> Response:
+    actor = call.actor
+
     def read(conn: Any) -> tuple[Any, str | None]:
         row = access_conversation(conn, actor, conversation_id)
         name = conn.execute(select(visitors.c.name).where(visitors.c.id == actor.visitor_id))
         return row, name.scalar()
 
-    conversation, name = await services.db.read(read)
-    await publish_typing(services, actor, conversation, author_name=name)
+    conversation, name = await call.services.db.read(read)
+    await publish_typing(call.services, actor, conversation, author_name=name)
     return Response(status_code=204)
-
-
-@router.get(
-    "/events",
-    summary="This visitor's events: long-poll JSON, or SSE",
-    dependencies=[limit_visitor("visitor_read")],
-)
-async def get_events(
-    request: Request,
-    services: ServicesDep,
-    actor: CurrentVisitor,
-    after: After = None,
-    wait: Wait = None,
-) -> Any:
-    return await events_response(request, services, actor, after, wait)
