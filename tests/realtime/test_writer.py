@@ -146,6 +146,55 @@ def test_async_write_resolves_from_the_event_loop(db: Database) -> None:
     assert {f"w{n}" for n in range(50)} <= keys(db)
 
 
+def test_async_callers_of_one_batch_get_their_own_outcome(db: Database) -> None:
+    """Waiters on the loop are resolved together per batch: a failing unit fails
+    only its caller, a caller cancelled before its unit started skips the unit."""
+    import asyncio
+
+    gate = threading.Event()
+
+    async def scenario() -> tuple[list[Any], bool]:
+        blocker = asyncio.ensure_future(db.write(lambda unit: gate.wait(10)))
+        await asyncio.sleep(0.05)  # the writer is now inside the blocking unit
+        writes = [
+            asyncio.ensure_future(db.write(put(f"b{n}", fail=n == 3, event=True))) for n in range(6)
+        ]
+        cancelled = asyncio.ensure_future(db.write(put("gone")))
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        gate.set()
+        await blocker
+        outcomes = await asyncio.gather(*writes, return_exceptions=True)
+        try:
+            await cancelled
+        except asyncio.CancelledError:
+            return outcomes, True
+        return outcomes, False
+
+    outcomes, was_cancelled = run_coroutine(scenario)
+    assert was_cancelled
+    assert isinstance(outcomes[3], Boom)
+    assert all(isinstance(o, tuple) for n, o in enumerate(outcomes) if n != 3)
+    assert keys(db) == {f"b{n}" for n in range(6) if n != 3}
+
+
+def test_a_database_error_in_a_unit_rolls_back_alone(db: Database) -> None:
+    """A constraint failure inside a unit (which on PostgreSQL aborts the whole
+    transaction until rolled back to the unit's SAVEPOINT) costs only that unit."""
+    gate = threading.Event()
+    first = db.submit(lambda unit: gate.wait(10))
+    before = db.submit(put("dup-a"))
+    clash = db.submit(lambda unit: (put("dup-b")(unit), put("dup-a")(unit)))
+    after = db.submit(put("dup-c", event=True))
+    gate.set()
+    first.result(timeout=10)
+    before.result(timeout=10)
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        clash.result(timeout=10)
+    after.result(timeout=10)
+    assert {"dup-a", "dup-c"} <= keys(db) and "dup-b" not in keys(db)
+
+
 def test_a_batch_that_cannot_commit_fails_every_caller(tmp_path: Path) -> None:
     broken = Database(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
     broken.start()

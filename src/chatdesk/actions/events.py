@@ -14,11 +14,19 @@ from chatdesk.shapes import conversation_shape
 
 __all__ = ["append_conversation_updated", "append_event"]
 
-# Every change appends here: a Direct statement (see chatdesk.db.direct).
-_INSERT_EVENT = Direct(
-    insert(events).returning(events.c.id),
-    ("type", "site_id", "conversation_id", "visitor_id", "private", "created_at", "data"),
+# Every change appends here: Direct statements (see chatdesk.db.direct). SQLite hands
+# the new id back as lastrowid; RETURNING would cost it one more step.
+_EVENT_COLUMNS = (
+    "type",
+    "site_id",
+    "conversation_id",
+    "visitor_id",
+    "private",
+    "created_at",
+    "data",
 )
+_INSERT_EVENT = Direct(insert(events), _EVENT_COLUMNS)
+_INSERT_EVENT_RETURNING = Direct(insert(events).returning(events.c.id), _EVENT_COLUMNS)
 
 
 def append_event(
@@ -32,19 +40,19 @@ def append_event(
     data: dict[str, Any],
 ) -> int:
     """Add one event row; ``private`` events never reach a visitor. Returns the event id."""
-    cursor = unit.run(
-        _INSERT_EVENT,
-        {
-            "type": type_,
-            "site_id": site_id,
-            "conversation_id": conversation_id,
-            "visitor_id": visitor_id,
-            "private": private,
-            "created_at": unit.now,
-            "data": data,
-        },
-    )
-    event_id = int(cursor.fetchone()[0])
+    values = {
+        "type": type_,
+        "site_id": site_id,
+        "conversation_id": conversation_id,
+        "visitor_id": visitor_id,
+        "private": private,
+        "created_at": unit.now,
+        "data": data,
+    }
+    if unit.dialect.name == "sqlite":
+        event_id = int(unit.run(_INSERT_EVENT, values).lastrowid)
+    else:
+        event_id = int(unit.run(_INSERT_EVENT_RETURNING, values).fetchone()[0])
     unit.event_ids.append(event_id)
     return event_id
 

@@ -23,6 +23,14 @@ PREVIEW_CHARS = 140
 
 # Built once. The message path runs through Direct statements (compiled once per
 # dialect, run on the driver's cursor): it is the path every message takes.
+_CLIENT_MSG_ID_MATCH = (
+    (messages.c.author_type == bindparam("b_author_type"))
+    & (messages.c.author_id == bindparam("b_author_id"))
+    & (messages.c.client_msg_id == bindparam("b_client_msg_id"))
+)
+_USED = Direct(select(messages.c.id).where(_CLIENT_MSG_ID_MATCH))
+# The conversation, its visitor's name, and the message already sent with this
+# client_msg_id if any: one statement for what every message needs to know.
 _TARGET = Direct(
     select(
         conversations.c.id,
@@ -30,17 +38,12 @@ _TARGET = Direct(
         conversations.c.visitor_id,
         conversations.c.status,
         visitors.c.name,
+        select(messages.c.id).where(_CLIENT_MSG_ID_MATCH).scalar_subquery(),
     )
     .select_from(conversations.join(visitors, visitors.c.id == conversations.c.visitor_id))
     .where(conversations.c.id == bindparam("b_id"))
 )
 _VISITOR_NAME = Direct(select(visitors.c.name).where(visitors.c.id == bindparam("b_visitor_id")))
-_CLIENT_MSG_ID_MATCH = (
-    (messages.c.author_type == bindparam("b_author_type"))
-    & (messages.c.author_id == bindparam("b_author_id"))
-    & (messages.c.client_msg_id == bindparam("b_client_msg_id"))
-)
-_USED = Direct(select(messages.c.id).where(_CLIENT_MSG_ID_MATCH))
 _BY_CLIENT_MSG_ID = select(messages).where(_CLIENT_MSG_ID_MATCH)
 _INSERT_MESSAGE = Direct(insert(messages), tuple(column.name for column in messages.c))
 _TOUCH = update(conversations).where(conversations.c.id == bindparam("b_conversation_id"))
@@ -60,6 +63,7 @@ class _Target(NamedTuple):
     visitor_id: str
     status: str
     visitor_name: str | None
+    used_by: str | None  # the message already stored with this client_msg_id
 
 
 def author_of(unit: Unit, actor: OperatorActor | VisitorActor) -> tuple[str, str, str | None]:
@@ -166,21 +170,26 @@ def send_message(
     A repeated ``client_msg_id`` from the same author returns the stored message
     (created False) instead of storing a second one.
     """
-    found = unit.first(_TARGET, {"b_id": conversation_id})
+    if isinstance(actor, VisitorActor):
+        author_type, author_id = "visitor", actor.visitor_id
+    else:
+        author_type, author_id = "operator", actor.operator_id
+    params = {
+        "b_id": conversation_id,
+        "b_author_type": author_type,
+        "b_author_id": author_id,
+        "b_client_msg_id": client_msg_id,
+    }
+    found = unit.first(_TARGET, params)
     if found is None or not may_see_conversation(actor, found[1], found[2]):
         raise NotFound("Conversation not found.")
     conversation = _Target(*found)
-    if isinstance(actor, VisitorActor):  # the conversation's own visitor, checked above
-        author: tuple[str, str, str | None] = (
-            "visitor",
-            actor.visitor_id,
-            conversation.visitor_name,
-        )
-    else:
-        author = author_of(unit, actor)
-    existing = find_by_client_msg_id(unit, author[0], author[1], client_msg_id)
-    if existing is not None:
+    if conversation.used_by is not None:
+        existing = unit.conn.execute(_BY_CLIENT_MSG_ID, params).one()
         if existing.conversation_id != conversation.id:
             raise Conflict("This client_msg_id was already used for another conversation.")
         return message_shape(existing), False
+    # A visitor writes only into its own conversation (checked above): its name is there.
+    name = conversation.visitor_name if isinstance(actor, VisitorActor) else actor.name
+    author = (author_type, author_id, name)
     return insert_message(unit, conversation, author, body, client_msg_id, private=private), True

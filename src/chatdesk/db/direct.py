@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
@@ -30,7 +30,7 @@ _Processor = Callable[[Any], Any]
 
 
 class _Prepared:
-    __slots__ = ("defaults", "names", "positional", "processors", "sql")
+    __slots__ = ("defaults", "positional", "sql", "steps")
 
     def __init__(
         self, statement: ClauseElement, dialect: Dialect, columns: tuple[str, ...] | None
@@ -40,33 +40,41 @@ class _Prepared:
         )
         self.sql: str = compiled.string
         self.positional: bool = bool(dialect.positional)
-        if self.positional:
-            self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
-        else:
-            self.names = tuple(compiled.binds)
+        names = tuple(compiled.positiontup or ()) if self.positional else tuple(compiled.binds)
         # Literal values inside the statement (the 1 of ``unread_count + 1``).
         self.defaults: dict[str, Any] = {
             name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
         }
-        self.processors: dict[str, _Processor] = {}
-        for name, bind in compiled.binds.items():
-            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if processor is not None:
-                self.processors[name] = processor
+        # (parameter name, SQLAlchemy's bind processor for its type, or None), in order.
+        self.steps: list[tuple[str, _Processor | None]] = []
+        for name in names:
+            bind = compiled.binds[name]
+            processor: _Processor | None = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None and isinstance(bind.type, DateTime):
+                processor = _last_value_memo(processor)
+            self.steps.append((name, processor))
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        processors = self.processors
         if self.defaults:
             values = {**self.defaults, **values}
         if self.positional:
-            return tuple(
-                processors[name](values[name]) if name in processors else values[name]
-                for name in self.names
-            )
-        return {
-            name: processors[name](values[name]) if name in processors else values[name]
-            for name in self.names
-        }
+            return tuple([p(values[n]) if p else values[n] for n, p in self.steps])
+        return {n: p(values[n]) if p else values[n] for n, p in self.steps}
+
+
+def _last_value_memo(processor: _Processor) -> _Processor:
+    """``processor`` remembering its last input: a unit binds the same ``now`` several times."""
+    # One (input, output) pair, replaced whole: safe with writers of several databases.
+    last: list[tuple[Any, Any]] = [(object(), None)]
+
+    def process(value: Any) -> Any:
+        seen, result = last[0]
+        if value is not seen:
+            result = processor(value)
+            last[0] = (value, result)
+        return result
+
+    return process
 
 
 def cursor_of(conn: Connection) -> Any:

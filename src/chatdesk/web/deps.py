@@ -40,6 +40,7 @@ __all__ = [
     "own_origin",
     "request_ip",
     "session_state",
+    "signed_in_visitor",
     "still_signed_in",
     "visitor_call",
 ]
@@ -176,21 +177,28 @@ class VisitorCall:
     actor: VisitorActor
 
 
+async def signed_in_visitor(
+    request: Request, group: str, *, ip_group: str | None = None
+) -> VisitorCall:
+    """Authenticate a visitor request, then count it against ``group`` by visitor (and
+    ``ip_group`` by client IP first, when given)."""
+    services = get_services(request)
+    if ip_group is not None:
+        await services.limiter.hit(ip_group, request_ip(request))
+    actor = await current_visitor(request)
+    await services.limiter.hit(group, actor.visitor_id)
+    return VisitorCall(services, actor)
+
+
 def visitor_call(group: str, *, ip_group: str | None = None) -> Any:
-    """The one dependency of a visitor route: authenticate, then count the request
-    against ``group`` by visitor (and ``ip_group`` by client IP first, when given).
+    """The one dependency of a visitor route (:func:`signed_in_visitor`).
 
     One dependency instead of three: FastAPI resolves each with a nested solve,
     and these routes carry the widget's traffic.
     """
 
     async def dependency(request: Request) -> VisitorCall:
-        services = get_services(request)
-        if ip_group is not None:
-            await services.limiter.hit(ip_group, request_ip(request))
-        actor = await current_visitor(request)
-        await services.limiter.hit(group, actor.visitor_id)
-        return VisitorCall(services, actor)
+        return await signed_in_visitor(request, group, ip_group=ip_group)
 
     return Depends(dependency)
 
