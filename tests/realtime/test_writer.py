@@ -195,6 +195,44 @@ def test_a_database_error_in_a_unit_rolls_back_alone(db: Database) -> None:
     assert {"dup-a", "dup-c"} <= keys(db) and "dup-b" not in keys(db)
 
 
+def test_a_unit_that_fails_before_writing_does_not_rerun_its_batch(db: Database) -> None:
+    """SQLite runs a batch without SAVEPOINTs first: a unit that fails having written
+    nothing fails alone; one that fails after writing makes the whole batch run again,
+    each unit in its own SAVEPOINT, so the others still commit exactly once."""
+    runs: dict[str, int] = {}
+
+    def counted(key: str, *, write: bool, fail: bool) -> Any:
+        def unit_fn(unit: Unit) -> Any:
+            runs[key] = runs.get(key, 0) + 1
+            if write:
+                unit.conn.execute(meta.insert().values(key=key, value="v"))
+            if fail:
+                raise Boom(key)
+            return key
+
+        return unit_fn
+
+    def batch(*units: Any) -> list[Future[Any]]:
+        gate = threading.Event()
+        first = db.submit(lambda unit: gate.wait(10))
+        futures = [db.submit(fn) for fn in units]
+        gate.set()
+        first.result(timeout=10)
+        for future in futures:
+            future.exception(timeout=10)
+        return futures
+
+    clean = batch(counted("c1", write=True, fail=False), counted("c2", write=False, fail=True))
+    assert clean[0].result() == "c1" and isinstance(clean[1].exception(), Boom)
+    assert runs == {"c1": 1, "c2": 1}
+
+    dirty = batch(counted("d1", write=True, fail=False), counted("d2", write=True, fail=True))
+    assert dirty[0].result() == "d1" and isinstance(dirty[1].exception(), Boom)
+    replayed = 2 if db.is_sqlite else 1
+    assert runs["d1"] == replayed and runs["d2"] == replayed
+    assert {"c1", "d1"} <= keys(db) and not {"c2", "d2"} & keys(db)
+
+
 def test_a_batch_that_cannot_commit_fails_every_caller(tmp_path: Path) -> None:
     broken = Database(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
     broken.start()

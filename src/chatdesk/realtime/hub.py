@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from chatdesk.db.runner import Database
 from chatdesk.db.tables import events
@@ -182,6 +182,11 @@ class Hub:
     def _want(self, event_id: int) -> None:
         if event_id > self._target:
             self._target = event_id
+        if not self._listeners:
+            # Nobody is parked, so nobody to wake: a listener that parks later reads the
+            # log from its own cursor after registering, and so sees these events.
+            self._seen = max(self._seen, self._target)
+            return
         if self._target > self._seen and (self._fetcher is None or self._fetcher.done()):
             self._fetcher = asyncio.create_task(self._fetch())
 
@@ -210,11 +215,14 @@ class Hub:
             self._want(newest)
 
 
+_ROUTING_AFTER = (
+    select(events.c.id, events.c.site_id, events.c.visitor_id, events.c.private)
+    .where(events.c.id > bindparam("b_after"))
+    .order_by(events.c.id)
+    .limit(1000)
+)
+
+
 def _routing_after(conn: Connection, after: int) -> list[tuple[int, str, str | None, bool]]:
-    rows = conn.execute(
-        select(events.c.id, events.c.site_id, events.c.visitor_id, events.c.private)
-        .where(events.c.id > after)
-        .order_by(events.c.id)
-        .limit(1000)
-    ).all()
+    rows = conn.execute(_ROUTING_AFTER, {"b_after": after}).all()
     return [(int(r[0]), r[1], r[2], bool(r[3])) for r in rows]

@@ -1,0 +1,86 @@
+"""Per-thread CPU of the chatdesk server under the (a) message POST load.
+
+    .venv/bin/python bench/thread_cpu.py [--seconds 10]
+
+Starts the server on a temp SQLite file, seeds visitors, runs the concurrency-64
+POST load from a separate process, and reads each server thread's CPU time from
+/proc/PID/task/*/stat around a window of the load. Prints, per thread, the share
+of one core it used and its CPU microseconds per message: with one GIL, the
+event-loop and writer threads can only overlap in C code that releases it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import uvloop
+
+from run import FULL, MESSAGES_PATH, chatdesk_env, prepare_chatdesk, run_load, seed_visitors
+from servers import Server, free_port, raise_nofile
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def thread_times(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) per thread: "main" (the event loop) and "tid N".
+
+    Python does not name its threads for the OS; the busiest other thread under
+    this load is the database writer."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        name = "main" if task.name == str(pid) else f"tid {task.name}"
+        fields = stat[stat.rindex(")") + 2 :].split()
+        out[name] = (int(fields[11]) + int(fields[12])) / TICK
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10)
+    args = parser.parse_args()
+    raise_nofile()
+    with tempfile.TemporaryDirectory(prefix="chatdesk-threads-") as tmp_name:
+        env = chatdesk_env(Path(tmp_name))
+        port = free_port()
+        site_key = prepare_chatdesk(env, port)
+        server = Server.chatdesk(env, port)
+        server.start()
+        try:
+            visitors = uvloop.run(seed_visitors(port, site_key, 256, 256))
+            targets = [[MESSAGES_PATH.format(v.conversation_id), v.auth] for v in visitors]
+            plan = FULL.__class__(**{**FULL.__dict__, "duration": args.seconds + 4})
+            result: dict[str, object] = {}
+            load = threading.Thread(
+                target=lambda: result.update(run_load(server, plan, targets, "threads"))
+            )
+            load.start()
+            time.sleep(plan.warmup + 1)
+            before, started = thread_times(server.pid), time.perf_counter()
+            time.sleep(args.seconds)
+            after, wall = thread_times(server.pid), time.perf_counter() - started
+            load.join(timeout=args.seconds + 120)
+        finally:
+            server.stop()
+    rate = float(result.get("rate", 0) or 0)  # type: ignore[arg-type]
+    print(f"load: {rate:,.0f} msg/s over the whole run")
+    total = 0.0
+    for name in sorted(after, key=lambda n: after[n] - before.get(n, 0.0), reverse=True):
+        used = after[name] - before.get(name, 0.0)
+        total += used
+        if used > 0:
+            per_msg = used / (rate * wall) * 1e6 if rate else 0
+            print(f"{name:>16}: {used / wall:6.1%} of a core, {per_msg:6.0f} us/msg")
+    print(f"{'all threads':>16}: {total / wall:6.1%} of a core")
+
+
+if __name__ == "__main__":
+    main()
