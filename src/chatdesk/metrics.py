@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -68,10 +68,19 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Label children looked up once: ``labels()`` takes a lock and builds a key each call.
+        self._per_request: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self.visitor_messages = self.messages.labels("visitor")
+
     def watch(self, services: Services) -> None:
         self.registry.register(_LiveValues(services))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        if not route.endswith("/events"):
-            self.latency.labels(method, route).observe(seconds)
+        children = self._per_request.get((method, route, status))
+        if children is None:
+            latency = None if route.endswith("/events") else self.latency.labels(method, route)
+            children = (self.requests.labels(method, route, str(status)), latency)
+            self._per_request[(method, route, status)] = children
+        children[0].inc()
+        if children[1] is not None:
+            children[1].observe(seconds)

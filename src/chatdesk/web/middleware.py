@@ -6,6 +6,7 @@ Pure ASGI (not BaseHTTPMiddleware) so streaming responses pass straight through.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from typing import Any
@@ -20,6 +21,7 @@ from chatdesk.metrics import Metrics
 __all__ = ["EdgeMiddleware"]
 
 _log = structlog.get_logger("chatdesk.request")
+_stdlib_log = logging.getLogger("chatdesk.request")
 _DEFAULT_CSP = b"default-src 'none'; frame-ancestors 'none'"
 # FastAPI's Swagger UI page loads its bundle from jsDelivr and starts it with an inline script.
 _DOCS_CSP = (
@@ -146,16 +148,17 @@ class EdgeMiddleware:
             elapsed = time.perf_counter() - started_at
             if self.metrics is not None:
                 self.metrics.observe_request(scope["method"], route or "unmatched", status, elapsed)
-            _log.info(
-                "request",
-                request_id=request_id,
-                method=scope["method"],
-                path=path,
-                route=route,
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-                principal=scope["state"].get("principal"),
-            )
+            if _stdlib_log.isEnabledFor(logging.INFO):  # cached by logging; skips the work
+                _log.info(
+                    "request",
+                    request_id=request_id,
+                    method=scope["method"],
+                    path=path,
+                    route=route,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                    principal=scope["state"].get("principal"),
+                )
 
 
 _TOO_LARGE = (413, "payload_too_large", "The request body is too large.")
