@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 import os
+import random
 
-from chatdesk.ids import new_id, random_bytes
+from chatdesk.ids import encode_id, new_id, random_bytes
+
+
+def _reference(value: int) -> str:
+    """The encoding spelled out: 5 bits at a time, most significant first."""
+    alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+    return "".join(alphabet[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+
+
+def test_encoding_matches_the_reference_so_stored_ids_keep_their_order() -> None:
+    rng = random.Random(7)
+    values = [0, 1, 31, 32, (1 << 128) - 1, 1 << 127, *(rng.getrandbits(128) for _ in range(2000))]
+    for value in values:
+        assert encode_id(value) == _reference(value)
 
 
 def test_ids_are_strictly_increasing_and_unique() -> None:

@@ -8,9 +8,12 @@ import secrets
 import threading
 import time
 
-__all__ = ["hash_token", "new_id", "new_token", "random_bytes"]
+__all__ = ["encode_id", "hash_token", "new_id", "new_token", "random_bytes"]
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+# Two characters (10 bits) at a time: 13 lookups instead of 26 shifts and appends.
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
+_PAIR_SHIFTS = tuple(range(120, -1, -10))
 _lock = threading.Lock()
 _last = [0, 0]
 # os.urandom releases the GIL for its syscall, and getting it back can wait out another
@@ -46,12 +49,13 @@ def new_id() -> str:
         else:
             rand = fresh
         _last[0], _last[1] = millis, rand
-    value = (millis << 80) | (rand & ((1 << 80) - 1))
-    out = []
-    for _ in range(26):
-        out.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(out))
+    return encode_id((millis << 80) | (rand & ((1 << 80) - 1)))
+
+
+def encode_id(value: int) -> str:
+    """A 128-bit value as 26 Crockford base32 characters, most significant first
+    (the value read as 130 bits, so fixed-length ids sort as their values do)."""
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
 def new_token(prefix: str) -> str:

@@ -51,7 +51,7 @@ class _Prepared:
             bind = compiled.binds[name]
             processor: _Processor | None = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None and isinstance(bind.type, DateTime):
-                processor = _last_value_memo(processor)
+                processor = _shared_memo(dialect.name, bind.type, processor)
             self.steps.append((name, processor))
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
@@ -60,6 +60,19 @@ class _Prepared:
         if self.positional:
             return tuple([p(values[n]) if p else values[n] for n, p in self.steps])
         return {n: p(values[n]) if p else values[n] for n, p in self.steps}
+
+
+_MEMOS: dict[tuple[str, str], _Processor] = {}
+
+
+def _shared_memo(dialect_name: str, type_: Any, processor: _Processor) -> _Processor:
+    """One memo per dialect and type (``DateTime(timezone=True)``), shared by every
+    statement and column binding it: a unit's ``now`` is then formatted once."""
+    key = (dialect_name, repr(type_))
+    memo = _MEMOS.get(key)
+    if memo is None:
+        memo = _MEMOS[key] = _last_value_memo(processor)
+    return memo
 
 
 def _last_value_memo(processor: _Processor) -> _Processor:
