@@ -53,7 +53,8 @@ class ChatdeskApp(FastAPI):
     _lane_handlers: tuple[dict[Any, Any], dict[int, Any]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.fast_lane is not None and scope["type"] == "http":
+        # HEAD stays on the normal path: FastAPI's GET routes answer it with 405.
+        if self.fast_lane is not None and scope["type"] == "http" and scope["method"] != "HEAD":
             for route in self.fast_routes:
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:

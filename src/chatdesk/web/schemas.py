@@ -8,7 +8,15 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from chatdesk.business_hours import validate_hours
 
@@ -29,7 +37,9 @@ __all__ = [
     "VisitorPatch",
     "WidgetSessionIn",
     "json_body_openapi",
+    "query_openapi",
     "read_json",
+    "read_query",
 ]
 
 _ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
@@ -274,12 +284,46 @@ async def read_json(request: Request, model: type[M]) -> M:
     except (ValueError, RecursionError):  # not UTF-8, nested too deep
         raise HTTPException(400, "There was an error parsing the body") from None
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, from_attributes=True)  # as FastAPI validates bodies
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
         raise RequestValidationError(
             [{**error, "loc": ("body", *error["loc"])} for error in errors]
         ) from None
+
+
+def read_query(request: Request, params: dict[str, TypeAdapter[Any]]) -> dict[str, Any]:
+    """Query parameters validated as FastAPI validates them, for a route that reads
+    its own: the last value of each name, absent means None, every error reported
+    at once (422, located under ``query``)."""
+    values: dict[str, Any] = {}
+    errors: list[Any] = []
+    for name, adapter in params.items():
+        raw = request.query_params.get(name)
+        if raw is None:
+            values[name] = None
+            continue
+        try:
+            values[name] = adapter.validate_python(raw)
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False, include_input=False):
+                errors.append({**error, "loc": ("query", name, *error["loc"])})
+    if errors:
+        raise RequestValidationError(errors)
+    return values
+
+
+def query_openapi(params: dict[str, TypeAdapter[Any]]) -> list[dict[str, Any]]:
+    """OpenAPI ``parameters`` for a :func:`read_query` route."""
+    out = []
+    for name, adapter in params.items():
+        schema = adapter.json_schema()
+        description = schema.pop("description", None)
+        item: dict[str, Any] = {"name": name, "in": "query", "required": False, "schema": schema}
+        if description:
+            item["description"] = description
+        out.append(item)
+    return out
 
 
 def json_body_openapi(model: type[BaseModel]) -> dict[str, Any]:

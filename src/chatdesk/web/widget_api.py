@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter
 from sqlalchemy import select
 from starlette.routing import Route
 
@@ -31,7 +32,9 @@ from chatdesk.web.schemas import (
     VisitorPatch,
     WidgetSessionIn,
     json_body_openapi,
+    query_openapi,
     read_json,
+    read_query,
 )
 
 __all__ = ["fast_routes", "router"]
@@ -111,14 +114,38 @@ router.add_api_route(
 
 def fast_routes() -> list[Route]:
     """The routes the app serves on its direct lane, ahead of FastAPI (ADR 0005)."""
-    return [Route(router.prefix + MESSAGES_PATH, post_message, methods=["POST"])]
+    return [
+        Route(router.prefix + MESSAGES_PATH, post_message, methods=["POST"]),
+        Route(router.prefix + EVENTS_PATH, get_events, methods=["GET"]),
+    ]
 
 
-@router.get("/events", summary="This visitor's events: long-poll JSON, or SSE")
-async def get_events(
-    request: Request, call: Reading, after: After = None, wait: Wait = None
-) -> Any:
-    return await events_response(request, call.services, call.actor, after, wait)
+EVENTS_PATH = "/events"
+_EVENTS_QUERY: dict[str, TypeAdapter[Any]] = {
+    "after": TypeAdapter(After),
+    "wait": TypeAdapter(Wait),
+}
+
+
+async def get_events(request: Request) -> Response:
+    """This visitor's events: long-poll JSON, or SSE. On the direct lane like
+    :func:`post_message`: every parked widget is one of these, so what FastAPI's
+    layers hold per request is memory per parked listener."""
+    call = await signed_in_visitor(request, "visitor_read")
+    query = read_query(request, _EVENTS_QUERY)
+    result = await events_response(
+        request, call.services, call.actor, query["after"], query["wait"]
+    )
+    return result if isinstance(result, Response) else JSONResponse(result)
+
+
+router.add_api_route(
+    EVENTS_PATH,
+    get_events,
+    methods=["GET"],
+    summary="This visitor's events: long-poll JSON, or SSE",
+    openapi_extra={"parameters": query_openapi(_EVENTS_QUERY)},
+)
 
 
 @router.get("/config", summary="Public widget configuration of a site")
