@@ -18,14 +18,9 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
-import threading
 from pathlib import Path
 
-import uvloop
-
-from run import FULL, MESSAGES_PATH, chatdesk_env, prepare_chatdesk, run_load, seed_visitors
-from servers import Server, free_port, raise_nofile
+from run import posting_load
 
 
 def top(collapsed: Path, limit: int, possible: float) -> str:
@@ -64,47 +59,29 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/chatdesk-post-profile.txt"))
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    raise_nofile()
-    with tempfile.TemporaryDirectory(prefix="chatdesk-prof-") as tmp_name:
-        env = chatdesk_env(Path(tmp_name))
-        port = free_port()
-        site_key = prepare_chatdesk(env, port)
-        server = Server.chatdesk(env, port)
-        server.start()
-        try:
-            visitors = uvloop.run(seed_visitors(port, site_key, 256, 256))
-            targets = [[MESSAGES_PATH.format(v.conversation_id), v.auth] for v in visitors]
-            plan = FULL.__class__(**{**FULL.__dict__, "duration": args.seconds + 2})
-            result: dict[str, object] = {}
-            load = threading.Thread(
-                target=lambda: result.update(run_load(server, plan, targets, "prof"))
-            )
-            load.start()
-            subprocess.run(
-                [
-                    spy,
-                    "record",
-                    "--pid",
-                    str(server.pid),
-                    "--duration",
-                    str(int(args.seconds)),
-                    "--rate",
-                    "200",
-                    "--format",
-                    "raw",
-                    "--threads",
-                    "--output",
-                    str(args.out),
-                    "--nonblocking",
-                ],
-                check=True,
-                capture_output=True,
-                env={**os.environ},
-                timeout=args.seconds + 60,
-            )
-            load.join(timeout=args.seconds + 120)
-        finally:
-            server.stop()
+    with posting_load(args.seconds + 2, "prof") as (server, result):
+        subprocess.run(
+            [
+                spy,
+                "record",
+                "--pid",
+                str(server.pid),
+                "--duration",
+                str(int(args.seconds)),
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--threads",
+                "--output",
+                str(args.out),
+                "--nonblocking",
+            ],
+            check=True,
+            capture_output=True,
+            env={**os.environ},
+            timeout=args.seconds + 60,
+        )
     print(f"load during the profile: {result.get('rate', 0):,.0f} msg/s (sampling slows it)")
     print(top(args.out, args.top, args.seconds * 200))
 

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -415,6 +418,33 @@ async def parked_c(
 
 
 # -- the run -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def posting_load(seconds: float, tag: str) -> Iterator[tuple[Server, dict[str, Any]]]:
+    """A fresh chatdesk server under the (a) POST load for about ``seconds`` (after the
+    warm-up), the load running in a thread; yields (server, the load's result dict,
+    filled in once the load ends) and waits for the load before stopping the server."""
+    raise_nofile()
+    with tempfile.TemporaryDirectory(prefix=f"chatdesk-{tag}-") as tmp_name:
+        env = chatdesk_env(Path(tmp_name))
+        port = free_port()
+        site_key = prepare_chatdesk(env, port)
+        server = Server.chatdesk(env, port)
+        server.start()
+        try:
+            visitors = uvloop.run(seed_visitors(port, site_key, 256, 256))
+            targets = [[MESSAGES_PATH.format(v.conversation_id), v.auth] for v in visitors]
+            plan = Plan(**{**FULL.__dict__, "duration": seconds})
+            result: dict[str, Any] = {}
+            load = threading.Thread(
+                target=lambda: result.update(run_load(server, plan, targets, tag))
+            )
+            load.start()
+            yield server, result
+            load.join(timeout=seconds + 120)
+        finally:
+            server.stop()
 
 
 def chatdesk_env(tmp: Path) -> dict[str, str]:

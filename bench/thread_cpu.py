@@ -13,15 +13,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
-import threading
 import time
 from pathlib import Path
 
-import uvloop
-
-from run import FULL, MESSAGES_PATH, chatdesk_env, prepare_chatdesk, run_load, seed_visitors
-from servers import Server, free_port, raise_nofile
+from run import FULL, posting_load
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -47,30 +42,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
-    raise_nofile()
-    with tempfile.TemporaryDirectory(prefix="chatdesk-threads-") as tmp_name:
-        env = chatdesk_env(Path(tmp_name))
-        port = free_port()
-        site_key = prepare_chatdesk(env, port)
-        server = Server.chatdesk(env, port)
-        server.start()
-        try:
-            visitors = uvloop.run(seed_visitors(port, site_key, 256, 256))
-            targets = [[MESSAGES_PATH.format(v.conversation_id), v.auth] for v in visitors]
-            plan = FULL.__class__(**{**FULL.__dict__, "duration": args.seconds + 4})
-            result: dict[str, object] = {}
-            load = threading.Thread(
-                target=lambda: result.update(run_load(server, plan, targets, "threads"))
-            )
-            load.start()
-            time.sleep(plan.warmup + 1)
-            before, started = thread_times(server.pid), time.perf_counter()
-            time.sleep(args.seconds)
-            after, wall = thread_times(server.pid), time.perf_counter() - started
-            load.join(timeout=args.seconds + 120)
-        finally:
-            server.stop()
-    rate = float(result.get("rate", 0) or 0)  # type: ignore[arg-type]
+    with posting_load(args.seconds + 4, "threads") as (server, result):
+        time.sleep(FULL.warmup + 1)
+        before, started = thread_times(server.pid), time.perf_counter()
+        time.sleep(args.seconds)
+        after, wall = thread_times(server.pid), time.perf_counter() - started
+    rate = float(result.get("rate", 0) or 0)
     print(f"load: {rate:,.0f} msg/s over the whole run")
     total = 0.0
     for name in sorted(after, key=lambda n: after[n] - before.get(n, 0.0), reverse=True):
