@@ -13,15 +13,7 @@ from chatdesk.db.engine import make_engine
 from chatdesk.db.migrate import upgrade
 from chatdesk.db.tables import events, meta
 
-EVENT_COLUMNS = (
-    "type",
-    "site_id",
-    "conversation_id",
-    "visitor_id",
-    "private",
-    "created_at",
-    "data",
-)
+EVENT_COLUMNS = tuple(column.name for column in events.c if column.name != "id")
 
 
 @pytest.fixture

@@ -123,6 +123,11 @@ def test_reading_body_and_query_by_hand_matches_fastapi_parameters() -> None:
         {"json": {"body": "hi", "client_msg_id": "a-1"}, "params": {"after": "5", "wait": "1.5"}},
         {"json": {"body": "hi", "client_msg_id": "a"}, "params": {"after": "x", "wait": "99"}},
         {"json": {"body": "hi", "client_msg_id": "a"}, "params": {"after": "", "wait": "nan"}},
+        {
+            "json": {"body": "hi", "client_msg_id": "a"},
+            "params": {"after": "9" * 30, "wait": "1e400"},
+        },
+        {"json": {"body": "hi", "client_msg_id": "a"}, "params": {"after": "1.5", "wait": "inf"}},
         {"json": {"body": "hi"}},
         {"json": {"body": "", "client_msg_id": "a"}},
         {"json": {"body": "a\u0000b", "client_msg_id": "a"}},

@@ -112,14 +112,6 @@ router.add_api_route(
 )
 
 
-def fast_routes() -> list[Route]:
-    """The routes the app serves on its direct lane, ahead of FastAPI (ADR 0005)."""
-    return [
-        Route(router.prefix + MESSAGES_PATH, post_message, methods=["POST"]),
-        Route(router.prefix + EVENTS_PATH, get_events, methods=["GET"]),
-    ]
-
-
 EVENTS_PATH = "/events"
 _EVENTS_QUERY: dict[str, TypeAdapter[Any]] = {
     "after": TypeAdapter(After),
@@ -146,6 +138,14 @@ router.add_api_route(
     summary="This visitor's events: long-poll JSON, or SSE",
     openapi_extra={"parameters": query_openapi(_EVENTS_QUERY)},
 )
+
+
+def fast_routes() -> list[Route]:
+    """The routes the app serves on its direct lane, ahead of FastAPI (ADR 0005)."""
+    return [
+        Route(router.prefix + MESSAGES_PATH, post_message, methods=["POST"]),
+        Route(router.prefix + EVENTS_PATH, get_events, methods=["GET"]),
+    ]
 
 
 @router.get("/config", summary="Public widget configuration of a site")
