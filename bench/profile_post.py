@@ -55,11 +55,14 @@ def top(collapsed: Path, limit: int, possible: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument(
+        "--writer", choices=("process", "thread"), default="process", help="SQLite's writer"
+    )
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--out", type=Path, default=Path("/tmp/chatdesk-post-profile.txt"))
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    with posting_load(args.seconds + 2, "prof") as (server, result):
+    with posting_load(args.seconds + 2, "prof", args.writer) as (server, result):
         subprocess.run(
             [
                 spy,

@@ -421,13 +421,15 @@ async def parked_c(
 
 
 @contextlib.contextmanager
-def posting_load(seconds: float, tag: str) -> Iterator[tuple[Server, dict[str, Any]]]:
+def posting_load(
+    seconds: float, tag: str, writer: str = "process"
+) -> Iterator[tuple[Server, dict[str, Any]]]:
     """A fresh chatdesk server under the (a) POST load for about ``seconds`` (after the
     warm-up), the load running in a thread; yields (server, the load's result dict,
     filled in once the load ends) and waits for the load before stopping the server."""
     raise_nofile()
     with tempfile.TemporaryDirectory(prefix=f"chatdesk-{tag}-") as tmp_name:
-        env = chatdesk_env(Path(tmp_name))
+        env = chatdesk_env(Path(tmp_name), writer)
         port = free_port()
         site_key = prepare_chatdesk(env, port)
         server = Server.chatdesk(env, port)
@@ -447,13 +449,14 @@ def posting_load(seconds: float, tag: str) -> Iterator[tuple[Server, dict[str, A
             server.stop()
 
 
-def chatdesk_env(tmp: Path) -> dict[str, str]:
+def chatdesk_env(tmp: Path, writer: str = "process") -> dict[str, str]:
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith("CHATDESK_")},
         "CHATDESK_DATABASE_URL": f"sqlite:///{tmp / 'chatdesk.db'}",
         "CHATDESK_RATE_LIMITS": "off",
         "CHATDESK_LOG_LEVEL": "warning",
         "CHATDESK_ENV": "development",
+        "CHATDESK_SQLITE_WRITER": writer,
         "BENCH_LOG_DIR": str(tmp),
     }
 
@@ -573,6 +576,8 @@ def table(results: dict[str, Any], plan: Plan) -> str:
         load_row(f"(a) visitor message POST (c={c}, raw client)", cd["a_raw"], ">= 2,500 msg/s")
     if "a_httpx" in cd:
         load_row(f"(a) visitor message POST (c={c}, httpx client)", cd["a_httpx"], "")
+    if "a_thread" in cd:
+        load_row(f"(a) same, SQLite writer thread (c={c}, raw client)", cd["a_thread"], "")
     b = cd.get("b", {"idle": {}, "loaded": {}})
     for phase, label in (("idle", "idle server"), ("loaded", f"under (a) load c={c}")):
         for mode, name in (("lp", "long-poll"), ("sse", "SSE")):
@@ -628,6 +633,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a short smoke run, small counts")
     parser.add_argument("--skip-httpx", action="store_true", help="skip the httpx client run")
     parser.add_argument(
+        "--skip-thread", action="store_true", help="skip (a) on SQLite's writer thread"
+    )
+    parser.add_argument(
         "--only",
         default="base,a,b,c",
         type=lambda text: set(text.split(",")),
@@ -648,6 +656,14 @@ def main() -> None:
             results["baselines"] = baselines(plan, env, tmp)
         try:
             results["chatdesk"] = uvloop.run(chatdesk_runs(plan, env, args))
+            if "a" in args.only and not args.skip_thread:
+                # The same load on SQLite's writer thread (ADR 0006), in this same run.
+                (tmp / "thread").mkdir()
+                thread_env = chatdesk_env(tmp / "thread", writer="thread")
+                only_a = argparse.Namespace(**{**vars(args), "only": {"a"}, "skip_httpx": True})
+                log("(a) again with CHATDESK_SQLITE_WRITER=thread, on a fresh server")
+                thread_run = uvloop.run(chatdesk_runs(plan, thread_env, only_a))
+                results["chatdesk"]["a_thread"] = thread_run["a_raw"]
         except Exception:
             for log_file in tmp.glob("*.log"):
                 print(f"--- {log_file.name}\n{log_file.read_text()[-3000:]}", file=sys.stderr)

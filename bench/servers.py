@@ -111,8 +111,16 @@ class Server:
         raise RuntimeError("no VmRSS")
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+        """CPU time of the server and of its live descendants (chatdesk's SQLite writer
+        process and the forkserver that starts it)."""
+        total = 0.0
+        for pid in (self.pid, *descendants(self.pid)):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+        return total
 
     def threads(self) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
@@ -129,3 +137,23 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=5)
+
+
+def descendants(pid: int) -> list[int]:
+    """The server's descendant processes: the forkserver and the SQLite writer it forked."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == parent]
+        found.extend(children)
+        frontier.extend(children)
+    return found

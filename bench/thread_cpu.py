@@ -1,12 +1,14 @@
 """Per-thread CPU of the chatdesk server under the (a) message POST load.
 
-    .venv/bin/python bench/thread_cpu.py [--seconds 10]
+    .venv/bin/python bench/thread_cpu.py [--seconds 10] [--writer process|thread]
 
 Starts the server on a temp SQLite file, seeds visitors, runs the concurrency-64
-POST load from a separate process, and reads each server thread's CPU time from
-/proc/PID/task/*/stat around a window of the load. Prints, per thread, the share
-of one core it used and its CPU microseconds per message: with one GIL, the
-event-loop and writer threads can only overlap in C code that releases it.
+POST load from a separate process, and reads the CPU time of each thread of the
+server and of its descendant processes (the SQLite writer process and the
+forkserver that starts it) from /proc/PID/task/*/stat around a window of the
+load. Prints, per thread, the share of one core it used and its CPU
+microseconds per message: threads of one process share one GIL and can only
+overlap in C code that releases it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from pathlib import Path
 
 from run import FULL, posting_load
+from servers import descendants
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -38,15 +41,28 @@ def thread_times(pid: int) -> dict[str, float]:
     return out
 
 
+def process_times(pid: int) -> dict[str, float]:
+    """Per-thread CPU of the server, plus each of its child processes' threads."""
+    out = thread_times(pid)
+    for child in descendants(pid):
+        for name, used in thread_times(child).items():
+            label = f"pid {child}" if name == "main" else f"pid {child} {name}"
+            out[label] = used
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument(
+        "--writer", choices=("process", "thread"), default="process", help="SQLite's writer"
+    )
     args = parser.parse_args()
-    with posting_load(args.seconds + 4, "threads") as (server, result):
+    with posting_load(args.seconds + 4, "threads", args.writer) as (server, result):
         time.sleep(FULL.warmup + 1)
-        before, started = thread_times(server.pid), time.perf_counter()
+        before, started = process_times(server.pid), time.perf_counter()
         time.sleep(args.seconds)
-        after, wall = thread_times(server.pid), time.perf_counter() - started
+        after, wall = process_times(server.pid), time.perf_counter() - started
     rate = float(result.get("rate", 0) or 0)
     print(f"load: {rate:,.0f} msg/s over the whole run")
     total = 0.0

@@ -35,9 +35,7 @@ def add_operator(
     password = "pw-" + secrets.token_urlsafe(12)
     hashed = hash_password(password)
     shape = db.write_sync(
-        lambda unit: create_operator(
-            unit, None, email=email, name=name, role=role, password_hash=hashed
-        )
+        create_operator, None, email=email, name=name, role=role, password_hash=hashed
     )
     return Operator(shape["id"], email, password, role)
 

@@ -92,6 +92,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         read_threads=settings.read_threads,
         batch_max=settings.write_batch_max,
         clock=clock,
+        writer="process" if settings.sqlite_writer == "process" else "thread",
+        log_config=(settings.log_format, settings.log_level, settings.is_production),
     )
     hub = Hub(
         db,

@@ -50,19 +50,18 @@ def create_first_owner(db: Database, origin: str) -> FirstOwner | None:
     ):
         return None
     password = secrets.token_urlsafe(12)
-    password_hash = hash_password(password)
-
-    def unit_of_work(unit: Unit) -> None:
-        if unit.conn.execute(select(func.count()).select_from(sites)).scalar() == 0:
-            create_site(unit, None, {"name": "My website", "allowed_origins": [origin]})
-        create_operator(
-            unit,
-            None,
-            email=FIRST_OWNER_EMAIL,
-            name="Owner",
-            role="owner",
-            password_hash=password_hash,
-        )
-
-    db.write_sync(unit_of_work)
+    db.write_sync(_first_owner, origin, hash_password(password))
     return FirstOwner(FIRST_OWNER_EMAIL, password)
+
+
+def _first_owner(unit: Unit, origin: str, password_hash: str) -> None:
+    if unit.conn.execute(select(func.count()).select_from(sites)).scalar() == 0:
+        create_site(unit, None, {"name": "My website", "allowed_origins": [origin]})
+    create_operator(
+        unit,
+        None,
+        email=FIRST_OWNER_EMAIL,
+        name="Owner",
+        role="owner",
+        password_hash=password_hash,
+    )

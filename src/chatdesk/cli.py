@@ -126,14 +126,12 @@ def create_operator_command(
     with _database(Settings()) as db:
         try:
             shape = db.write_sync(
-                lambda unit: create_operator(
-                    unit,
-                    None,
-                    email=body.email,
-                    name=body.name,
-                    role=body.role,
-                    password_hash=password_hash,
-                )
+                create_operator,
+                None,
+                email=body.email,
+                name=body.name,
+                role=body.role,
+                password_hash=password_hash,
             )
         except ChatdeskError as exc:
             raise _fail(exc.message) from None
@@ -161,7 +159,7 @@ def create_site_command(
     settings = Settings()
     with _database(settings) as db:
         fields = body.columns()
-        shape = db.write_sync(lambda unit: create_site(unit, None, fields))
+        shape = db.write_sync(create_site, None, fields)
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
     console.print(f"Site key: {shape['site_key']}")
     console.print("Embed it with:")

@@ -64,6 +64,59 @@ _CONVERSATIONS: list[_Script] = [
 ]
 
 
+def _seed(unit: Unit, origin: str, hashes: dict[str, str]) -> str:
+    """The demo site, its operators and conversations, in one unit of work."""
+    site = create_site(unit, None, {"name": DEMO_SITE_NAME, "allowed_origins": [origin]})
+    for op_email, op_name, role in (
+        ("alice@demo.chatdesk.local", "Alice Martin", "admin"),
+        ("bob@demo.chatdesk.local", "Bob Chen", "agent"),
+    ):
+        if unit.conn.execute(select(operators.c.id).where(operators.c.email == op_email)).first():
+            continue
+        create_operator(
+            unit,
+            None,
+            email=op_email,
+            name=op_name,
+            role=role,
+            password_hash=hashes[op_email],
+        )
+    alice = unit.conn.execute(
+        select(operators).where(operators.c.email == "alice@demo.chatdesk.local")
+    ).one()
+    actor = OperatorActor(alice.id, alice.name, alice.email, alice.role, None)
+    for index, (name, email, path, lines, after) in enumerate(_CONVERSATIONS):
+        profile: dict[str, str | None] = {
+            "name": name,
+            "email": email,
+            "page_url": origin + path,
+            "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) Safari/605.1.15",
+        }
+        token, _visitor = create_session(unit, site["site_key"], profile, None)
+        visitor = visitor_from_token(unit.conn, token)
+        assert visitor is not None
+        conversation, _m, _c = start_conversation(unit, visitor, lines[0][1], f"demo-{index}-0")
+        for position, (kind, body) in enumerate(lines[1:], start=1):
+            author = visitor if kind == "visitor" else actor
+            send_message(
+                unit,
+                author,
+                conversation["id"],
+                body,
+                f"demo-{index}-{position}",
+                private=kind == "note",
+            )
+        if after:
+            update_conversation(
+                unit,
+                actor,
+                conversation["id"],
+                status=after.get("status"),
+                labels_=after.get("labels"),
+            )
+    return str(site["site_key"])
+
+
 def seed_demo(db: Database, origin: str) -> list[str]:
     """Create the demo data (skipped if the demo site exists); returns what to print."""
     exists = db.read_sync(
@@ -74,61 +127,7 @@ def seed_demo(db: Database, origin: str) -> list[str]:
     passwords = {"alice@demo.chatdesk.local": secrets.token_urlsafe(9)}
     passwords["bob@demo.chatdesk.local"] = secrets.token_urlsafe(9)
     hashes = {email: hash_password(pw) for email, pw in passwords.items()}
-
-    def seed(unit: Unit) -> str:
-        site = create_site(unit, None, {"name": DEMO_SITE_NAME, "allowed_origins": [origin]})
-        for op_email, op_name, role in (
-            ("alice@demo.chatdesk.local", "Alice Martin", "admin"),
-            ("bob@demo.chatdesk.local", "Bob Chen", "agent"),
-        ):
-            if unit.conn.execute(
-                select(operators.c.id).where(operators.c.email == op_email)
-            ).first():
-                continue
-            create_operator(
-                unit,
-                None,
-                email=op_email,
-                name=op_name,
-                role=role,
-                password_hash=hashes[op_email],
-            )
-        alice = unit.conn.execute(
-            select(operators).where(operators.c.email == "alice@demo.chatdesk.local")
-        ).one()
-        actor = OperatorActor(alice.id, alice.name, alice.email, alice.role, None)
-        for index, (name, email, path, lines, after) in enumerate(_CONVERSATIONS):
-            profile: dict[str, str | None] = {
-                "name": name,
-                "email": email,
-                "page_url": origin + path,
-                "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) Safari/605.1.15",
-            }
-            token, _visitor = create_session(unit, site["site_key"], profile, None)
-            visitor = visitor_from_token(unit.conn, token)
-            assert visitor is not None
-            conversation, _m, _c = start_conversation(unit, visitor, lines[0][1], f"demo-{index}-0")
-            for position, (kind, body) in enumerate(lines[1:], start=1):
-                author = visitor if kind == "visitor" else actor
-                send_message(
-                    unit,
-                    author,
-                    conversation["id"],
-                    body,
-                    f"demo-{index}-{position}",
-                    private=kind == "note",
-                )
-            if after:
-                update_conversation(
-                    unit,
-                    actor,
-                    conversation["id"],
-                    status=after.get("status"),
-                    labels_=after.get("labels"),
-                )
-        return str(site["site_key"])
-
-    site_key = db.write_sync(seed)
+    site_key = db.write_sync(_seed, origin, hashes)
     return [
         f"Demo site created (site key {site_key}).",
         f"Visitor side: {origin}/demo",

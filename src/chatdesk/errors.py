@@ -15,6 +15,7 @@ __all__ = [
     "RateLimited",
     "Unauthorized",
     "ValidationFailed",
+    "WriterUnavailable",
 ]
 
 
@@ -70,3 +71,8 @@ class RateLimited(ChatdeskError):
     def __init__(self, retry_after: int, message: str | None = None) -> None:
         super().__init__(message, {"retry_after": retry_after})
         self.retry_after = retry_after
+
+
+class WriterUnavailable(ChatdeskError):
+    code, status = "unavailable", 503
+    default_message = "The database writer restarted before answering; retry the request."

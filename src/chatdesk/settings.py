@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = None
     read_threads: int = Field(default=4, ge=1, le=64)
     write_batch_max: int = Field(default=256, ge=1)
+    # SQLite's writer: a process of its own (uses a second core) or a thread (ADR 0006).
+    sqlite_writer: str = Field(default="process", pattern="^(process|thread)$")
     rate_limits: str = Field(default="on", pattern="^(on|off)$")
     # Moving-window limits per route group ("N/period", periods as the `limits` library
     # parses them). Defaults follow DESIGN.md; docs/settings.md says what each one counts.

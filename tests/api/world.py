@@ -42,15 +42,13 @@ def quick_operator(
     """An operator made by the real action, with the shared password ``PASSWORD``."""
     email = f"{role}{next(_counter)}-{secrets.token_hex(3)}@example.com"
     shape = services_db(client).write_sync(
-        lambda unit: create_operator(
-            unit,
-            None,
-            email=email,
-            name=name,
-            role=role,
-            password_hash=_password_hash(),
-            site_ids=site_ids,
-        )
+        create_operator,
+        None,
+        email=email,
+        name=name,
+        role=role,
+        password_hash=_password_hash(),
+        site_ids=site_ids,
     )
     return Operator(shape["id"], email, PASSWORD, role)
 
@@ -59,7 +57,7 @@ def api_token(client: TestClient, operator: Operator, role: str | None = None) -
     """A fresh API token of an admin or owner, made by the real action."""
     actor = OperatorActor(operator.id, "Op", operator.email, operator.role, None)
     token, _shape = services_db(client).write_sync(
-        lambda unit: create_api_token(unit, actor, "tests", role or "admin")
+        create_api_token, actor, "tests", role or "admin"
     )
     return token
 

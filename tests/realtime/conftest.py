@@ -203,9 +203,12 @@ def add_owner(db: Database) -> Operator:
     """An owner made by the real action, as factories.add_operator does, minus re-hashing."""
     email = f"owner-{secrets.token_hex(4)}@example.com"
     shape = db.write_sync(
-        lambda unit: create_operator(
-            unit, None, email=email, name="Olive Owner", role="owner", password_hash=_owner_hash()
-        )
+        create_operator,
+        None,
+        email=email,
+        name="Olive Owner",
+        role="owner",
+        password_hash=_owner_hash(),
     )
     return Operator(shape["id"], email, OWNER_PASSWORD, "owner")
 

@@ -176,11 +176,7 @@ def test_a_long_backlog_streams_without_waiting_for_heartbeats(
         start = head_of(scene.owner_http, CONSOLE, {})
         actor = OperatorActor(scene.owner.id, "Owner", scene.owner.email, "owner", None)
         futures = [
-            live.db.submit(
-                lambda unit, n=n: send_message(
-                    unit, actor, scene.conversation_id, f"backlog {n}", f"b{n}"
-                )
-            )
+            live.db.submit(send_message, actor, scene.conversation_id, f"backlog {n}", f"b{n}")
             for n in range(250)
         ]
         sent = [future.result(timeout=30)[0]["id"] for future in futures]

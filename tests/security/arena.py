@@ -74,9 +74,7 @@ def new_session(client: TestClient, operator: Operator) -> Principal:
     """A new signed-in session of ``operator``, made by the login action itself (the
     password check is covered by the login route; argon2 is slow on purpose)."""
     _, cookie, csrf_token = services_db(client).write_sync(
-        lambda unit: create_session(
-            unit, operator.id, lifetime=timedelta(hours=1), ip=None, user_agent=None
-        )
+        create_session, operator.id, lifetime=timedelta(hours=1), ip=None, user_agent=None
     )
     headers = {"Cookie": f"{SESSION_COOKIE}={cookie}", "X-CSRF-Token": csrf_token}
     return Principal(operator.role, headers, operator)
@@ -144,15 +142,13 @@ def build_arena(client: TestClient) -> Arena:
     def new_operator(role: str, site_ids: list[str] | None) -> Operator:
         email = f"{role}-{secrets.token_hex(4)}@example.com"
         shape = db.write_sync(
-            lambda unit: create_operator(
-                unit,
-                None,
-                email=email,
-                name=f"{role} {email[:10]}",
-                role=role,
-                password_hash=password_hash,
-                site_ids=site_ids,
-            )
+            create_operator,
+            None,
+            email=email,
+            name=f"{role} {email[:10]}",
+            role=role,
+            password_hash=password_hash,
+            site_ids=site_ids,
         )
         return Operator(shape["id"], email, password, role)
 

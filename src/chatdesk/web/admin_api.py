@@ -52,7 +52,7 @@ async def post_site(
     fields = body.columns()
     fields.setdefault("allowed_origins", [])
     ip = request_ip(request)
-    return await services.db.write(lambda unit: create_site(unit, actor, fields, ip))
+    return await services.db.write(create_site, actor, fields, ip)
 
 
 @router.get("/sites/{site_id}", summary="One site (admin+)")
@@ -68,9 +68,12 @@ async def patch_site(
     fields = body.columns()
     ip = request_ip(request)
     return await services.db.write(
-        lambda unit: update_site(
-            unit, actor, site_id, fields, rotate_identity_secret=body.rotate_identity_secret, ip=ip
-        )
+        update_site,
+        actor,
+        site_id,
+        fields,
+        rotate_identity_secret=body.rotate_identity_secret,
+        ip=ip,
     )
 
 
@@ -96,16 +99,14 @@ async def post_operator(
     password_hash = await asyncio.to_thread(hash_password, body.password)
     ip = request_ip(request)
     return await services.db.write(
-        lambda unit: create_operator(
-            unit,
-            actor,
-            email=body.email,
-            name=body.name,
-            role=body.role,
-            password_hash=password_hash,
-            site_ids=body.site_ids,
-            ip=ip,
-        )
+        create_operator,
+        actor,
+        email=body.email,
+        name=body.name,
+        role=body.role,
+        password_hash=password_hash,
+        site_ids=body.site_ids,
+        ip=ip,
     )
 
 
@@ -123,9 +124,7 @@ async def patch_operator(
     if body.password is not None:
         fields["password_hash"] = await asyncio.to_thread(hash_password, body.password)
     ip = request_ip(request)
-    result = await services.db.write(
-        lambda unit: update_operator(unit, actor, operator_id, fields, ip=ip)
-    )
+    result = await services.db.write(update_operator, actor, operator_id, fields, ip=ip)
     services.hub.disconnect(f"o:{operator_id}")
     return result
 
@@ -148,9 +147,7 @@ async def post_canned(
     services: ServicesDep, request: Request, actor: CurrentOperator, body: CannedResponseIn
 ) -> dict[str, Any]:
     ip = request_ip(request)
-    return await services.db.write(
-        lambda unit: create_canned_response(unit, actor, body.shortcut, body.body, ip)
-    )
+    return await services.db.write(create_canned_response, actor, body.shortcut, body.body, ip)
 
 
 @router.delete(
@@ -160,7 +157,7 @@ async def delete_canned(
     services: ServicesDep, request: Request, actor: CurrentOperator, canned_id: str
 ) -> Response:
     ip = request_ip(request)
-    await services.db.write(lambda unit: delete_canned_response(unit, actor, canned_id, ip))
+    await services.db.write(delete_canned_response, actor, canned_id, ip)
     return Response(status_code=204)
 
 
@@ -185,9 +182,7 @@ async def post_api_token(
     services: ServicesDep, request: Request, actor: CurrentOperator, body: ApiTokenIn
 ) -> dict[str, Any]:
     ip = request_ip(request)
-    token, shape = await services.db.write(
-        lambda unit: create_api_token(unit, actor, body.name, body.role, ip)
-    )
+    token, shape = await services.db.write(create_api_token, actor, body.name, body.role, ip)
     return {**shape, "token": token}
 
 
@@ -196,7 +191,7 @@ async def delete_api_token(
     services: ServicesDep, request: Request, actor: CurrentOperator, token_id: str
 ) -> Response:
     ip = request_ip(request)
-    await services.db.write(lambda unit: revoke_api_token(unit, actor, token_id, ip))
+    await services.db.write(revoke_api_token, actor, token_id, ip)
     return Response(status_code=204)
 
 

@@ -51,13 +51,13 @@ async def login(
     password_hash = row.password_hash if row is not None else DUMMY_HASH
     ok = await asyncio.to_thread(verify_password, password_hash, body.password)
     if row is None or not ok or not row.active:
-        await services.db.write(lambda unit: record_failed_login(unit, email, ip))
+        await services.db.write(record_failed_login, email, ip)
         raise Unauthorized("Wrong email or password.")
     settings = services.settings
     lifetime = timedelta(hours=settings.session_absolute_hours)
     user_agent = request.headers.get("user-agent")
     _session_id, token, csrf_token = await services.db.write(
-        lambda unit: create_session(unit, row.id, lifetime=lifetime, ip=ip, user_agent=user_agent)
+        create_session, row.id, lifetime=lifetime, ip=ip, user_agent=user_agent
     )
     response.set_cookie(
         SESSION_COOKIE,
@@ -82,9 +82,7 @@ async def logout(services: ServicesDep, request: Request, actor: CurrentOperator
     if actor.session_id is not None:
         session_id = actor.session_id
         ip = request_ip(request)
-        await services.db.write(
-            lambda unit: revoke_session(unit, session_id, actor.operator_id, ip)
-        )
+        await services.db.write(revoke_session, session_id, actor.operator_id, ip)
         services.hub.disconnect(f"o:{actor.operator_id}")
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
@@ -118,6 +116,6 @@ async def change_password(
         raise Forbidden("The current password is wrong.")
     password_hash = await asyncio.to_thread(hash_password, body.new_password)
     ip = request_ip(request)
-    await services.db.write(lambda unit: change_own_password(unit, actor, password_hash, ip=ip))
+    await services.db.write(change_own_password, actor, password_hash, ip=ip)
     services.hub.disconnect(f"o:{actor.operator_id}")
     return Response(status_code=204)

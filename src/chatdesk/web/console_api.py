@@ -84,16 +84,14 @@ async def patch_conversation(
     if "assignee_id" in body.model_fields_set:
         changes["assignee_id"] = body.assignee_id
     ip = request_ip(request)
-    return await services.db.write(
-        lambda unit: update_conversation(unit, actor, conversation_id, ip=ip, **changes)
-    )
+    return await services.db.write(update_conversation, actor, conversation_id, ip=ip, **changes)
 
 
 @router.post("/conversations/{conversation_id}/read", summary="Mark the conversation read")
 async def post_read(
     services: ServicesDep, actor: CurrentOperator, conversation_id: str
 ) -> dict[str, Any]:
-    return await services.db.write(lambda unit: mark_read(unit, actor, conversation_id))
+    return await services.db.write(mark_read, actor, conversation_id)
 
 
 @router.get("/conversations/{conversation_id}/messages", summary="History incl. private notes")
@@ -120,9 +118,7 @@ async def post_message(
     services: ServicesDep, actor: CurrentOperator, conversation_id: str, body: OperatorMessageIn
 ) -> Any:
     message, created = await services.db.write(
-        lambda unit: send_message(
-            unit, actor, conversation_id, body.body, body.client_msg_id, private=body.private
-        )
+        send_message, actor, conversation_id, body.body, body.client_msg_id, private=body.private
     )
     if not created:
         return JSONResponse(message, status_code=200)

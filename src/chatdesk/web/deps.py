@@ -162,7 +162,7 @@ async def current_operator(request: Request) -> OperatorActor:
     if now - state.last_seen_at > TOUCH_EVERY and actor.session_id is not None:
         session_id = actor.session_id
         # Awaited (once a minute per session), so the next request sees the slid window.
-        await services.db.write(lambda unit: touch_session(unit, session_id))
+        await services.db.write(touch_session, session_id)
     return actor
 
 

@@ -37,13 +37,15 @@ async def metrics(services: ServicesDep, request: Request) -> Response:
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/readyz", summary="Database and bus are reachable")
+@router.get("/readyz", summary="Database, its writer and the bus are reachable")
 async def readyz(services: ServicesDep) -> Any:
     failing = []
     try:
         await services.db.read(lambda conn: conn.execute(text("SELECT 1")).scalar())
     except Exception:
         failing.append("database")
+    if not services.db.writer_alive:
+        failing.append("writer")
     if not await services.hub.bus.ping():
         failing.append("bus")
     if failing:

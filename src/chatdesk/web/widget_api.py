@@ -81,7 +81,7 @@ async def post_message(request: Request) -> JSONResponse:
     body = await read_json(request, VisitorMessageIn)
     actor = call.actor
     message, created = await call.services.db.write(
-        lambda unit: send_message(unit, actor, conversation_id, body.body, body.client_msg_id)
+        send_message, actor, conversation_id, body.body, body.client_msg_id
     )
     if created:
         call.services.metrics.visitor_messages.inc()
@@ -173,7 +173,7 @@ async def post_session(
         "user_agent": (request.headers.get("user-agent") or "")[:500] or None,
     }
     token, visitor = await services.db.write(
-        lambda unit: create_session(unit, body.site_key, profile, body.identity_token)
+        create_session, body.site_key, profile, body.identity_token
     )
     return {
         "visitor_token": token,
@@ -194,7 +194,7 @@ async def get_visitor(call: Reading) -> dict[str, Any]:
 async def patch_visitor(call: Writing, body: VisitorPatch) -> dict[str, Any]:
     profile = body.model_dump(exclude_unset=True)
     actor = call.actor
-    visitor = await call.services.db.write(lambda unit: update_visitor(unit, actor, profile))
+    visitor = await call.services.db.write(update_visitor, actor, profile)
     return {"id": visitor["id"], "name": visitor["name"], "email": visitor["email"]}
 
 
@@ -213,7 +213,7 @@ async def get_conversations(call: Reading) -> dict[str, Any]:
 async def post_conversation(call: Starting, body: NewConversationIn) -> Any:
     actor = call.actor
     conversation, message, created = await call.services.db.write(
-        lambda unit: start_conversation(unit, actor, body.body, body.client_msg_id)
+        start_conversation, actor, body.body, body.client_msg_id
     )
     result = {"conversation": conversation, "message": message}
     if not created:

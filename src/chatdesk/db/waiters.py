@@ -1,0 +1,63 @@
+"""The callers waiting for units of work, and how a committed batch wakes them.
+
+Callers on an event loop wait on an asyncio future of that loop, and each loop
+is woken once per committed batch (one ``call_soon_threadsafe`` for all of its
+units); callers on other threads wait on a ``concurrent.futures.Future``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Waiter", "deliver"]
+
+
+@dataclass(eq=False)
+class Waiter:
+    """One caller: ``waiter`` on ``loop``, or ``future`` from any thread."""
+
+    future: Future[Any] | None = None
+    waiter: asyncio.Future[Any] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    started: bool = False
+
+    def wanted(self) -> bool:
+        """Whether the unit should still run: False when its caller has gone away."""
+        if self.future is not None:
+            if not self.started:  # a replayed unit's future is already running
+                self.started = True
+                return self.future.set_running_or_notify_cancel()
+            return True
+        assert self.waiter is not None
+        return not self.waiter.cancelled()
+
+
+def deliver(results: list[tuple[Waiter, Any, BaseException | None]]) -> None:
+    """Resolve each caller with its value or error (from any thread)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any, BaseException | None]]] = {}
+    for caller, value, error in results:
+        if caller.loop is not None:
+            by_loop.setdefault(caller.loop, []).append((caller.waiter, value, error))
+        elif caller.future is not None and not caller.future.done():
+            if error is not None:
+                caller.future.set_exception(error)
+            else:
+                caller.future.set_result(value)
+    for loop, outcomes in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop closed: nobody waits
+            loop.call_soon_threadsafe(_settle, outcomes)
+
+
+def _settle(outcomes: list[tuple[Any, Any, BaseException | None]]) -> None:
+    """On the event loop: resolve the waiters of one committed batch at once."""
+    for waiter, value, error in outcomes:
+        if waiter.done():  # cancelled meanwhile
+            continue
+        if error is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(value)

@@ -1,0 +1,208 @@
+"""SQLite's writer process (ADR 0006): the writer's contract across a process boundary.
+
+Units cross as importable functions and arguments; each caller gets its own
+outcome; a failing unit fails alone; the unit's time is the server's clock; the
+commit hook reports only committed events; a dead child fails its callers with
+503 and is replaced; stopping answers everything sent and checkpoints the WAL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from chatdesk.db.migrate import upgrade
+from chatdesk.db.runner import Database
+from chatdesk.db.tables import events, meta
+from chatdesk.errors import Conflict, WriterUnavailable
+from tests.api.world import api_world
+from tests.event_loops import run_coroutine
+from tests.factories import services_db
+from tests.realtime import units
+
+FIXED = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+@pytest.fixture
+def sqlite_url(database_url: str) -> str:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the writer process is SQLite's; PostgreSQL always uses the writer thread")
+    return database_url
+
+
+@pytest.fixture
+def db(sqlite_url: str) -> Iterator[Database]:
+    database = Database(sqlite_url, writer="process", clock=lambda: FIXED)
+    upgrade(database.write_engine)
+    database.start()
+    yield database
+    database.stop()
+
+
+def keys(db: Database) -> set[str]:
+    return set(db.read_sync(lambda conn: conn.execute(select(meta.c.key)).scalars().all()))
+
+
+def test_units_run_in_another_process_with_the_servers_clock(db: Database) -> None:
+    pid, now, _event, _batch = db.write_sync(units.put, "a")
+    assert db.writer_pid is not None and pid == db.writer_pid != os.getpid()
+    assert now == FIXED and now.tzinfo is not None
+    assert keys(db) == {"a"}
+
+
+def test_a_failing_unit_fails_alone_and_only_committed_events_are_announced(
+    db: Database,
+) -> None:
+    committed: list[int] = []
+    db.on_commit = committed.append
+
+    async def scenario() -> list[Any]:
+        writes = [db.write(units.put, f"k{n}", fail=n % 5 == 2, event=True) for n in range(20)]
+        return await asyncio.gather(*writes, return_exceptions=True)
+
+    outcomes = run_coroutine(scenario)
+    failed = [n for n, outcome in enumerate(outcomes) if isinstance(outcome, Conflict)]
+    assert failed == [2, 7, 12, 17]
+    assert str(outcomes[7]) == "refused k7"
+    assert keys(db) == {f"k{n}" for n in range(20) if n % 5 != 2}
+    stored = db.read_sync(lambda conn: conn.execute(select(events.c.id)).scalars().all())
+    announced = [o[2] for o in outcomes if isinstance(o, tuple)]
+    assert sorted(stored) == sorted(announced)
+    deadline = time.monotonic() + 5
+    while (not committed or max(committed) < max(stored)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert max(committed) == max(stored)
+
+
+def test_a_bug_after_writing_rolls_back_alone_and_keeps_its_traceback(db: Database) -> None:
+    slow = db.submit(units.sleep_then_put, "slow", 0.5)  # the next three queue behind it
+    time.sleep(0.1)
+    before = db.submit(units.put, "before")
+    bug = db.submit(units.crash, "crashed")
+    after = db.submit(units.put, "after")
+    slow.result(timeout=10)
+    assert before.result(timeout=10)[3] == after.result(timeout=10)[3], "one batch"
+    with pytest.raises(ZeroDivisionError) as caught:
+        bug.result(timeout=10)
+    # The server logs the error; the traceback from the writer process comes with it.
+    assert any("units.py" in note and "crash" in note for note in caught.value.__notes__)
+    assert keys(db) == {"slow", "before", "after"}
+
+
+def test_a_unit_must_be_importable(db: Database) -> None:
+    with pytest.raises(TypeError, match="importable function"):
+        db.write_sync(lambda unit: None)
+    with pytest.raises(TypeError, match="importable function"):
+        db.write_sync(units.put, object.__new__(type("Local", (), {})))
+    assert db.write_sync(units.stored_keys) == []  # the writer is still fine
+
+
+def test_a_result_that_cannot_come_back_fails_its_unit_before_commit(db: Database) -> None:
+    with pytest.raises(TypeError, match="cannot pickle"):
+        db.write_sync(units.unanswerable, "lost")
+    db.write_sync(units.put, "fine")
+    assert keys(db) == {"fine"}  # the failed unit's row was rolled back, not committed
+
+
+def test_a_killed_writer_fails_its_callers_and_is_replaced(db: Database) -> None:
+    first_pid = db.writer_pid
+    assert first_pid is not None
+    slow = db.submit(units.sleep_then_put, "slow", 5.0)
+    time.sleep(0.3)  # the child is inside the slow unit
+    os.kill(first_pid, signal.SIGKILL)
+    with pytest.raises(WriterUnavailable):
+        slow.result(timeout=10)
+    deadline = time.monotonic() + 10
+    while db.writer_pid == first_pid and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert db.writer_pid not in (None, first_pid)
+    pid, _now, _event, _batch = db.write_sync(units.put, "after-restart")
+    assert pid == db.writer_pid
+    # The killed unit never committed; the new child's did.
+    assert keys(db) == {"after-restart"}
+
+
+def test_stopping_answers_what_was_sent_and_checkpoints(sqlite_url: str) -> None:
+    db = Database(sqlite_url, writer="process")
+    upgrade(db.write_engine)
+    db.start()
+    pid = db.writer_pid
+    futures: list[Future[Any]] = [db.submit(units.put, f"s{n}", event=True) for n in range(200)]
+    assert db.writer_alive
+    db.stop()
+    assert not db.writer_alive
+    assert all(f.result(timeout=0)[0] == pid for f in futures)
+    assert pid is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    # The last checkpoint moved everything into the database file and emptied the WAL.
+    wal = Path(sqlite_url.removeprefix("sqlite:///") + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
+    reopened = Database(sqlite_url)
+    reopened.start()
+    try:
+        assert keys(reopened) == {f"s{n}" for n in range(200)}
+    finally:
+        reopened.stop()
+
+
+def test_the_wal_is_checkpointed_in_the_background(db: Database, sqlite_url: str) -> None:
+    """The write connection never checkpoints; the child's checkpoint thread does, so
+    pages reach the database file while the writer keeps running."""
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    before = path.stat().st_size
+    # About 200 pages: under SQLite's default auto-checkpoint of 1,000 pages, so only
+    # the background checkpoints can have moved them into the file.
+    for n in range(20):
+        db.write_sync(units.put_large, f"big{n}", 40_000)
+    deadline = time.monotonic() + 5
+    while path.stat().st_size <= before + 500_000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.stat().st_size > before + 500_000
+    assert db.writer_alive
+
+
+def test_a_writer_that_cannot_open_the_database_fails_callers_promptly(tmp_path: Path) -> None:
+    broken = Database(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}", writer="process")
+    broken.start()
+    try:
+        # Enough units to share batches: a batch's one error reaches each caller once.
+        futures = [broken.submit(units.put, f"z{n}") for n in range(60)]
+        for future in futures:
+            with pytest.raises(Exception, match="unable to open database") as caught:
+                future.result(timeout=20)
+            assert len(caught.value.__notes__) == 1
+    finally:
+        broken.stop()
+
+
+def test_a_stopped_writer_shows_in_readyz_and_writes_answer_503(client: TestClient) -> None:
+    db = services_db(client)
+    if db.writer != "process":
+        pytest.skip("the writer process is SQLite's")
+    world = api_world(client)
+    process = db._process
+    assert process is not None
+    process.stop()
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["error"]["details"] == {"failing": ["writer"]}
+    path = f"/api/v1/widget/conversations/{world.conversation['id']}/messages"
+    sent = client.post(path, json={"body": "hello", "client_msg_id": "m-1"}, headers=world.visitor)
+    assert sent.status_code == 503
+    assert sent.json()["error"]["code"] == "unavailable"
+    process.start()
+    again = client.post(path, json={"body": "hello", "client_msg_id": "m-1"}, headers=world.visitor)
+    assert again.status_code == 201
+    assert client.get("/readyz").status_code == 200

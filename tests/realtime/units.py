@@ -1,0 +1,59 @@
+"""Units of work for the writer-process tests: importable, so they can cross to the child."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from sqlalchemy import select
+
+from chatdesk.actions.events import append_event
+from chatdesk.db.runner import Unit
+from chatdesk.db.tables import meta
+from chatdesk.errors import Conflict
+
+
+def put(unit: Unit, key: str, *, fail: bool = False, event: bool = False) -> Any:
+    """Insert ``key`` into meta (and an event); ``fail`` raises a Conflict afterwards."""
+    unit.conn.execute(meta.insert().values(key=key, value="v"))
+    event_id = None
+    if event:
+        event_id = append_event(
+            unit,
+            "test.event",
+            site_id="s",
+            conversation_id=None,
+            visitor_id=None,
+            private=True,
+            data={"key": key},
+        )
+    if fail:
+        raise Conflict(f"refused {key}")
+    # Units of one batch share one transaction: the marker tells batches apart.
+    return os.getpid(), unit.now, event_id, id(unit.conn.get_transaction())
+
+
+def crash(unit: Unit, key: str) -> None:
+    """A bug: not one of chatdesk's errors, after writing."""
+    unit.conn.execute(meta.insert().values(key=key, value="v"))
+    raise ZeroDivisionError("a bug in a unit")
+
+
+def unanswerable(unit: Unit, key: str) -> Any:
+    """Writes, then returns a result that cannot be pickled back to the server."""
+    unit.conn.execute(meta.insert().values(key=key, value="v"))
+    return threading.Lock()
+
+
+def put_large(unit: Unit, key: str, size: int) -> None:
+    unit.conn.execute(meta.insert().values(key=key, value="x" * size))
+
+
+def sleep_then_put(unit: Unit, key: str, seconds: float) -> Any:
+    threading.Event().wait(seconds)
+    return put(unit, key)
+
+
+def stored_keys(unit: Unit) -> list[str]:
+    return list(unit.conn.execute(select(meta.c.key)).scalars())
