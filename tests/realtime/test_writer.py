@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from chatdesk.actions.events import append_event
 from chatdesk.db.migrate import upgrade
 from chatdesk.db.runner import Database, Unit
 from chatdesk.db.tables import events, meta
 from tests.event_loops import run_coroutine
+from tests.realtime.units import insert_key
 
 
 class Boom(Exception):
@@ -39,18 +39,7 @@ def db(database_url: str) -> Iterator[Database]:
 
 def put(key: str, *, fail: bool = False, event: bool = False) -> Any:
     def unit_fn(unit: Unit) -> Any:
-        unit.conn.execute(meta.insert().values(key=key, value="v"))
-        event_id = None
-        if event:
-            event_id = append_event(
-                unit,
-                "test.event",
-                site_id="s",
-                conversation_id=None,
-                visitor_id=None,
-                private=True,
-                data={"key": key},
-            )
+        event_id = insert_key(unit, key, event=event)
         if fail:
             raise Boom(key)
         return unit.conn.get_transaction(), event_id

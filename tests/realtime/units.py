@@ -14,20 +14,25 @@ from chatdesk.db.tables import meta
 from chatdesk.errors import Conflict
 
 
+def insert_key(unit: Unit, key: str, *, event: bool) -> int | None:
+    """Insert ``key`` into meta, and with ``event`` an event; returns the event id."""
+    unit.conn.execute(meta.insert().values(key=key, value="v"))
+    if not event:
+        return None
+    return append_event(
+        unit,
+        "test.event",
+        site_id="s",
+        conversation_id=None,
+        visitor_id=None,
+        private=True,
+        data={"key": key},
+    )
+
+
 def put(unit: Unit, key: str, *, fail: bool = False, event: bool = False) -> Any:
     """Insert ``key`` into meta (and an event); ``fail`` raises a Conflict afterwards."""
-    unit.conn.execute(meta.insert().values(key=key, value="v"))
-    event_id = None
-    if event:
-        event_id = append_event(
-            unit,
-            "test.event",
-            site_id="s",
-            conversation_id=None,
-            visitor_id=None,
-            private=True,
-            data={"key": key},
-        )
+    event_id = insert_key(unit, key, event=event)
     if fail:
         raise Conflict(f"refused {key}")
     # Units of one batch share one transaction: the marker tells batches apart.
