@@ -27,6 +27,7 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 
 unit: $(BIN)/.installed
+	rm -f .coverage .coverage.*  # data left by a previous run's writer processes
 	CHATDESK_TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest --cov --cov-report=term --cov-fail-under=90
 
 unit-pg: $(BIN)/.installed
