@@ -206,3 +206,21 @@ def test_a_stopped_writer_shows_in_readyz_and_writes_answer_503(client: TestClie
     again = client.post(path, json={"body": "hello", "client_msg_id": "m-1"}, headers=world.visitor)
     assert again.status_code == 201
     assert client.get("/readyz").status_code == 200
+
+
+def test_a_failing_send_fails_its_callers_instead_of_leaving_them_waiting(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    process = db._process  # a fault injected into its sender thread
+    assert process is not None
+
+    def broken_send(*_args: Any) -> None:
+        raise RuntimeError("socket trouble")
+
+    monkeypatch.setattr(process, "_send", broken_send)
+    future = db.submit(units.put, "unsent")
+    with pytest.raises(RuntimeError, match="socket trouble"):
+        future.result(timeout=10)
+    monkeypatch.undo()
+    db.write_sync(units.put, "sent")  # the sender thread survived
+    assert keys(db) == {"sent"}

@@ -250,7 +250,15 @@ class ProcessWriter:
                     break
                 payloads += more[0]
                 callers += more[1]
-            self._send(payloads, callers)
+            try:
+                self._send(payloads, callers)
+            except Exception as exc:  # never leave callers waiting on a dead sender
+                _log.exception("could not send units to the writer process")
+                with self._lock:
+                    if self._child is not None:
+                        for job_id, _caller in callers:
+                            self._child.waiting.pop(job_id, None)
+                deliver([(caller, None, exc) for _, caller in callers])
 
     def _send(self, payloads: list[tuple[int, bytes]], callers: list[tuple[int, Waiter]]) -> None:
         with self._lock:
