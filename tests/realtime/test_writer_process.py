@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -25,6 +26,7 @@ from sqlalchemy import select
 from chatdesk.db.migrate import upgrade
 from chatdesk.db.runner import Database
 from chatdesk.db.tables import events, meta
+from chatdesk.db.writer_process import TURN_UNITS
 from chatdesk.errors import Conflict, WriterUnavailable
 from tests.api.world import api_world
 from tests.event_loops import run_coroutine
@@ -124,7 +126,7 @@ def test_a_killed_writer_fails_its_callers_and_is_replaced(db: Database) -> None
     with pytest.raises(WriterUnavailable):
         slow.result(timeout=10)
     deadline = time.monotonic() + 10
-    while db.writer_pid == first_pid and time.monotonic() < deadline:
+    while db.writer_pid in (None, first_pid) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert db.writer_pid not in (None, first_pid)
     pid, _now, _event, _batch = db.write_sync(units.put, "after-restart")
@@ -208,19 +210,53 @@ def test_a_stopped_writer_shows_in_readyz_and_writes_answer_503(client: TestClie
     assert client.get("/readyz").status_code == 200
 
 
-def test_a_failing_send_fails_its_callers_instead_of_leaving_them_waiting(
-    db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    process = db._process  # a fault injected into its sender thread
-    assert process is not None
-
-    def broken_send(*_args: Any) -> None:
-        raise RuntimeError("socket trouble")
-
-    monkeypatch.setattr(process, "_send", broken_send)
+def test_a_broken_socket_fails_its_callers_and_a_new_child_takes_over(db: Database) -> None:
+    process = db._process
+    assert process is not None and process._child is not None
+    first_pid = db.writer_pid
+    process._child.sock.shutdown(socket.SHUT_WR)  # the server's sends now fail
     future = db.submit(units.put, "unsent")
-    with pytest.raises(RuntimeError, match="socket trouble"):
+    with pytest.raises(WriterUnavailable):
         future.result(timeout=10)
-    monkeypatch.undo()
-    db.write_sync(units.put, "sent")  # the sender thread survived
+    deadline = time.monotonic() + 10
+    while db.writer_pid in (None, first_pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert db.writer_pid not in (None, first_pid)
+    db.write_sync(units.put, "sent")
     assert keys(db) == {"sent"}
+
+
+def test_a_burst_from_the_home_loop_leaves_in_slices_and_is_all_answered(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    count = TURN_UNITS * 5 + 3
+    slices: list[int] = []
+
+    async def burst() -> list[Any]:
+        db = Database(sqlite_url, writer="process")
+        db.start(asyncio.get_running_loop())  # the writer's home loop
+        try:
+            process = db._process
+            assert process is not None and process._home is asyncio.get_running_loop()
+            write = process._write
+
+            def counted(item: Any) -> None:  # sees each message before it is sent
+                slices.append(len(item[0]))
+                write(item)
+
+            monkeypatch.setattr(process, "_write", counted)
+            return await asyncio.gather(*(db.write(units.put, f"b{n}") for n in range(count)))
+        finally:
+            db.stop()
+
+    upgrade(Database(sqlite_url).write_engine)
+    results = run_coroutine(burst)
+    # The first slices left while the loop was still taking units, the rest at the turn's end.
+    assert slices == [TURN_UNITS] * 5 + [3]
+    assert len(results) == count and len({pid for pid, *_ in results}) == 1
+    reopened = Database(sqlite_url)
+    reopened.start()
+    try:
+        assert keys(reopened) == {f"b{n}" for n in range(count)}
+    finally:
+        reopened.stop()

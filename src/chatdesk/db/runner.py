@@ -85,7 +85,9 @@ class Database:
     def started(self) -> bool:
         return self._thread is not None or self._process is not None
 
-    def start(self) -> None:
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Start the writer and the readers. ``loop``: the server's event loop, when
+        called on it; the writer process then does its socket work there."""
         if self.started:
             return
         if self.writer == "process":
@@ -96,7 +98,7 @@ class Database:
                 on_commit=self._committed,
                 log_config=self.log_config,
             )
-            self._process.start()
+            self._process.start(loop)
         else:
             self._thread = threading.Thread(target=self._run_writer, name="db-write", daemon=True)
             self._thread.start()

@@ -2,7 +2,8 @@
 
 Callers on an event loop wait on an asyncio future of that loop, and each loop
 is woken once per committed batch (one ``call_soon_threadsafe`` for all of its
-units); callers on other threads wait on a ``concurrent.futures.Future``.
+units; none when the answers arrive on that loop); callers on other threads
+wait on a ``concurrent.futures.Future``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,14 @@ def deliver(results: list[tuple[Waiter, Any, BaseException | None]]) -> None:
                 caller.future.set_exception(error)
             else:
                 caller.future.set_result(value)
+    try:
+        here = asyncio.get_running_loop()
+    except RuntimeError:
+        here = None
     for loop, outcomes in by_loop.items():
+        if loop is here:
+            _settle(outcomes)
+            continue
         with contextlib.suppress(RuntimeError):  # that loop closed: nobody waits
             loop.call_soon_threadsafe(_settle, outcomes)
 

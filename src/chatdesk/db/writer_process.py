@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
 import itertools
 import logging
@@ -37,13 +38,14 @@ import multiprocessing
 import multiprocessing.util  # registers its exit hook before ours (see start)
 import os
 import pickle
-import queue
 import signal
+import socket
 import sqlite3
+import struct
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC
 from multiprocessing.connection import Connection
@@ -66,6 +68,8 @@ _log = logging.getLogger("chatdesk.db")
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 CHECKPOINT_SECONDS = 0.25
 WAL_LIMIT_FRAMES = 50_000  # about 200 MB of 4 KiB pages
+TURN_UNITS = 8  # units the home loop sends at once in a burst
+_READ_SIZE = 1 << 18
 RESPAWN_DELAYS = (0.0, 0.5, 1.0, 2.0, 5.0)
 # Modules the forkserver imports once, so each child starts with them loaded.
 PRELOAD = [
@@ -82,20 +86,32 @@ PRELOAD = [
 
 @dataclass(eq=False)
 class _Child:
-    """One writer process, its socket, and the callers still waiting on it."""
+    """One writer process, the server's end of its socket, and who waits on it."""
 
     process: Any
-    conn: Connection
+    sock: socket.socket  # non-blocking; watched by the home loop while attached
     waiting: dict[int, Waiter] = field(default_factory=dict)
-    reader: threading.Thread | None = None  # reads the child's answers
+    inbox: bytearray = field(default_factory=bytearray)  # answers not yet a whole frame
+    outbox: bytearray = field(default_factory=bytearray)  # frames the socket has not taken
+    attached: bool = False
+    writing: bool = False  # the home loop waits for the socket to take the outbox
 
 
-# What the sender thread takes: a child's message (payloads, callers), or None to stop.
+# A message to the child: the units' (job id, payload) and their (job id, caller).
 _Outgoing = tuple[list[tuple[int, bytes]], list[tuple[int, Waiter]]]
 
 
 class ProcessWriter:
-    """The server side: sends units to the child, wakes callers with its answers."""
+    """The server side: sends units to the child, wakes callers with its answers.
+
+    All socket work happens on one event loop, the home loop: the server's
+    loop, given to ``start()``, or else a loop of its own in a thread. Units from
+    the home loop leave straight from it, :data:`TURN_UNITS` at a time and the
+    rest at the end of the loop's turn, so the child works on the first units of
+    a burst while the loop still parses the others. Units from other threads and loops are handed to
+    the home loop. The socket is non-blocking: a busy child makes the outbox
+    wait, never the loop.
+    """
 
     def __init__(
         self,
@@ -112,58 +128,103 @@ class ProcessWriter:
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(PRELOAD)
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()  # the current child, its waiting table, _closing
-        # Per event loop, the units of its current turn: (payloads, callers).
-        self._turns: dict[asyncio.AbstractEventLoop, _Outgoing] = {}
-        self._outgoing: queue.SimpleQueue[_Outgoing | None] = queue.SimpleQueue()
-        self._sender: threading.Thread | None = None
-        self._sending = False  # False: units are refused at once (not started, or stopped)
+        self._home: asyncio.AbstractEventLoop | None = None
+        self._home_ident: int | None = None  # the home loop's thread
+        self._own_loop: threading.Thread | None = None  # when the home loop is our own
+        self._turn: _Outgoing | None = None  # the home loop's units not sent yet
         self._child: _Child | None = None
+        self._sending = False  # False: units are refused at once (not started, or stopped)
         self._closing = False
         self._failures = 0
+        self._lock = threading.Lock()  # _closing, and handing a respawned child over
+        self._respawner: threading.Thread | None = None
+        self._respawned: _Child | None = None  # started, not yet adopted by the home loop
 
     # -- lifecycle -----------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start the child, and the threads that write to it and read its answers."""
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Start the child; ``loop`` (the server's, called on it) becomes the home loop.
+        Without one, or once that loop has stopped, the home loop is one of our own."""
+        if loop is not None:
+            self._home, self._home_ident, self._own_loop = loop, threading.get_ident(), None
+        elif self._home is None or not self._home.is_running():
+            self._start_own_loop()
         with self._lock:
             self._closing = False
         child = self._spawn()
-        self._sender = threading.Thread(target=self._send_loop, name="db-write-send", daemon=True)
-        self._sender.start()
-        with self._lock:
-            self._child = child
-            self._sending = True
+        self._child = child
+        self._on_home(self._attach, child)
+        self._sending = True
         # Registered after multiprocessing's own exit hook, so it runs first: the child
         # ignores SIGTERM and must be told to stop before multiprocessing joins it.
         atexit.register(self.stop, 5)
+
+    def _start_own_loop(self) -> None:
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="db-write-io", daemon=True)
+        thread.start()
+        self._home, self._home_ident, self._own_loop = loop, thread.ident, thread
 
     def stop(self, timeout: float = 30) -> None:
         """Let the child finish and answer what it was sent, then end it."""
         atexit.unregister(self.stop)
         with self._lock:
-            if self._sending:
-                self._sending = False
-                self._outgoing.put(None)  # after everything queued before it
-        if self._sender is not None:
-            self._sender.join(timeout)
-            self._sender = None
-        with self._lock:
             self._closing = True
-            child, self._child = self._child, None
+            respawned, self._respawned = self._respawned, None
+        self._sending = False
+        child = self._detach_from_home(timeout)
+        if self._respawner is not None:
+            self._respawner.join(timeout)
+            self._respawner = None
         if child is not None:
             self._end(child, timeout)
+        if respawned is not None:
+            self._end(respawned, 5)
+        if self._own_loop is not None and self._home is not None:
+            self._home.call_soon_threadsafe(self._home.stop)
+            self._own_loop.join(timeout)
+            self._home.close()
+            self._home = self._own_loop = None
+
+    def _detach_from_home(self, timeout: float) -> _Child | None:
+        """Send this turn's units, stop watching the socket; the current child."""
+        home = self._home
+        if self._on_home_thread():
+            return self._take_child()
+        if home is None or not home.is_running():  # nothing watches the socket any more
+            return self._take_child(from_loop=False)
+        done: concurrent.futures.Future[_Child | None] = concurrent.futures.Future()
+        home.call_soon_threadsafe(lambda: done.set_result(self._take_child()))
+        try:
+            return done.result(timeout)
+        except TimeoutError:  # the home loop is stuck: take the child from here
+            return self._take_child(from_loop=False)
+
+    def _take_child(self, *, from_loop: bool = True) -> _Child | None:
+        if from_loop:
+            self._flush()
+        child, self._child = self._child, None
+        if child is not None and from_loop:
+            self._detach(child)
+        return child
 
     def _end(self, child: _Child, timeout: float) -> None:
-        with contextlib.suppress(OSError):
-            child.conn.send_bytes(b"")  # the stop message
+        """Outside the loop: send what is left and the stop message, read every answer
+        up to the end of the stream, then reap the child."""
+        sock = child.sock
+        try:
+            sock.settimeout(timeout)
+            sock.sendall(bytes(child.outbox) + _header(0))  # an empty frame: stop
+            child.outbox.clear()
+            while data := sock.recv(_READ_SIZE):
+                self._received(child, data)
+        except OSError:
+            pass
         child.process.join(timeout)
         if child.process.is_alive():
             child.process.kill()
             child.process.join(5)
-        if child.reader is not None:  # it reads every answer, up to the end of the stream
-            child.reader.join(timeout)
-        child.conn.close()
+        sock.close()
         self._fail(child)
 
     @property
@@ -182,166 +243,236 @@ class ProcessWriter:
         return len(child.waiting) if child is not None else 0
 
     def _spawn(self) -> _Child:
-        parent_end, child_end = self._context.Pipe(duplex=True)
+        ours, theirs = socket.socketpair()
+        child_end = Connection(theirs.detach())
         process = self._context.Process(
             target=serve,
             args=(self.url, self.batch_max, child_end, self.log_config),
             name="chatdesk-writer",
             daemon=True,
         )
-        process.start()
-        child_end.close()
-        child = _Child(process, parent_end)
-        child.reader = threading.Thread(
-            target=self._receive, args=(child,), name="db-write-answers", daemon=True
-        )
-        child.reader.start()
-        return child
+        try:
+            process.start()
+        finally:
+            child_end.close()
+        ours.setblocking(False)
+        return _Child(process, ours)
 
-    # -- sending -------------------------------------------------------------------
+    def _on_home_thread(self) -> bool:
+        return threading.get_ident() == self._home_ident
+
+    def _on_home(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn`` on the home loop: now if this is its thread, else handed over."""
+        if self._on_home_thread():
+            fn(*args)
+        else:
+            assert self._home is not None
+            self._home.call_soon_threadsafe(fn, *args)
+
+    # -- on the home loop ----------------------------------------------------------
+
+    def _attach(self, child: _Child) -> None:
+        if self._child is child and not child.attached:
+            assert self._home is not None
+            self._home.add_reader(child.sock.fileno(), self._readable, child)
+            child.attached = True
+            if child.outbox:
+                self._drain(child)
+
+    def _detach(self, child: _Child) -> None:
+        if child.attached and self._home is not None:
+            self._home.remove_reader(child.sock.fileno())
+            if child.writing:
+                self._home.remove_writer(child.sock.fileno())
+        child.attached = child.writing = False
 
     def send_async(
         self, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any], call: Call
     ) -> None:
-        """Queue ``call`` from ``loop``'s thread; it leaves with this turn's other units."""
+        """Queue ``call`` from ``loop``'s thread; ``waiter`` gets its outcome."""
         job_id = next(self._ids)
         payload = _pack(job_id, call)
-        turn = self._turns.get(loop)
+        caller = (job_id, Waiter(waiter=waiter, loop=loop))
+        if loop is not self._home:
+            self._hand_over(([payload], [caller]))
+            return
+        if not self._sending:
+            deliver([(caller[1], None, WriterUnavailable())])
+            return
+        turn = self._turn
         if turn is None:
-            turn = self._turns[loop] = ([], [])
-            loop.call_soon(self._flush, loop)
+            turn = self._turn = ([], [])
+            loop.call_soon(self._flush)
         turn[0].append(payload)
-        turn[1].append((job_id, Waiter(waiter=waiter, loop=loop)))
+        turn[1].append(caller)
+        if len(turn[0]) >= TURN_UNITS:
+            self._turn = ([], [])  # the flush already scheduled sends the rest
+            self._write(turn)
 
     def send_sync(self, future: Any, call: Call) -> None:
-        """Queue ``call`` from any thread; ``future`` gets its outcome."""
+        """Queue ``call`` from any thread but the home loop's; ``future`` gets its outcome."""
+        if self._on_home_thread():
+            raise RuntimeError("the writer's own event loop cannot wait for it; use write()")
         job_id = next(self._ids)
         payload = _pack(job_id, call)
         if future.set_running_or_notify_cancel():
-            self._enqueue(([payload], [(job_id, Waiter(future=future, started=True))]))
+            self._hand_over(([payload], [(job_id, Waiter(future=future, started=True))]))
 
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._enqueue(self._turns.pop(loop))
-
-    def _enqueue(self, item: _Outgoing) -> None:
-        with self._lock:
-            if self._sending:
-                self._outgoing.put(item)
+    def _hand_over(self, item: _Outgoing) -> None:
+        home = self._home
+        if self._sending and home is not None:
+            with contextlib.suppress(RuntimeError):  # the home loop has closed
+                home.call_soon_threadsafe(self._write, item)
                 return
         deliver([(caller, None, WriterUnavailable()) for _, caller in item[1]])
 
-    def _send_loop(self) -> None:
-        """The sender thread: writes what is queued to the current child, everything
-        waiting at once in one message. A full socket (a busy child) holds this thread
-        back, never the event loop."""
-        stop = False
-        while not stop:
-            item = self._outgoing.get()
-            if item is None:
-                return
-            payloads, callers = list(item[0]), list(item[1])
-            while True:
-                try:
-                    more = self._outgoing.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                payloads += more[0]
-                callers += more[1]
-            try:
-                self._send(payloads, callers)
-            except Exception as exc:  # never leave callers waiting on a dead sender
-                _log.exception("could not send units to the writer process")
-                with self._lock:
-                    if self._child is not None:
-                        for job_id, _caller in callers:
-                            self._child.waiting.pop(job_id, None)
-                deliver([(caller, None, exc) for _, caller in callers])
+    def _flush(self) -> None:
+        turn, self._turn = self._turn, None
+        if turn is not None and turn[0]:
+            self._write(turn)
 
-    def _send(self, payloads: list[tuple[int, bytes]], callers: list[tuple[int, Waiter]]) -> None:
-        with self._lock:
-            child = self._child
-            if child is not None:
-                child.waiting.update(callers)
-        if child is None:
+    def _write(self, item: _Outgoing) -> None:
+        payloads, callers = item
+        child = self._child
+        if child is None:  # stopped, or between a dead child and its replacement
             deliver([(caller, None, WriterUnavailable()) for _, caller in callers])
             return
-        try:
-            child.conn.send_bytes(pickle.dumps(payloads, _PROTOCOL))
-        except (OSError, ValueError):  # that child is gone: its callers fail here
-            with self._lock:
-                lost = [child.waiting.pop(job_id, None) for job_id, _ in callers]
-            deliver([(c, None, WriterUnavailable()) for c in lost if c is not None])
+        child.waiting.update(callers)
+        data = pickle.dumps(payloads, _PROTOCOL)
+        child.outbox += _header(len(data))
+        child.outbox += data
+        if child.attached and not child.writing:
+            self._drain(child)
 
-    # -- answers -------------------------------------------------------------------
-
-    def _receive(self, child: _Child) -> None:
-        """The reader thread: handle answers until the child's stream ends."""
+    def _drain(self, child: _Child) -> None:
+        """Give the socket what it takes of the outbox; wait for it to take the rest."""
         try:
-            while True:
-                try:
-                    data = child.conn.recv_bytes()
-                except (EOFError, OSError):
-                    break
-                try:
-                    self._answer(child, data)
-                except Exception:  # never leave callers waiting on a dead reader
-                    _log.exception("could not handle the writer's answers")
-        finally:
+            sent = child.sock.send(child.outbox)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:  # the socket broke: that child is gone
+            _log.exception("could not send units to the writer process")
             self._ended(child)
+            return
+        del child.outbox[:sent]
+        assert self._home is not None
+        if child.outbox and not child.writing:
+            self._home.add_writer(child.sock.fileno(), self._drain, child)
+            child.writing = True
+        elif not child.outbox and child.writing:
+            self._home.remove_writer(child.sock.fileno())
+            child.writing = False
+
+    def _readable(self, child: _Child) -> None:
+        try:
+            data = child.sock.recv(_READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if data:
+            self._received(child, data)
+        else:
+            self._ended(child)
+
+    def _received(self, child: _Child, data: bytes) -> None:
+        child.inbox += data
+        for frame in _frames(child.inbox):
+            try:
+                self._answer(child, frame)
+            except Exception:  # never leave the other callers waiting
+                _log.exception("could not handle the writer's answers")
 
     def _answer(self, child: _Child, data: bytes) -> None:
         answers, newest = pickle.loads(data)  # noqa: S301 (see _PROTOCOL)
         results = []
-        with self._lock:
-            for job_id, packed in answers:
-                caller = child.waiting.pop(job_id, None)
-                if caller is not None:
-                    results.append((caller, *_unpack_answer(packed)))
+        for job_id, packed in answers:
+            caller = child.waiting.pop(job_id, None)
+            if caller is not None:
+                results.append((caller, *_unpack_answer(packed)))
         deliver(results)
         self._failures = 0
         if newest:
             self._on_commit(newest)
 
     def _ended(self, child: _Child) -> None:
-        """The child's stream ended: unless it was stopped, it died; replace it."""
-        with self._lock:
-            if self._closing or self._child is not child:
-                return
-        child.process.join(1)
-        _log.error(
-            "writer process %s ended unexpectedly (exit code %s)",
-            child.process.pid,
-            child.process.exitcode,
-        )
+        """The child's stream ended or broke: unless it was stopped, it died; replace it."""
+        self._detach(child)
+        if self._child is not child:
+            return
+        self._child = None
         self._fail(child)
         delay = RESPAWN_DELAYS[min(self._failures, len(RESPAWN_DELAYS) - 1)]
         self._failures += 1
-        threading.Thread(target=self._respawn, args=(child, delay), daemon=True).start()
-
-    def _respawn(self, dead: _Child, delay: float) -> None:
-        time.sleep(delay)
         with self._lock:
-            if self._closing or self._child is not dead:
+            if self._closing:
                 return
-        fresh: _Child | None = self._spawn()  # outside the lock: sends fail fast meanwhile
-        with self._lock:
-            if not self._closing and self._child is dead:
-                self._child, fresh = fresh, None
-        dead.conn.close()
-        dead.process.join(5)
-        if fresh is not None:  # stopped meanwhile
-            self._end(fresh, 5)
-        else:
-            _log.warning("writer process %s started", self.pid)
+            self._respawner = threading.Thread(
+                target=self._respawn, args=(child, delay), name="db-write-respawn", daemon=True
+            )
+            self._respawner.start()
 
     def _fail(self, child: _Child) -> None:
-        with self._lock:
-            lost = list(child.waiting.values())
-            child.waiting.clear()
+        lost = list(child.waiting.values())
+        child.waiting.clear()
         deliver([(caller, None, WriterUnavailable()) for caller in lost])
+
+    # -- off the loop ------------------------------------------------------------------
+
+    def _respawn(self, dead: _Child, delay: float) -> None:
+        """A thread: reap the dead child, then start another for the home loop."""
+        dead.sock.close()
+        dead.process.join(max(delay, 1))
+        _log.error(
+            "writer process %s ended unexpectedly (exit code %s)",
+            dead.process.pid,
+            dead.process.exitcode,
+        )
+        time.sleep(delay)
+        if self._closing:
+            return
+        fresh: _Child | None = self._spawn()
+        with self._lock:
+            if not self._closing:
+                self._respawned, fresh = fresh, None
+        if fresh is not None:  # stopped meanwhile
+            self._end(fresh, 5)
+            return
+        with contextlib.suppress(RuntimeError):  # the home loop closed: stop() ends it
+            self._on_home(self._adopt)
+
+    def _adopt(self) -> None:
+        with self._lock:
+            fresh, self._respawned = self._respawned, None
+        if fresh is None or self._child is not None:
+            return
+        self._child = fresh
+        self._attach(fresh)
+        _log.warning("writer process %s started", fresh.process.pid)
+
+
+def _header(size: int) -> bytes:
+    """The frame header :class:`multiprocessing.connection.Connection` reads."""
+    if size > 0x7FFFFFFF:
+        return struct.pack("!i", -1) + struct.pack("!Q", size)
+    return struct.pack("!i", size)
+
+
+def _frames(buffer: bytearray) -> Iterator[bytes]:
+    """Take every whole frame off the front of ``buffer``."""
+    while len(buffer) >= 4:
+        (size,) = struct.unpack_from("!i", buffer)
+        start = 4
+        if size == -1:
+            if len(buffer) < 12:
+                return
+            (size,) = struct.unpack_from("!Q", buffer, 4)
+            start = 12
+        if len(buffer) < start + size:
+            return
+        frame = bytes(buffer[start : start + size])
+        del buffer[: start + size]
+        yield frame
 
 
 def absolute_sqlite_url(url: str) -> str:
