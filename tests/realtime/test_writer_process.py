@@ -9,9 +9,11 @@ commit hook reports only committed events; a dead child fails its callers with
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import signal
 import socket
+import struct
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -26,7 +28,7 @@ from sqlalchemy import select
 from chatdesk.db.migrate import upgrade
 from chatdesk.db.runner import Database
 from chatdesk.db.tables import events, meta
-from chatdesk.db.writer_process import TURN_UNITS
+from chatdesk.db.writer_process import TURN_UNITS, _frames, _header
 from chatdesk.errors import Conflict, WriterUnavailable
 from tests.api.world import api_world
 from tests.event_loops import run_coroutine
@@ -162,6 +164,7 @@ def test_stopping_answers_what_was_sent_and_checkpoints(sqlite_url: str) -> None
 def test_the_wal_is_checkpointed_in_the_background(db: Database, sqlite_url: str) -> None:
     """The write connection never checkpoints; the child's checkpoint thread does, so
     pages reach the database file while the writer keeps running."""
+    assert db.write_sync(units.autocheckpoint) == 0
     path = Path(sqlite_url.removeprefix("sqlite:///"))
     before = path.stat().st_size
     # About 200 pages: under SQLite's default auto-checkpoint of 1,000 pages, so only
@@ -260,3 +263,52 @@ def test_a_burst_from_the_home_loop_leaves_in_slices_and_is_all_answered(
         assert keys(reopened) == {f"b{n}" for n in range(count)}
     finally:
         reopened.stop()
+
+
+def test_a_stalled_writer_never_blocks_the_home_loop(sqlite_url: str) -> None:
+    count, size = 40, 200_000  # 8 MB of units: far more than the socket holds
+
+    async def scenario() -> tuple[float, bool, list[Any], bool]:
+        db = Database(sqlite_url, writer="process")
+        db.start(asyncio.get_running_loop())
+        try:
+            process = db._process
+            assert process is not None and process._child is not None
+            stall = asyncio.ensure_future(db.write(units.sleep_then_put, "stall", 1.5))
+            await asyncio.sleep(0.2)  # the child is inside the slow unit, reading nothing
+            big = [db.write(units.put_value, f"big{n}", "x" * size) for n in range(count)]
+            sent = asyncio.gather(stall, *big)
+            started = time.monotonic()
+            await asyncio.sleep(0.05)  # the loop keeps turning while the socket is full
+            lag = time.monotonic() - started
+            waiting = process._child.writing and bool(process._child.outbox)
+            results = await sent
+            drained = not process._child.writing and not process._child.outbox
+            return lag, waiting, results, drained
+        finally:
+            db.stop()
+
+    upgrade(Database(sqlite_url).write_engine)
+    lag, waiting, results, drained = run_coroutine(scenario)
+    assert waiting  # part of the units waited in the outbox for the child
+    assert lag < 0.5  # a blocking send would have held the loop until the child read
+    assert results[1:] == [size] * count
+    assert drained
+
+
+def test_answers_are_framed_as_multiprocessing_frames_them() -> None:
+    left, right = multiprocessing.Pipe()
+    try:
+        left.send_bytes(b"hello")
+        left.send_bytes(b"")
+        wire = bytearray(os.read(right.fileno(), 100))
+    finally:
+        left.close()
+        right.close()
+    assert bytes(wire) == _header(5) + b"hello" + _header(0)
+    long_form = struct.pack("!i", -1) + struct.pack("!Q", 3) + b"abc"  # frames over 2 GiB
+    buffer = wire + long_form + _header(4) + b"pa"  # the last frame not whole yet
+    assert list(_frames(buffer)) == [b"hello", b"", b"abc"]
+    assert bytes(buffer) == _header(4) + b"pa"
+    buffer += b"rt"
+    assert list(_frames(buffer)) == [b"part"] and not buffer

@@ -62,3 +62,14 @@ def sleep_then_put(unit: Unit, key: str, seconds: float) -> Any:
 
 def stored_keys(unit: Unit) -> list[str]:
     return list(unit.conn.execute(select(meta.c.key)).scalars())
+
+
+def put_value(unit: Unit, key: str, value: str) -> int:
+    """Insert ``key`` with ``value`` (a large argument travels with the unit)."""
+    unit.conn.execute(meta.insert().values(key=key, value=value))
+    return len(value)
+
+
+def autocheckpoint(unit: Unit) -> Any:
+    """The write connection's ``wal_autocheckpoint`` setting."""
+    return unit.conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
