@@ -233,7 +233,7 @@ def test_a_burst_from_the_home_loop_leaves_in_slices_and_is_all_answered(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     count = TURN_UNITS * 5 + 3
-    slices: list[int] = []
+    slices: list[tuple[int, bool]] = []
 
     async def burst() -> list[Any]:
         db = Database(sqlite_url, writer="process")
@@ -243,8 +243,8 @@ def test_a_burst_from_the_home_loop_leaves_in_slices_and_is_all_answered(
             assert process is not None and process._home is asyncio.get_running_loop()
             write = process._write
 
-            def counted(item: Any) -> None:  # sees each message before it is sent
-                slices.append(len(item[0]))
+            def counted(item: Any) -> None:  # sees each message as it is sent
+                slices.append((len(item[0]), process._turn is not None))
                 write(item)
 
             monkeypatch.setattr(process, "_write", counted)
@@ -254,8 +254,8 @@ def test_a_burst_from_the_home_loop_leaves_in_slices_and_is_all_answered(
 
     upgrade(Database(sqlite_url).write_engine)
     results = run_coroutine(burst)
-    # The first slices left while the loop was still taking units, the rest at the turn's end.
-    assert slices == [TURN_UNITS] * 5 + [3]
+    # The first slices left while the turn was still taking units, the rest at its end.
+    assert slices == [(TURN_UNITS, True)] * 5 + [(3, False)]
     assert len(results) == count and len({pid for pid, *_ in results}) == 1
     reopened = Database(sqlite_url)
     reopened.start()
@@ -312,3 +312,21 @@ def test_answers_are_framed_as_multiprocessing_frames_them() -> None:
     assert bytes(buffer) == _header(4) + b"pa"
     buffer += b"rt"
     assert list(_frames(buffer)) == [b"part"] and not buffer
+
+
+def test_stopping_with_a_backlog_answers_every_unit(sqlite_url: str) -> None:
+    """More units and answers than the socket holds: stop() must send the units while
+    it reads the answers, or the two ends end up waiting on each other."""
+    count = 30_000
+    db = Database(sqlite_url, writer="process")
+    upgrade(db.write_engine)
+    db.start()
+    stall = db.submit(units.sleep_then_put, "stall", 1.0)
+    futures = [db.submit(units.put, f"k{n}") for n in range(count)]
+    time.sleep(0.2)  # all handed over; the child, in the slow unit, reads nothing
+    process = db._process
+    assert process is not None
+    process.stop(120)  # ample time; waiting on each other, the two ends would use it all
+    db.stop()
+    assert stall.result(timeout=0)[0] > 0
+    assert all(f.exception(timeout=0) is None for f in futures)

@@ -73,3 +73,9 @@ def put_value(unit: Unit, key: str, value: str) -> int:
 def autocheckpoint(unit: Unit) -> Any:
     """The write connection's ``wal_autocheckpoint`` setting."""
     return unit.conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+
+
+def echo_value(unit: Unit, key: str, value: str) -> str:
+    """Insert ``key`` with ``value`` and send ``value`` back (large both ways)."""
+    unit.conn.execute(meta.insert().values(key=key, value=value))
+    return value

@@ -10,10 +10,11 @@ A unit crosses as ``(fn, args, kwargs)`` pickled, so ``fn`` must be an
 importable function (an action such as ``send_message``), not a lambda; its
 result (pickled inside its transaction: a result that cannot travel fails the
 unit, which then rolls back) and errors come back pickled. The unit's time is
-fixed by the caller's clock when it is sent. Units sent from one event loop in
-one turn of that loop go in one message, which a sender thread writes to the
-child (the event loop never blocks on the socket); the child takes every
-message waiting before each batch, and a reader thread wakes the callers.
+fixed by the caller's clock when it is sent. The server's event loop works the
+socket itself (ADR 0007): units leave a few at a time as they are queued,
+through a non-blocking socket (the loop never waits for the child), and the
+answers are read and handed to their callers on the loop. The child takes
+every message waiting before each batch.
 
 If the child dies, the units it had not answered fail with
 :class:`WriterUnavailable` (HTTP 503; a message retried with the same
@@ -38,6 +39,7 @@ import multiprocessing
 import multiprocessing.util  # registers its exit hook before ours (see start)
 import os
 import pickle
+import selectors
 import signal
 import socket
 import sqlite3
@@ -95,6 +97,13 @@ class _Child:
     outbox: bytearray = field(default_factory=bytearray)  # frames the socket has not taken
     attached: bool = False
     writing: bool = False  # the home loop waits for the socket to take the outbox
+    taken: bool = False  # stop() took it from a stuck home loop: the loop keeps off
+    released: threading.Event = field(default_factory=lambda: _set(threading.Event()))
+
+
+def _set(flag: threading.Event) -> threading.Event:
+    flag.set()  # a child not yet attached is not watched by any loop
+    return flag
 
 
 # A message to the child: the units' (job id, payload) and their (job id, caller).
@@ -108,9 +117,9 @@ class ProcessWriter:
     loop, given to ``start()``, or else a loop of its own in a thread. Units from
     the home loop leave straight from it, :data:`TURN_UNITS` at a time and the
     rest at the end of the loop's turn, so the child works on the first units of
-    a burst while the loop still parses the others. Units from other threads and loops are handed to
-    the home loop. The socket is non-blocking: a busy child makes the outbox
-    wait, never the loop.
+    a burst while the loop still parses the others. Units from other threads and
+    loops are handed to the home loop. The socket is non-blocking: a busy child
+    makes the outbox wait, never the loop.
     """
 
     def __init__(
@@ -151,10 +160,12 @@ class ProcessWriter:
             self._start_own_loop()
         with self._lock:
             self._closing = False
+        self._turn = None
         child = self._spawn()
         self._child = child
         self._on_home(self._attach, child)
-        self._sending = True
+        with self._lock:
+            self._sending = True
         # Registered after multiprocessing's own exit hook, so it runs first: the child
         # ignores SIGTERM and must be told to stop before multiprocessing joins it.
         atexit.register(self.stop, 5)
@@ -168,10 +179,10 @@ class ProcessWriter:
     def stop(self, timeout: float = 30) -> None:
         """Let the child finish and answer what it was sent, then end it."""
         atexit.unregister(self.stop)
-        with self._lock:
+        with self._lock:  # units handed over before this run on the home loop first
             self._closing = True
+            self._sending = False
             respawned, self._respawned = self._respawned, None
-        self._sending = False
         child = self._detach_from_home(timeout)
         if self._respawner is not None:
             self._respawner.join(timeout)
@@ -184,47 +195,79 @@ class ProcessWriter:
             self._home.call_soon_threadsafe(self._home.stop)
             self._own_loop.join(timeout)
             self._home.close()
-            self._home = self._own_loop = None
+            self._home = self._own_loop = self._home_ident = None
 
     def _detach_from_home(self, timeout: float) -> _Child | None:
         """Send this turn's units, stop watching the socket; the current child."""
         home = self._home
+        if home is None or not home.is_running():  # nothing watches the socket any more
+            child = self._take_child(from_loop=False)
+            if child is not None:
+                child.released.set()
+            return child
         if self._on_home_thread():
             return self._take_child()
-        if home is None or not home.is_running():  # nothing watches the socket any more
-            return self._take_child(from_loop=False)
         done: concurrent.futures.Future[_Child | None] = concurrent.futures.Future()
-        home.call_soon_threadsafe(lambda: done.set_result(self._take_child()))
+
+        def take() -> None:
+            if done.set_running_or_notify_cancel():
+                done.set_result(self._take_child())
+
+        home.call_soon_threadsafe(take)
         try:
             return done.result(timeout)
-        except TimeoutError:  # the home loop is stuck: take the child from here
-            return self._take_child(from_loop=False)
+        except TimeoutError:
+            if not done.cancel():  # it has just run
+                return done.result()
+        # The home loop is stuck: take the child from here; the loop lets go of its
+        # socket (and closes it) when it runs again.
+        child = self._take_child(from_loop=False)
+        if child is not None:
+            child.taken = True
+            home.call_soon_threadsafe(self._detach, child)
+        return child
 
     def _take_child(self, *, from_loop: bool = True) -> _Child | None:
+        """The current child, no longer the writer's; on the loop, with this turn's
+        units sent and its socket no longer watched."""
         if from_loop:
             self._flush()
+        else:  # a turn the loop never sent: its callers would wait forever
+            turn, self._turn = self._turn, None
+            if turn is not None:
+                deliver([(caller, None, WriterUnavailable()) for _, caller in turn[1]])
         child, self._child = self._child, None
         if child is not None and from_loop:
             self._detach(child)
         return child
 
     def _end(self, child: _Child, timeout: float) -> None:
-        """Outside the loop: send what is left and the stop message, read every answer
-        up to the end of the stream, then reap the child."""
-        sock = child.sock
-        try:
-            sock.settimeout(timeout)
-            sock.sendall(bytes(child.outbox) + _header(0))  # an empty frame: stop
-            child.outbox.clear()
-            while data := sock.recv(_READ_SIZE):
-                self._received(child, data)
-        except OSError:
-            pass
-        child.process.join(timeout)
+        """Outside the loop: send what is left and the stop message while reading every
+        answer up to the end of the stream (both at once: a child with answers to
+        send reads nothing more until they are taken), then reap the child."""
+        child.outbox += _header(0)  # an empty frame: stop
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as selector:
+            selector.register(child.sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+            with contextlib.suppress(OSError, EOFError):  # EOF: the child is done
+                while (left := deadline - time.monotonic()) > 0:
+                    if not child.outbox:
+                        selector.modify(child.sock, selectors.EVENT_READ)
+                    for _key, ready in selector.select(left):
+                        if ready & selectors.EVENT_WRITE and child.outbox:
+                            with contextlib.suppress(BlockingIOError, InterruptedError):
+                                del child.outbox[: child.sock.send(child.outbox)]
+                        if ready & selectors.EVENT_READ:
+                            data = child.sock.recv(_READ_SIZE)
+                            if not data:
+                                raise EOFError
+                            self._received(child, data)
+        child.process.join(max(deadline - time.monotonic(), 1))
         if child.process.is_alive():
             child.process.kill()
             child.process.join(5)
-        sock.close()
+        if child.released.wait(5):  # never close a socket the loop still watches
+            child.sock.close()
         self._fail(child)
 
     @property
@@ -274,6 +317,7 @@ class ProcessWriter:
     def _attach(self, child: _Child) -> None:
         if self._child is child and not child.attached:
             assert self._home is not None
+            child.released.clear()
             self._home.add_reader(child.sock.fileno(), self._readable, child)
             child.attached = True
             if child.outbox:
@@ -285,6 +329,7 @@ class ProcessWriter:
             if child.writing:
                 self._home.remove_writer(child.sock.fileno())
         child.attached = child.writing = False
+        child.released.set()
 
     def send_async(
         self, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any], call: Call
@@ -319,11 +364,13 @@ class ProcessWriter:
             self._hand_over(([payload], [(job_id, Waiter(future=future, started=True))]))
 
     def _hand_over(self, item: _Outgoing) -> None:
-        home = self._home
-        if self._sending and home is not None:
-            with contextlib.suppress(RuntimeError):  # the home loop has closed
-                home.call_soon_threadsafe(self._write, item)
-                return
+        """Give units to the home loop, which must be running to send them."""
+        with self._lock:  # stop() cannot come between the check and the hand-over
+            home = self._home
+            if self._sending and home is not None:
+                with contextlib.suppress(RuntimeError):  # the home loop has closed
+                    home.call_soon_threadsafe(self._write, item)
+                    return
         deliver([(caller, None, WriterUnavailable()) for _, caller in item[1]])
 
     def _flush(self) -> None:
@@ -346,6 +393,8 @@ class ProcessWriter:
 
     def _drain(self, child: _Child) -> None:
         """Give the socket what it takes of the outbox; wait for it to take the rest."""
+        if child.taken:
+            return
         try:
             sent = child.sock.send(child.outbox)
         except (BlockingIOError, InterruptedError):
@@ -364,6 +413,8 @@ class ProcessWriter:
             child.writing = False
 
     def _readable(self, child: _Child) -> None:
+        if child.taken:  # stop() reads it now; the loop lets go of it next
+            return
         try:
             data = child.sock.recv(_READ_SIZE)
         except (BlockingIOError, InterruptedError):
@@ -380,8 +431,9 @@ class ProcessWriter:
         for frame in _frames(child.inbox):
             try:
                 self._answer(child, frame)
-            except Exception:  # never leave the other callers waiting
-                _log.exception("could not handle the writer's answers")
+            except Exception:  # its callers are unknown: end the child, which fails them all
+                _log.exception("could not read the writer's answers; restarting it")
+                child.process.kill()
 
     def _answer(self, child: _Child, data: bytes) -> None:
         answers, newest = pickle.loads(data)  # noqa: S301 (see _PROTOCOL)
@@ -428,23 +480,32 @@ class ProcessWriter:
             dead.process.pid,
             dead.process.exitcode,
         )
-        time.sleep(delay)
-        if self._closing:
-            return
-        fresh: _Child | None = self._spawn()
+        fresh: _Child | None = None
+        while fresh is None:
+            time.sleep(delay)
+            if self._closing:
+                return
+            try:
+                fresh = self._spawn()
+            except Exception:  # e.g. out of processes or memory: try again, later
+                _log.exception("could not start a writer process")
+                delay = RESPAWN_DELAYS[-1]
         with self._lock:
             if not self._closing:
                 self._respawned, fresh = fresh, None
         if fresh is not None:  # stopped meanwhile
             self._end(fresh, 5)
             return
-        with contextlib.suppress(RuntimeError):  # the home loop closed: stop() ends it
+        with contextlib.suppress(RuntimeError, AssertionError):  # no home loop: stop() ends it
             self._on_home(self._adopt)
 
     def _adopt(self) -> None:
         with self._lock:
             fresh, self._respawned = self._respawned, None
-        if fresh is None or self._child is not None:
+        if fresh is None:
+            return
+        if self._child is not None:  # restarted meanwhile: this one is not needed
+            threading.Thread(target=self._end, args=(fresh, 5), daemon=True).start()
             return
         self._child = fresh
         self._attach(fresh)

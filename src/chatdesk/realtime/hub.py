@@ -153,7 +153,7 @@ class Hub:
     # -- publishing ----------------------------------------------------------------
 
     def _on_commit(self, event_id: int) -> None:
-        """Called by the writer thread after a commit that appended events."""
+        """Called by the writer after a commit that appended events (from any thread)."""
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._publish_soon, {"kind": "event", "id": event_id})
