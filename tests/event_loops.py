@@ -15,11 +15,19 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def run_coroutine(make: Callable[[], Awaitable[T]]) -> T:
-    """``asyncio.run(make())`` in a thread of its own; returns its result or raises."""
+def run_coroutine(
+    make: Callable[[], Awaitable[T]],
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+) -> T:
+    """``asyncio.run(make())`` in a thread of its own, on a loop from ``loop_factory``
+    (asyncio's by default); returns its result or raises."""
 
     async def main() -> T:
         return await make()
 
+    def run() -> T:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            return runner.run(main())
+
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, main()).result()
+        return pool.submit(run).result()

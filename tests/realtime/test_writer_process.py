@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvloop
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -229,8 +230,13 @@ def test_a_broken_socket_fails_its_callers_and_a_new_child_takes_over(db: Databa
     assert keys(db) == {"sent"}
 
 
+# The server runs on uvloop; asyncio's own loop is what start() makes without one.
+LOOPS = pytest.mark.parametrize("loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop])
+
+
+@LOOPS
 def test_a_burst_from_the_home_loop_leaves_in_slices_and_is_all_answered(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, loop_factory: Any
 ) -> None:
     count = TURN_UNITS * 5 + 3
     slices: list[tuple[int, bool]] = []
@@ -253,7 +259,7 @@ def test_a_burst_from_the_home_loop_leaves_in_slices_and_is_all_answered(
             db.stop()
 
     upgrade(Database(sqlite_url).write_engine)
-    results = run_coroutine(burst)
+    results = run_coroutine(burst, loop_factory)
     # The first slices left while the turn was still taking units, the rest at its end.
     assert slices == [(TURN_UNITS, True)] * 5 + [(3, False)]
     assert len(results) == count and len({pid for pid, *_ in results}) == 1
@@ -265,7 +271,8 @@ def test_a_burst_from_the_home_loop_leaves_in_slices_and_is_all_answered(
         reopened.stop()
 
 
-def test_a_stalled_writer_never_blocks_the_home_loop(sqlite_url: str) -> None:
+@LOOPS
+def test_a_stalled_writer_never_blocks_the_home_loop(sqlite_url: str, loop_factory: Any) -> None:
     count, size = 40, 200_000  # 8 MB of units: far more than the socket holds
 
     async def scenario() -> tuple[float, bool, list[Any], bool]:
@@ -289,7 +296,7 @@ def test_a_stalled_writer_never_blocks_the_home_loop(sqlite_url: str) -> None:
             db.stop()
 
     upgrade(Database(sqlite_url).write_engine)
-    lag, waiting, results, drained = run_coroutine(scenario)
+    lag, waiting, results, drained = run_coroutine(scenario, loop_factory)
     assert waiting  # part of the units waited in the outbox for the child
     assert lag < 0.5  # a blocking send would have held the loop until the child read
     assert results[1:] == [size] * count
