@@ -16,7 +16,7 @@ import socket
 import struct
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -337,3 +337,68 @@ def test_stopping_with_a_backlog_answers_every_unit(sqlite_url: str) -> None:
     db.stop()
     assert stall.result(timeout=0)[0] > 0
     assert all(f.exception(timeout=0) is None for f in futures)
+
+
+def test_a_blocking_write_from_the_home_loop_is_refused_and_a_stopped_writer_refuses_units(
+    sqlite_url: str,
+) -> None:
+    async def scenario() -> None:
+        db = Database(sqlite_url, writer="process")
+        db.start(asyncio.get_running_loop())
+        try:
+            with pytest.raises(RuntimeError, match="wait forever"):
+                db.write_sync(units.put, "deadlock")  # would wait on its own loop forever
+            assert await db.write(units.put, "fine")
+            process = db._process
+            assert process is not None
+            process.stop()
+            late = db.submit(units.put, "late")  # from this thread, after the stop
+            with pytest.raises(WriterUnavailable):
+                late.result(timeout=0)
+            with pytest.raises(WriterUnavailable):
+                await db.write(units.put, "later")
+        finally:
+            db.stop()
+
+    upgrade(Database(sqlite_url).write_engine)
+    run_coroutine(scenario)
+
+
+def test_stopping_while_the_home_loop_is_stuck_still_ends_the_child(sqlite_url: str) -> None:
+    db = Database(sqlite_url, writer="process")
+    upgrade(db.write_engine)
+    ready = Future[asyncio.AbstractEventLoop]()
+    release = Future[None]()
+
+    async def home() -> None:
+        db.start(asyncio.get_running_loop())
+        ready.set_result(asyncio.get_running_loop())
+        await asyncio.wrap_future(release)
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        running = pool.submit(asyncio.run, home())
+        try:
+            loop = ready.result(timeout=10)
+            assert db.write_sync(units.put, "before")[0] == db.writer_pid
+            pid, process = db.writer_pid, db._process
+            assert pid is not None and process is not None
+            loop.call_soon_threadsafe(time.sleep, 4.0)  # the home loop stops answering
+            time.sleep(0.1)
+            started = time.monotonic()
+            stopping = pool.submit(process.stop, 0.5)  # gives up on the loop after 0.5 s
+            while not gone(pid) and time.monotonic() - started < 3:
+                time.sleep(0.05)
+            assert gone(pid)  # told to stop and reaped while the loop was still stuck
+            stopping.result(timeout=15)
+        finally:
+            release.set_result(None)
+            running.result(timeout=30)
+            db.stop()
+    assert keys(db) == {"before"}

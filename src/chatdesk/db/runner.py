@@ -171,6 +171,8 @@ class Database:
 
     def write_sync(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Blocking form of :meth:`write` for the CLI and tests."""
+        if self._process is not None and self._process.on_home_thread():
+            raise RuntimeError("write_sync() on the writer's own event loop would wait forever")
         return self.submit(fn, *args, **kwargs).result()
 
     def read_sync(self, fn: Callable[[Connection], T]) -> T:

@@ -205,7 +205,7 @@ class ProcessWriter:
             if child is not None:
                 child.released.set()
             return child
-        if self._on_home_thread():
+        if self.on_home_thread():
             return self._take_child()
         done: concurrent.futures.Future[_Child | None] = concurrent.futures.Future()
 
@@ -301,12 +301,13 @@ class ProcessWriter:
         ours.setblocking(False)
         return _Child(process, ours)
 
-    def _on_home_thread(self) -> bool:
+    def on_home_thread(self) -> bool:
+        """Whether this is the home loop's thread."""
         return threading.get_ident() == self._home_ident
 
     def _on_home(self, fn: Callable[..., None], *args: Any) -> None:
         """Run ``fn`` on the home loop: now if this is its thread, else handed over."""
-        if self._on_home_thread():
+        if self.on_home_thread():
             fn(*args)
         else:
             assert self._home is not None
@@ -355,9 +356,8 @@ class ProcessWriter:
             self._write(turn)
 
     def send_sync(self, future: Any, call: Call) -> None:
-        """Queue ``call`` from any thread but the home loop's; ``future`` gets its outcome."""
-        if self._on_home_thread():
-            raise RuntimeError("the writer's own event loop cannot wait for it; use write()")
+        """Queue ``call`` from any thread; ``future`` gets its outcome (once the home
+        loop has sent it: waiting for it on the home loop's thread would never end)."""
         job_id = next(self._ids)
         payload = _pack(job_id, call)
         if future.set_running_or_notify_cancel():
