@@ -442,10 +442,10 @@ class ProcessWriter:
             caller = child.waiting.pop(job_id, None)
             if caller is not None:
                 results.append((caller, *_unpack_answer(packed)))
-        deliver(results)
         self._failures = 0
-        if newest:
+        if newest:  # the wake-up goes out before the callers' own responses
             self._on_commit(newest)
+        deliver(results)
 
     def _ended(self, child: _Child) -> None:
         """The child's stream ended or broke: unless it was stopped, it died; replace it."""
