@@ -59,6 +59,14 @@ def keys(db: Database) -> set[str]:
     return set(db.read_sync(lambda conn: conn.execute(select(meta.c.key)).scalars().all()))
 
 
+def wait_for_a_new_child(db: Database, dead_pid: int | None) -> None:
+    """Until the writer process that replaced ``dead_pid`` is adopted (10 s at most)."""
+    deadline = time.monotonic() + 10
+    while db.writer_pid in (None, dead_pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert db.writer_pid not in (None, dead_pid)
+
+
 def test_units_run_in_another_process_with_the_servers_clock(db: Database) -> None:
     pid, now, _event, _batch = db.write_sync(units.put, "a")
     assert db.writer_pid is not None and pid == db.writer_pid != os.getpid()
@@ -128,10 +136,7 @@ def test_a_killed_writer_fails_its_callers_and_is_replaced(db: Database) -> None
     os.kill(first_pid, signal.SIGKILL)
     with pytest.raises(WriterUnavailable):
         slow.result(timeout=10)
-    deadline = time.monotonic() + 10
-    while db.writer_pid in (None, first_pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert db.writer_pid not in (None, first_pid)
+    wait_for_a_new_child(db, first_pid)
     pid, _now, _event, _batch = db.write_sync(units.put, "after-restart")
     assert pid == db.writer_pid
     # The killed unit never committed; the new child's did.
@@ -222,10 +227,7 @@ def test_a_broken_socket_fails_its_callers_and_a_new_child_takes_over(db: Databa
     future = db.submit(units.put, "unsent")
     with pytest.raises(WriterUnavailable):
         future.result(timeout=10)
-    deadline = time.monotonic() + 10
-    while db.writer_pid in (None, first_pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert db.writer_pid not in (None, first_pid)
+    wait_for_a_new_child(db, first_pid)
     db.write_sync(units.put, "sent")
     assert keys(db) == {"sent"}
 
