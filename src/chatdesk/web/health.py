@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from chatdesk.errors import Forbidden
+from chatdesk.queries.health import database_answers
 from chatdesk.security.network import ip_allowed
 from chatdesk.web.deps import ServicesDep, request_ip
 
@@ -41,7 +41,7 @@ async def metrics(services: ServicesDep, request: Request) -> Response:
 async def readyz(services: ServicesDep) -> Any:
     failing = []
     try:
-        await services.db.read(lambda conn: conn.execute(text("SELECT 1")).scalar())
+        await services.db.read(database_answers)
     except Exception:
         failing.append("database")
     if not services.db.writer_alive:
