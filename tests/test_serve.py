@@ -19,11 +19,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
-from chatdesk.bootstrap import schema_is_current
+from chatdesk.bootstrap import ensure_schema, schema_is_current
 from chatdesk.db.engine import make_engine
 from chatdesk.db.migrate import head_revision, upgrade
+from chatdesk.errors import ChatdeskError
 from tests.conftest import free_port
 
 CHATDESK = Path(sys.executable).parent / "chatdesk"
@@ -59,6 +61,9 @@ def test_schema_is_current_follows_the_version_table(database_url: str) -> None:
         with engine.begin() as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = 'older'"))
         assert not schema_is_current(engine)
+        with pytest.raises(ChatdeskError) as refused:
+            ensure_schema(engine, auto=False)  # PostgreSQL's way: refuse, never migrate
+        assert refused.value.code == "schema_outdated"
     finally:  # the PostgreSQL pass shares one database between tests
         with engine.begin() as conn:
             conn.execute(
@@ -72,6 +77,9 @@ def test_a_fresh_sqlite_file_is_not_current(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}", writer=True)
     try:
         assert not schema_is_current(engine)
+        with pytest.raises(ChatdeskError) as refused:
+            ensure_schema(engine, auto=False)  # PostgreSQL's way: refuse, never migrate
+        assert refused.value.code == "schema_outdated"
     finally:
         engine.dispose()
 
