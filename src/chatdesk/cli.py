@@ -83,19 +83,18 @@ def serve(
         _migrate_apart(settings)
     with _database(settings, migrate=settings.is_sqlite) as db:
         first = create_first_owner(db, url)
-    _console().print(f"\n  chatdesk is running at [bold]{url}[/bold]")
-    _console().print(f"  Console:   {url}/admin")
+    out = _console()
+    out.print(f"\n  chatdesk is running at [bold]{url}[/bold]")
+    out.print(f"  Console:   {url}/admin")
     if settings.demo_on:
-        _console().print(f"  Demo page: {url}/demo")
+        out.print(f"  Demo page: {url}/demo")
     if first is not None:
-        _console().print("\n  First start: an owner account was created. Sign in with")
-        _console().print(f"    email:    [bold]{first.email}[/bold]")
-        _console().print(f"    password: [bold]{first.password}[/bold]")
-        _console().print("  This password is shown only once; change it under Settings.\n")
+        out.print("\n  First start: an owner account was created. Sign in with")
+        out.print(f"    email:    [bold]{first.email}[/bold]")
+        out.print(f"    password: [bold]{first.password}[/bold]")
+        out.print("  This password is shown only once; change it under Settings.\n")
     else:
-        _console().print(
-            "  Sign in with an operator account (chatdesk create-operator adds one).\n"
-        )
+        out.print("  Sign in with an operator account (chatdesk create-operator adds one).\n")
     uvicorn.run(
         create_app(settings),
         host=settings.host,
