@@ -2,29 +2,49 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from chatdesk.db.runner import Database
-from chatdesk.settings import Settings
+# Commands import what they need inside them, rich's console included: a writer process
+# that multiprocessing starts runs the ``chatdesk`` script again as its main module, so
+# whatever this module imports at the top, every writer process holds (pydantic-settings
+# alone is about 15 MiB).
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from chatdesk.db.runner import Database
+    from chatdesk.settings import Settings
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(help="chatdesk: self-hosted live chat for websites.", no_args_is_help=True)
-console = Console(stderr=False)
-errors = Console(stderr=True)
+
+
+@cache
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
+def _settings() -> Settings:
+    from chatdesk.settings import Settings
+
+    return Settings()
 
 
 @contextmanager
 def _database(settings: Settings, *, migrate: bool = True) -> Iterator[Database]:
     from chatdesk.bootstrap import ensure_schema
+    from chatdesk.db.runner import Database
 
     db = Database(settings.database_url, read_threads=1)
     ensure_schema(db.write_engine, auto=migrate)
@@ -36,7 +56,7 @@ def _database(settings: Settings, *, migrate: bool = True) -> Iterator[Database]
 
 
 def _fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    _console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
     return typer.Exit(code=1)
 
 
@@ -51,7 +71,7 @@ def serve(
     from chatdesk.app import create_app
     from chatdesk.bootstrap import create_first_owner
 
-    settings = Settings()
+    settings = _settings()
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     settings = settings.model_copy(update=overrides)
     problems = settings.production_problems()
@@ -59,19 +79,22 @@ def serve(
         raise _fail("refusing to start:\n- " + "\n- ".join(problems))
     shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
     url = settings.public_url or f"http://{shown_host}:{settings.port}"
+    if settings.is_sqlite:
+        _migrate_apart(settings)
     with _database(settings, migrate=settings.is_sqlite) as db:
         first = create_first_owner(db, url)
-    console.print(f"\n  chatdesk is running at [bold]{url}[/bold]")
-    console.print(f"  Console:   {url}/admin")
+    out = _console()
+    out.print(f"\n  chatdesk is running at [bold]{url}[/bold]")
+    out.print(f"  Console:   {url}/admin")
     if settings.demo_on:
-        console.print(f"  Demo page: {url}/demo")
+        out.print(f"  Demo page: {url}/demo")
     if first is not None:
-        console.print("\n  First start: an owner account was created. Sign in with")
-        console.print(f"    email:    [bold]{first.email}[/bold]")
-        console.print(f"    password: [bold]{first.password}[/bold]")
-        console.print("  This password is shown only once; change it under Settings.\n")
+        out.print("\n  First start: an owner account was created. Sign in with")
+        out.print(f"    email:    [bold]{first.email}[/bold]")
+        out.print(f"    password: [bold]{first.password}[/bold]")
+        out.print("  This password is shown only once; change it under Settings.\n")
     else:
-        console.print("  Sign in with an operator account (chatdesk create-operator adds one).\n")
+        out.print("  Sign in with an operator account (chatdesk create-operator adds one).\n")
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -79,7 +102,31 @@ def serve(
         log_config=None,
         proxy_headers=False,
         server_header=False,
+        ws="none",  # chatdesk has no WebSocket route: the protocol need not be loaded
     )
+
+
+def _migrate_apart(settings: Settings) -> None:
+    """Run ``chatdesk migrate`` in a process of its own if the schema is not current.
+
+    Alembic loads every SQL dialect, Mako and Pygments lexers (about 10 MiB), which a
+    server that migrated in its own process would keep for its whole life.
+    """
+    from chatdesk.bootstrap import schema_is_current
+    from chatdesk.db.engine import make_engine
+
+    engine = make_engine(settings.database_url, writer=True)
+    try:
+        current = schema_is_current(engine)
+    finally:
+        engine.dispose()
+    if current:
+        return
+    done = subprocess.run(  # our own command, on this interpreter
+        [sys.executable, "-m", "chatdesk.cli", "migrate"], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise _fail(f"migrating the database failed:\n{done.stderr.strip()}")
 
 
 @app.command()
@@ -88,11 +135,11 @@ def migrate() -> None:
     from chatdesk.db.engine import make_engine
     from chatdesk.db.migrate import upgrade
 
-    settings = Settings()
+    settings = _settings()
     engine = make_engine(settings.database_url, writer=True)
     upgrade(engine)
     engine.dispose()
-    console.print("Database schema is current.")
+    _console().print("Database schema is current.")
 
 
 @app.command("create-operator")
@@ -123,7 +170,7 @@ def create_operator_command(
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise _fail(problems) from None
     password_hash = hash_password(body.password)
-    with _database(Settings()) as db:
+    with _database(_settings()) as db:
         try:
             shape = db.write_sync(
                 create_operator,
@@ -135,7 +182,7 @@ def create_operator_command(
             )
         except ChatdeskError as exc:
             raise _fail(exc.message) from None
-    console.print(f"Created {shape['role']} {shape['email']} (id {shape['id']}).")
+    _console().print(f"Created {shape['role']} {shape['email']} (id {shape['id']}).")
 
 
 @app.command("create-site")
@@ -156,14 +203,14 @@ def create_site_command(
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise _fail(problems) from None
-    settings = Settings()
+    settings = _settings()
     with _database(settings) as db:
         fields = body.columns()
         shape = db.write_sync(create_site, None, fields)
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
-    console.print(f"Site key: {shape['site_key']}")
-    console.print("Embed it with:")
-    console.print(
+    _console().print(f"Site key: {shape['site_key']}")
+    _console().print("Embed it with:")
+    _console().print(
         f'  <script src="{base}/widget.js" data-site="{shape["site_key"]}" async></script>',
         highlight=False,
         markup=False,
@@ -176,12 +223,12 @@ def demo() -> None:
     """Add a demo site, operators and a few conversations so the inbox is not empty."""
     from chatdesk.demo import seed_demo
 
-    settings = Settings()
+    settings = _settings()
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
     with _database(settings) as db:
         report = seed_demo(db, base)
     for line in report:
-        console.print(line, highlight=False)
+        _console().print(line, highlight=False)
 
 
 @app.command()
@@ -193,9 +240,9 @@ def export(
     """Export conversations with their messages as JSON lines."""
     from chatdesk.export import export_conversations
 
-    with _database(Settings()) as db:
+    with _database(_settings()) as db:
         count = export_conversations(db, output)
-    console.print(f"Exported {count} conversations to {output}.")
+    _console().print(f"Exported {count} conversations to {output}.")
 
 
 @app.command()
@@ -207,11 +254,11 @@ def purge(
     """Delete old events (cursors older than the cut get 410 and refetch)."""
     from chatdesk.actions.maintenance import purge_events
 
-    settings = Settings()
+    settings = _settings()
     keep = days if days is not None else settings.event_retention_days
     with _database(settings) as db:
         removed = db.write_sync(lambda unit: purge_events(unit, unit.now - timedelta(days=keep)))
-    console.print(f"Removed {removed} events older than {keep} days.")
+    _console().print(f"Removed {removed} events older than {keep} days.")
 
 
 def main() -> None:

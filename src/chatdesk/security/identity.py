@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import jwt
-
 from chatdesk.errors import Forbidden
 
 __all__ = ["MAX_LIFETIME_SECONDS", "IdentityClaims", "verify_identity_token"]
@@ -27,6 +25,10 @@ def verify_identity_token(token: str, secret: str | None, now: datetime) -> Iden
     """Claims of a valid token; Forbidden for anything else (bad signature, alg, expiry...)."""
     if not secret:
         raise Forbidden("This site does not accept identity tokens.")
+    # Imported at the first identity token: most sites use none, and the server and
+    # the writer process would each hold PyJWT for nothing.
+    import jwt
+
     try:
         claims = jwt.decode(
             token,
