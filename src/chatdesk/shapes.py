@@ -1,4 +1,5 @@
-"""Rows to the JSON shapes of API.md. The one place those shapes are built."""
+"""Rows to the JSON shapes of API.md. The one place those shapes are built; their
+types, in ``shape_types``, are what ``/openapi.json`` documents."""
 
 from __future__ import annotations
 
@@ -7,6 +8,16 @@ from typing import Any
 from sqlalchemy import Row
 
 from chatdesk.clock import iso
+from chatdesk.shape_types import (
+    ApiToken,
+    CannedResponse,
+    Conversation,
+    Message,
+    Operator,
+    Site,
+    Visitor,
+    VisitorConversation,
+)
 
 __all__ = [
     "api_token_shape",
@@ -19,10 +30,8 @@ __all__ = [
     "visitor_shape",
 ]
 
-Shape = dict[str, Any]
 
-
-def message_shape(row: Row[Any]) -> Shape:
+def message_shape(row: Row[Any]) -> Message:
     m = row._mapping
     return {
         "id": m["id"],
@@ -35,9 +44,11 @@ def message_shape(row: Row[Any]) -> Shape:
     }
 
 
-def conversation_shape(row: Row[Any], labels: list[str], visitor: Shape | None = None) -> Shape:
+def conversation_shape(
+    row: Row[Any], labels: list[str], visitor: Visitor | None = None
+) -> Conversation:
     m = row._mapping
-    shape: Shape = {
+    shape: Conversation = {
         "id": m["id"],
         "site_id": m["site_id"],
         "visitor_id": m["visitor_id"],
@@ -58,26 +69,42 @@ def conversation_shape(row: Row[Any], labels: list[str], visitor: Shape | None =
     return shape
 
 
-def for_visitor(conversation: Shape) -> Shape:
+def for_visitor(conversation: VisitorConversation) -> VisitorConversation:
     """The conversation as its visitor may see it: no internal labels or counts."""
-    shape = {k: v for k, v in conversation.items() if k not in {"visitor", "unread_count"}}
-    shape["labels"] = []
-    return shape
+    return {
+        "id": conversation["id"],
+        "site_id": conversation["site_id"],
+        "visitor_id": conversation["visitor_id"],
+        "status": conversation["status"],
+        "assignee_id": conversation["assignee_id"],
+        "labels": [],
+        "created_at": conversation["created_at"],
+        "updated_at": conversation["updated_at"],
+        "last_message_at": conversation["last_message_at"],
+        "last_message": conversation["last_message"],
+    }
 
 
-def visitor_shape(row: Row[Any], prefix: str = "") -> Shape:
+def visitor_shape(row: Row[Any], prefix: str = "") -> Visitor:
     """A visitor's profile; ``prefix`` reads columns labelled e.g. ``v_name`` in a join."""
     m = row._mapping
-    fields = ("id", "site_id", "external_id", "name", "email", "page_url", "user_agent", "timezone")
-    shape: Shape = {name: m[prefix + name] for name in fields}
-    shape["created_at"] = iso(m[prefix + "created_at"])
-    shape["last_seen_at"] = iso(m[prefix + "last_seen_at"])
-    return shape
+    return {
+        "id": m[prefix + "id"],
+        "site_id": m[prefix + "site_id"],
+        "external_id": m[prefix + "external_id"],
+        "name": m[prefix + "name"],
+        "email": m[prefix + "email"],
+        "page_url": m[prefix + "page_url"],
+        "user_agent": m[prefix + "user_agent"],
+        "timezone": m[prefix + "timezone"],
+        "created_at": iso(m[prefix + "created_at"]),
+        "last_seen_at": iso(m[prefix + "last_seen_at"]),
+    }
 
 
-def operator_shape(row: Row[Any], site_ids: list[str] | None = None) -> Shape:
+def operator_shape(row: Row[Any], site_ids: list[str] | None = None) -> Operator:
     m = row._mapping
-    shape: Shape = {
+    shape: Operator = {
         "id": m["id"],
         "email": m["email"],
         "name": m["name"],
@@ -90,9 +117,9 @@ def operator_shape(row: Row[Any], site_ids: list[str] | None = None) -> Shape:
     return shape
 
 
-def site_shape(row: Row[Any], *, with_secret: bool = True) -> Shape:
+def site_shape(row: Row[Any], *, with_secret: bool = True) -> Site:
     m = row._mapping
-    shape: Shape = {
+    shape: Site = {
         "id": m["id"],
         "name": m["name"],
         "site_key": m["site_key"],
@@ -114,7 +141,7 @@ def site_shape(row: Row[Any], *, with_secret: bool = True) -> Shape:
     return shape
 
 
-def api_token_shape(row: Row[Any]) -> Shape:
+def api_token_shape(row: Row[Any]) -> ApiToken:
     m = row._mapping
     return {
         "id": m["id"],
@@ -127,7 +154,7 @@ def api_token_shape(row: Row[Any]) -> Shape:
     }
 
 
-def canned_response_shape(row: Row[Any]) -> Shape:
+def canned_response_shape(row: Row[Any]) -> CannedResponse:
     m = row._mapping
     return {
         "id": m["id"],

@@ -16,7 +16,19 @@ from chatdesk.actions.sites import create_site, update_site
 from chatdesk.clock import iso
 from chatdesk.db.tables import api_tokens, audit_log, canned_responses, operators, sites
 from chatdesk.security.passwords import hash_password
+from chatdesk.shape_types import (
+    ApiTokenList,
+    AuditLog,
+    CannedResponse,
+    CannedResponseList,
+    NewApiToken,
+    Operator,
+    OperatorList,
+    Site,
+    SiteList,
+)
 from chatdesk.shapes import api_token_shape, canned_response_shape, operator_shape, site_shape
+from chatdesk.web.answers import answers
 from chatdesk.web.deps import ADMIN_LIMITS, CurrentOperator, ServicesDep, request_ip
 from chatdesk.web.schemas import (
     ApiTokenIn,
@@ -35,8 +47,8 @@ router = APIRouter(prefix="/api/v1", tags=["settings"], dependencies=ADMIN_LIMIT
 # -- sites ---------------------------------------------------------------------------
 
 
-@router.get("/sites", summary="Sites (admin+)")
-async def get_sites(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
+@router.get("/sites", summary="Sites (admin+)", **answers(SiteList, 401, 403))
+async def get_sites(services: ServicesDep, actor: CurrentOperator) -> SiteList:
     require_role(actor, "admin")
     rows = await services.db.read(
         lambda conn: conn.execute(select(sites).order_by(sites.c.created_at)).all()
@@ -44,10 +56,15 @@ async def get_sites(services: ServicesDep, actor: CurrentOperator) -> dict[str, 
     return {"sites": [site_shape(row) for row in rows]}
 
 
-@router.post("/sites", status_code=201, summary="Create a site (admin+)")
+@router.post(
+    "/sites",
+    status_code=201,
+    summary="Create a site (admin+)",
+    **answers(Site, 401, 403, 422, status=201),
+)
 async def post_site(
     services: ServicesDep, request: Request, actor: CurrentOperator, body: SiteIn
-) -> dict[str, Any]:
+) -> Site:
     require_role(actor, "admin")
     fields = body.columns()
     fields.setdefault("allowed_origins", [])
@@ -55,16 +72,20 @@ async def post_site(
     return await services.db.write(create_site, actor, fields, ip)
 
 
-@router.get("/sites/{site_id}", summary="One site (admin+)")
-async def get_site(services: ServicesDep, actor: CurrentOperator, site_id: str) -> dict[str, Any]:
+@router.get("/sites/{site_id}", summary="One site (admin+)", **answers(Site, 401, 403, 404))
+async def get_site(services: ServicesDep, actor: CurrentOperator, site_id: str) -> Site:
     row = await services.db.read(lambda conn: access_site(conn, actor, site_id, manage=True))
     return site_shape(row)
 
 
-@router.patch("/sites/{site_id}", summary="Change a site's widget settings (admin+)")
+@router.patch(
+    "/sites/{site_id}",
+    summary="Change a site's widget settings (admin+)",
+    **answers(Site, 401, 403, 404, 422),
+)
 async def patch_site(
     services: ServicesDep, request: Request, actor: CurrentOperator, site_id: str, body: SitePatch
-) -> dict[str, Any]:
+) -> Site:
     fields = body.columns()
     ip = request_ip(request)
     return await services.db.write(
@@ -80,21 +101,26 @@ async def patch_site(
 # -- operators -----------------------------------------------------------------------
 
 
-@router.get("/operators", summary="Operators (admin+)")
-async def get_operators(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
+@router.get("/operators", summary="Operators (admin+)", **answers(OperatorList, 401, 403))
+async def get_operators(services: ServicesDep, actor: CurrentOperator) -> OperatorList:
     require_role(actor, "admin")
 
-    def read(conn: Any) -> list[dict[str, Any]]:
+    def read(conn: Any) -> list[Operator]:
         rows = conn.execute(select(operators).order_by(operators.c.created_at)).all()
         return [operator_shape(row, operator_site_ids(conn, row.id)) for row in rows]
 
     return {"operators": await services.db.read(read)}
 
 
-@router.post("/operators", status_code=201, summary="Create an operator (admin+)")
+@router.post(
+    "/operators",
+    status_code=201,
+    summary="Create an operator (admin+)",
+    **answers(Operator, 401, 403, 409, 422, status=201),
+)
 async def post_operator(
     services: ServicesDep, request: Request, actor: CurrentOperator, body: OperatorIn
-) -> dict[str, Any]:
+) -> Operator:
     require_role(actor, "admin")
     password_hash = await asyncio.to_thread(hash_password, body.password)
     ip = request_ip(request)
@@ -110,14 +136,18 @@ async def post_operator(
     )
 
 
-@router.patch("/operators/{operator_id}", summary="Change an operator (admin+)")
+@router.patch(
+    "/operators/{operator_id}",
+    summary="Change an operator (admin+)",
+    **answers(Operator, 401, 403, 404, 409, 422),
+)
 async def patch_operator(
     services: ServicesDep,
     request: Request,
     actor: CurrentOperator,
     operator_id: str,
     body: OperatorPatch,
-) -> dict[str, Any]:
+) -> Operator:
     require_role(actor, "admin")
     fields = body.model_dump(exclude_unset=True, exclude={"password"})
     fields = {k: v for k, v in fields.items() if v is not None}
@@ -132,8 +162,12 @@ async def patch_operator(
 # -- canned responses ----------------------------------------------------------------
 
 
-@router.get("/canned-responses", summary="Canned responses (any operator)")
-async def get_canned(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
+@router.get(
+    "/canned-responses",
+    summary="Canned responses (any operator)",
+    **answers(CannedResponseList, 401),
+)
+async def get_canned(services: ServicesDep, actor: CurrentOperator) -> CannedResponseList:
     rows = await services.db.read(
         lambda conn: conn.execute(
             select(canned_responses).order_by(canned_responses.c.shortcut)
@@ -142,16 +176,24 @@ async def get_canned(services: ServicesDep, actor: CurrentOperator) -> dict[str,
     return {"canned_responses": [canned_response_shape(row) for row in rows]}
 
 
-@router.post("/canned-responses", status_code=201, summary="Create a canned response (admin+)")
+@router.post(
+    "/canned-responses",
+    status_code=201,
+    summary="Create a canned response (admin+)",
+    **answers(CannedResponse, 401, 403, 409, 422, status=201),
+)
 async def post_canned(
     services: ServicesDep, request: Request, actor: CurrentOperator, body: CannedResponseIn
-) -> dict[str, Any]:
+) -> CannedResponse:
     ip = request_ip(request)
     return await services.db.write(create_canned_response, actor, body.shortcut, body.body, ip)
 
 
 @router.delete(
-    "/canned-responses/{canned_id}", status_code=204, summary="Delete a canned response (admin+)"
+    "/canned-responses/{canned_id}",
+    status_code=204,
+    summary="Delete a canned response (admin+)",
+    **answers(None, 401, 403, 404, status=204),
 )
 async def delete_canned(
     services: ServicesDep, request: Request, actor: CurrentOperator, canned_id: str
@@ -164,8 +206,12 @@ async def delete_canned(
 # -- API tokens ----------------------------------------------------------------------
 
 
-@router.get("/api-tokens", summary="API tokens (admin+); secrets are never shown again")
-async def get_api_tokens(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
+@router.get(
+    "/api-tokens",
+    summary="API tokens (admin+); secrets are never shown again",
+    **answers(ApiTokenList, 401, 403),
+)
+async def get_api_tokens(services: ServicesDep, actor: CurrentOperator) -> ApiTokenList:
     require_role(actor, "admin")
     rows = await services.db.read(
         lambda conn: conn.execute(
@@ -177,16 +223,26 @@ async def get_api_tokens(services: ServicesDep, actor: CurrentOperator) -> dict[
     return {"api_tokens": [api_token_shape(row) for row in rows]}
 
 
-@router.post("/api-tokens", status_code=201, summary="Create an API token, shown once (admin+)")
+@router.post(
+    "/api-tokens",
+    status_code=201,
+    summary="Create an API token, shown once (admin+)",
+    **answers(NewApiToken, 401, 403, 422, status=201),
+)
 async def post_api_token(
     services: ServicesDep, request: Request, actor: CurrentOperator, body: ApiTokenIn
-) -> dict[str, Any]:
+) -> NewApiToken:
     ip = request_ip(request)
     token, shape = await services.db.write(create_api_token, actor, body.name, body.role, ip)
     return {**shape, "token": token}
 
 
-@router.delete("/api-tokens/{token_id}", status_code=204, summary="Revoke an API token (admin+)")
+@router.delete(
+    "/api-tokens/{token_id}",
+    status_code=204,
+    summary="Revoke an API token (admin+)",
+    **answers(None, 401, 403, 404, status=204),
+)
 async def delete_api_token(
     services: ServicesDep, request: Request, actor: CurrentOperator, token_id: str
 ) -> Response:
@@ -198,7 +254,9 @@ async def delete_api_token(
 # -- audit log -----------------------------------------------------------------------
 
 
-@router.get("/audit-log", summary="Audit log, newest first (owner)")
+@router.get(
+    "/audit-log", summary="Audit log, newest first (owner)", **answers(AuditLog, 401, 403, 422)
+)
 async def get_audit_log(
     services: ServicesDep,
     actor: CurrentOperator,
@@ -206,7 +264,7 @@ async def get_audit_log(
     operator_id: Annotated[str | None, Query(max_length=32)] = None,
     before: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> dict[str, Any]:
+) -> AuditLog:
     require_role(actor, "owner")
     query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
     if action:

@@ -14,7 +14,9 @@ from chatdesk.actions.operators import change_own_password, operator_site_ids
 from chatdesk.db.tables import operators
 from chatdesk.errors import Forbidden, Unauthorized
 from chatdesk.security.passwords import DUMMY_HASH, hash_password, verify_password
+from chatdesk.shape_types import Operator, SignedIn
 from chatdesk.shapes import operator_shape
+from chatdesk.web.answers import answers
 from chatdesk.web.deps import (
     SESSION_COOKIE,
     CurrentOperator,
@@ -30,15 +32,17 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-def _me(conn: Any, operator_id: str) -> dict[str, Any]:
+def _me(conn: Any, operator_id: str) -> Operator:
     row = conn.execute(select(operators).where(operators.c.id == operator_id)).one()
     return operator_shape(row, operator_site_ids(conn, operator_id))
 
 
-@router.post("/login", summary="Sign in with email and password")
+@router.post(
+    "/login", summary="Sign in with email and password", **answers(SignedIn, 401, 403, 422)
+)
 async def login(
     services: ServicesDep, request: Request, response: Response, body: LoginIn
-) -> dict[str, Any]:
+) -> SignedIn:
     check_same_origin(request)
     email = body.email.strip().lower()
     ip = request_ip(request)
@@ -77,6 +81,7 @@ async def login(
     status_code=204,
     summary="Sign out; the session is revoked server-side",
     dependencies=[limit_ip("admin_write")],
+    **answers(None, 401, 403, status=204),
 )
 async def logout(services: ServicesDep, request: Request, actor: CurrentOperator) -> Response:
     if actor.session_id is not None:
@@ -90,8 +95,8 @@ async def logout(services: ServicesDep, request: Request, actor: CurrentOperator
     return response
 
 
-@router.get("/me", summary="The signed-in operator and the CSRF token")
-async def me(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
+@router.get("/me", summary="The signed-in operator and the CSRF token", **answers(SignedIn, 401))
+async def me(services: ServicesDep, actor: CurrentOperator) -> SignedIn:
     operator = await services.db.read(lambda conn: _me(conn, actor.operator_id))
     return {"operator": operator, "csrf_token": actor.csrf_token}
 
@@ -101,6 +106,7 @@ async def me(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
     status_code=204,
     summary="Change your own password; your other sessions end",
     dependencies=[limit_ip("admin_write")],
+    **answers(None, 401, 403, 422, status=204),
 )
 async def change_password(
     services: ServicesDep, request: Request, actor: CurrentOperator, body: PasswordChangeIn

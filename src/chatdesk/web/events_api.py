@@ -13,6 +13,7 @@ from chatdesk.realtime.delivery import EventStream, long_poll
 from chatdesk.realtime.hub import EVERYTHING, Key
 from chatdesk.runtime import Services
 from chatdesk.security.principals import OperatorActor, VisitorActor
+from chatdesk.shape_types import Author, Event, EventsPage
 
 __all__ = ["After", "Wait", "events_response", "publish_typing"]
 
@@ -40,7 +41,7 @@ async def events_response(
     after: int | None,
     wait: float | None,
     still_allowed: Any = None,
-) -> Response | dict[str, Any]:
+) -> Response | EventsPage:
     settings = services.settings
     if "text/event-stream" in request.headers.get("accept", ""):
         resume = _last_event_id(request)
@@ -71,13 +72,14 @@ async def publish_typing(
 ) -> None:
     """Tell the other side someone is typing; never stored, delivered to parked listeners."""
     keys: list[Key] = [EVERYTHING, ("s", conversation.site_id)]
+    author: Author
     if isinstance(actor, VisitorActor):
         author = {"type": "visitor", "id": actor.visitor_id, "name": author_name}
     else:
         author = {"type": "operator", "id": actor.operator_id, "name": actor.name}
         if not private:
             keys.append(("v", conversation.visitor_id))
-    event = {
+    event: Event = {
         "id": None,
         "type": "typing",
         "conversation_id": conversation.id,
