@@ -3,7 +3,7 @@ types, in ``shape_types``, are what ``/openapi.json`` documents."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Row
 
@@ -71,18 +71,11 @@ def conversation_shape(
 
 def for_visitor(conversation: VisitorConversation) -> VisitorConversation:
     """The conversation as its visitor may see it: no internal labels or counts."""
-    return {
-        "id": conversation["id"],
-        "site_id": conversation["site_id"],
-        "visitor_id": conversation["visitor_id"],
-        "status": conversation["status"],
-        "assignee_id": conversation["assignee_id"],
-        "labels": [],
-        "created_at": conversation["created_at"],
-        "updated_at": conversation["updated_at"],
-        "last_message_at": conversation["last_message_at"],
-        "last_message": conversation["last_message"],
-    }
+    # A projection, not a construction: stored events hand over the conversation as
+    # the version that appended them wrote it, and every key but these passes through.
+    shape = {k: v for k, v in conversation.items() if k not in {"visitor", "unread_count"}}
+    shape["labels"] = []
+    return cast(VisitorConversation, shape)
 
 
 def visitor_shape(row: Row[Any], prefix: str = "") -> Visitor:
