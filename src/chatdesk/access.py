@@ -1,7 +1,9 @@
-"""The only way to fetch a user-visible row by id, permission check included.
+"""Who may do what: the only way to fetch a user-visible row by id, and the role rules.
 
 "Not yours" and "not there" raise the same :class:`NotFound`, so an id's
-existence never leaks to someone who may not see it.
+existence never leaks to someone who may not see it. Actions call these for
+every write; handlers call them for what they read; nothing else decides a
+permission.
 """
 
 from __future__ import annotations
@@ -15,18 +17,26 @@ from chatdesk.errors import Forbidden, NotFound
 from chatdesk.security.principals import OperatorActor, VisitorActor
 
 __all__ = [
+    "AUDIT_LOG_ROLE",
+    "SETTINGS_ROLE",
     "access_api_token",
     "access_canned_response",
     "access_conversation",
     "access_operator",
     "access_site",
+    "has_role",
     "may_see_conversation",
     "public_site",
     "require_role",
+    "require_session",
 ]
 
 Actor = OperatorActor | VisitorActor
 
+# Sites, operators, canned responses and API tokens are managed from this role up;
+# the audit log is read from this one. The console's settings pages ask the same.
+SETTINGS_ROLE = "admin"
+AUDIT_LOG_ROLE = "owner"
 
 _BY_ID: dict[str, Any] = {}
 
@@ -38,10 +48,23 @@ def _by_id(conn: Connection, table: Table, row_id: str) -> Row[Any] | None:
     return conn.execute(statement, {"b_id": row_id}).first()
 
 
+def has_role(actor: Actor, minimum: str) -> bool:
+    """Whether ``actor`` is an operator of at least ``minimum`` role."""
+    return isinstance(actor, OperatorActor) and actor.at_least(minimum)
+
+
 def require_role(actor: Actor, minimum: str) -> OperatorActor:
     """``actor`` as an operator of at least ``minimum`` role, or Forbidden."""
     if not isinstance(actor, OperatorActor) or not actor.at_least(minimum):
         raise Forbidden(f"This needs the {minimum} role or higher.")
+    return actor
+
+
+def require_session(actor: OperatorActor, doing: str) -> OperatorActor:
+    """``actor`` if it signed in with a session, or Forbidden for an API token's call:
+    for what only the person may do (``doing``: e.g. "Change passwords")."""
+    if actor.session_id is None:
+        raise Forbidden(f"{doing} from a signed-in session, not with an API token.")
     return actor
 
 
@@ -73,7 +96,7 @@ def access_site(conn: Connection, actor: Actor, site_id: str, *, manage: bool = 
     if not isinstance(actor, OperatorActor):
         raise NotFound("Site not found.")
     if manage:
-        require_role(actor, "admin")
+        require_role(actor, SETTINGS_ROLE)
     row = _by_id(conn, sites, site_id)
     if row is None or not actor.can_see_site(row.id):
         raise NotFound("Site not found.")
@@ -82,7 +105,7 @@ def access_site(conn: Connection, actor: Actor, site_id: str, *, manage: bool = 
 
 def access_operator(conn: Connection, actor: Actor, operator_id: str) -> Row[Any]:
     """Another operator's record, for admins and owners."""
-    require_role(actor, "admin")
+    require_role(actor, SETTINGS_ROLE)
     row = _by_id(conn, operators, operator_id)
     if row is None:
         raise NotFound("Operator not found.")
@@ -90,7 +113,7 @@ def access_operator(conn: Connection, actor: Actor, operator_id: str) -> Row[Any
 
 
 def access_canned_response(conn: Connection, actor: Actor, canned_id: str) -> Row[Any]:
-    require_role(actor, "admin")
+    require_role(actor, SETTINGS_ROLE)
     row = _by_id(conn, canned_responses, canned_id)
     if row is None:
         raise NotFound("Canned response not found.")
@@ -98,7 +121,7 @@ def access_canned_response(conn: Connection, actor: Actor, canned_id: str) -> Ro
 
 
 def access_api_token(conn: Connection, actor: Actor, token_id: str) -> Row[Any]:
-    require_role(actor, "admin")
+    require_role(actor, SETTINGS_ROLE)
     row = _by_id(conn, api_tokens, token_id)
     if row is None or row.revoked_at is not None:
         raise NotFound("API token not found.")

@@ -18,6 +18,7 @@ from chatdesk.bootstrap import ensure_schema
 from chatdesk.clock import Clock, system_clock
 from chatdesk.db.runner import Database
 from chatdesk.logs import configure_logging
+from chatdesk.queries.events import EventLogReader
 from chatdesk.realtime.bus import make_bus
 from chatdesk.realtime.hub import Hub
 from chatdesk.runtime import Services
@@ -97,10 +98,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         log_config=(settings.log_format, settings.log_level, settings.is_production),
     )
     hub = Hub(
-        db,
         make_bus(settings.redis_url, settings.database_url),
+        EventLogReader(db),
         poll_seconds=settings.event_poll_seconds,
     )
+    db.on_commit = hub.committed  # wake-ups are published once the data is committed
     services = Services(
         settings=settings,
         db=db,
@@ -114,7 +116,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         trusted_proxies=tuple(settings.trusted_proxies),
     )
     services.metrics.watch(services)
-    services.hub.on_invalidate.append(lambda _msg: services.visitor_cache.clear())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -37,6 +37,7 @@ __all__ = [
     "InboxSiteList",
     "LabelList",
     "LastMessage",
+    "Launcher",
     "Message",
     "MessageList",
     "NewApiToken",
@@ -208,6 +209,15 @@ class VisitorProfile(TypedDict):
 class VisitorSession(TypedDict):
     visitor_token: str
     visitor: VisitorProfile
+
+
+class Launcher(TypedDict):
+    """What the widget loader reads before the frame exists (``/widget/launcher``, a page
+    route outside /openapi.json): ``allowed`` says whether the page may frame the chat."""
+
+    accent_color: str
+    position: Literal["left", "right"]
+    allowed: bool
 
 
 # -- operators and sign-in ------------------------------------------------------------

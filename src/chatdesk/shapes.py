@@ -3,6 +3,7 @@ types, in ``shape_types``, are what ``/openapi.json`` documents."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Row
@@ -10,24 +11,39 @@ from sqlalchemy import Row
 from chatdesk.clock import iso
 from chatdesk.shape_types import (
     ApiToken,
+    AuditEntry,
+    Author,
     CannedResponse,
     Conversation,
+    Event,
+    InboxSite,
+    Launcher,
     Message,
     Operator,
     Site,
+    TeamMember,
     Visitor,
     VisitorConversation,
+    VisitorProfile,
+    WidgetConfig,
 )
 
 __all__ = [
     "api_token_shape",
+    "audit_entry_shape",
     "canned_response_shape",
     "conversation_shape",
     "for_visitor",
+    "launcher_shape",
     "message_shape",
     "operator_shape",
+    "own_visitor_shape",
+    "site_name_shape",
     "site_shape",
+    "team_member_shape",
+    "typing_shape",
     "visitor_shape",
+    "widget_config_shape",
 ]
 
 
@@ -154,4 +170,76 @@ def canned_response_shape(row: Row[Any]) -> CannedResponse:
         "shortcut": m["shortcut"],
         "body": m["body"],
         "created_at": iso(m["created_at"]),
+    }
+
+
+def audit_entry_shape(row: Row[Any]) -> AuditEntry:
+    m = row._mapping
+    return {
+        "id": m["id"],
+        "operator_id": m["operator_id"],
+        "action": m["action"],
+        "target_type": m["target_type"],
+        "target_id": m["target_id"],
+        "ip": m["ip"],
+        "created_at": iso(m["created_at"]),
+        "details": m["details"],
+    }
+
+
+def team_member_shape(row: Row[Any]) -> TeamMember:
+    """An operator as a teammate sees them (for assignment): no email, no sites."""
+    m = row._mapping
+    return {"id": m["id"], "name": m["name"], "role": m["role"]}
+
+
+def site_name_shape(row: Row[Any]) -> InboxSite:
+    """A site as the inbox's filter names it, for any operator who sees it."""
+    m = row._mapping
+    return {"id": m["id"], "name": m["name"]}
+
+
+def own_visitor_shape(visitor: Visitor) -> VisitorProfile:
+    """What the widget shows a visitor of themselves (from :func:`visitor_shape`)."""
+    return {"id": visitor["id"], "name": visitor["name"], "email": visitor["email"]}
+
+
+def widget_config_shape(site: Row[Any], *, online: bool) -> WidgetConfig:
+    """A site's public widget configuration: nothing a visitor may not read."""
+    m = site._mapping
+    return {
+        "site": {
+            "name": m["name"],
+            "greeting": m["greeting"],
+            "accent_color": m["accent_color"],
+            "position": m["position"],
+            "prechat": {"name": m["prechat_name"], "email": m["prechat_email"]},
+            "online": online,
+            "offline_message": m["offline_message"],
+            "identity_required": bool(m["identity_required"]),
+        }
+    }
+
+
+def launcher_shape(site: Row[Any], origin: str) -> Launcher:
+    """What the widget loader needs before the frame exists; ``allowed`` says whether
+    the page at ``origin`` (lower-cased) may frame the chat."""
+    m = site._mapping
+    return {
+        "accent_color": m["accent_color"],
+        "position": m["position"],
+        "allowed": origin in [o.lower() for o in m["allowed_origins"]],
+    }
+
+
+def typing_shape(
+    conversation_id: str, author: Author, *, private: bool, created_at: datetime
+) -> Event:
+    """The ephemeral ``typing`` event: never stored, so it has no id."""
+    return {
+        "id": None,
+        "type": "typing",
+        "conversation_id": conversation_id,
+        "created_at": iso(created_at),
+        "data": {"author": author, "private": private},
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import insert, select, update
 
-from chatdesk.access import access_api_token, require_role
+from chatdesk.access import SETTINGS_ROLE, access_api_token, require_role
 from chatdesk.actions.audit import record
 from chatdesk.db.runner import Unit
 from chatdesk.db.tables import api_tokens
@@ -23,7 +23,7 @@ def create_api_token(
     unit: Unit, actor: OperatorActor, name: str, role: str, ip: str | None = None
 ) -> tuple[str, ApiToken]:
     """A new token acting with ``role`` (never above the creator's); returns (secret, shape)."""
-    require_role(actor, "admin")
+    require_role(actor, SETTINGS_ROLE)
     if not role_at_least(actor.role, role):
         raise Forbidden("A token cannot have a higher role than its creator.")
     token = new_token(API_TOKEN_PREFIX)

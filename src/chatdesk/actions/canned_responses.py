@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, insert, select
 
-from chatdesk.access import access_canned_response, require_role
+from chatdesk.access import SETTINGS_ROLE, access_canned_response, require_role
 from chatdesk.actions.audit import record
 from chatdesk.db.runner import Unit
 from chatdesk.db.tables import canned_responses
@@ -20,7 +20,7 @@ __all__ = ["create_canned_response", "delete_canned_response"]
 def create_canned_response(
     unit: Unit, actor: OperatorActor, shortcut: str, body: str, ip: str | None = None
 ) -> CannedResponse:
-    require_role(actor, "admin")
+    require_role(actor, SETTINGS_ROLE)
     taken = unit.conn.execute(
         select(canned_responses.c.id).where(canned_responses.c.shortcut == shortcut)
     ).first()

@@ -6,12 +6,13 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
-from chatdesk.access import access_operator, require_role
+from chatdesk.access import SETTINGS_ROLE, access_operator, require_role
 from chatdesk.actions.audit import record
 from chatdesk.db.runner import Unit
 from chatdesk.db.tables import api_tokens, operator_sessions, operators, site_operators, sites
 from chatdesk.errors import Conflict, Forbidden, ValidationFailed
 from chatdesk.ids import new_id
+from chatdesk.queries.operators import operator_site_ids
 from chatdesk.security.principals import OperatorActor
 from chatdesk.shape_types import Operator
 from chatdesk.shapes import operator_shape
@@ -19,24 +20,15 @@ from chatdesk.shapes import operator_shape
 __all__ = [
     "change_own_password",
     "create_operator",
-    "operator_site_ids",
     "revoke_sessions",
     "update_operator",
 ]
 
 
-def operator_site_ids(unit_conn: Any, operator_id: str) -> list[str]:
-    return sorted(
-        unit_conn.execute(
-            select(site_operators.c.site_id).where(site_operators.c.operator_id == operator_id)
-        ).scalars()
-    )
-
-
 def _check_can_grant(actor: OperatorActor | None, role: str) -> None:
     if actor is None:
         return
-    require_role(actor, "admin")
+    require_role(actor, SETTINGS_ROLE)
     if role == "owner" and not actor.at_least("owner"):
         raise Forbidden("Only an owner can make another owner.")
 

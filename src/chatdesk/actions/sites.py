@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from chatdesk.access import access_site, require_role
+from chatdesk.access import SETTINGS_ROLE, access_site, require_role
 from chatdesk.actions.audit import record
 from chatdesk.db.runner import Unit
 from chatdesk.db.tables import operators, site_operators, sites
@@ -36,7 +36,7 @@ def create_site(
 ) -> Site:
     """A new site with a fresh public key and identity secret; every agent joins it."""
     if actor is not None:
-        require_role(actor, "admin")
+        require_role(actor, SETTINGS_ROLE)
     site_id = new_id()
     values = {**SITE_DEFAULTS, **fields}
     unit.conn.execute(

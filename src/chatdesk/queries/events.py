@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import Connection, Row, bindparam, func, select
 
 from chatdesk.clock import iso
+from chatdesk.db.runner import Database
 from chatdesk.db.tables import events, meta
 from chatdesk.errors import CursorExpired
 from chatdesk.security.principals import OperatorActor, VisitorActor
 from chatdesk.shape_types import Event, EventData
 from chatdesk.shapes import for_visitor
 
-__all__ = ["PURGED_THROUGH", "event_shape", "head", "read_events"]
+__all__ = ["PURGED_THROUGH", "EventLogReader", "event_shape", "head", "read_events", "routes_after"]
 
 # meta key: the highest event id ever purged; cursors below it have lost events.
 PURGED_THROUGH = "events_purged_through"
@@ -71,3 +72,32 @@ def read_events(
     if len(rows) < limit:
         return [event_shape(row, actor) for row in rows], max(rows[-1].id, newest)
     return [event_shape(row, actor) for row in rows], rows[-1].id
+
+
+_ROUTES_AFTER = (
+    select(events.c.id, events.c.site_id, events.c.visitor_id, events.c.private)
+    .where(events.c.id > bindparam("b_after"))
+    .order_by(events.c.id)
+    .limit(1000)
+)
+
+
+def routes_after(conn: Connection, after: int) -> list[tuple[int, str, str | None, bool]]:
+    """(id, site id, visitor id, private) of up to 1000 events after ``after``: what the
+    real-time hub needs to know whom to wake, and no more."""
+    rows = conn.execute(_ROUTES_AFTER, {"b_after": after}).all()
+    return [(int(r[0]), r[1], r[2], bool(r[3])) for r in rows]
+
+
+class EventLogReader:
+    """The event log as the real-time hub reads it (``realtime.hub.EventLog``), one
+    read hop per call."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def head(self) -> int:
+        return await self.db.read(head)
+
+    async def routes_after(self, after: int) -> list[tuple[int, str, str | None, bool]]:
+        return await self.db.read(lambda conn: routes_after(conn, after))

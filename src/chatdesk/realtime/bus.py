@@ -1,7 +1,7 @@
 """The wake-up bus: a small interface with a memory and a Redis backend.
 
-The bus carries wake-ups ("events up to id N exist"), ephemeral signals
-(typing) and cache invalidations. It never carries the data readers rely on:
+The bus carries wake-ups ("events up to id N exist") and ephemeral signals
+(typing). It never carries the data readers rely on:
 they re-read the event log, so a lost message on the bus costs latency only.
 """
 

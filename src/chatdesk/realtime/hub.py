@@ -7,6 +7,9 @@ columns of the new events, once per process, and wakes the listeners whose
 keys match; each woken listener then re-reads the log from its own cursor with
 its own visibility filter. Ephemeral signals (typing) are handed to matching
 listeners directly; they are never stored.
+
+The hub reads the log through the :class:`EventLog` it is given (the app passes
+``queries.events.EventLogReader``), so the real-time layer imports no query.
 """
 
 from __future__ import annotations
@@ -15,37 +18,28 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, bindparam, select
-
-from chatdesk.db.runner import Database
-from chatdesk.db.tables import events
-from chatdesk.queries.events import head
 from chatdesk.realtime.bus import Bus, Message
-from chatdesk.security.principals import OperatorActor, VisitorActor
+from chatdesk.realtime.routing import Key, event_keys
+from chatdesk.security.principals import Principal
 
-__all__ = ["Hub", "Listener", "keys_for"]
+__all__ = ["EventLog", "Hub", "Listener", "Route"]
 
 _log = logging.getLogger("chatdesk.hub")
-Key = tuple[str, str]
-EVERYTHING: Key = ("all", "")
+# (event id, site id, visitor id, private): what routing an event needs.
+Route = tuple[int, str, str | None, bool]
 
 
-def keys_for(actor: OperatorActor | VisitorActor) -> tuple[Key, ...]:
-    if isinstance(actor, VisitorActor):
-        return (("v", actor.visitor_id),)
-    if actor.site_ids is None:
-        return (EVERYTHING,)
-    return tuple(("s", site_id) for site_id in sorted(actor.site_ids))
+class EventLog(Protocol):
+    """What the hub reads of the event log, each call one short read."""
 
+    async def head(self) -> int:
+        """The newest event id (0 for an empty log)."""
 
-def _event_keys(site_id: str, visitor_id: str | None, private: bool) -> list[Key]:
-    keys = [EVERYTHING, ("s", site_id)]
-    if visitor_id and not private:
-        keys.append(("v", visitor_id))
-    return keys
+    async def routes_after(self, after: int) -> list[Route]:
+        """The routing columns of events after ``after``, oldest first (a page of them)."""
 
 
 class Listener:
@@ -53,7 +47,7 @@ class Listener:
 
     __slots__ = ("_woken", "ephemeral", "keys", "principal", "recheck")
 
-    def __init__(self, keys: tuple[Key, ...], principal: str | None) -> None:
+    def __init__(self, keys: tuple[Key, ...], principal: Principal | None) -> None:
         self.keys = keys
         self.principal = principal
         self.recheck = False
@@ -85,9 +79,9 @@ class Listener:
 class Hub:
     """Wakes parked listeners when events they may see are committed."""
 
-    def __init__(self, db: Database, bus: Bus, *, poll_seconds: float) -> None:
-        self.db = db
+    def __init__(self, bus: Bus, log: EventLog, *, poll_seconds: float) -> None:
         self.bus = bus
+        self.log = log
         self.poll_seconds = poll_seconds
         self._listeners: dict[Key, set[Listener]] = defaultdict(set)
         self._seen = 0
@@ -95,7 +89,6 @@ class Hub:
         self._fetcher: asyncio.Task[None] | None = None
         self._poller: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.on_invalidate: list[Callable[[Message], None]] = []
         self.published = 0
         self._publishing: set[asyncio.Future[None]] = set()
 
@@ -104,14 +97,13 @@ class Hub:
         return sum(len(group) for group in self._listeners.values())
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._seen = self._target = await self.db.read(head)
+        self._seen = self._target = await self.log.head()
         await self.bus.start(self._on_bus)
-        self.db.on_commit = self._on_commit
+        self._loop = asyncio.get_running_loop()
         self._poller = asyncio.create_task(self._poll())
 
     async def stop(self) -> None:
-        self.db.on_commit = None
+        self._loop = None  # commits from now on publish nothing
         for task in (self._poller, self._fetcher):
             if task is not None:
                 task.cancel()
@@ -121,7 +113,7 @@ class Hub:
 
     # -- listeners -----------------------------------------------------------------
 
-    def listen(self, keys: tuple[Key, ...], principal: str | None = None) -> Listener:
+    def listen(self, keys: tuple[Key, ...], principal: Principal | None = None) -> Listener:
         listener = Listener(keys, principal)
         for key in keys:
             self._listeners[key].add(listener)
@@ -142,7 +134,7 @@ class Hub:
                     listener.ephemeral.append(ephemeral)
                 listener.wake()
 
-    def disconnect(self, principal: str) -> None:
+    def disconnect(self, principal: Principal) -> None:
         """Wake every listener of ``principal`` so it re-checks its credentials."""
         for group in list(self._listeners.values()):
             for listener in group:
@@ -152,8 +144,12 @@ class Hub:
 
     # -- publishing ----------------------------------------------------------------
 
-    def _on_commit(self, event_id: int) -> None:
-        """Called by the writer after a commit that appended events (from any thread)."""
+    def committed(self, event_id: int) -> None:
+        """Publish the wake-up for a commit that appended events up to ``event_id``.
+
+        The writer calls it after each such commit, from any thread; before
+        :meth:`start` and after :meth:`stop` it does nothing.
+        """
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._publish_soon, {"kind": "event", "id": event_id})
@@ -164,8 +160,10 @@ class Hub:
         self._publishing.add(task)
         task.add_done_callback(self._publishing.discard)
 
-    async def publish(self, message: Message) -> None:
-        await self.bus.publish(message)
+    async def publish_ephemeral(self, keys: list[Key], event: Mapping[str, Any]) -> None:
+        """Hand ``event`` to the listeners parked under ``keys`` in every process; never stored."""
+        # A Mapping: the hub carries any JSON object, a shape's TypedDict included.
+        await self.bus.publish({"kind": "ephemeral", "keys": keys, "event": event})
 
     def _on_bus(self, message: Message) -> None:
         kind = message.get("kind")
@@ -173,9 +171,6 @@ class Hub:
             self._want(int(message["id"]))
         elif kind == "ephemeral":
             self._wake([(str(k[0]), str(k[1])) for k in message["keys"]], message["event"])
-        elif kind == "invalidate":
-            for callback in self.on_invalidate:
-                callback(message)
 
     # -- following the log ---------------------------------------------------------
 
@@ -193,13 +188,13 @@ class Hub:
     async def _fetch(self) -> None:
         try:
             while self._target > self._seen:
-                rows = await self.db.read(lambda conn: _routing_after(conn, self._seen))
+                rows = await self.log.routes_after(self._seen)
                 if not rows:
                     # The head may lag a wake-up from a batch still being committed elsewhere.
                     self._target = self._seen
                     return
                 for _id, site_id, visitor_id, private in rows:
-                    self._wake(_event_keys(site_id, visitor_id, bool(private)))
+                    self._wake(event_keys(site_id, None if private else visitor_id))
                 self._seen = max(self._seen, rows[-1][0])
         except Exception:
             _log.exception("reading new events failed; the next poll retries")
@@ -208,21 +203,8 @@ class Hub:
         while True:
             await asyncio.sleep(self.poll_seconds)
             try:
-                newest = await self.db.read(head)
+                newest = await self.log.head()
             except Exception:
                 _log.warning("event poll failed")
                 continue
             self._want(newest)
-
-
-_ROUTING_AFTER = (
-    select(events.c.id, events.c.site_id, events.c.visitor_id, events.c.private)
-    .where(events.c.id > bindparam("b_after"))
-    .order_by(events.c.id)
-    .limit(1000)
-)
-
-
-def _routing_after(conn: Connection, after: int) -> list[tuple[int, str, str | None, bool]]:
-    rows = conn.execute(_ROUTING_AFTER, {"b_after": after}).all()
-    return [(int(r[0]), r[1], r[2], bool(r[3])) for r in rows]

@@ -2,8 +2,15 @@
 
 Tokens are looked up by their SHA-256 (the only form stored); the fetched hash
 is compared again with ``hmac.compare_digest`` so no code path compares a
-secret with ``==``. Visitor lookups, repeated by every widget request, are
-cached in process and dropped at once when a token is revoked.
+secret with ``==``.
+
+Visitor lookups, repeated by every widget request, are cached in process
+(:class:`VisitorCache`). What a visitor token resolves to (visitor, site) never
+changes, and no action revokes a visitor token or deletes a visitor, so a
+cached entry is never stale. Operator sessions and API tokens are not cached:
+they are looked up on every request, so revoking one takes effect at once.
+Whatever comes to revoke visitor tokens must also drop them from every
+process's cache (the TTL alone would leave a revoked token usable for a minute).
 """
 
 from __future__ import annotations
@@ -59,7 +66,7 @@ def visitor_from_token(conn: Connection, token: str) -> VisitorActor | None:
 
 
 class VisitorCache:
-    """token hash -> VisitorActor, bounded, with a TTL that bounds cross-process staleness."""
+    """token hash -> VisitorActor, bounded in size and age (an entry lives ``ttl`` seconds)."""
 
     def __init__(self, max_entries: int = 100_000, ttl: float = 60.0) -> None:
         self._items: OrderedDict[str, tuple[float, VisitorActor]] = OrderedDict()
@@ -77,13 +84,6 @@ class VisitorCache:
         self._items.move_to_end(actor.token_hash)
         while len(self._items) > self.max_entries:
             self._items.popitem(last=False)
-
-    def drop_visitor(self, visitor_id: str) -> None:
-        for key in [k for k, (_, a) in self._items.items() if a.visitor_id == visitor_id]:
-            del self._items[key]
-
-    def clear(self) -> None:
-        self._items.clear()
 
 
 def _site_ids(conn: Connection, operator_id: str, role: str) -> frozenset[str] | None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-__all__ = ["ROLES", "OperatorActor", "VisitorActor", "role_at_least"]
+__all__ = ["ROLES", "OperatorActor", "Principal", "VisitorActor", "role_at_least"]
 
 ROLES = ("agent", "admin", "owner")
 
@@ -13,11 +14,32 @@ def role_at_least(role: str, minimum: str) -> bool:
     return ROLES.index(role) >= ROLES.index(minimum)
 
 
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who acts, written ``kind:id`` wherever it is recorded: the request log's
+    ``principal`` field, rate-limit keys, the real-time hub's listeners."""
+
+    kind: Literal["visitor", "operator", "api_token"]
+    id: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
 @dataclass(frozen=True)
 class VisitorActor:
     visitor_id: str
     site_id: str
     token_hash: str
+
+    @property
+    def principal(self) -> Principal:
+        return Principal("visitor", self.visitor_id)
+
+    @property
+    def account(self) -> Principal:
+        """The account behind the call; for a visitor, the visitor itself."""
+        return self.principal
 
 
 @dataclass(frozen=True)
@@ -31,6 +53,19 @@ class OperatorActor:
     session_id: str | None = None
     csrf_token: str | None = None
     api_token_id: str | None = None
+
+    @property
+    def principal(self) -> Principal:
+        """Who acts: the API token when the call came with one, else the operator."""
+        if self.api_token_id is not None:
+            return Principal("api_token", self.api_token_id)
+        return self.account
+
+    @property
+    def account(self) -> Principal:
+        """The operator behind the call, whichever credential it came with: what
+        changing or signing out that operator concerns."""
+        return Principal("operator", self.operator_id)
 
     def can_see_site(self, site_id: str) -> bool:
         return self.site_ids is None or site_id in self.site_ids

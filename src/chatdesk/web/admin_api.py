@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import select
 
-from chatdesk.access import access_site, require_role
+from chatdesk.access import AUDIT_LOG_ROLE, SETTINGS_ROLE, access_site, require_role
 from chatdesk.actions.api_tokens import create_api_token, revoke_api_token
 from chatdesk.actions.canned_responses import create_canned_response, delete_canned_response
-from chatdesk.actions.operators import create_operator, operator_site_ids, update_operator
+from chatdesk.actions.operators import create_operator, update_operator
 from chatdesk.actions.sites import create_site, update_site
-from chatdesk.clock import iso
-from chatdesk.db.tables import api_tokens, audit_log, canned_responses, operators, sites
+from chatdesk.queries.api_tokens import list_api_tokens
+from chatdesk.queries.audit_log import AuditFilter, audit_entries
+from chatdesk.queries.canned_responses import list_canned_responses
+from chatdesk.queries.operators import list_operators
+from chatdesk.queries.sites import list_sites
 from chatdesk.security.passwords import hash_password
+from chatdesk.security.principals import Principal
 from chatdesk.shape_types import (
     ApiTokenList,
     AuditLog,
@@ -27,7 +30,7 @@ from chatdesk.shape_types import (
     Site,
     SiteList,
 )
-from chatdesk.shapes import api_token_shape, canned_response_shape, operator_shape, site_shape
+from chatdesk.shapes import site_shape
 from chatdesk.web.answers import answers
 from chatdesk.web.deps import ADMIN_LIMITS, CurrentOperator, ServicesDep, request_ip
 from chatdesk.web.schemas import (
@@ -49,11 +52,8 @@ router = APIRouter(prefix="/api/v1", tags=["settings"], dependencies=ADMIN_LIMIT
 
 @router.get("/sites", summary="Sites (admin+)", **answers(SiteList, 401, 403))
 async def get_sites(services: ServicesDep, actor: CurrentOperator) -> SiteList:
-    require_role(actor, "admin")
-    rows = await services.db.read(
-        lambda conn: conn.execute(select(sites).order_by(sites.c.created_at)).all()
-    )
-    return {"sites": [site_shape(row) for row in rows]}
+    require_role(actor, SETTINGS_ROLE)
+    return {"sites": await services.db.read(list_sites)}
 
 
 @router.post(
@@ -65,7 +65,6 @@ async def get_sites(services: ServicesDep, actor: CurrentOperator) -> SiteList:
 async def post_site(
     services: ServicesDep, request: Request, actor: CurrentOperator, body: SiteIn
 ) -> Site:
-    require_role(actor, "admin")
     fields = body.columns()
     fields.setdefault("allowed_origins", [])
     ip = request_ip(request)
@@ -103,13 +102,8 @@ async def patch_site(
 
 @router.get("/operators", summary="Operators (admin+)", **answers(OperatorList, 401, 403))
 async def get_operators(services: ServicesDep, actor: CurrentOperator) -> OperatorList:
-    require_role(actor, "admin")
-
-    def read(conn: Any) -> list[Operator]:
-        rows = conn.execute(select(operators).order_by(operators.c.created_at)).all()
-        return [operator_shape(row, operator_site_ids(conn, row.id)) for row in rows]
-
-    return {"operators": await services.db.read(read)}
+    require_role(actor, SETTINGS_ROLE)
+    return {"operators": await services.db.read(list_operators)}
 
 
 @router.post(
@@ -121,7 +115,6 @@ async def get_operators(services: ServicesDep, actor: CurrentOperator) -> Operat
 async def post_operator(
     services: ServicesDep, request: Request, actor: CurrentOperator, body: OperatorIn
 ) -> Operator:
-    require_role(actor, "admin")
     password_hash = await asyncio.to_thread(hash_password, body.password)
     ip = request_ip(request)
     return await services.db.write(
@@ -148,14 +141,13 @@ async def patch_operator(
     operator_id: str,
     body: OperatorPatch,
 ) -> Operator:
-    require_role(actor, "admin")
     fields = body.model_dump(exclude_unset=True, exclude={"password"})
     fields = {k: v for k, v in fields.items() if v is not None}
     if body.password is not None:
         fields["password_hash"] = await asyncio.to_thread(hash_password, body.password)
     ip = request_ip(request)
     result = await services.db.write(update_operator, actor, operator_id, fields, ip=ip)
-    services.hub.disconnect(f"o:{operator_id}")
+    services.hub.disconnect(Principal("operator", operator_id))
     return result
 
 
@@ -168,12 +160,7 @@ async def patch_operator(
     **answers(CannedResponseList, 401),
 )
 async def get_canned(services: ServicesDep, actor: CurrentOperator) -> CannedResponseList:
-    rows = await services.db.read(
-        lambda conn: conn.execute(
-            select(canned_responses).order_by(canned_responses.c.shortcut)
-        ).all()
-    )
-    return {"canned_responses": [canned_response_shape(row) for row in rows]}
+    return {"canned_responses": await services.db.read(list_canned_responses)}
 
 
 @router.post(
@@ -212,15 +199,8 @@ async def delete_canned(
     **answers(ApiTokenList, 401, 403),
 )
 async def get_api_tokens(services: ServicesDep, actor: CurrentOperator) -> ApiTokenList:
-    require_role(actor, "admin")
-    rows = await services.db.read(
-        lambda conn: conn.execute(
-            select(api_tokens)
-            .where(api_tokens.c.revoked_at.is_(None))
-            .order_by(api_tokens.c.created_at)
-        ).all()
-    )
-    return {"api_tokens": [api_token_shape(row) for row in rows]}
+    require_role(actor, SETTINGS_ROLE)
+    return {"api_tokens": await services.db.read(list_api_tokens)}
 
 
 @router.post(
@@ -265,27 +245,6 @@ async def get_audit_log(
     before: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> AuditLog:
-    require_role(actor, "owner")
-    query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
-    if action:
-        query = query.where(audit_log.c.action == action)
-    if operator_id:
-        query = query.where(audit_log.c.operator_id == operator_id)
-    if before is not None:
-        query = query.where(audit_log.c.id < before)
-    rows = await services.db.read(lambda conn: conn.execute(query).all())
-    return {
-        "entries": [
-            {
-                "id": r.id,
-                "operator_id": r.operator_id,
-                "action": r.action,
-                "target_type": r.target_type,
-                "target_id": r.target_id,
-                "ip": r.ip,
-                "created_at": iso(r.created_at),
-                "details": r.details,
-            }
-            for r in rows
-        ]
-    }
+    require_role(actor, AUDIT_LOG_ROLE)
+    flt = AuditFilter(action=action, operator_id=operator_id, before=before, limit=limit)
+    return {"entries": await services.db.read(lambda conn: audit_entries(conn, flt))}

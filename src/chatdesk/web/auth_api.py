@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import select
 
+from chatdesk.access import require_session
 from chatdesk.actions.auth import create_session, record_failed_login, revoke_session
-from chatdesk.actions.operators import change_own_password, operator_site_ids
-from chatdesk.db.tables import operators
+from chatdesk.actions.operators import change_own_password
 from chatdesk.errors import Forbidden, Unauthorized
+from chatdesk.queries.operators import operator_by_email, operator_profile, password_hash_of
 from chatdesk.security.passwords import DUMMY_HASH, hash_password, verify_password
-from chatdesk.shape_types import Operator, SignedIn
-from chatdesk.shapes import operator_shape
+from chatdesk.shape_types import SignedIn
 from chatdesk.web.answers import answers
 from chatdesk.web.deps import (
     SESSION_COOKIE,
@@ -32,11 +30,6 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-def _me(conn: Any, operator_id: str) -> Operator:
-    row = conn.execute(select(operators).where(operators.c.id == operator_id)).one()
-    return operator_shape(row, operator_site_ids(conn, operator_id))
-
-
 @router.post(
     "/login", summary="Sign in with email and password", **answers(SignedIn, 401, 403, 422)
 )
@@ -48,9 +41,7 @@ async def login(
     ip = request_ip(request)
     await services.limiter.hit("login_ip", ip)
     await services.limiter.hit("login_account", email)
-    row = await services.db.read(
-        lambda conn: conn.execute(select(operators).where(operators.c.email == email)).first()
-    )
+    row = await services.db.read(lambda conn: operator_by_email(conn, email))
     # Verify against a dummy hash for unknown emails so timing does not tell them apart.
     password_hash = row.password_hash if row is not None else DUMMY_HASH
     ok = await asyncio.to_thread(verify_password, password_hash, body.password)
@@ -72,7 +63,7 @@ async def login(
         secure=settings.secure_cookies,
         path="/",
     )
-    operator = await services.db.read(lambda conn: _me(conn, row.id))
+    operator = await services.db.read(lambda conn: operator_profile(conn, row.id))
     return {"operator": operator, "csrf_token": csrf_token}
 
 
@@ -88,7 +79,7 @@ async def logout(services: ServicesDep, request: Request, actor: CurrentOperator
         session_id = actor.session_id
         ip = request_ip(request)
         await services.db.write(revoke_session, session_id, actor.operator_id, ip)
-        services.hub.disconnect(f"o:{actor.operator_id}")
+        services.hub.disconnect(actor.account)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
     response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
@@ -97,7 +88,7 @@ async def logout(services: ServicesDep, request: Request, actor: CurrentOperator
 
 @router.get("/me", summary="The signed-in operator and the CSRF token", **answers(SignedIn, 401))
 async def me(services: ServicesDep, actor: CurrentOperator) -> SignedIn:
-    operator = await services.db.read(lambda conn: _me(conn, actor.operator_id))
+    operator = await services.db.read(lambda conn: operator_profile(conn, actor.operator_id))
     return {"operator": operator, "csrf_token": actor.csrf_token}
 
 
@@ -111,17 +102,13 @@ async def me(services: ServicesDep, actor: CurrentOperator) -> SignedIn:
 async def change_password(
     services: ServicesDep, request: Request, actor: CurrentOperator, body: PasswordChangeIn
 ) -> Response:
-    if actor.session_id is None:
-        raise Forbidden("Change passwords from a signed-in session, not with an API token.")
-    row = await services.db.read(
-        lambda conn: conn.execute(
-            select(operators).where(operators.c.id == actor.operator_id)
-        ).one()
-    )
-    if not await asyncio.to_thread(verify_password, row.password_hash, body.current_password):
+    # Before the password check, so an API token is no way to guess its operator's password.
+    require_session(actor, "Change passwords")
+    current = await services.db.read(lambda conn: password_hash_of(conn, actor.operator_id))
+    if not await asyncio.to_thread(verify_password, current, body.current_password):
         raise Forbidden("The current password is wrong.")
     password_hash = await asyncio.to_thread(hash_password, body.new_password)
     ip = request_ip(request)
     await services.db.write(change_own_password, actor, password_hash, ip=ip)
-    services.hub.disconnect(f"o:{actor.operator_id}")
+    services.hub.disconnect(actor.account)
     return Response(status_code=204)

@@ -6,12 +6,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from chatdesk.access import access_conversation
 from chatdesk.actions.conversations import mark_read, update_conversation
 from chatdesk.actions.messages import send_message
-from chatdesk.db.tables import operators, sites
 from chatdesk.queries.conversations import (
     ConversationFilter,
     conversation_for,
@@ -19,6 +17,8 @@ from chatdesk.queries.conversations import (
     list_conversations,
 )
 from chatdesk.queries.messages import history
+from chatdesk.queries.operators import team
+from chatdesk.queries.sites import inbox_sites
 from chatdesk.shape_types import (
     Conversation,
     ConversationPage,
@@ -211,14 +211,7 @@ async def get_labels(services: ServicesDep, actor: CurrentOperator) -> LabelList
     "/team", summary="Active operators, for assignment (any operator)", **answers(TeamList, 401)
 )
 async def get_team(services: ServicesDep, actor: CurrentOperator) -> TeamList:
-    rows = await services.db.read(
-        lambda conn: conn.execute(
-            select(operators.c.id, operators.c.name, operators.c.role)
-            .where(operators.c.active.is_(True))
-            .order_by(operators.c.name)
-        ).all()
-    )
-    return {"operators": [{"id": r.id, "name": r.name, "role": r.role} for r in rows]}
+    return {"operators": await services.db.read(team)}
 
 
 @router.get(
@@ -228,8 +221,4 @@ async def get_team(services: ServicesDep, actor: CurrentOperator) -> TeamList:
 )
 async def get_inbox_sites(services: ServicesDep, actor: CurrentOperator) -> InboxSiteList:
     # The console's site filter needs names for agents too; GET /sites is admin-only.
-    query = select(sites.c.id, sites.c.name).order_by(sites.c.name)
-    if actor.site_ids is not None:
-        query = query.where(sites.c.id.in_(sorted(actor.site_ids)))
-    rows = await services.db.read(lambda conn: conn.execute(query).all())
-    return {"sites": [{"id": r.id, "name": r.name} for r in rows]}
+    return {"sites": await services.db.read(lambda conn: inbox_sites(conn, actor))}

@@ -47,6 +47,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader
 
 from chatdesk import __version__
+from chatdesk.access import AUDIT_LOG_ROLE, SETTINGS_ROLE, has_role
 from chatdesk.bootstrap import FIRST_OWNER_EMAIL
 from chatdesk.security.principals import OperatorActor
 from chatdesk.web.deps import session_state
@@ -75,8 +76,9 @@ SETTINGS_SECTIONS = {
     "tokens": "API tokens",
     "audit": "Audit log",
 }
-# Sections beyond "admin" need a higher role; they are hidden from everyone below it.
-SECTION_ROLES = {"audit": "owner"}
+# The role each section needs (the API's own rule, from access.py); a section is
+# hidden from everyone below its role.
+SECTION_ROLES = {"audit": AUDIT_LOG_ROLE}
 # Where the sign-in page may send the operator afterwards: console paths only.
 _NEXT = re.compile(r"^/admin(/[A-Za-z0-9_-]+)*/?$")
 
@@ -107,7 +109,7 @@ def _to_login(request: Request) -> RedirectResponse:
 def _shell(actor: OperatorActor, page: str, **context: Any) -> dict[str, Any]:
     return {
         "operator": actor,
-        "is_admin": actor.at_least("admin"),
+        "is_admin": has_role(actor, SETTINGS_ROLE),
         "page": page,
         "csrf_token": actor.csrf_token or "",
         **context,
@@ -149,7 +151,7 @@ async def settings_page(request: Request, section: str) -> Response:
         return _to_login(request)
     if section not in SETTINGS_SECTIONS:
         return _render("console/error.html", 404, **_shell(actor, "error"), title="Not found")
-    if not actor.at_least("admin"):
+    if not has_role(actor, SETTINGS_ROLE):
         return _render(
             "console/error.html",
             403,
@@ -157,7 +159,7 @@ async def settings_page(request: Request, section: str) -> Response:
             title="Settings are for admins",
             message="Ask an admin or the owner of this chatdesk to change settings.",
         )
-    if not actor.at_least(SECTION_ROLES.get(section, "admin")):
+    if not has_role(actor, SECTION_ROLES.get(section, SETTINGS_ROLE)):
         return _render(
             "console/error.html",
             403,
@@ -168,7 +170,7 @@ async def settings_page(request: Request, section: str) -> Response:
     sections = {
         key: label
         for key, label in SETTINGS_SECTIONS.items()
-        if actor.at_least(SECTION_ROLES.get(key, "admin"))
+        if has_role(actor, SECTION_ROLES.get(key, SETTINGS_ROLE))
     }
     return _render(
         "console/settings.html",

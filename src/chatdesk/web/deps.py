@@ -91,7 +91,7 @@ async def current_visitor(request: Request) -> VisitorActor:
         if actor is None:
             raise Unauthorized("The visitor token is not valid.")
         services.visitor_cache.put(actor)
-    request.state.principal = f"visitor:{actor.visitor_id}"
+    request.state.principal = str(actor.principal)
     return actor
 
 
@@ -146,7 +146,7 @@ async def current_operator(request: Request) -> OperatorActor:
         actor = await services.db.read(lambda conn: operator_from_api_token(conn, token))
         if actor is None:
             raise Unauthorized("The API token is not valid.")
-        request.state.principal = f"api_token:{actor.api_token_id}"
+        request.state.principal = str(actor.principal)
         return actor
     if not request.cookies.get(SESSION_COOKIE):
         raise Unauthorized("Sign in first.")
@@ -155,7 +155,7 @@ async def current_operator(request: Request) -> OperatorActor:
         raise Unauthorized("Your session has ended; sign in again.")
     now = services.clock()
     actor = state.actor
-    request.state.principal = f"operator:{actor.operator_id}"
+    request.state.principal = str(actor.principal)
     if request.method in UNSAFE:
         assert actor.csrf_token is not None
         _check_csrf(request, services, actor.csrf_token)
@@ -186,7 +186,7 @@ async def signed_in_visitor(
     if ip_group is not None:
         await services.limiter.hit(ip_group, request_ip(request))
     actor = await current_visitor(request)
-    await services.limiter.hit(group, actor.visitor_id)
+    await services.limiter.hit(group, str(actor.principal))
     return VisitorCall(services, actor)
 
 
@@ -214,8 +214,7 @@ def limit_ip(group: str) -> Any:
 
 async def _operator_by_method(request: Request, actor: CurrentOperator) -> None:
     group = "operator_write" if request.method in UNSAFE else "operator_read"
-    key = f"token:{actor.api_token_id}" if actor.api_token_id else actor.operator_id
-    await get_services(request).limiter.hit(group, key)
+    await get_services(request).limiter.hit(group, str(actor.principal))
 
 
 async def _admin_writes_by_ip(request: Request) -> None:

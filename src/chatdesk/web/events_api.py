@@ -7,13 +7,13 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from starlette.responses import Response
 
-from chatdesk.clock import iso
 from chatdesk.errors import ValidationFailed
-from chatdesk.realtime.delivery import EventStream, long_poll
-from chatdesk.realtime.hub import EVERYTHING, Key
+from chatdesk.realtime.routing import event_keys
 from chatdesk.runtime import Services
 from chatdesk.security.principals import OperatorActor, VisitorActor
-from chatdesk.shape_types import Author, Event, EventsPage
+from chatdesk.shape_types import Author, EventsPage
+from chatdesk.shapes import typing_shape
+from chatdesk.web.delivery import EventStream, long_poll
 
 __all__ = ["After", "Wait", "events_response", "publish_typing"]
 
@@ -71,19 +71,14 @@ async def publish_typing(
     author_name: str | None = None,
 ) -> None:
     """Tell the other side someone is typing; never stored, delivered to parked listeners."""
-    keys: list[Key] = [EVERYTHING, ("s", conversation.site_id)]
+    # The site's operators always; the visitor only for an operator's public reply.
+    shown_to: str | None = None
     author: Author
     if isinstance(actor, VisitorActor):
         author = {"type": "visitor", "id": actor.visitor_id, "name": author_name}
     else:
         author = {"type": "operator", "id": actor.operator_id, "name": actor.name}
         if not private:
-            keys.append(("v", conversation.visitor_id))
-    event: Event = {
-        "id": None,
-        "type": "typing",
-        "conversation_id": conversation.id,
-        "created_at": iso(services.clock()),
-        "data": {"author": author, "private": private},
-    }
-    await services.hub.publish({"kind": "ephemeral", "keys": keys, "event": event})
+            shown_to = conversation.visitor_id
+    event = typing_shape(conversation.id, author, private=private, created_at=services.clock())
+    await services.hub.publish_ephemeral(event_keys(conversation.site_id, shown_to), event)

@@ -7,9 +7,9 @@ import hmac
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from chatdesk.errors import Forbidden
+from chatdesk.queries.health import database_answers
 from chatdesk.security.network import ip_allowed
 from chatdesk.shape_types import Health
 from chatdesk.web.answers import answers
@@ -50,7 +50,7 @@ async def metrics(services: ServicesDep, request: Request) -> Response:
 async def readyz(services: ServicesDep) -> Health | JSONResponse:
     failing = []
     try:
-        await services.db.read(lambda conn: conn.execute(text("SELECT 1")).scalar())
+        await services.db.read(database_answers)
     except Exception:
         failing.append("database")
     if not services.db.writer_alive:

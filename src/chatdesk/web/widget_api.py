@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
-from sqlalchemy import select
 from starlette.routing import Route
 
 from chatdesk.access import access_conversation, public_site
@@ -15,9 +14,9 @@ from chatdesk.actions.conversations import start_conversation
 from chatdesk.actions.messages import send_message
 from chatdesk.actions.visitors import create_session, update_visitor
 from chatdesk.business_hours import is_open
-from chatdesk.db.tables import visitors
 from chatdesk.queries.conversations import list_visitor_conversations
 from chatdesk.queries.messages import history
+from chatdesk.queries.visitors import own_profile, visitor_name
 from chatdesk.shape_types import (
     ConversationList,
     EventsPage,
@@ -28,6 +27,7 @@ from chatdesk.shape_types import (
     VisitorSession,
     WidgetConfig,
 )
+from chatdesk.shapes import own_visitor_shape, widget_config_shape
 from chatdesk.web.answers import SSE, answers
 from chatdesk.web.deps import (
     ServicesDep,
@@ -58,21 +58,6 @@ Reading = Annotated[VisitorCall, visitor_call("visitor_read")]
 Writing = Annotated[VisitorCall, visitor_call("visitor_message")]
 Starting = Annotated[VisitorCall, visitor_call("visitor_message", ip_group="widget_conversation")]
 Typing = Annotated[VisitorCall, visitor_call("typing")]
-
-
-def public_config(site: Any, online: bool) -> WidgetConfig:
-    return {
-        "site": {
-            "name": site.name,
-            "greeting": site.greeting,
-            "accent_color": site.accent_color,
-            "position": site.position,
-            "prechat": {"name": site.prechat_name, "email": site.prechat_email},
-            "online": online,
-            "offline_message": site.offline_message,
-            "identity_required": bool(site.identity_required),
-        }
-    }
 
 
 MESSAGES_PATH = "/conversations/{conversation_id}/messages"
@@ -168,7 +153,7 @@ async def get_config(
     services: ServicesDep, site_key: Annotated[str, Query(min_length=1, max_length=64)]
 ) -> WidgetConfig:
     site = await services.db.read(lambda conn: public_site(conn, site_key))
-    return public_config(site, is_open(site.business_hours, services.clock()))
+    return widget_config_shape(site, online=is_open(site.business_hours, services.clock()))
 
 
 @router.post(
@@ -191,19 +176,13 @@ async def post_session(
     token, visitor = await services.db.write(
         create_session, body.site_key, profile, body.identity_token
     )
-    return {
-        "visitor_token": token,
-        "visitor": {"id": visitor["id"], "name": visitor["name"], "email": visitor["email"]},
-    }
+    return {"visitor_token": token, "visitor": own_visitor_shape(visitor)}
 
 
 @router.get("/visitor", summary="The visitor's own profile", **answers(VisitorProfile, 401))
 async def get_visitor(call: Reading) -> VisitorProfile:
     visitor_id = call.actor.visitor_id
-    row = await call.services.db.read(
-        lambda conn: conn.execute(select(visitors).where(visitors.c.id == visitor_id)).one()
-    )
-    return {"id": row.id, "name": row.name, "email": row.email}
+    return await call.services.db.read(lambda conn: own_profile(conn, visitor_id))
 
 
 @router.patch(
@@ -215,7 +194,7 @@ async def patch_visitor(call: Writing, body: VisitorPatch) -> VisitorProfile:
     profile = body.model_dump(exclude_unset=True)
     actor = call.actor
     visitor = await call.services.db.write(update_visitor, actor, profile)
-    return {"id": visitor["id"], "name": visitor["name"], "email": visitor["email"]}
+    return own_visitor_shape(visitor)
 
 
 @router.get(
@@ -275,8 +254,7 @@ async def post_typing(call: Typing, conversation_id: str) -> Response:
 
     def read(conn: Any) -> tuple[Any, str | None]:
         row = access_conversation(conn, actor, conversation_id)
-        name = conn.execute(select(visitors.c.name).where(visitors.c.id == actor.visitor_id))
-        return row, name.scalar()
+        return row, visitor_name(conn, actor.visitor_id)
 
     conversation, name = await call.services.db.read(read)
     await publish_typing(call.services, actor, conversation, author_name=name)

@@ -18,12 +18,12 @@ from typing import Annotated, Any
 import jinja2
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy import select
 
 from chatdesk.access import public_site
-from chatdesk.db.tables import sites
 from chatdesk.demo import DEMO_SITE_NAME
 from chatdesk.errors import NotFound
+from chatdesk.queries.sites import demo_site
+from chatdesk.shapes import launcher_shape
 from chatdesk.web.deps import ServicesDep, own_origin
 
 __all__ = ["FRAME_POLICY", "router"]
@@ -116,12 +116,7 @@ async def widget_launcher(
         body = {"error": {"code": "not_found", "message": "Unknown site.", "details": None}}
         return JSONResponse(body, status_code=404, headers=headers)
     origin = (request.headers.get("origin") or origin).lower()
-    payload = {
-        "accent_color": row.accent_color,
-        "position": row.position,
-        "allowed": origin in [o.lower() for o in row.allowed_origins],
-    }
-    return JSONResponse(payload, headers=headers)
+    return JSONResponse(launcher_shape(row, origin), headers=headers)
 
 
 @router.get("/widget/frame")
@@ -143,27 +138,13 @@ async def widget_frame(
     return HTMLResponse(html, headers=headers)
 
 
-async def _demo_site(request: Request, services: Any) -> Any:
-    own = own_origin(request)
-
-    def find(conn: Any) -> Any:
-        rows = conn.execute(
-            select(sites).where(sites.c.enabled.is_(True)).order_by(sites.c.created_at)
-        ).all()
-        named = [r for r in rows if r.name == DEMO_SITE_NAME]
-        matching = [r for r in rows if own in [o.lower() for o in r.allowed_origins]]
-        return (named or matching or [None])[0]
-
-    return await services.db.read(find)
-
-
 @router.get("/demo")
 async def demo_page(request: Request, services: ServicesDep) -> HTMLResponse:
     """A pretend shop embedding the widget (off in production unless enabled)."""
     if not services.settings.demo_on:
         raise NotFound("Not found.")
-    site = await _demo_site(request, services)
     own = own_origin(request)
+    site = await services.db.read(lambda conn: demo_site(conn, own, DEMO_SITE_NAME))
     html = _render(
         "widget/demo.html" if site is not None else "widget/demo_missing.html",
         site_key=site.site_key if site is not None else "",

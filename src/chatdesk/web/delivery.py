@@ -1,8 +1,8 @@
-"""Delivering the event log to one reader: JSON long-poll and Server-Sent Events.
+"""Delivering the event log to one reader over HTTP: JSON long-poll and Server-Sent Events.
 
-Both hold no database connection while parked: each read is one short hop.
-A listener is registered *before* the first read, so a commit that lands
-between the read and the wait still wakes it.
+Both park a listener on the real-time hub and hold no database connection while
+parked: each read is one short hop. A listener is registered *before* the first
+read, so a commit that lands between the read and the wait still wakes it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from starlette.types import Message, Receive, Scope, Send
 
 from chatdesk.db.runner import Database
 from chatdesk.queries.events import read_events
-from chatdesk.realtime.hub import Hub, Listener, keys_for
+from chatdesk.realtime.hub import Hub, Listener
+from chatdesk.realtime.routing import reader_keys
 from chatdesk.security.principals import OperatorActor, VisitorActor
 from chatdesk.shape_types import Event, EventsPage
 
@@ -28,10 +29,10 @@ Actor = OperatorActor | VisitorActor
 Batch = tuple[list[Event], int]
 
 
-def _principal(actor: Actor) -> str:
-    if isinstance(actor, VisitorActor):
-        return f"v:{actor.visitor_id}"
-    return f"o:{actor.operator_id}"
+def _listen(hub: Hub, actor: Actor) -> Listener:
+    # Under the account, not the credential: signing an operator out or changing them
+    # wakes their streams whether they were opened with a session or an API token.
+    return hub.listen(reader_keys(actor), actor.account)
 
 
 PAGE = 100  # events per read
@@ -59,7 +60,7 @@ async def long_poll(
     With ``receive`` (the request's ASGI receive, body already read), a client that
     hangs up stops the wait at once, so abandoned polls do not stay parked.
     """
-    listener = hub.listen(keys_for(actor), _principal(actor))
+    listener = _listen(hub, actor)
     gone = asyncio.Event()
     watcher = asyncio.create_task(_watch_disconnect(receive, gone, listener)) if receive else None
     try:
@@ -126,7 +127,7 @@ class EventStream(Response):
     async def open(
         cls, db: Database, hub: Hub, actor: Actor, after: int | None, **kwargs: Any
     ) -> EventStream:
-        listener = hub.listen(keys_for(actor), _principal(actor))
+        listener = _listen(hub, actor)
         try:
             first = await _read(db, actor, after)
         except BaseException:

@@ -1,0 +1,63 @@
+"""Operators: the settings list, the team, one's own profile, and sign-in lookups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, Select, select
+
+from chatdesk.db.tables import operators, site_operators
+from chatdesk.shape_types import Operator, TeamMember
+from chatdesk.shapes import operator_shape, team_member_shape
+
+__all__ = [
+    "list_operators",
+    "operator_by_email",
+    "operator_profile",
+    "operator_site_ids",
+    "password_hash_of",
+    "team",
+]
+
+
+def operator_site_ids(conn: Connection, operator_id: str) -> list[str]:
+    """The sites an operator belongs to, sorted."""
+    return sorted(
+        conn.execute(
+            select(site_operators.c.site_id).where(site_operators.c.operator_id == operator_id)
+        ).scalars()
+    )
+
+
+def operator_profile(conn: Connection, operator_id: str) -> Operator:
+    """One operator with their sites."""
+    row = conn.execute(select(operators).where(operators.c.id == operator_id)).one()
+    return operator_shape(row, operator_site_ids(conn, operator_id))
+
+
+def list_operators(conn: Connection) -> list[Operator]:
+    """Every operator with their sites, oldest first (the settings list)."""
+    rows = conn.execute(select(operators).order_by(operators.c.created_at)).all()
+    return [operator_shape(row, operator_site_ids(conn, row.id)) for row in rows]
+
+
+def team(conn: Connection) -> list[TeamMember]:
+    """Active operators by name: whom a conversation can be assigned to."""
+    query: Select[Any] = (
+        select(operators.c.id, operators.c.name, operators.c.role)
+        .where(operators.c.active.is_(True))
+        .order_by(operators.c.name)
+    )
+    return [team_member_shape(row) for row in conn.execute(query).all()]
+
+
+def operator_by_email(conn: Connection, email: str) -> Row[Any] | None:
+    """The operator signing in with ``email`` (already lower-cased), active or not."""
+    return conn.execute(select(operators).where(operators.c.email == email)).first()
+
+
+def password_hash_of(conn: Connection, operator_id: str) -> str:
+    hashed: str = conn.execute(
+        select(operators.c.password_hash).where(operators.c.id == operator_id)
+    ).scalar_one()
+    return hashed
