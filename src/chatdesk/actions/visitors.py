@@ -12,7 +12,8 @@ from chatdesk.errors import Forbidden
 from chatdesk.ids import hash_token, new_id, new_token
 from chatdesk.security.identity import verify_identity_token
 from chatdesk.security.principals import VisitorActor
-from chatdesk.shapes import Shape, visitor_shape
+from chatdesk.shape_types import Visitor
+from chatdesk.shapes import visitor_shape
 
 __all__ = ["VISITOR_TOKEN_PREFIX", "create_session", "update_visitor"]
 
@@ -24,7 +25,7 @@ def create_session(
     site_key: str,
     profile: dict[str, str | None],
     identity_token: str | None,
-) -> tuple[str, Shape]:
+) -> tuple[str, Visitor]:
     """A new visitor token, for a new visitor or (with a valid identity token) a known one."""
     site = public_site(unit.conn, site_key)
     claims = None
@@ -71,7 +72,7 @@ def create_session(
     return token, visitor_shape(visitor)
 
 
-def update_visitor(unit: Unit, actor: VisitorActor, profile: dict[str, str | None]) -> Shape:
+def update_visitor(unit: Unit, actor: VisitorActor, profile: dict[str, str | None]) -> Visitor:
     """Set the visitor's own name, email, page URL or time zone; operators get an event."""
     values = {k: v for k, v in profile.items() if v is not None}
     if values:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
@@ -14,6 +13,8 @@ from chatdesk.actions.operators import change_own_password
 from chatdesk.errors import Forbidden, Unauthorized
 from chatdesk.queries.operators import operator_by_email, operator_profile, password_hash_of
 from chatdesk.security.passwords import DUMMY_HASH, hash_password, verify_password
+from chatdesk.shape_types import SignedIn
+from chatdesk.web.answers import answers
 from chatdesk.web.deps import (
     SESSION_COOKIE,
     CurrentOperator,
@@ -29,10 +30,12 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-@router.post("/login", summary="Sign in with email and password")
+@router.post(
+    "/login", summary="Sign in with email and password", **answers(SignedIn, 401, 403, 422)
+)
 async def login(
     services: ServicesDep, request: Request, response: Response, body: LoginIn
-) -> dict[str, Any]:
+) -> SignedIn:
     check_same_origin(request)
     email = body.email.strip().lower()
     ip = request_ip(request)
@@ -69,6 +72,7 @@ async def login(
     status_code=204,
     summary="Sign out; the session is revoked server-side",
     dependencies=[limit_ip("admin_write")],
+    **answers(None, 401, 403, status=204),
 )
 async def logout(services: ServicesDep, request: Request, actor: CurrentOperator) -> Response:
     if actor.session_id is not None:
@@ -82,8 +86,8 @@ async def logout(services: ServicesDep, request: Request, actor: CurrentOperator
     return response
 
 
-@router.get("/me", summary="The signed-in operator and the CSRF token")
-async def me(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
+@router.get("/me", summary="The signed-in operator and the CSRF token", **answers(SignedIn, 401))
+async def me(services: ServicesDep, actor: CurrentOperator) -> SignedIn:
     operator = await services.db.read(lambda conn: operator_profile(conn, actor.operator_id))
     return {"operator": operator, "csrf_token": actor.csrf_token}
 
@@ -93,6 +97,7 @@ async def me(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
     status_code=204,
     summary="Change your own password; your other sessions end",
     dependencies=[limit_ip("admin_write")],
+    **answers(None, 401, 403, 422, status=204),
 )
 async def change_password(
     services: ServicesDep, request: Request, actor: CurrentOperator, body: PasswordChangeIn
