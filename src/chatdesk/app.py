@@ -154,6 +154,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         "production": settings.is_production,
         "hsts_subdomains": settings.hsts_include_subdomains,
         "metrics": services.metrics,
+        "slow_request_ms": settings.slow_request_ms,
     }
     app.add_middleware(EdgeMiddleware, **edge)
     # The widget's message POST takes the direct lane (ADR 0005), through the same edge.
