@@ -6,12 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from chatdesk import __version__
 from chatdesk.bootstrap import ensure_schema
@@ -41,44 +40,36 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 class ChatdeskApp(FastAPI):
-    """FastAPI, plus a direct lane for the busiest routes (ADR 0005).
+    """FastAPI, with a direct lane for the busiest routes (ADR 0005).
 
-    A request matching one of ``fast_routes`` goes through ``fast_lane`` (the same
-    edge middleware every request passes) straight to the route, with the app's
-    exception handlers, skipping FastAPI's middleware layers and router. Every
-    other request takes the normal path.
+    ``fast_routes`` are plain Starlette routes placed first in the app's router, so
+    they are matched before anything else and skip FastAPI's routing, dependency and
+    body machinery; every request, on the lane or not, passes through the one
+    middleware stack (the edge, the exception handlers, and any middleware added
+    later).
     """
 
     fast_routes: list[Route]
-    fast_lane: ASGIApp | None = None
-    _lane_handlers: tuple[dict[Any, Any], dict[int, Any]] | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # HEAD stays on the normal path: FastAPI's GET routes answer it with 405.
-        if self.fast_lane is not None and scope["type"] == "http" and scope["method"] != "HEAD":
-            for route in self.fast_routes:
-                match, child_scope = route.matches(scope)
-                if match is Match.FULL:
-                    scope.update(child_scope)
-                    scope["app"] = self
-                    scope["route"] = route
-                    scope["starlette.exception_handlers"] = self._handlers()
-                    await self.fast_lane(scope, receive, send)
-                    return
-        await super().__call__(scope, receive, send)
-
-    def _handlers(self) -> tuple[dict[Any, Any], dict[int, Any]]:
-        """The app's exception handlers as Starlette's exception middleware holds them
-        (by class, and by status code), the 500 one included."""
-        if self._lane_handlers is None:
-            by_class = {k: v for k, v in self.exception_handlers.items() if not isinstance(k, int)}
-            by_status = {k: v for k, v in self.exception_handlers.items() if isinstance(k, int)}
-            self._lane_handlers = (by_class, by_status)
-        return self._lane_handlers
 
 
-async def _handle_matched_route(scope: Scope, receive: Receive, send: Send) -> None:
-    await scope["route"].handle(scope, receive, send)
+class _LaneRoute(Route):
+    """A route of the direct lane: a plain Starlette route that answers as FastAPI's
+    route for the same function does, and is logged and counted under its path."""
+
+    def __init__(self, route: Route) -> None:
+        # Starlette adds HEAD to a GET route; FastAPI's GET routes answer HEAD with 405,
+        # so HEAD is left out here (and the router answers it, as it would on FastAPI's).
+        super().__init__(route.path, route.endpoint, methods=route.methods, name=route.name)
+        if self.methods is not None:
+            self.methods.discard("HEAD")
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        # FastAPI's router names the matched route in the scope only for its own routes;
+        # the edge reads it for the access log and the request metrics.
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> ChatdeskApp:
@@ -148,14 +139,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.include_router(console_pages.router, include_in_schema=False)
     app.include_router(widget_pages.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    edge: dict[str, Any] = {
-        "max_bytes": settings.max_body_bytes,
-        "production": settings.is_production,
-        "hsts_subdomains": settings.hsts_include_subdomains,
-        "metrics": services.metrics,
-    }
-    app.add_middleware(EdgeMiddleware, **edge)
-    # The widget's message POST takes the direct lane (ADR 0005), through the same edge.
-    app.fast_routes = widget_api.fast_routes()
-    app.fast_lane = EdgeMiddleware(_handle_matched_route, **edge)
+    app.add_middleware(
+        EdgeMiddleware,
+        max_bytes=settings.max_body_bytes,
+        production=settings.is_production,
+        hsts_subdomains=settings.hsts_include_subdomains,
+        metrics=services.metrics,
+    )
+    # The widget's message POST and events GET take the direct lane (ADR 0005): first
+    # in the router, behind the same middleware as every other route.
+    app.fast_routes = [_LaneRoute(route) for route in widget_api.fast_routes()]
+    app.router.routes[0:0] = app.fast_routes
     return app
