@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match, Route
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chatdesk import __version__
 from chatdesk.bootstrap import ensure_schema
@@ -34,42 +35,58 @@ from chatdesk.web import (
 from chatdesk.web.errors import install_error_handlers
 from chatdesk.web.middleware import EdgeMiddleware
 
-__all__ = ["ChatdeskApp", "create_app"]
+__all__ = ["ChatdeskApp", "DirectLane", "create_app"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
 class ChatdeskApp(FastAPI):
-    """FastAPI, with a direct lane for the busiest routes (ADR 0005).
-
-    ``fast_routes`` are plain Starlette routes placed first in the app's router, so
-    they are matched before anything else and skip FastAPI's routing, dependency and
-    body machinery; every request, on the lane or not, passes through the one
-    middleware stack (the edge, the exception handlers, and any middleware added
-    later).
-    """
+    """FastAPI, with a direct lane for its busiest routes, ``fast_routes`` (ADR 0005):
+    see :class:`DirectLane`."""
 
     fast_routes: list[Route]
 
 
-class _LaneRoute(Route):
-    """A route of the direct lane: a plain Starlette route that answers as FastAPI's
-    route for the same function does, and is logged and counted under its path."""
+class DirectLane:
+    """The direct lane (ADR 0005): a small router, the innermost of the app's middleware.
 
-    def __init__(self, route: Route) -> None:
-        # Starlette adds HEAD to a GET route; FastAPI's GET routes answer HEAD with 405,
-        # so HEAD is left out here (and the router answers it, as it would on FastAPI's).
-        super().__init__(route.path, route.endpoint, methods=route.methods, name=route.name)
-        if self.methods is not None:
-            self.methods.discard("HEAD")
+    Every request has passed the whole middleware stack when it gets here: FastAPI's
+    outer layers (the 500 handler among them), anything added with ``add_middleware``,
+    and the edge. A request that one of ``routes`` matches fully is served here, with
+    the app's exception handlers, skipping FastAPI's exception middleware, router and
+    dependency solving; any other request goes on to them. ``routes`` is read on every
+    request, so emptying the list turns the lane off.
+    """
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        # FastAPI's router names the matched route in the scope only for its own routes;
-        # the edge reads it for the access log and the request metrics.
-        match, child_scope = super().matches(scope)
-        if match is not Match.NONE:
-            child_scope["route"] = self
-        return match, child_scope
+    def __init__(self, app: ASGIApp, *, routes: list[Route], handlers: Mapping[Any, Any]) -> None:
+        self.app = app
+        self.routes = routes
+        # Held as FastAPI's exception middleware holds them (by class, by status code),
+        # read when the stack is built, as it reads them; the 500 handler stays outermost.
+        self.handlers = (
+            {k: v for k, v in handlers.items() if not isinstance(k, int) and k is not Exception},
+            {k: v for k, v in handlers.items() if isinstance(k, int) and k != 500},
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for route in self.routes:
+                match, child_scope = route.matches(scope)
+                if match is Match.FULL:
+                    scope.update(child_scope)
+                    scope["route"] = route  # for the edge's access log and metrics
+                    scope["starlette.exception_handlers"] = self.handlers
+                    await route.handle(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def _without_head(route: Route) -> Route:
+    """Starlette adds HEAD to a GET route; FastAPI's GET routes answer HEAD with 405, so
+    the lane leaves HEAD to them."""
+    if route.methods is not None:
+        route.methods.discard("HEAD")
+    return route
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> ChatdeskApp:
@@ -139,6 +156,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.include_router(console_pages.router, include_in_schema=False)
     app.include_router(widget_pages.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # The widget's message POST and events GET take the direct lane, inside the edge
+    # (add_middleware wraps what was added before: the lane is innermost).
+    app.fast_routes = [_without_head(route) for route in widget_api.fast_routes()]
+    app.add_middleware(DirectLane, routes=app.fast_routes, handlers=app.exception_handlers)
     app.add_middleware(
         EdgeMiddleware,
         max_bytes=settings.max_body_bytes,
@@ -146,8 +167,4 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         hsts_subdomains=settings.hsts_include_subdomains,
         metrics=services.metrics,
     )
-    # The widget's message POST and events GET take the direct lane (ADR 0005): first
-    # in the router, behind the same middleware as every other route.
-    app.fast_routes = [_LaneRoute(route) for route in widget_api.fast_routes()]
-    app.router.routes[0:0] = app.fast_routes
     return app
