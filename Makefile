@@ -32,7 +32,7 @@ lint: $(BIN)/.installed node_modules/.installed
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
-	$(BIOME) ci
+	$(BIOME) ci --colors=off
 
 format: $(BIN)/.installed node_modules/.installed
 	$(BIN)/ruff format src tests bench
