@@ -210,7 +210,7 @@ def purge(
     settings = Settings()
     keep = days if days is not None else settings.event_retention_days
     with _database(settings) as db:
-        removed = db.write_sync(lambda unit: purge_events(unit, unit.now - timedelta(days=keep)))
+        removed = db.write_sync(purge_events, db.clock() - timedelta(days=keep))
     console.print(f"Removed {removed} events older than {keep} days.")
 
 
