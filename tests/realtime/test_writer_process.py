@@ -11,6 +11,7 @@ stuck.
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import os
 import signal
@@ -88,6 +89,27 @@ def test_units_run_in_another_process_with_the_servers_clock(db: Database) -> No
     assert db.writer_pid is not None and pid == db.writer_pid != os.getpid()
     assert now == FIXED and now.tzinfo is not None
     assert keys(db) == {"a"}
+
+
+def test_the_child_logs_through_the_servers_logging(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The child sets up the server's logging when it first logs (JSON lines here)."""
+    broken = Database(
+        f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}",
+        writer="process",
+        log_config=("json", "warning", False),
+    )
+    broken.start()
+    try:
+        with pytest.raises(Exception, match="unable to open database"):
+            broken.write_sync(units.put, "z")
+    finally:
+        broken.stop()
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if "{" in line[:1]]
+    logged = [line for line in lines if line.get("event") == "write batch failed"]
+    assert logged and logged[0]["logger"] == "chatdesk.db" and logged[0]["level"] == "error"
+    assert "unable to open database" in logged[0]["exception"]
 
 
 def test_a_killed_writer_fails_its_callers_and_is_replaced(db: Database) -> None:

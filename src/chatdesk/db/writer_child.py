@@ -18,6 +18,7 @@ server stops it itself, once its last requests are answered.
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 import signal
 import socket
@@ -43,9 +44,7 @@ def main() -> None:
     config: dict[str, Any] = json.loads(sys.argv[1])
     sys.path[:] = config["path"]
     if config["log_config"] is not None:
-        from chatdesk.logs import configure_logging
-
-        configure_logging(*config["log_config"])
+        _log_later(*config["log_config"])
     with socket.socket(fileno=config["fd"]) as sock:
         serve(sock, config["url"], config["batch_max"])
 
@@ -90,6 +89,22 @@ def _serve(reader: _Reader, sock: socket.socket, engine: Engine, batch_max: int)
                 return
         if stop:
             return
+
+
+def _log_later(fmt: str, level: str, production: bool) -> None:
+    """The server's logging set-up, made at the first line this process logs: it costs
+    about 5 MiB here (structlog), and a healthy writer logs nothing."""
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+
+    class FirstLine(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            from chatdesk.logs import configure_logging
+
+            configure_logging(fmt, level, production)  # replaces this handler
+            root.handle(record)
+
+    root.handlers[:] = [FirstLine()]
 
 
 class _Reader:
