@@ -29,13 +29,24 @@ from chatdesk.clock import aware
 from chatdesk.db.batch import Call, Unit, newest_event, run_batch
 from chatdesk.errors import ChatdeskError
 
-__all__ = ["PROTOCOL", "Answer", "Packed", "pack_unit", "run_packed", "unpack_answer"]
+__all__ = [
+    "PROTOCOL",
+    "Answer",
+    "Packed",
+    "PackedAnswer",
+    "pack_unit",
+    "run_packed",
+    "unpack_answer",
+]
 
 PROTOCOL = pickle.HIGHEST_PROTOCOL
 _log = logging.getLogger("chatdesk.db")
 
-# A job id and its packed unit (writer side) or its packed answer (caller side).
+# A job id and its packed unit.
 Packed = tuple[int, bytes]
+# A job id, whether the unit failed, and its pickled result, or its pickled
+# (error, traceback text): a result is pickled once, inside its transaction.
+PackedAnswer = tuple[int, bool, bytes]
 # An unpacked answer: (value, None) or (None, error).
 Answer = tuple[Any, BaseException | None]
 
@@ -56,32 +67,33 @@ def pack_unit(
         ) from exc
 
 
-def unpack_answer(packed: bytes) -> Answer:
-    """A packed answer as (value, error)."""
+def unpack_answer(failed: bool, data: bytes) -> Answer:
+    """A packed answer (see :data:`PackedAnswer`) as (value, error)."""
     try:
-        result, error, trace = pickle.loads(packed)  # noqa: S301 (see the module's docstring)
-        value = pickle.loads(result) if error is None else None  # noqa: S301
+        if not failed:
+            return pickle.loads(data), None  # noqa: S301 (see the module's docstring)
+        error, trace = pickle.loads(data)  # noqa: S301
     except Exception as exc:  # a class this process cannot rebuild
         return None, RuntimeError(f"the writer's answer could not be read: {exc!r}")
-    if error is not None and trace:
-        # The caller logs the error; its traceback only existed in the writer.
+    if trace:  # the caller logs the error; its traceback only existed in the writer
         error.add_note(trace)
-    return value, error
+    return None, error
 
 
-def run_packed(engine: Engine, units: list[Packed], *, is_sqlite: bool) -> tuple[list[Packed], int]:
+def run_packed(
+    engine: Engine, units: list[Packed], *, is_sqlite: bool
+) -> tuple[list[PackedAnswer], int]:
     """Run ``units`` as one batch (:func:`chatdesk.db.batch.run_batch`) and commit;
     one packed answer per job, and the newest event id the batch committed (0 if none)."""
-    answers: list[Packed] = []
+    answers: list[PackedAnswer] = []
     ids: list[int] = []
     calls: list[Call] = []
     for job_id, payload in units:
         try:
             now, fn, args, kwargs = pickle.loads(payload)  # noqa: S301 (see the docstring)
         except Exception as exc:  # a unit this process cannot import
-            answers.append(
-                (job_id, _pack_answer(None, RuntimeError(f"unit not readable: {exc!r}")))
-            )
+            unreadable = RuntimeError(f"unit not readable: {exc!r}")
+            answers.append((job_id, True, _pack_error(unreadable)))
             continue
         ids.append(job_id)
         calls.append(Call(_pickled_result, (fn, args, kwargs), {}, now.replace(tzinfo=UTC)))
@@ -91,11 +103,14 @@ def run_packed(engine: Engine, units: list[Packed], *, is_sqlite: bool) -> tuple
         outcomes = run_batch(engine, calls, is_sqlite=is_sqlite)
     except Exception as exc:  # the transaction itself failed: nothing in the batch happened
         _log.exception("write batch failed")
-        packed = _pack_answer(None, exc)  # once: every caller gets its own copy of the error
-        answers.extend((job_id, packed) for job_id in ids)
+        packed = _pack_error(exc)  # once: every caller gets its own copy of the error
+        answers.extend((job_id, True, packed) for job_id in ids)
         return answers, 0
     for job_id, (result, error, _unit) in zip(ids, outcomes, strict=True):
-        answers.append((job_id, _pack_answer(result, error)))
+        if error is None:
+            answers.append((job_id, False, result))
+        else:
+            answers.append((job_id, True, _pack_error(error)))
     return answers, newest_event(outcomes)
 
 
@@ -104,14 +119,14 @@ def _pickled_result(unit: Unit, fn: Callable[..., Any], args: Any, kwargs: Any) 
     return pickle.dumps(fn(unit, *args, **kwargs), PROTOCOL)
 
 
-def _pack_answer(result: bytes | None, error: BaseException | None) -> bytes:
-    """(result, error, traceback text): an unexpected error's traceback travels beside
-    it, since pickling keeps no traceback (and some exceptions keep no notes)."""
+def _pack_error(error: BaseException) -> bytes:
+    """(error, traceback text): an unexpected error's traceback travels beside it, since
+    pickling keeps no traceback (and some exceptions keep no notes)."""
     trace = None
-    if error is not None and not isinstance(error, ChatdeskError):
+    if not isinstance(error, ChatdeskError):
         trace = "In the writer:\n" + "".join(traceback.format_exception(error)).rstrip()
     try:
-        return pickle.dumps((result, error, trace), PROTOCOL)
+        return pickle.dumps((error, trace), PROTOCOL)
     except Exception as exc:  # an exception that cannot be pickled
         problem = RuntimeError(f"the writer's error could not be sent: {error!r} ({exc!r})")
-        return pickle.dumps((None, problem, trace), PROTOCOL)
+        return pickle.dumps((problem, trace), PROTOCOL)

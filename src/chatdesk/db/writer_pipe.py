@@ -171,10 +171,10 @@ class ChildPipe(asyncio.Protocol):
                 self.process.kill()
                 return
             results = []
-            for job_id, packed in answers:
+            for job_id, failed, packed in answers:
                 caller = self.waiting.pop(job_id, None)
                 if caller is not None:
-                    results.append((caller, *unpack_answer(packed)))
+                    results.append((caller, *unpack_answer(failed, packed)))
             self._answered(newest)  # the wake-up goes out before the callers' responses
             deliver(results)
 

@@ -131,4 +131,9 @@ class ThreadWriter:
         if newest:  # the wake-up goes out before the callers' own responses
             self._on_commit(newest)
         callers = {job.job_id: job.caller for job in batch}
-        deliver([(callers[job_id], *unpack_answer(packed)) for job_id, packed in answers])
+        deliver(
+            [
+                (callers[job_id], *unpack_answer(failed, packed))
+                for job_id, failed, packed in answers
+            ]
+        )
