@@ -46,11 +46,12 @@ class ThreadWriter:
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         if self._thread is not None:
             return
-        if self.is_sqlite:
+        checkpointer = Checkpointer(self.engine.url.render_as_string(False))
+        if self.is_sqlite and checkpointer.path:  # a file (an in-memory database has no WAL)
             without_autocheckpoint(self.engine)
             self.engine.dispose()  # connections opened before (migrations) checkpoint by themselves
-            self._checkpointer = Checkpointer(self.engine.url.render_as_string(False))
-            self._checkpointer.start()
+            checkpointer.start()
+            self._checkpointer = checkpointer
         self._queue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="db-write", daemon=True)
         self._thread.start()
