@@ -17,9 +17,13 @@ import typer
 # light, and each command pays only for what it uses (pydantic-settings alone is about
 # 15 MiB).
 if TYPE_CHECKING:
+    import socket
+
+    import uvicorn
     from rich.console import Console
 
     from chatdesk.db.runner import Database
+    from chatdesk.realtime.hub import Hub
     from chatdesk.settings import Settings
 
 __all__ = ["app", "main"]
@@ -94,8 +98,10 @@ def serve(
         out.print("  This password is shown only once; change it under Settings.\n")
     else:
         out.print("  Sign in with an operator account (chatdesk create-operator adds one).\n")
-    uvicorn.run(
-        create_app(settings),
+    chatdesk = create_app(settings)
+    config = uvicorn.Config(
+        chatdesk,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -103,6 +109,40 @@ def serve(
         server_header=False,
         ws="none",  # chatdesk has no WebSocket route: the protocol need not be loaded
     )
+    _run_until_stopped(config, chatdesk.state.services.hub)
+
+
+# Parked readers are answered at once on SIGTERM; this bounds what is left (a slow
+# request, an upload) so that the process exits within 5 s in any case.
+SHUTDOWN_GRACE_SECONDS = 3
+
+
+def _run_until_stopped(config: uvicorn.Config, hub: Hub) -> None:
+    """Serve until SIGTERM or SIGINT, then stop within ``SHUTDOWN_GRACE_SECONDS``."""
+    import asyncio
+    import signal
+    from types import FrameType
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # As uvicorn's, without re-raising the signal once stopped: a stop the
+            # server completed is a clean exit (code 0), as supervisors expect.
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            else:
+                self.should_exit = True
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # uvicorn closes the listening sockets and marks every connection to close
+            # after its response, then waits for the connections to end (a parked
+            # long-poll or stream would hold it for its whole wait). The hub lets the
+            # parked readers go at the first pause, after that marking.
+            asyncio.get_running_loop().call_soon(hub.release)
+            await super().shutdown(sockets)
+
+    Server(config).run()
 
 
 def _migrate_apart(settings: Settings) -> None:
