@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import uvloop
+
 from listeners import Listeners
 from run import chatdesk_env, head_cursor, log, prepare_chatdesk, seed_visitors, wait_parked
 from servers import Server, free_port, raise_nofile
