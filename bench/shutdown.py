@@ -19,10 +19,20 @@ from pathlib import Path
 import uvloop
 
 from listeners import Listeners
-from run import chatdesk_env, head_cursor, log, prepare_chatdesk, seed_visitors, wait_parked
+from run import chatdesk_env, head_cursor, log, open_streams, prepare_chatdesk, seed_visitors
 from servers import Server, free_port, raise_nofile
 
 TARGET_SECONDS = 5.0
+
+
+async def wait_parked(port: int, parked: int, limit: float = 180.0) -> None:
+    """Until the server counts every listener parked (its own /metrics gauge)."""
+    deadline = time.perf_counter() + limit
+    while time.perf_counter() < deadline:
+        if (await open_streams(port) or 0) >= parked:
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"fewer than {parked} listeners parked after {limit:.0f} s")
 
 
 async def stop_with(parked: int) -> tuple[float, int, list[str]]:
@@ -40,7 +50,7 @@ async def stop_with(parked: int) -> tuple[float, int, list[str]]:
                 cursor = await head_cursor(port, visitors[0])
                 for i, visitor in enumerate(visitors):
                     group.park(visitor, "lp" if i % 2 else "sse", cursor)
-                await wait_parked(server, group, parked, {"lp", "sse"}, limit=180)
+                await wait_parked(port, parked)
             errors = list(group.errors)
             assert server.proc is not None
             started = time.perf_counter()

@@ -77,6 +77,10 @@ async def long_poll(
             if remaining <= 0 or gone.is_set() or hub.closing:
                 return {"events": [], "cursor": cursor}
             await listener.wait(remaining)
+            if hub.closing:
+                # The server is stopping: answer at once, without another read; anything
+                # new is after this cursor, so the next poll (on any node) gets it.
+                return {"events": [], "cursor": cursor}
     finally:
         if watcher is not None:
             watcher.cancel()
