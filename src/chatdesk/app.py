@@ -26,6 +26,7 @@ from chatdesk.security.rate_limits import Limiter
 from chatdesk.settings import Settings
 from chatdesk.web import (
     admin_api,
+    api_docs,
     auth_api,
     console_api,
     console_pages,
@@ -133,7 +134,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         title="chatdesk",
         version=__version__,
         description="Self-hosted live chat for websites. See docs/api.md.",
-        docs_url="/api/docs",
+        docs_url=None,  # chatdesk serves its own page, from its own files (web/api_docs.py)
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
@@ -148,6 +149,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         app.include_router(module.router)
     app.include_router(console_pages.router, include_in_schema=False)
     app.include_router(widget_pages.router, include_in_schema=False)
+    if settings.api_docs_on:
+        app.include_router(api_docs.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     edge: dict[str, Any] = {
         "max_bytes": settings.max_body_bytes,
