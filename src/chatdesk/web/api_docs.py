@@ -28,7 +28,7 @@ _PAGE = f"""<!doctype html>
 <link rel="stylesheet" href="{_VENDOR}/swagger-ui.css">
 </head>
 <body>
-<div id="swagger-ui"></div>
+<div id="swagger-ui" data-openapi="/openapi.json"></div>
 <script src="{_VENDOR}/swagger-ui-bundle.js"></script>
 <script src="/static/api-docs/start.js"></script>
 </body>

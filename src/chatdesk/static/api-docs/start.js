@@ -1,8 +1,9 @@
-// Starts Swagger UI on chatdesk's OpenAPI document. A file of its own, not an inline
-// script, so the page's CSP allows scripts from this origin only.
+// Starts Swagger UI on the OpenAPI document the page names. A file of its own, not an
+// inline script, so the page's CSP allows scripts from this origin only.
+const root = document.getElementById("swagger-ui");
 window.ui = window.SwaggerUIBundle({
-  url: "/openapi.json",
-  dom_id: "#swagger-ui",
+  url: root.dataset.openapi,
+  domNode: root,
   deepLinking: true,
   presets: [window.SwaggerUIBundle.presets.apis],
   layout: "BaseLayout",
