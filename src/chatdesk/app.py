@@ -150,7 +150,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.include_router(console_pages.router, include_in_schema=False)
     app.include_router(widget_pages.router, include_in_schema=False)
     if settings.api_docs_on:
-        app.include_router(api_docs.router)
+        app.add_route(api_docs.DOCS_PATH, api_docs.page, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     edge: dict[str, Any] = {
         "max_bytes": settings.max_body_bytes,

@@ -8,13 +8,13 @@ from this origin only, nothing inline. Off in production unless
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
 
 from chatdesk import __version__
 from chatdesk.web.console_pages import CONSOLE_HEADERS
 
-__all__ = ["DOCS_PATH", "router"]
+__all__ = ["DOCS_PATH", "page"]
 
 DOCS_PATH = "/api/docs"
 _VENDOR = "/static/vendor/swagger-ui"
@@ -35,10 +35,8 @@ _PAGE = f"""<!doctype html>
 </html>
 """
 
-router = APIRouter()
 
-
-@router.get(DOCS_PATH, include_in_schema=False)
-async def api_docs() -> HTMLResponse:
-    """The API reference page."""
+async def page(_request: Request) -> HTMLResponse:
+    """The API reference page: a plain Starlette endpoint, outside the API (as FastAPI's
+    own docs page is), so route tables of the API leave it out."""
     return HTMLResponse(_PAGE, headers=CONSOLE_HEADERS)
