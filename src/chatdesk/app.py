@@ -26,6 +26,7 @@ from chatdesk.security.rate_limits import Limiter
 from chatdesk.settings import Settings
 from chatdesk.web import (
     admin_api,
+    api_docs,
     auth_api,
     console_api,
     console_pages,
@@ -141,7 +142,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         title="chatdesk",
         version=__version__,
         description="Self-hosted live chat for websites. See docs/api.md.",
-        docs_url="/api/docs",
+        docs_url=None,  # chatdesk serves its own page, from its own files (web/api_docs.py)
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
@@ -156,6 +157,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         app.include_router(module.router)
     app.include_router(console_pages.router, include_in_schema=False)
     app.include_router(widget_pages.router, include_in_schema=False)
+    if settings.api_docs_on:
+        app.add_route(api_docs.DOCS_PATH, api_docs.page, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # The widget's message POST and events GET take the direct lane, inside the edge
     # (add_middleware wraps what was added before: the lane is innermost).

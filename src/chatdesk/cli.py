@@ -73,6 +73,7 @@ def serve(
 
     from chatdesk.app import create_app
     from chatdesk.bootstrap import create_first_owner
+    from chatdesk.web.header_limits import bounded_protocol
 
     settings = _settings()
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
@@ -80,22 +81,29 @@ def serve(
     problems = settings.production_problems()
     if problems:
         raise _fail("refusing to start:\n- " + "\n- ".join(problems))
-    shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
-    url = settings.public_url or f"http://{shown_host}:{settings.port}"
+    url = _base_url(settings)
     if settings.is_sqlite:
         _migrate_apart(settings)
     with _database(settings, migrate=settings.is_sqlite) as db:
         first = create_first_owner(db, url)
     out = _console()
     out.print(f"\n  chatdesk is running at [bold]{url}[/bold]")
+    if settings.public_url is None and settings.host in _WILDCARDS:
+        out.print(
+            f"  (listening on every address of this machine, port {settings.port}; "
+            "set CHATDESK_PUBLIC_URL to the URL people use)"
+        )
     out.print(f"  Console:   {url}/admin")
     if settings.demo_on:
         out.print(f"  Demo page: {url}/demo")
+    if settings.api_docs_on:
+        out.print(f"  API docs:  {url}/api/docs")
     if first is not None:
         out.print("\n  First start: an owner account was created. Sign in with")
         out.print(f"    email:    [bold]{first.email}[/bold]")
         out.print(f"    password: [bold]{first.password}[/bold]")
-        out.print("  This password is shown only once; change it under Settings.\n")
+        out.print("  This password is shown only once; change it under Account:")
+        out.print(f"    {url}/admin/account\n")
     else:
         out.print("  Sign in with an operator account (chatdesk create-operator adds one).\n")
     chatdesk = create_app(settings)
@@ -108,6 +116,8 @@ def serve(
         proxy_headers=False,
         server_header=False,
         ws="none",  # chatdesk has no WebSocket route: the protocol need not be loaded
+        # httptools, with the request head bounded (web/header_limits.py).
+        http=bounded_protocol(settings.max_header_bytes, settings.max_header_count),
     )
     _run_until_stopped(config, chatdesk.state.services.hub)
 
@@ -143,6 +153,21 @@ def _run_until_stopped(config: uvicorn.Config, hub: Hub) -> None:
             await super().shutdown(sockets)
 
     Server(config).run()
+
+
+# A bind to every address is shown as loopback: reachable from this machine at least.
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
+
+
+def _base_url(settings: Settings) -> str:
+    """The URL printed links start with: ``CHATDESK_PUBLIC_URL``, else the address served
+    (``serve --host/--port``, else ``CHATDESK_HOST``/``CHATDESK_PORT``)."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = _WILDCARDS.get(settings.host, settings.host)
+    if ":" in host:  # an IPv6 address goes in brackets in a URL
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
 
 
 def _migrate_apart(settings: Settings) -> None:
@@ -246,7 +271,7 @@ def create_site_command(
     with _database(settings) as db:
         fields = body.columns()
         shape = db.write_sync(create_site, None, fields)
-    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    base = _base_url(settings)
     _console().print(f"Site key: {shape['site_key']}")
     _console().print("Embed it with:")
     _console().print(
@@ -259,13 +284,23 @@ def create_site_command(
 
 @app.command()
 def demo() -> None:
-    """Add a demo site, operators and a few conversations so the inbox is not empty."""
+    """Add a demo site, its operators and a few conversations so the inbox is not empty.
+
+    Run again, it gives the demo operators new passwords and prints them: the demo
+    always has an owner to sign in as.
+    """
     from chatdesk.demo import seed_demo
+    from chatdesk.errors import ChatdeskError
 
     settings = _settings()
-    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    if not settings.demo_on:
+        # It prints an owner's password: not for a production database.
+        raise _fail("the demo is off here (CHATDESK_ENV=production or CHATDESK_DEMO_ENABLED)")
     with _database(settings) as db:
-        report = seed_demo(db, base)
+        try:
+            report = seed_demo(db, _base_url(settings))
+        except ChatdeskError as exc:
+            raise _fail(exc.message) from None
     for line in report:
         _console().print(line, highlight=False)
 

@@ -25,12 +25,6 @@ __all__ = ["EdgeMiddleware"]
 _log = structlog.get_logger("chatdesk.request")
 _stdlib_log = logging.getLogger("chatdesk.request")
 _DEFAULT_CSP = b"default-src 'none'; frame-ancestors 'none'"
-# FastAPI's Swagger UI page loads its bundle from jsDelivr and starts it with an inline script.
-_DOCS_CSP = (
-    b"default-src 'none'; script-src https://cdn.jsdelivr.net 'unsafe-inline'; "
-    b"style-src https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-    b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -97,7 +91,6 @@ class EdgeMiddleware:
         request_id = incoming if _REQUEST_ID.match(incoming) else random_bytes(16).hex()
         path: str = scope["path"]
         is_api = path.startswith("/api/")
-        default_csp = _DOCS_CSP if path == "/api/docs" else _DEFAULT_CSP
         scope.setdefault("state", {})
         status = 500
         response_started = False
@@ -115,7 +108,7 @@ class EdgeMiddleware:
                     if name not in present:
                         out.append((name, value))
                 if b"content-security-policy" not in present:
-                    out.append((b"content-security-policy", default_csp))
+                    out.append((b"content-security-policy", _DEFAULT_CSP))
                     if b"x-frame-options" not in present:
                         out.append((b"x-frame-options", b"DENY"))
                 if is_api and b"cache-control" not in present:
