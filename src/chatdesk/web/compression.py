@@ -110,25 +110,35 @@ class Compression:
         """
         if status not in (200, 201):
             return None
-        content_type = b""
+        content_type: bytes | None = None
         length = -1
-        for name, value in headers:
+        for name, value in headers:  # Starlette puts these two first: a short loop
             lowered = name.lower()
             if lowered == b"content-type":
                 content_type = value
             elif lowered == b"content-length":
                 length = int(value)
-            elif lowered in (b"content-encoding", b"set-cookie"):
-                return None
+            else:
+                continue
+            if content_type is not None and length >= 0:
+                break
+        content_type = content_type or b""
         if content_type.startswith(_JSON):
-            return b"json" if length < 0 or length > MIN_JSON else None
-        if length >= 0 and length < MIN_TEXT:
+            if 0 <= length <= MIN_JSON:  # the message path ends here
+                return None
+            kind = b"json"
+        elif 0 <= length < MIN_TEXT:
             return None
-        if content_type.startswith(_TEXT_TYPES):
-            return b"text"
-        if content_type.startswith(b"text/html") and path in _HTML_PATHS:
-            return b"text"
-        return None
+        elif content_type.startswith(_TEXT_TYPES) or (
+            content_type.startswith(b"text/html") and path in _HTML_PATHS
+        ):
+            kind = b"text"
+        else:
+            return None
+        for name, _value in headers:
+            if name.lower() in (b"content-encoding", b"set-cookie"):
+                return None
+        return kind
 
     def sender(self, send: Send, start: Message, kind: bytes, encoding: bytes, path: str) -> Send:
         """A ``send`` that holds the response until its body is complete, then sends it
