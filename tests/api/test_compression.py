@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from chatdesk.web.compression import MIN_JSON, SECRET_FIELDS
@@ -187,6 +187,21 @@ def test_any_body_holding_a_secret_field_is_left_alone(field: str) -> None:
         assert_plain(client, "GET", "/")
     with TestClient(_secret_app("harmless")) as client:
         assert_compressed(client, "GET", "/")
+
+
+def test_a_body_sent_in_parts_is_compressed_whole() -> None:
+    parts = [b"export const a = 1;\n" * 100, b"export const b = 2;\n" * 100, b"// end\n"]
+
+    async def endpoint(_request: Any) -> Response:
+        async def chunks() -> Any:
+            for part in parts:
+                yield part
+
+        return StreamingResponse(chunks(), media_type="text/javascript")
+
+    app = EdgeMiddleware(Starlette(routes=[Route("/", endpoint)]), max_bytes=1, production=False)
+    with TestClient(app) as client:
+        assert assert_compressed(client, "GET", "/") == b"".join(parts)
 
 
 # Response fields whose names look secret but hold none (reviewed; api_tokens lists

@@ -150,6 +150,9 @@ class Compression:
         async def buffered(message: Message) -> None:
             nonlocal size, passing
             if passing or message["type"] != "http.response.body":
+                if not passing:  # a server extension (pathsend): the body is not ours
+                    passing = True
+                    await send(start)
                 await send(message)
                 return
             chunk = message.get("body", b"")
