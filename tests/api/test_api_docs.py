@@ -62,7 +62,7 @@ def test_the_page_allows_no_inline_or_foreign_script(client: TestClient) -> None
 
 
 def test_the_vendored_copy_names_its_version_and_license(client: TestClient) -> None:
-    from chatdesk.app import STATIC_DIR
+    from chatdesk.web.assets import STATIC_DIR
 
     vendor = STATIC_DIR / "vendor" / "swagger-ui"
     assert re.search(r"swagger-ui-dist` \*\*\d+\.\d+\.\d+\*\*", (vendor / "README.md").read_text())
