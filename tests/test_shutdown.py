@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
+from tests.event_loops import run_coroutine
 from tests.test_serve import CHATDESK, _env, _wait_ready
 
 PARKED = 200  # of each kind: long-polls and SSE streams
@@ -175,7 +176,7 @@ def test_sigterm_answers_parked_readers_and_exits_quickly(
         assert reply.status_code == 201, reply.text
         head = operator.get("/api/v1/events", params={"wait": 0}).json()["cursor"]
         cookie = operator.cookies["chatdesk_session"]
-        cursors, took = asyncio.run(_park_and_stop(server, cookie, head))
+        cursors, took = run_coroutine(lambda: _park_and_stop(server, cookie, head))
         operator.close()
         visitor.close()
     finally:
