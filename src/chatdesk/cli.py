@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ import typer
 from rich.console import Console
 
 from chatdesk.db.runner import Database
-from chatdesk.settings import Settings
+from chatdesk.settings import Settings, sqlite_path
 
 __all__ = ["app", "main"]
 
@@ -36,8 +37,65 @@ def _database(settings: Settings, *, migrate: bool = True) -> Iterator[Database]
 
 
 def _fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code=1)
+
+
+def _settings() -> Settings:
+    """The settings from the environment; a bad value ends the command with one line."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        # Never the value itself: it may be a secret.
+        problems = "; ".join(
+            f"CHATDESK_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise _fail(f"invalid setting: {problems}") from None
+
+
+FIRST_OWNER_FILE = "chatdesk-first-owner.txt"
+
+
+def _first_owner_file(settings: Settings) -> Path:
+    """Beside the SQLite database, or in the working directory for PostgreSQL."""
+    database = sqlite_path(settings.database_url)
+    return (Path(database).parent if database else Path.cwd()) / FIRST_OWNER_FILE
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable and writable by this user only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # an existing file keeps its mode otherwise
+        handle.write(text)
+
+
+def _announce_first_owner(email: str, password: str, settings: Settings) -> None:
+    """Show the first owner's password on a terminal only: anywhere else standard output
+    ends up in log collection, so it goes to a file only this user can read."""
+    console.print("\n  First start: an owner account was created. Sign in with")
+    console.print(f"    email:    [bold]{email}[/bold]")
+    if sys.stdout.isatty():
+        console.print(f"    password: [bold]{password}[/bold]")
+        console.print("  This password is shown only once; change it on the Account page.\n")
+        return
+    path = _first_owner_file(settings)
+    try:
+        _write_private(path, f"email: {email}\npassword: {password}\n")
+    except OSError as exc:
+        errors.print(
+            f"  The password could not be written to {path} ({exc.strerror}). Add an owner "
+            "with: chatdesk create-operator --role owner --password-stdin ...",
+            highlight=False,
+            markup=False,
+        )
+        return
+    console.print(f"    password: in {path} (readable by this user only)", highlight=False)
+    console.print("  Delete that file once you have signed in; change the password on the")
+    console.print("  Account page.\n")
 
 
 @app.command()
@@ -51,7 +109,7 @@ def serve(
     from chatdesk.app import create_app
     from chatdesk.bootstrap import create_first_owner
 
-    settings = Settings()
+    settings = _settings()
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     settings = settings.model_copy(update=overrides)
     problems = settings.production_problems()
@@ -66,10 +124,7 @@ def serve(
     if settings.demo_on:
         console.print(f"  Demo page: {url}/demo")
     if first is not None:
-        console.print("\n  First start: an owner account was created. Sign in with")
-        console.print(f"    email:    [bold]{first.email}[/bold]")
-        console.print(f"    password: [bold]{first.password}[/bold]")
-        console.print("  This password is shown only once; change it under Settings.\n")
+        _announce_first_owner(first.email, first.password, settings)
     else:
         console.print("  Sign in with an operator account (chatdesk create-operator adds one).\n")
     uvicorn.run(
@@ -88,7 +143,7 @@ def migrate() -> None:
     from chatdesk.db.engine import make_engine
     from chatdesk.db.migrate import upgrade
 
-    settings = Settings()
+    settings = _settings()
     engine = make_engine(settings.database_url, writer=True)
     upgrade(engine)
     engine.dispose()
@@ -123,7 +178,7 @@ def create_operator_command(
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise _fail(problems) from None
     password_hash = hash_password(body.password)
-    with _database(Settings()) as db:
+    with _database(_settings()) as db:
         try:
             shape = db.write_sync(
                 create_operator,
@@ -156,7 +211,7 @@ def create_site_command(
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise _fail(problems) from None
-    settings = Settings()
+    settings = _settings()
     with _database(settings) as db:
         fields = body.columns()
         shape = db.write_sync(create_site, None, fields)
@@ -176,7 +231,7 @@ def demo() -> None:
     """Add a demo site, operators and a few conversations so the inbox is not empty."""
     from chatdesk.demo import seed_demo
 
-    settings = Settings()
+    settings = _settings()
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
     with _database(settings) as db:
         report = seed_demo(db, base)
@@ -193,7 +248,7 @@ def export(
     """Export conversations with their messages as JSON lines."""
     from chatdesk.export import export_conversations
 
-    with _database(Settings()) as db:
+    with _database(_settings()) as db:
         count = export_conversations(db, output)
     console.print(f"Exported {count} conversations to {output}.")
 
@@ -207,7 +262,7 @@ def purge(
     """Delete old events (cursors older than the cut get 410 and refetch)."""
     from chatdesk.actions.maintenance import purge_events
 
-    settings = Settings()
+    settings = _settings()
     keep = days if days is not None else settings.event_retention_days
     with _database(settings) as db:
         removed = db.write_sync(lambda unit: purge_events(unit, unit.now - timedelta(days=keep)))

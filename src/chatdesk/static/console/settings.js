@@ -97,6 +97,7 @@ function siteForm(site, onSaved) {
   const hours = hoursEditor(site.business_hours);
   const enabled = checkbox('Widget enabled', site.enabled);
   const identityRequired = checkbox('Require a signed identity token (only logged-in users of your site can chat)', site.identity_required);
+  const replayProtection = checkbox('Accept each identity token only once (tokens must carry a jti claim)', site.identity_replay_protection);
   const form = h('form', { class: 'grid-2', 'aria-label': `Widget settings for ${site.name}` },
     field('Site name', name),
     field('Accent colour', colour),
@@ -108,7 +109,7 @@ function siteForm(site, onSaved) {
     field('Ask for email before chat', prechatEmail),
     hours.node,
     h('div', { class: 'full' }, field('Offline message', offline, 'Shown outside business hours; visitors can leave a message and their email.')),
-    h('div', { class: 'full checks' }, enabled.node, identityRequired.node),
+    h('div', { class: 'full checks' }, enabled.node, identityRequired.node, replayProtection.node),
     h('div', { class: 'full actions' }, h('button', { type: 'submit', class: 'button primary', text: 'Save changes' })));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -123,6 +124,7 @@ function siteForm(site, onSaved) {
       business_hours: hours.value(),
       enabled: enabled.input.checked,
       identity_required: identityRequired.input.checked,
+      identity_replay_protection: replayProtection.input.checked,
     };
     const saved = await attempt(() => api('PATCH', `/api/v1/sites/${encodeURIComponent(site.id)}`, body), 'Saved.');
     if (saved) onSaved(saved);
