@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     rate_limit_login_ip: str = "50/5minute"
     rate_limit_login_account: str = "100/day"
     rate_limit_admin_write: str = "30/minute"
+    rate_limit_admin_write_ip: str = "120/minute"
     rate_limit_unauthenticated: str = "120/minute"
     rate_limit_operator_write: str = "120/minute"
     rate_limit_operator_read: str = "1200/minute"
@@ -107,6 +108,7 @@ class Settings(BaseSettings):
         "rate_limit_login_ip",
         "rate_limit_login_account",
         "rate_limit_admin_write",
+        "rate_limit_admin_write_ip",
         "rate_limit_unauthenticated",
         "rate_limit_operator_write",
         "rate_limit_operator_read",

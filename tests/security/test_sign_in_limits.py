@@ -180,7 +180,11 @@ def test_unauthenticated_requests_do_not_spend_the_admins_budget(office: TestCli
     assert office.post("/api/v1/auth/logout", headers=headers).status_code == 204
 
 
-@pytest.mark.parametrize("office", [{"rate_limit_admin_write": "2/minute"}], indirect=True)
+@pytest.mark.parametrize(
+    "office",
+    [{"rate_limit_admin_write": "2/minute", "rate_limit_admin_write_ip": "3/minute"}],
+    indirect=True,
+)
 def test_admin_writes_count_per_operator_and_per_address(office: TestClient) -> None:
     db = services_db(office)
     first, second = add_operator(db, "admin"), add_operator(db, "admin")
@@ -192,7 +196,10 @@ def test_admin_writes_count_per_operator_and_per_address(office: TestClient) -> 
             "/api/v1/canned-responses", json={"shortcut": shortcut, "body": "x"}, headers=headers
         ).status_code
 
+    # One admin's own budget runs out before the address's...
     assert [write(first, "198.51.100.60", f"a{n}") for n in range(3)] == [201, 201, 429]
-    # Another admin elsewhere is not affected; at the same address, the address budget is.
-    assert write(second, "198.51.100.61", "b0") == 201
-    assert write(second, "198.51.100.60", "b1") == 429
+    # ...so a colleague at the same address still writes, until the address's runs out.
+    assert [write(second, "198.51.100.60", f"b{n}") for n in range(2)] == [201, 429]
+    # Elsewhere, nothing of this counts.
+    third = add_operator(db, "admin")
+    assert write(third, "198.51.100.61", "c0") == 201

@@ -25,6 +25,7 @@ GROUPS = (
     "login_ip",
     "login_account",
     "admin_write",
+    "admin_write_ip",
     "unauthenticated",
     "operator_write",
     "operator_read",

@@ -221,9 +221,11 @@ CurrentOperator = Annotated[OperatorActor, Depends(current_operator)]
 async def _count_admin_write(request: Request, actor: OperatorActor) -> None:
     # After authentication, per principal and per address: a client that cannot sign in
     # spends only its own (``unauthenticated``) budget, never the admins' behind its NAT.
+    # The address's budget is larger than one principal's, so no single operator (nor a
+    # token) can use it all up for their colleagues.
     limiter = get_services(request).limiter
     await limiter.hit("admin_write", str(actor.principal))
-    await limiter.hit("admin_write", "ip:" + request_ip(request))
+    await limiter.hit("admin_write_ip", request_ip(request))
 
 
 async def admin_writer(request: Request, actor: CurrentOperator) -> OperatorActor:
