@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from chatdesk.db.runner import Database
 from chatdesk.settings import Settings, sqlite_path
@@ -37,7 +38,7 @@ def _database(settings: Settings, *, migrate: bool = True) -> Iterator[Database]
 
 
 def _fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code=1)
 
 

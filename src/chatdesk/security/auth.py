@@ -8,9 +8,10 @@ Visitor lookups, repeated by every widget request, are cached in process
 (:class:`VisitorCache`). What a visitor token resolves to (visitor, site) never
 changes, and no action revokes a visitor token or deletes a visitor, so a
 cached entry is never stale. A token expires after a period without use: the
-entry carries the token's last use, which the caller slides forward (a write, at
-most once per interval) and checks without a read. Operator sessions and API tokens are not cached:
-they are looked up on every request, so revoking one takes effect at once.
+entry carries the token's last use, which the caller checks without a read and
+slides forward (a write, at most once per interval). Operator sessions and API
+tokens are not cached: they are looked up on every request, so revoking one
+takes effect at once.
 Whatever comes to revoke visitor tokens must also drop them from every
 process's cache (the TTL alone would leave a revoked token usable for a minute).
 """
