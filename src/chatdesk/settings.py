@@ -17,7 +17,7 @@ __all__ = ["Environment", "Settings"]
 
 SAMPLE_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-not-for-production"}
 # The loosest sign-in limits production accepts, in failed attempts per hour (ADR 0004):
-# about ten times the defaults, room for a large office, none for a password-guessing run.
+# room to tune for a large office, none for a password-guessing run.
 LOGIN_LIMIT_CEILINGS = {"login_account_ip": 120, "login_ip": 6000, "login_account": 100}
 
 

@@ -95,7 +95,7 @@ def _time_zone(value: str) -> str | None:
         try:
             ZoneInfo(value)
             return value
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             pass
     raise ValueError("must be an IANA time zone name, like Europe/Paris")
 
