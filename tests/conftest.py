@@ -27,6 +27,7 @@ from chatdesk.db.engine import make_engine
 from chatdesk.db.migrate import upgrade
 from chatdesk.db.tables import metadata
 from chatdesk.settings import Settings
+from tests.schema_conformance import conformance_for
 
 # Fails the run if any captured log line carries a token, cookie or password.
 pytest_plugins = ["tests.log_guard"]
@@ -91,8 +92,10 @@ def app(settings: Settings) -> FastAPI:
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
-    """The app over ASGI (lifespan included); base URL http://testserver."""
+    """The app over ASGI (lifespan included); base URL http://testserver. Every JSON
+    answer is checked against what /openapi.json declares (tests/schema_conformance.py)."""
     with TestClient(app) as test_client:
+        test_client.event_hooks["response"].append(conformance_for(app).hook)
         yield test_client
 
 

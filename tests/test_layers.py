@@ -23,6 +23,9 @@ LAYER_OF = {
     "settings": "base",
     "logs": "base",
     "business_hours": "base",
+    # The API's JSON bodies as TypedDicts (ADR 0009): types only, used at every layer
+    # that builds or passes a shape, from queries up to web.
+    "shape_types": "base",
     "db": "db",
     "shapes": "shapes",
     "security": "security",

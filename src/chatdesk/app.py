@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -36,50 +36,58 @@ from chatdesk.web import (
 from chatdesk.web.errors import install_error_handlers
 from chatdesk.web.middleware import EdgeMiddleware
 
-__all__ = ["ChatdeskApp", "create_app"]
+__all__ = ["ChatdeskApp", "DirectLane", "create_app"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
 class ChatdeskApp(FastAPI):
-    """FastAPI, plus a direct lane for the busiest routes (ADR 0005).
-
-    A request matching one of ``fast_routes`` goes through ``fast_lane`` (the same
-    edge middleware every request passes) straight to the route, with the app's
-    exception handlers, skipping FastAPI's middleware layers and router. Every
-    other request takes the normal path.
-    """
+    """FastAPI, with a direct lane for its busiest routes, ``fast_routes`` (ADR 0005):
+    see :class:`DirectLane`."""
 
     fast_routes: list[Route]
-    fast_lane: ASGIApp | None = None
-    _lane_handlers: tuple[dict[Any, Any], dict[int, Any]] | None = None
+
+
+class DirectLane:
+    """The direct lane (ADR 0005): a small router, the innermost of the app's middleware.
+
+    Every request has passed the whole middleware stack when it gets here: FastAPI's
+    outer layers (the 500 handler among them), anything added with ``add_middleware``,
+    and the edge. A request that one of ``routes`` matches fully is served here, with
+    the app's exception handlers, skipping FastAPI's exception middleware, router and
+    dependency solving; any other request goes on to them. ``routes`` is read on every
+    request, so emptying the list turns the lane off.
+    """
+
+    def __init__(self, app: ASGIApp, *, routes: list[Route], handlers: Mapping[Any, Any]) -> None:
+        self.app = app
+        self.routes = routes
+        # Held as FastAPI's exception middleware holds them (by class, by status code),
+        # read when the stack is built, as it reads them; the 500 handler stays outermost.
+        self.handlers = (
+            {k: v for k, v in handlers.items() if not isinstance(k, int) and k is not Exception},
+            {k: v for k, v in handlers.items() if isinstance(k, int) and k != 500},
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # HEAD stays on the normal path: FastAPI's GET routes answer it with 405.
-        if self.fast_lane is not None and scope["type"] == "http" and scope["method"] != "HEAD":
-            for route in self.fast_routes:
+        if scope["type"] == "http":
+            for route in self.routes:
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:
                     scope.update(child_scope)
-                    scope["app"] = self
-                    scope["route"] = route
-                    scope["starlette.exception_handlers"] = self._handlers()
-                    await self.fast_lane(scope, receive, send)
+                    scope["route"] = route  # for the edge's access log and metrics
+                    scope["starlette.exception_handlers"] = self.handlers
+                    await route.handle(scope, receive, send)
                     return
-        await super().__call__(scope, receive, send)
-
-    def _handlers(self) -> tuple[dict[Any, Any], dict[int, Any]]:
-        """The app's exception handlers as Starlette's exception middleware holds them
-        (by class, and by status code), the 500 one included."""
-        if self._lane_handlers is None:
-            by_class = {k: v for k, v in self.exception_handlers.items() if not isinstance(k, int)}
-            by_status = {k: v for k, v in self.exception_handlers.items() if isinstance(k, int)}
-            self._lane_handlers = (by_class, by_status)
-        return self._lane_handlers
+        await self.app(scope, receive, send)
 
 
-async def _handle_matched_route(scope: Scope, receive: Receive, send: Send) -> None:
-    await scope["route"].handle(scope, receive, send)
+def _without_head(route: Route) -> Route:
+    """Starlette adds HEAD to a GET route; FastAPI's GET routes answer HEAD with 405, so
+    the lane leaves HEAD to them."""
+    if route.methods is not None:
+        route.methods.discard("HEAD")
+    return route
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> ChatdeskApp:
@@ -149,14 +157,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.include_router(console_pages.router, include_in_schema=False)
     app.include_router(widget_pages.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    edge: dict[str, Any] = {
-        "max_bytes": settings.max_body_bytes,
-        "production": settings.is_production,
-        "hsts_subdomains": settings.hsts_include_subdomains,
-        "metrics": services.metrics,
-    }
-    app.add_middleware(EdgeMiddleware, **edge)
-    # The widget's message POST takes the direct lane (ADR 0005), through the same edge.
-    app.fast_routes = widget_api.fast_routes()
-    app.fast_lane = EdgeMiddleware(_handle_matched_route, **edge)
+    # The widget's message POST and events GET take the direct lane, inside the edge
+    # (add_middleware wraps what was added before: the lane is innermost).
+    app.fast_routes = [_without_head(route) for route in widget_api.fast_routes()]
+    app.add_middleware(DirectLane, routes=app.fast_routes, handlers=app.exception_handlers)
+    app.add_middleware(
+        EdgeMiddleware,
+        max_bytes=settings.max_body_bytes,
+        production=settings.is_production,
+        hsts_subdomains=settings.hsts_include_subdomains,
+        metrics=services.metrics,
+        slow_request_ms=settings.slow_request_ms,
+    )
     return app

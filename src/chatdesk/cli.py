@@ -3,48 +3,44 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from chatdesk.db.runner import Database
-from chatdesk.settings import Settings, sqlite_path
+# Commands import what they need inside them, rich's console included: a writer process
+# that multiprocessing starts runs the ``chatdesk`` script again as its main module, so
+# whatever this module imports at the top, every writer process holds (pydantic-settings
+# alone is about 15 MiB).
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from chatdesk.db.runner import Database
+    from chatdesk.settings import Settings
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(help="chatdesk: self-hosted live chat for websites.", no_args_is_help=True)
-console = Console(stderr=False)
-errors = Console(stderr=True)
 
 
-@contextmanager
-def _database(settings: Settings, *, migrate: bool = True) -> Iterator[Database]:
-    from chatdesk.bootstrap import ensure_schema
+@cache
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
 
-    db = Database(settings.database_url, read_threads=1)
-    ensure_schema(db.write_engine, auto=migrate)
-    db.start()
-    try:
-        yield db
-    finally:
-        db.stop()
-
-
-def _fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=1)
+    return Console(stderr=stderr)
 
 
 def _settings() -> Settings:
     """The settings from the environment; a bad value ends the command with one line."""
     from pydantic import ValidationError
+
+    from chatdesk.settings import Settings
 
     try:
         return Settings()
@@ -57,11 +53,36 @@ def _settings() -> Settings:
         raise _fail(f"invalid setting: {problems}") from None
 
 
+@contextmanager
+def _database(settings: Settings, *, migrate: bool = True) -> Iterator[Database]:
+    from chatdesk.bootstrap import ensure_schema
+    from chatdesk.db.runner import Database
+
+    db = Database(settings.database_url, read_threads=1)
+    ensure_schema(db.write_engine, auto=migrate)
+    db.start()
+    try:
+        yield db
+    finally:
+        db.stop()
+
+
+def _fail(message: str) -> typer.Exit:
+    from rich.markup import escape
+
+    _console(stderr=True).print(
+        f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True
+    )
+    return typer.Exit(code=1)
+
+
 FIRST_OWNER_FILE = "chatdesk-first-owner.txt"
 
 
 def _first_owner_file(settings: Settings) -> Path:
     """Beside the SQLite database, or in the working directory for PostgreSQL."""
+    from chatdesk.settings import sqlite_path
+
     database = sqlite_path(settings.database_url)
     return (Path(database).parent if database else Path.cwd()) / FIRST_OWNER_FILE
 
@@ -77,26 +98,33 @@ def _write_private(path: Path, text: str) -> None:
 def _announce_first_owner(email: str, password: str, settings: Settings) -> None:
     """Show the first owner's password on a terminal only: anywhere else standard output
     ends up in log collection, so it goes to a file only this user can read."""
-    console.print("\n  First start: an owner account was created. Sign in with")
-    console.print(f"    email:    [bold]{email}[/bold]")
+    out = _console()
+    out.print("\n  First start: an owner account was created. Sign in with")
+    out.print(f"    email:    [bold]{email}[/bold]")
     if sys.stdout.isatty():
-        console.print(f"    password: [bold]{password}[/bold]")
-        console.print("  This password is shown only once; change it on the Account page.\n")
+        out.print(f"    password: [bold]{password}[/bold]")
+        out.print("  This password is shown only once; change it on the Account page.\n")
         return
     path = _first_owner_file(settings)
     try:
         _write_private(path, f"email: {email}\npassword: {password}\n")
     except OSError as exc:
-        errors.print(
+        _console(stderr=True).print(
             f"  The password could not be written to {path} ({exc.strerror}). Add an owner "
             "with: chatdesk create-operator --role owner --password-stdin ...",
             highlight=False,
             markup=False,
         )
         return
-    console.print(f"    password: in {path} (readable by this user only)", highlight=False)
-    console.print("  Delete that file once you have signed in; change the password on the")
-    console.print("  Account page.\n")
+    # One line however narrow the terminal: a path broken in two cannot be copied.
+    out.print(
+        f"    password: in {path} (readable by this user only)",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    out.print("  Delete that file once you have signed in; change the password on the")
+    out.print("  Account page.\n")
 
 
 @app.command()
@@ -118,16 +146,19 @@ def serve(
         raise _fail("refusing to start:\n- " + "\n- ".join(problems))
     shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
     url = settings.public_url or f"http://{shown_host}:{settings.port}"
+    if settings.is_sqlite:
+        _migrate_apart(settings)
     with _database(settings, migrate=settings.is_sqlite) as db:
         first = create_first_owner(db, url)
-    console.print(f"\n  chatdesk is running at [bold]{url}[/bold]")
-    console.print(f"  Console:   {url}/admin")
+    out = _console()
+    out.print(f"\n  chatdesk is running at [bold]{url}[/bold]")
+    out.print(f"  Console:   {url}/admin")
     if settings.demo_on:
-        console.print(f"  Demo page: {url}/demo")
+        out.print(f"  Demo page: {url}/demo")
     if first is not None:
         _announce_first_owner(first.email, first.password, settings)
     else:
-        console.print("  Sign in with an operator account (chatdesk create-operator adds one).\n")
+        out.print("  Sign in with an operator account (chatdesk create-operator adds one).\n")
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -135,7 +166,31 @@ def serve(
         log_config=None,
         proxy_headers=False,
         server_header=False,
+        ws="none",  # chatdesk has no WebSocket route: the protocol need not be loaded
     )
+
+
+def _migrate_apart(settings: Settings) -> None:
+    """Run ``chatdesk migrate`` in a process of its own if the schema is not current.
+
+    Alembic loads every SQL dialect, Mako and Pygments lexers (about 10 MiB), which a
+    server that migrated in its own process would keep for its whole life.
+    """
+    from chatdesk.bootstrap import schema_is_current
+    from chatdesk.db.engine import make_engine
+
+    engine = make_engine(settings.database_url, writer=True)
+    try:
+        current = schema_is_current(engine)
+    finally:
+        engine.dispose()
+    if current:
+        return
+    done = subprocess.run(  # our own command, on this interpreter
+        [sys.executable, "-m", "chatdesk.cli", "migrate"], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise _fail(f"migrating the database failed:\n{done.stderr.strip()}")
 
 
 @app.command()
@@ -148,7 +203,7 @@ def migrate() -> None:
     engine = make_engine(settings.database_url, writer=True)
     upgrade(engine)
     engine.dispose()
-    console.print("Database schema is current.")
+    _console().print("Database schema is current.")
 
 
 @app.command("create-operator")
@@ -191,7 +246,7 @@ def create_operator_command(
             )
         except ChatdeskError as exc:
             raise _fail(exc.message) from None
-    console.print(f"Created {shape['role']} {shape['email']} (id {shape['id']}).")
+    _console().print(f"Created {shape['role']} {shape['email']} (id {shape['id']}).")
 
 
 @app.command("create-site")
@@ -217,9 +272,9 @@ def create_site_command(
         fields = body.columns()
         shape = db.write_sync(create_site, None, fields)
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
-    console.print(f"Site key: {shape['site_key']}")
-    console.print("Embed it with:")
-    console.print(
+    _console().print(f"Site key: {shape['site_key']}")
+    _console().print("Embed it with:")
+    _console().print(
         f'  <script src="{base}/widget.js" data-site="{shape["site_key"]}" async></script>',
         highlight=False,
         markup=False,
@@ -237,7 +292,7 @@ def demo() -> None:
     with _database(settings) as db:
         report = seed_demo(db, base)
     for line in report:
-        console.print(line, highlight=False)
+        _console().print(line, highlight=False)
 
 
 @app.command()
@@ -251,7 +306,7 @@ def export(
 
     with _database(_settings()) as db:
         count = export_conversations(db, output)
-    console.print(f"Exported {count} conversations to {output}.")
+    _console().print(f"Exported {count} conversations to {output}.")
 
 
 @app.command()
@@ -267,7 +322,7 @@ def purge(
     keep = days if days is not None else settings.event_retention_days
     with _database(settings) as db:
         removed = db.write_sync(lambda unit: purge_events(unit, unit.now - timedelta(days=keep)))
-    console.print(f"Removed {removed} events older than {keep} days.")
+    _console().print(f"Removed {removed} events older than {keep} days.")
 
 
 def main() -> None:

@@ -32,10 +32,8 @@ def export_conversations(db: Database, output: Path) -> int:
             def read(conn: Connection, cid: str = conversation_id) -> dict[str, object]:
                 row = conn.execute(select(conversations).where(conversations.c.id == cid)).one()
                 shape = conversation_shape(row, labels_for(conn, [cid])[cid])
-                shape["messages"] = history(
-                    conn, cid, before=None, limit=1_000_000, include_private=True
-                )
-                return shape
+                messages = history(conn, cid, before=None, limit=1_000_000, include_private=True)
+                return {**shape, "messages": messages}
 
             handle.write(json.dumps(db.read_sync(read), ensure_ascii=False) + "\n")
     return len(ids)

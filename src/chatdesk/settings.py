@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     public_url: str | None = None
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     log_level: str = "info"
+    # Requests slower than this log one line with their timing breakdown; 0 turns it off.
+    slow_request_ms: int = Field(default=1000, ge=0)
     max_body_bytes: int = Field(default=65536, ge=1024)
     long_poll_default_wait: float = Field(default=25.0, ge=0)
     long_poll_max_wait: float = Field(default=55.0, ge=0, le=59)

@@ -1,13 +1,32 @@
-"""Rows to the JSON shapes of API.md. The one place those shapes are built."""
+"""Rows to the JSON shapes of API.md. The one place those shapes are built; their
+types, in ``shape_types``, are what ``/openapi.json`` documents."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Row
 
 from chatdesk.clock import iso
+from chatdesk.shape_types import (
+    ApiToken,
+    AuditEntry,
+    Author,
+    CannedResponse,
+    Conversation,
+    Event,
+    InboxSite,
+    Launcher,
+    Message,
+    Operator,
+    Site,
+    TeamMember,
+    Visitor,
+    VisitorConversation,
+    VisitorProfile,
+    WidgetConfig,
+)
 
 __all__ = [
     "api_token_shape",
@@ -27,10 +46,8 @@ __all__ = [
     "widget_config_shape",
 ]
 
-Shape = dict[str, Any]
 
-
-def message_shape(row: Row[Any]) -> Shape:
+def message_shape(row: Row[Any]) -> Message:
     m = row._mapping
     return {
         "id": m["id"],
@@ -43,9 +60,11 @@ def message_shape(row: Row[Any]) -> Shape:
     }
 
 
-def conversation_shape(row: Row[Any], labels: list[str], visitor: Shape | None = None) -> Shape:
+def conversation_shape(
+    row: Row[Any], labels: list[str], visitor: Visitor | None = None
+) -> Conversation:
     m = row._mapping
-    shape: Shape = {
+    shape: Conversation = {
         "id": m["id"],
         "site_id": m["site_id"],
         "visitor_id": m["visitor_id"],
@@ -66,26 +85,35 @@ def conversation_shape(row: Row[Any], labels: list[str], visitor: Shape | None =
     return shape
 
 
-def for_visitor(conversation: Shape) -> Shape:
+def for_visitor(conversation: VisitorConversation) -> VisitorConversation:
     """The conversation as its visitor may see it: no internal labels or counts."""
+    # A projection, not a construction: stored events hand over the conversation as
+    # the version that appended them wrote it, and every key but these passes through.
     shape = {k: v for k, v in conversation.items() if k not in {"visitor", "unread_count"}}
     shape["labels"] = []
-    return shape
+    return cast(VisitorConversation, shape)
 
 
-def visitor_shape(row: Row[Any], prefix: str = "") -> Shape:
+def visitor_shape(row: Row[Any], prefix: str = "") -> Visitor:
     """A visitor's profile; ``prefix`` reads columns labelled e.g. ``v_name`` in a join."""
     m = row._mapping
-    fields = ("id", "site_id", "external_id", "name", "email", "page_url", "user_agent", "timezone")
-    shape: Shape = {name: m[prefix + name] for name in fields}
-    shape["created_at"] = iso(m[prefix + "created_at"])
-    shape["last_seen_at"] = iso(m[prefix + "last_seen_at"])
-    return shape
+    return {
+        "id": m[prefix + "id"],
+        "site_id": m[prefix + "site_id"],
+        "external_id": m[prefix + "external_id"],
+        "name": m[prefix + "name"],
+        "email": m[prefix + "email"],
+        "page_url": m[prefix + "page_url"],
+        "user_agent": m[prefix + "user_agent"],
+        "timezone": m[prefix + "timezone"],
+        "created_at": iso(m[prefix + "created_at"]),
+        "last_seen_at": iso(m[prefix + "last_seen_at"]),
+    }
 
 
-def operator_shape(row: Row[Any], site_ids: list[str] | None = None) -> Shape:
+def operator_shape(row: Row[Any], site_ids: list[str] | None = None) -> Operator:
     m = row._mapping
-    shape: Shape = {
+    shape: Operator = {
         "id": m["id"],
         "email": m["email"],
         "name": m["name"],
@@ -98,9 +126,9 @@ def operator_shape(row: Row[Any], site_ids: list[str] | None = None) -> Shape:
     return shape
 
 
-def site_shape(row: Row[Any], *, with_secret: bool = True) -> Shape:
+def site_shape(row: Row[Any], *, with_secret: bool = True) -> Site:
     m = row._mapping
-    shape: Shape = {
+    shape: Site = {
         "id": m["id"],
         "name": m["name"],
         "site_key": m["site_key"],
@@ -123,7 +151,7 @@ def site_shape(row: Row[Any], *, with_secret: bool = True) -> Shape:
     return shape
 
 
-def api_token_shape(row: Row[Any]) -> Shape:
+def api_token_shape(row: Row[Any]) -> ApiToken:
     m = row._mapping
     return {
         "id": m["id"],
@@ -136,7 +164,7 @@ def api_token_shape(row: Row[Any]) -> Shape:
     }
 
 
-def canned_response_shape(row: Row[Any]) -> Shape:
+def canned_response_shape(row: Row[Any]) -> CannedResponse:
     m = row._mapping
     return {
         "id": m["id"],
@@ -146,7 +174,7 @@ def canned_response_shape(row: Row[Any]) -> Shape:
     }
 
 
-def audit_entry_shape(row: Row[Any]) -> Shape:
+def audit_entry_shape(row: Row[Any]) -> AuditEntry:
     m = row._mapping
     return {
         "id": m["id"],
@@ -160,24 +188,24 @@ def audit_entry_shape(row: Row[Any]) -> Shape:
     }
 
 
-def team_member_shape(row: Row[Any]) -> Shape:
+def team_member_shape(row: Row[Any]) -> TeamMember:
     """An operator as a teammate sees them (for assignment): no email, no sites."""
     m = row._mapping
     return {"id": m["id"], "name": m["name"], "role": m["role"]}
 
 
-def site_name_shape(row: Row[Any]) -> Shape:
+def site_name_shape(row: Row[Any]) -> InboxSite:
     """A site as the inbox's filter names it, for any operator who sees it."""
     m = row._mapping
     return {"id": m["id"], "name": m["name"]}
 
 
-def own_visitor_shape(visitor: Shape) -> Shape:
+def own_visitor_shape(visitor: Visitor) -> VisitorProfile:
     """What the widget shows a visitor of themselves (from :func:`visitor_shape`)."""
     return {"id": visitor["id"], "name": visitor["name"], "email": visitor["email"]}
 
 
-def widget_config_shape(site: Row[Any], *, online: bool) -> Shape:
+def widget_config_shape(site: Row[Any], *, online: bool) -> WidgetConfig:
     """A site's public widget configuration: nothing a visitor may not read."""
     m = site._mapping
     return {
@@ -194,7 +222,7 @@ def widget_config_shape(site: Row[Any], *, online: bool) -> Shape:
     }
 
 
-def launcher_shape(site: Row[Any], origin: str) -> Shape:
+def launcher_shape(site: Row[Any], origin: str) -> Launcher:
     """What the widget loader needs before the frame exists; ``allowed`` says whether
     the page at ``origin`` (lower-cased) may frame the chat."""
     m = site._mapping
@@ -206,8 +234,8 @@ def launcher_shape(site: Row[Any], origin: str) -> Shape:
 
 
 def typing_shape(
-    conversation_id: str, author: Shape, *, private: bool, created_at: datetime
-) -> Shape:
+    conversation_id: str, author: Author, *, private: bool, created_at: datetime
+) -> Event:
     """The ephemeral ``typing`` event: never stored, so it has no id."""
     return {
         "id": None,

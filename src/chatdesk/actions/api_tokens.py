@@ -11,7 +11,8 @@ from chatdesk.db.tables import api_tokens
 from chatdesk.errors import Forbidden
 from chatdesk.ids import hash_token, new_id, new_token
 from chatdesk.security.principals import OperatorActor, role_at_least
-from chatdesk.shapes import Shape, api_token_shape
+from chatdesk.shape_types import ApiToken
+from chatdesk.shapes import api_token_shape
 
 __all__ = ["API_TOKEN_PREFIX", "create_api_token", "revoke_api_token"]
 
@@ -20,7 +21,7 @@ API_TOKEN_PREFIX = "cdk_"  # noqa: S105 (a prefix, not a secret)
 
 def create_api_token(
     unit: Unit, actor: OperatorActor, name: str, role: str, ip: str | None = None
-) -> tuple[str, Shape]:
+) -> tuple[str, ApiToken]:
     """A new token acting with ``role`` (never above the creator's); returns (secret, shape)."""
     require_role(actor, SETTINGS_ROLE)
     if not role_at_least(actor.role, role):

@@ -11,14 +11,15 @@ from chatdesk.db.tables import canned_responses
 from chatdesk.errors import Conflict
 from chatdesk.ids import new_id
 from chatdesk.security.principals import OperatorActor
-from chatdesk.shapes import Shape, canned_response_shape
+from chatdesk.shape_types import CannedResponse
+from chatdesk.shapes import canned_response_shape
 
 __all__ = ["create_canned_response", "delete_canned_response"]
 
 
 def create_canned_response(
     unit: Unit, actor: OperatorActor, shortcut: str, body: str, ip: str | None = None
-) -> Shape:
+) -> CannedResponse:
     require_role(actor, SETTINGS_ROLE)
     taken = unit.conn.execute(
         select(canned_responses.c.id).where(canned_responses.c.shortcut == shortcut)

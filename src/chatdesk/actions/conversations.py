@@ -23,7 +23,8 @@ from chatdesk.errors import ValidationFailed
 from chatdesk.ids import new_id
 from chatdesk.queries.conversations import conversation_for, labels_for
 from chatdesk.security.principals import OperatorActor, VisitorActor, role_at_least
-from chatdesk.shapes import Shape, conversation_shape, message_shape, visitor_shape
+from chatdesk.shape_types import Conversation, Message, VisitorConversation
+from chatdesk.shapes import conversation_shape, message_shape, visitor_shape
 
 __all__ = ["mark_read", "start_conversation", "update_conversation"]
 
@@ -32,7 +33,7 @@ _UNSET: Any = object()
 
 def start_conversation(
     unit: Unit, actor: VisitorActor, body: str, client_msg_id: str
-) -> tuple[Shape, Shape, bool]:
+) -> tuple[VisitorConversation, Message, bool]:
     """A visitor's new conversation with its first message: (conversation, message, created).
 
     The same ``client_msg_id`` again returns the stored pair, never a second conversation.
@@ -127,7 +128,7 @@ def update_conversation(
     assignee_id: str | None = _UNSET,
     labels_: list[str] | None = None,
     ip: str | None = None,
-) -> Shape:
+) -> Conversation:
     """Change status, assignee and/or labels; appends ``conversation.updated`` on change."""
     row = access_conversation(unit.conn, actor, conversation_id)
     values: dict[str, Any] = {}
@@ -163,7 +164,7 @@ def update_conversation(
     return conversation_for(unit.conn, row, actor)
 
 
-def mark_read(unit: Unit, actor: OperatorActor, conversation_id: str) -> Shape:
+def mark_read(unit: Unit, actor: OperatorActor, conversation_id: str) -> Conversation:
     """Clear the conversation's unread count (the team's shared count)."""
     row = access_conversation(unit.conn, actor, conversation_id)
     if row.unread_count:

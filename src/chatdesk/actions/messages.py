@@ -15,7 +15,8 @@ from chatdesk.db.tables import conversations, messages, visitors
 from chatdesk.errors import Conflict, NotFound
 from chatdesk.ids import new_id
 from chatdesk.security.principals import OperatorActor, VisitorActor
-from chatdesk.shapes import Shape, message_shape
+from chatdesk.shape_types import AuthorType, Message
+from chatdesk.shapes import message_shape
 
 __all__ = ["find_by_client_msg_id", "insert_message", "send_message"]
 
@@ -66,7 +67,9 @@ class _Target(NamedTuple):
     used_by: str | None  # the message already stored with this client_msg_id
 
 
-def author_of(unit: Unit, actor: OperatorActor | VisitorActor) -> tuple[str, str, str | None]:
+def author_of(
+    unit: Unit, actor: OperatorActor | VisitorActor
+) -> tuple[AuthorType, str, str | None]:
     """(type, id, display name) of a message's author."""
     if isinstance(actor, VisitorActor):
         found = unit.first(_VISITOR_NAME, {"b_visitor_id": actor.visitor_id})
@@ -90,12 +93,12 @@ def find_by_client_msg_id(
 def insert_message(
     unit: Unit,
     conversation: Any,
-    author: tuple[str, str, str | None],
+    author: tuple[AuthorType, str, str | None],
     body: str,
     client_msg_id: str | None,
     *,
     private: bool = False,
-) -> Shape:
+) -> Message:
     """Store one message, update its conversation and append the events, in ``unit``.
 
     ``conversation`` has ``id``, ``site_id``, ``visitor_id`` and ``status``.
@@ -133,7 +136,7 @@ def insert_message(
             statement = _TOUCH_REPLY
             changes["unread_count"] = 0
     unit.run(statement, changes)
-    shape = {
+    shape: Message = {
         "id": message_id,
         "conversation_id": conversation.id,
         "author": {"type": author_type, "id": author_id, "name": author_name},
@@ -164,12 +167,13 @@ def send_message(
     client_msg_id: str,
     *,
     private: bool = False,
-) -> tuple[Shape, bool]:
+) -> tuple[Message, bool]:
     """Send into an existing conversation; returns (message, created).
 
     A repeated ``client_msg_id`` from the same author returns the stored message
     (created False) instead of storing a second one.
     """
+    author_type: AuthorType
     if isinstance(actor, VisitorActor):
         author_type, author_id = "visitor", actor.visitor_id
     else:

@@ -14,7 +14,8 @@ from chatdesk.errors import Conflict, Forbidden, ValidationFailed
 from chatdesk.ids import new_id
 from chatdesk.queries.operators import operator_site_ids
 from chatdesk.security.principals import OperatorActor
-from chatdesk.shapes import Shape, operator_shape
+from chatdesk.shape_types import Operator
+from chatdesk.shapes import operator_shape
 
 __all__ = [
     "change_own_password",
@@ -54,7 +55,7 @@ def create_operator(
     password_hash: str,
     site_ids: list[str] | None = None,
     ip: str | None = None,
-) -> Shape:
+) -> Operator:
     """A new operator; agents join ``site_ids`` (default: every site). Email is unique."""
     _check_can_grant(actor, role)
     email = email.strip().lower()
@@ -106,7 +107,7 @@ def update_operator(
     fields: dict[str, Any],
     *,
     ip: str | None = None,
-) -> Shape:
+) -> Operator:
     """Change name, role, active, password or sites; role/active/password changes end sessions."""
     row = access_operator(unit.conn, actor, operator_id)
     if row.role == "owner" and not actor.at_least("owner"):

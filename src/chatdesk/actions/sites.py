@@ -13,7 +13,8 @@ from chatdesk.db.runner import Unit
 from chatdesk.db.tables import operators, site_operators, sites
 from chatdesk.ids import new_id
 from chatdesk.security.principals import OperatorActor
-from chatdesk.shapes import Shape, site_shape
+from chatdesk.shape_types import Site
+from chatdesk.shapes import site_shape
 
 __all__ = ["SITE_DEFAULTS", "create_site", "update_site"]
 
@@ -33,7 +34,7 @@ SITE_DEFAULTS: dict[str, Any] = {
 
 def create_site(
     unit: Unit, actor: OperatorActor | None, fields: dict[str, Any], ip: str | None = None
-) -> Shape:
+) -> Site:
     """A new site with a fresh public key and identity secret; every agent joins it."""
     if actor is not None:
         require_role(actor, SETTINGS_ROLE)
@@ -75,7 +76,7 @@ def update_site(
     *,
     rotate_identity_secret: bool = False,
     ip: str | None = None,
-) -> Shape:
+) -> Site:
     """Change a site's settings (admins and owners)."""
     access_site(unit.conn, actor, site_id, manage=True)
     values = dict(fields)

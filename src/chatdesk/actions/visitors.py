@@ -16,7 +16,8 @@ from chatdesk.errors import Forbidden, ValidationFailed
 from chatdesk.ids import hash_token, new_id, new_token
 from chatdesk.security.identity import LEEWAY_SECONDS, IdentityClaims, verify_identity_token
 from chatdesk.security.principals import VisitorActor
-from chatdesk.shapes import Shape, visitor_shape
+from chatdesk.shape_types import Visitor
+from chatdesk.shapes import visitor_shape
 
 __all__ = [
     "VISITOR_TOKEN_PREFIX",
@@ -36,7 +37,7 @@ def create_session(
     site_key: str,
     profile: dict[str, str | None],
     identity_token: str | None,
-) -> tuple[str, Shape]:
+) -> tuple[str, Visitor]:
     """A new visitor token, for a new visitor or (with a valid identity token) a known one."""
     site = public_site(unit.conn, site_key)
     claims = None
@@ -144,7 +145,7 @@ def _keep_verified(row: Row[Any], values: dict[str, str]) -> None:
         values.pop(field, None)
 
 
-def update_visitor(unit: Unit, actor: VisitorActor, profile: dict[str, str | None]) -> Shape:
+def update_visitor(unit: Unit, actor: VisitorActor, profile: dict[str, str | None]) -> Visitor:
     """Set the visitor's own name, email, page URL or time zone; operators get an event.
     An identified visitor's name and email are the host site's (422 when changed)."""
     values = {k: v for k, v in profile.items() if v is not None}

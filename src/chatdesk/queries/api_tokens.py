@@ -5,12 +5,13 @@ from __future__ import annotations
 from sqlalchemy import Connection, select
 
 from chatdesk.db.tables import api_tokens
-from chatdesk.shapes import Shape, api_token_shape
+from chatdesk.shape_types import ApiToken
+from chatdesk.shapes import api_token_shape
 
 __all__ = ["list_api_tokens"]
 
 
-def list_api_tokens(conn: Connection) -> list[Shape]:
+def list_api_tokens(conn: Connection) -> list[ApiToken]:
     """Tokens not revoked, oldest first."""
     rows = conn.execute(
         select(api_tokens)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from chatdesk.db.tables import audit_log
-from chatdesk.shapes import Shape, audit_entry_shape
+from chatdesk.shape_types import AuditEntry
+from chatdesk.shapes import audit_entry_shape
 
 __all__ = ["AuditFilter", "audit_entries"]
 
@@ -20,7 +21,7 @@ class AuditFilter:
     limit: int = 50
 
 
-def audit_entries(conn: Connection, flt: AuditFilter) -> list[Shape]:
+def audit_entries(conn: Connection, flt: AuditFilter) -> list[AuditEntry]:
     query = select(audit_log).order_by(audit_log.c.id.desc()).limit(flt.limit)
     if flt.action:
         query = query.where(audit_log.c.action == flt.action)

@@ -8,7 +8,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import Connection, Row, and_, exists, or_, select
 
@@ -16,7 +16,8 @@ from chatdesk.clock import aware, iso
 from chatdesk.db.tables import conversation_labels, conversations, labels, messages, visitors
 from chatdesk.errors import ValidationFailed
 from chatdesk.security.principals import OperatorActor, VisitorActor
-from chatdesk.shapes import Shape, conversation_shape, for_visitor, visitor_shape
+from chatdesk.shape_types import Conversation, VisitorConversation
+from chatdesk.shapes import conversation_shape, for_visitor, visitor_shape
 
 __all__ = [
     "ConversationFilter",
@@ -70,7 +71,21 @@ def label_names(conn: Connection, actor: OperatorActor) -> list[str]:
     return list(conn.execute(query).scalars())
 
 
-def conversation_for(conn: Connection, row: Row[Any], actor: OperatorActor | VisitorActor) -> Shape:
+@overload
+def conversation_for(
+    conn: Connection, row: Row[Any], actor: VisitorActor
+) -> VisitorConversation: ...
+@overload
+def conversation_for(conn: Connection, row: Row[Any], actor: OperatorActor) -> Conversation: ...
+@overload
+def conversation_for(
+    conn: Connection, row: Row[Any], actor: OperatorActor | VisitorActor
+) -> Conversation | VisitorConversation: ...
+
+
+def conversation_for(
+    conn: Connection, row: Row[Any], actor: OperatorActor | VisitorActor
+) -> Conversation | VisitorConversation:
     """One conversation (already access-checked) shaped for ``actor``."""
     if isinstance(actor, VisitorActor):
         return for_visitor(conversation_shape(row, []))
@@ -78,7 +93,7 @@ def conversation_for(conn: Connection, row: Row[Any], actor: OperatorActor | Vis
     return conversation_shape(row, labels_for(conn, [row.id])[row.id], visitor_shape(visitor))
 
 
-def list_visitor_conversations(conn: Connection, actor: VisitorActor) -> list[Shape]:
+def list_visitor_conversations(conn: Connection, actor: VisitorActor) -> list[VisitorConversation]:
     rows = conn.execute(
         select(conversations)
         .where(conversations.c.visitor_id == actor.visitor_id)
@@ -109,7 +124,7 @@ def _like(text: str) -> str:
 
 def list_conversations(
     conn: Connection, actor: OperatorActor, flt: ConversationFilter
-) -> tuple[list[Shape], str | None]:
+) -> tuple[list[Conversation], str | None]:
     """Conversations the operator may see, newest activity first, one page at a time."""
     c = conversations
     visitor_columns = [col.label(f"v_{col.name}") for col in visitors.c]

@@ -11,7 +11,8 @@ from chatdesk.db.runner import Database
 from chatdesk.db.tables import events, meta
 from chatdesk.errors import CursorExpired
 from chatdesk.security.principals import OperatorActor, VisitorActor
-from chatdesk.shapes import Shape, for_visitor
+from chatdesk.shape_types import Event, EventData
+from chatdesk.shapes import for_visitor
 
 __all__ = ["PURGED_THROUGH", "EventLogReader", "event_shape", "head", "read_events", "routes_after"]
 
@@ -32,8 +33,8 @@ def _bounds(conn: Connection) -> tuple[int, int]:
     return max(int(newest), purged_through), purged_through
 
 
-def event_shape(row: Row[Any], actor: OperatorActor | VisitorActor) -> Shape:
-    data = dict(row.data)
+def event_shape(row: Row[Any], actor: OperatorActor | VisitorActor) -> Event:
+    data: EventData = row.data.copy()  # as the action that appended it wrote it
     if isinstance(actor, VisitorActor) and "conversation" in data:
         data["conversation"] = for_visitor(data["conversation"])
     return {
@@ -47,7 +48,7 @@ def event_shape(row: Row[Any], actor: OperatorActor | VisitorActor) -> Shape:
 
 def read_events(
     conn: Connection, actor: OperatorActor | VisitorActor, after: int | None, limit: int = 100
-) -> tuple[list[Shape], int]:
+) -> tuple[list[Event], int]:
     """Events after ``after`` visible to ``actor`` (at most ``limit``) and the new cursor.
 
     ``after=None`` starts from the current head. A cursor below what was purged,

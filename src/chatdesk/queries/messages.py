@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Connection, select
 
 from chatdesk.db.tables import messages
-from chatdesk.shapes import Shape, message_shape
+from chatdesk.shape_types import Message
+from chatdesk.shapes import message_shape
 
 __all__ = ["history"]
 
@@ -17,7 +18,7 @@ def history(
     before: str | None,
     limit: int,
     include_private: bool,
-) -> list[Shape]:
+) -> list[Message]:
     """Up to ``limit`` messages older than ``before`` (a message id), oldest first."""
     query = select(messages).where(messages.c.conversation_id == conversation_id)
     if not include_private:

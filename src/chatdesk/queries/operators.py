@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import Connection, Row, Select, select
 
 from chatdesk.db.tables import operator_sessions, operators, site_operators
-from chatdesk.shapes import Shape, operator_shape, team_member_shape
+from chatdesk.shape_types import Operator, TeamMember
+from chatdesk.shapes import operator_shape, team_member_shape
 
 __all__ = [
     "list_operators",
@@ -30,19 +31,19 @@ def operator_site_ids(conn: Connection, operator_id: str) -> list[str]:
     )
 
 
-def operator_profile(conn: Connection, operator_id: str) -> Shape:
+def operator_profile(conn: Connection, operator_id: str) -> Operator:
     """One operator with their sites."""
     row = conn.execute(select(operators).where(operators.c.id == operator_id)).one()
     return operator_shape(row, operator_site_ids(conn, operator_id))
 
 
-def list_operators(conn: Connection) -> list[Shape]:
+def list_operators(conn: Connection) -> list[Operator]:
     """Every operator with their sites, oldest first (the settings list)."""
     rows = conn.execute(select(operators).order_by(operators.c.created_at)).all()
     return [operator_shape(row, operator_site_ids(conn, row.id)) for row in rows]
 
 
-def team(conn: Connection) -> list[Shape]:
+def team(conn: Connection) -> list[TeamMember]:
     """Active operators by name: whom a conversation can be assigned to."""
     query: Select[Any] = (
         select(operators.c.id, operators.c.name, operators.c.role)

@@ -8,18 +8,19 @@ from sqlalchemy import Connection, Row, Select, select
 
 from chatdesk.db.tables import sites
 from chatdesk.security.principals import OperatorActor
-from chatdesk.shapes import Shape, site_name_shape, site_shape
+from chatdesk.shape_types import InboxSite, Site
+from chatdesk.shapes import site_name_shape, site_shape
 
 __all__ = ["demo_site", "inbox_sites", "list_sites"]
 
 
-def list_sites(conn: Connection) -> list[Shape]:
+def list_sites(conn: Connection) -> list[Site]:
     """Every site, oldest first, identity secrets included (the settings list)."""
     rows = conn.execute(select(sites).order_by(sites.c.created_at)).all()
     return [site_shape(row) for row in rows]
 
 
-def inbox_sites(conn: Connection, actor: OperatorActor) -> list[Shape]:
+def inbox_sites(conn: Connection, actor: OperatorActor) -> list[InboxSite]:
     """Id and name of the sites whose conversations ``actor`` sees, by name."""
     query: Select[Any] = select(sites.c.id, sites.c.name).order_by(sites.c.name)
     if actor.site_ids is not None:

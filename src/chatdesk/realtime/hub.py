@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from chatdesk.realtime.bus import Bus, Message
@@ -160,8 +160,9 @@ class Hub:
         self._publishing.add(task)
         task.add_done_callback(self._publishing.discard)
 
-    async def publish_ephemeral(self, keys: list[Key], event: dict[str, Any]) -> None:
+    async def publish_ephemeral(self, keys: list[Key], event: Mapping[str, Any]) -> None:
         """Hand ``event`` to the listeners parked under ``keys`` in every process; never stored."""
+        # A Mapping: the hub carries any JSON object, a shape's TypedDict included.
         await self.bus.publish({"kind": "ephemeral", "keys": keys, "event": event})
 
     def _on_bus(self, message: Message) -> None:

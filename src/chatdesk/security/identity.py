@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import jwt
-
 from chatdesk.errors import Forbidden
 
 __all__ = ["MAX_LIFETIME_SECONDS", "IdentityClaims", "verify_identity_token"]
@@ -70,6 +68,10 @@ def verify_identity_token(token: str, secret: str | None, now: datetime) -> Iden
     """Claims of a valid token; Forbidden for anything else (bad signature, alg, expiry...)."""
     if not secret:
         raise Forbidden("This site does not accept identity tokens.")
+    # Imported at the first identity token: most sites use none, and the server and
+    # the writer process would each hold PyJWT for nothing.
+    import jwt
+
     try:
         claims = jwt.decode(
             token,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -19,7 +19,19 @@ from chatdesk.queries.operators import list_operators
 from chatdesk.queries.sites import list_sites
 from chatdesk.security.passwords import hash_password
 from chatdesk.security.principals import Principal
+from chatdesk.shape_types import (
+    ApiTokenList,
+    AuditLog,
+    CannedResponse,
+    CannedResponseList,
+    NewApiToken,
+    Operator,
+    OperatorList,
+    Site,
+    SiteList,
+)
 from chatdesk.shapes import site_shape
+from chatdesk.web.answers import answers
 from chatdesk.web.deps import ADMIN_LIMITS, CurrentOperator, ServicesDep, request_ip
 from chatdesk.web.schemas import (
     ApiTokenIn,
@@ -38,32 +50,41 @@ router = APIRouter(prefix="/api/v1", tags=["settings"], dependencies=ADMIN_LIMIT
 # -- sites ---------------------------------------------------------------------------
 
 
-@router.get("/sites", summary="Sites (admin+)")
-async def get_sites(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
+@router.get("/sites", summary="Sites (admin+)", **answers(SiteList, 401, 403))
+async def get_sites(services: ServicesDep, actor: CurrentOperator) -> SiteList:
     require_role(actor, SETTINGS_ROLE)
     return {"sites": await services.db.read(list_sites)}
 
 
-@router.post("/sites", status_code=201, summary="Create a site (admin+)")
+@router.post(
+    "/sites",
+    status_code=201,
+    summary="Create a site (admin+)",
+    **answers(Site, 401, 403, 422, status=201),
+)
 async def post_site(
     services: ServicesDep, request: Request, actor: CurrentOperator, body: SiteIn
-) -> dict[str, Any]:
+) -> Site:
     fields = body.columns()
     fields.setdefault("allowed_origins", [])
     ip = request_ip(request)
     return await services.db.write(create_site, actor, fields, ip)
 
 
-@router.get("/sites/{site_id}", summary="One site (admin+)")
-async def get_site(services: ServicesDep, actor: CurrentOperator, site_id: str) -> dict[str, Any]:
+@router.get("/sites/{site_id}", summary="One site (admin+)", **answers(Site, 401, 403, 404))
+async def get_site(services: ServicesDep, actor: CurrentOperator, site_id: str) -> Site:
     row = await services.db.read(lambda conn: access_site(conn, actor, site_id, manage=True))
     return site_shape(row)
 
 
-@router.patch("/sites/{site_id}", summary="Change a site's widget settings (admin+)")
+@router.patch(
+    "/sites/{site_id}",
+    summary="Change a site's widget settings (admin+)",
+    **answers(Site, 401, 403, 404, 422),
+)
 async def patch_site(
     services: ServicesDep, request: Request, actor: CurrentOperator, site_id: str, body: SitePatch
-) -> dict[str, Any]:
+) -> Site:
     fields = body.columns()
     ip = request_ip(request)
     return await services.db.write(
@@ -79,16 +100,21 @@ async def patch_site(
 # -- operators -----------------------------------------------------------------------
 
 
-@router.get("/operators", summary="Operators (admin+)")
-async def get_operators(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
+@router.get("/operators", summary="Operators (admin+)", **answers(OperatorList, 401, 403))
+async def get_operators(services: ServicesDep, actor: CurrentOperator) -> OperatorList:
     require_role(actor, SETTINGS_ROLE)
     return {"operators": await services.db.read(list_operators)}
 
 
-@router.post("/operators", status_code=201, summary="Create an operator (admin+)")
+@router.post(
+    "/operators",
+    status_code=201,
+    summary="Create an operator (admin+)",
+    **answers(Operator, 401, 403, 409, 422, status=201),
+)
 async def post_operator(
     services: ServicesDep, request: Request, actor: CurrentOperator, body: OperatorIn
-) -> dict[str, Any]:
+) -> Operator:
     password_hash = await asyncio.to_thread(hash_password, body.password)
     ip = request_ip(request)
     return await services.db.write(
@@ -103,14 +129,18 @@ async def post_operator(
     )
 
 
-@router.patch("/operators/{operator_id}", summary="Change an operator (admin+)")
+@router.patch(
+    "/operators/{operator_id}",
+    summary="Change an operator (admin+)",
+    **answers(Operator, 401, 403, 404, 409, 422),
+)
 async def patch_operator(
     services: ServicesDep,
     request: Request,
     actor: CurrentOperator,
     operator_id: str,
     body: OperatorPatch,
-) -> dict[str, Any]:
+) -> Operator:
     fields = body.model_dump(exclude_unset=True, exclude={"password"})
     fields = {k: v for k, v in fields.items() if v is not None}
     if body.password is not None:
@@ -124,21 +154,33 @@ async def patch_operator(
 # -- canned responses ----------------------------------------------------------------
 
 
-@router.get("/canned-responses", summary="Canned responses (any operator)")
-async def get_canned(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
+@router.get(
+    "/canned-responses",
+    summary="Canned responses (any operator)",
+    **answers(CannedResponseList, 401),
+)
+async def get_canned(services: ServicesDep, actor: CurrentOperator) -> CannedResponseList:
     return {"canned_responses": await services.db.read(list_canned_responses)}
 
 
-@router.post("/canned-responses", status_code=201, summary="Create a canned response (admin+)")
+@router.post(
+    "/canned-responses",
+    status_code=201,
+    summary="Create a canned response (admin+)",
+    **answers(CannedResponse, 401, 403, 409, 422, status=201),
+)
 async def post_canned(
     services: ServicesDep, request: Request, actor: CurrentOperator, body: CannedResponseIn
-) -> dict[str, Any]:
+) -> CannedResponse:
     ip = request_ip(request)
     return await services.db.write(create_canned_response, actor, body.shortcut, body.body, ip)
 
 
 @router.delete(
-    "/canned-responses/{canned_id}", status_code=204, summary="Delete a canned response (admin+)"
+    "/canned-responses/{canned_id}",
+    status_code=204,
+    summary="Delete a canned response (admin+)",
+    **answers(None, 401, 403, 404, status=204),
 )
 async def delete_canned(
     services: ServicesDep, request: Request, actor: CurrentOperator, canned_id: str
@@ -151,22 +193,36 @@ async def delete_canned(
 # -- API tokens ----------------------------------------------------------------------
 
 
-@router.get("/api-tokens", summary="API tokens (admin+); secrets are never shown again")
-async def get_api_tokens(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
+@router.get(
+    "/api-tokens",
+    summary="API tokens (admin+); secrets are never shown again",
+    **answers(ApiTokenList, 401, 403),
+)
+async def get_api_tokens(services: ServicesDep, actor: CurrentOperator) -> ApiTokenList:
     require_role(actor, SETTINGS_ROLE)
     return {"api_tokens": await services.db.read(list_api_tokens)}
 
 
-@router.post("/api-tokens", status_code=201, summary="Create an API token, shown once (admin+)")
+@router.post(
+    "/api-tokens",
+    status_code=201,
+    summary="Create an API token, shown once (admin+)",
+    **answers(NewApiToken, 401, 403, 422, status=201),
+)
 async def post_api_token(
     services: ServicesDep, request: Request, actor: CurrentOperator, body: ApiTokenIn
-) -> dict[str, Any]:
+) -> NewApiToken:
     ip = request_ip(request)
     token, shape = await services.db.write(create_api_token, actor, body.name, body.role, ip)
     return {**shape, "token": token}
 
 
-@router.delete("/api-tokens/{token_id}", status_code=204, summary="Revoke an API token (admin+)")
+@router.delete(
+    "/api-tokens/{token_id}",
+    status_code=204,
+    summary="Revoke an API token (admin+)",
+    **answers(None, 401, 403, 404, status=204),
+)
 async def delete_api_token(
     services: ServicesDep, request: Request, actor: CurrentOperator, token_id: str
 ) -> Response:
@@ -178,7 +234,9 @@ async def delete_api_token(
 # -- audit log -----------------------------------------------------------------------
 
 
-@router.get("/audit-log", summary="Audit log, newest first (owner)")
+@router.get(
+    "/audit-log", summary="Audit log, newest first (owner)", **answers(AuditLog, 401, 403, 422)
+)
 async def get_audit_log(
     services: ServicesDep,
     actor: CurrentOperator,
@@ -186,7 +244,7 @@ async def get_audit_log(
     operator_id: Annotated[str | None, Query(max_length=32)] = None,
     before: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> dict[str, Any]:
+) -> AuditLog:
     require_role(actor, AUDIT_LOG_ROLE)
     flt = AuditFilter(action=action, operator_id=operator_id, before=before, limit=limit)
     return {"entries": await services.db.read(lambda conn: audit_entries(conn, flt))}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
@@ -20,6 +19,8 @@ from chatdesk.queries.operators import (
 )
 from chatdesk.security.passwords import DUMMY_HASH, hash_password, verify_password
 from chatdesk.security.sign_in_limits import KNOWN_ADDRESS_DAYS, begin_sign_in
+from chatdesk.shape_types import SignedIn
+from chatdesk.web.answers import answers
 from chatdesk.web.deps import (
     SESSION_COOKIE,
     AdminWriter,
@@ -35,10 +36,12 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-@router.post("/login", summary="Sign in with email and password")
+@router.post(
+    "/login", summary="Sign in with email and password", **answers(SignedIn, 401, 403, 422)
+)
 async def login(
     services: ServicesDep, request: Request, response: Response, body: LoginIn
-) -> dict[str, Any]:
+) -> SignedIn:
     check_same_origin(request)
     email = body.email.strip().lower()
     ip = request_ip(request)
@@ -79,6 +82,7 @@ async def login(
     "/logout",
     status_code=204,
     summary="Sign out; the session is revoked server-side",
+    **answers(None, 401, 403, status=204),
 )
 async def logout(services: ServicesDep, request: Request, actor: AdminWriter) -> Response:
     if actor.session_id is not None:
@@ -92,8 +96,8 @@ async def logout(services: ServicesDep, request: Request, actor: AdminWriter) ->
     return response
 
 
-@router.get("/me", summary="The signed-in operator and the CSRF token")
-async def me(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
+@router.get("/me", summary="The signed-in operator and the CSRF token", **answers(SignedIn, 401))
+async def me(services: ServicesDep, actor: CurrentOperator) -> SignedIn:
     operator = await services.db.read(lambda conn: operator_profile(conn, actor.operator_id))
     return {"operator": operator, "csrf_token": actor.csrf_token}
 
@@ -102,6 +106,7 @@ async def me(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
     "/password",
     status_code=204,
     summary="Change your own password; your other sessions end",
+    **answers(None, 401, 403, 422, status=204),
 )
 async def change_password(
     services: ServicesDep, request: Request, actor: AdminWriter, body: PasswordChangeIn

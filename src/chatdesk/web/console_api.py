@@ -19,6 +19,17 @@ from chatdesk.queries.conversations import (
 from chatdesk.queries.messages import history
 from chatdesk.queries.operators import team
 from chatdesk.queries.sites import inbox_sites
+from chatdesk.shape_types import (
+    Conversation,
+    ConversationPage,
+    EventsPage,
+    InboxSiteList,
+    LabelList,
+    Message,
+    MessageList,
+    TeamList,
+)
+from chatdesk.web.answers import SSE, answers
 from chatdesk.web.deps import (
     OPERATOR_LIMITS,
     CurrentOperator,
@@ -35,7 +46,11 @@ router = APIRouter(prefix="/api/v1", tags=["operator"], dependencies=OPERATOR_LI
 Short = Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")]
 
 
-@router.get("/conversations", summary="Conversations, newest activity first")
+@router.get(
+    "/conversations",
+    summary="Conversations, newest activity first",
+    **answers(ConversationPage, 401, 422),
+)
 async def get_conversations(
     services: ServicesDep,
     actor: CurrentOperator,
@@ -47,7 +62,7 @@ async def get_conversations(
     q: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
-) -> dict[str, Any]:
+) -> ConversationPage:
     flt = ConversationFilter(
         status=status,
         assignee=assignee,
@@ -62,24 +77,32 @@ async def get_conversations(
     return {"conversations": found, "next_cursor": next_cursor}
 
 
-@router.get("/conversations/{conversation_id}", summary="One conversation with its visitor")
+@router.get(
+    "/conversations/{conversation_id}",
+    summary="One conversation with its visitor",
+    **answers(Conversation, 401, 404),
+)
 async def get_conversation(
     services: ServicesDep, actor: CurrentOperator, conversation_id: str
-) -> dict[str, Any]:
-    def read(conn: Any) -> dict[str, Any]:
+) -> Conversation:
+    def read(conn: Any) -> Conversation:
         return conversation_for(conn, access_conversation(conn, actor, conversation_id), actor)
 
     return await services.db.read(read)
 
 
-@router.patch("/conversations/{conversation_id}", summary="Change status, assignee or labels")
+@router.patch(
+    "/conversations/{conversation_id}",
+    summary="Change status, assignee or labels",
+    **answers(Conversation, 401, 403, 404, 422),
+)
 async def patch_conversation(
     services: ServicesDep,
     request: Request,
     actor: CurrentOperator,
     conversation_id: str,
     body: ConversationPatch,
-) -> dict[str, Any]:
+) -> Conversation:
     changes: dict[str, Any] = {"status": body.status, "labels_": body.labels}
     if "assignee_id" in body.model_fields_set:
         changes["assignee_id"] = body.assignee_id
@@ -87,22 +110,30 @@ async def patch_conversation(
     return await services.db.write(update_conversation, actor, conversation_id, ip=ip, **changes)
 
 
-@router.post("/conversations/{conversation_id}/read", summary="Mark the conversation read")
+@router.post(
+    "/conversations/{conversation_id}/read",
+    summary="Mark the conversation read",
+    **answers(Conversation, 401, 403, 404),
+)
 async def post_read(
     services: ServicesDep, actor: CurrentOperator, conversation_id: str
-) -> dict[str, Any]:
+) -> Conversation:
     return await services.db.write(mark_read, actor, conversation_id)
 
 
-@router.get("/conversations/{conversation_id}/messages", summary="History incl. private notes")
+@router.get(
+    "/conversations/{conversation_id}/messages",
+    summary="History incl. private notes",
+    **answers(MessageList, 401, 404, 422),
+)
 async def get_messages(
     services: ServicesDep,
     actor: CurrentOperator,
     conversation_id: str,
     before: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> dict[str, Any]:
-    def read(conn: Any) -> list[dict[str, Any]]:
+) -> MessageList:
+    def read(conn: Any) -> list[Message]:
         access_conversation(conn, actor, conversation_id)
         return history(conn, conversation_id, before=before, limit=limit, include_private=True)
 
@@ -113,10 +144,11 @@ async def get_messages(
     "/conversations/{conversation_id}/messages",
     status_code=201,
     summary="Reply or add a private note (idempotent on client_msg_id)",
+    **answers(Message, 401, 403, 404, 409, 422, status=201, also=200),
 )
 async def post_message(
     services: ServicesDep, actor: CurrentOperator, conversation_id: str, body: OperatorMessageIn
-) -> Any:
+) -> Message | JSONResponse:
     message, created = await services.db.write(
         send_message, actor, conversation_id, body.body, body.client_msg_id, private=body.private
     )
@@ -127,7 +159,10 @@ async def post_message(
 
 
 @router.post(
-    "/conversations/{conversation_id}/typing", status_code=204, summary="Operator is typing"
+    "/conversations/{conversation_id}/typing",
+    status_code=204,
+    summary="Operator is typing",
+    **answers(None, 401, 403, 404, 422, status=204),
 )
 async def post_typing(
     services: ServicesDep,
@@ -143,14 +178,18 @@ async def post_typing(
     return Response(status_code=204)
 
 
-@router.get("/events", summary="Events of the operator's sites: long-poll JSON, or SSE")
+@router.get(
+    "/events",
+    summary="Events of the operator's sites: long-poll JSON, or SSE",
+    **answers(EventsPage, 401, 410, 422, 429, content=SSE),
+)
 async def get_events(
     request: Request,
     services: ServicesDep,
     actor: CurrentOperator,
     after: After = None,
     wait: Wait = None,
-) -> Any:
+) -> Response | EventsPage:
     async def still_allowed() -> bool:
         # Streams re-check their credential at every heartbeat, so a revoked session's or
         # token's stream ends within one heartbeat (at once when revoked in this process).
@@ -159,17 +198,27 @@ async def get_events(
     return await events_response(request, services, actor, after, wait, still_allowed)
 
 
-@router.get("/labels", summary="Labels for suggestions (an agent: those on its sites)")
-async def get_labels(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
+@router.get(
+    "/labels",
+    summary="Labels for suggestions (an agent: those on its sites)",
+    **answers(LabelList, 401),
+)
+async def get_labels(services: ServicesDep, actor: CurrentOperator) -> LabelList:
     return {"labels": await services.db.read(lambda conn: label_names(conn, actor))}
 
 
-@router.get("/team", summary="Active operators, for assignment (any operator)")
-async def get_team(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
+@router.get(
+    "/team", summary="Active operators, for assignment (any operator)", **answers(TeamList, 401)
+)
+async def get_team(services: ServicesDep, actor: CurrentOperator) -> TeamList:
     return {"operators": await services.db.read(team)}
 
 
-@router.get("/inbox/sites", summary="Sites whose conversations the operator sees (id and name)")
-async def get_inbox_sites(services: ServicesDep, actor: CurrentOperator) -> dict[str, Any]:
+@router.get(
+    "/inbox/sites",
+    summary="Sites whose conversations the operator sees (id and name)",
+    **answers(InboxSiteList, 401),
+)
+async def get_inbox_sites(services: ServicesDep, actor: CurrentOperator) -> InboxSiteList:
     # The console's site filter needs names for agents too; GET /sites is admin-only.
     return {"sites": await services.db.read(lambda conn: inbox_sites(conn, actor))}

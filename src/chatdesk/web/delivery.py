@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
@@ -21,11 +21,12 @@ from chatdesk.queries.events import read_events
 from chatdesk.realtime.hub import Hub, Listener
 from chatdesk.realtime.routing import reader_keys
 from chatdesk.security.principals import OperatorActor, VisitorActor
+from chatdesk.shape_types import Event, EventsPage
 
 __all__ = ["EventStream", "long_poll"]
 
 Actor = OperatorActor | VisitorActor
-Batch = tuple[list[dict[str, Any]], int]
+Batch = tuple[list[Event], int]
 
 
 def _listen(hub: Hub, actor: Actor) -> Listener:
@@ -35,6 +36,11 @@ def _listen(hub: Hub, actor: Actor) -> Listener:
 
 
 PAGE = 100  # events per read
+
+
+def _ephemeral(listener: Listener) -> list[Event]:
+    # The bus carries these as plain JSON: the typing events publish_typing built.
+    return cast(list[Event], listener.take_ephemeral())
 
 
 async def _read(db: Database, actor: Actor, after: int | None) -> Batch:
@@ -48,7 +54,7 @@ async def long_poll(
     after: int | None,
     wait: float,
     receive: Receive | None = None,
-) -> dict[str, Any]:
+) -> EventsPage:
     """Events after ``after`` as soon as there are any, else ``[]`` after ``wait`` seconds.
 
     With ``receive`` (the request's ASGI receive, body already read), a client that
@@ -63,7 +69,7 @@ async def long_poll(
         while True:
             listener.clear()
             found, cursor_now = await _read(db, actor, cursor)
-            found.extend(listener.take_ephemeral())
+            found.extend(_ephemeral(listener))
             if found or cursor is None:
                 return {"events": found, "cursor": cursor_now}
             cursor = cursor_now
@@ -84,7 +90,7 @@ async def _watch_disconnect(receive: Receive, gone: asyncio.Event, listener: Lis
     listener.wake()
 
 
-def _sse(event: dict[str, Any]) -> bytes:
+def _sse(event: Event) -> bytes:
     head = f"id: {event['id']}\n" if event["id"] is not None else ""
     return f"{head}event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
 
@@ -180,7 +186,7 @@ class EventStream(Response):
         while not gone.is_set():
             if len(found) >= PAGE:
                 self.listener.wake()  # a full page: more may be waiting, read on at once
-            found.extend(self.listener.take_ephemeral())
+            found.extend(_ephemeral(self.listener))
             if found:
                 await self._body(send, b"".join(_sse(event) for event in found))
             woken = await self.listener.wait(self.heartbeat)

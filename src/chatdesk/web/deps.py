@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 
@@ -26,7 +27,7 @@ from chatdesk.security.auth import (
     operator_from_session,
     visitor_state,
 )
-from chatdesk.security.network import client_ip, forwarded_by_untrusted_proxy
+from chatdesk.security.network import client_ip, forwarded_by_untrusted_proxy, ip_allowed
 from chatdesk.security.principals import OperatorActor, VisitorActor
 
 __all__ = [
@@ -52,6 +53,7 @@ _log = logging.getLogger("chatdesk.web")
 
 SESSION_COOKIE = "chatdesk_session"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 TOUCH_EVERY = timedelta(minutes=1)
 # A visitor token's last use is recorded at most this often (and at most every tenth of
 # the inactivity limit), so expiry costs no read and a write only now and then.
@@ -132,11 +134,39 @@ async def current_visitor(request: Request) -> VisitorActor:
 
 
 def own_origin(request: Request) -> str:
-    """chatdesk's own origin as the browser sees it (``CHATDESK_PUBLIC_URL`` when set)."""
+    """chatdesk's own origin as the browser sees it.
+
+    ``CHATDESK_PUBLIC_URL`` when set; else the ``X-Forwarded-Proto``/``-Host`` a proxy in
+    ``CHATDESK_TRUSTED_PROXIES`` sent (a stock proxy rewrites Host, so the browser's
+    origin is only in those); else the request's own scheme and Host. Forwarded headers
+    from any other peer are ignored: they are the client's to invent.
+    """
     services = get_services(request)
-    if services.settings.public_url:
-        return services.settings.public_url.rstrip("/").lower()
-    return f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
+    public_url = services.settings.public_url
+    if public_url:
+        parts = urlsplit(public_url.strip())
+        return _origin(parts.scheme, parts.netloc)
+    scheme, host = request.url.scheme, request.headers.get("host", "")
+    peer = request.client.host if request.client else ""
+    if services.trusted_proxies and ip_allowed(peer, services.trusted_proxies):
+        proto = _nearest(request.headers.get("x-forwarded-proto")).lower()
+        scheme = proto if proto in _DEFAULT_PORTS else scheme
+        host = _nearest(request.headers.get("x-forwarded-host")) or host
+    return _origin(scheme, host)
+
+
+def _nearest(header: str | None) -> str:
+    """The value the nearest proxy set: the last of a comma-separated list."""
+    return (header or "").rsplit(",", 1)[-1].strip()
+
+
+def _origin(scheme: str, host: str) -> str:
+    # Browsers leave the scheme's default port out of Origin; so must we.
+    scheme, host = scheme.lower(), host.lower()
+    default = _DEFAULT_PORTS.get(scheme)
+    if default is not None:
+        host = host.removesuffix(default)
+    return f"{scheme}://{host}"
 
 
 def check_same_origin(request: Request) -> None:

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chatdesk.errors import BadRequest, ChatdeskError, NotFound, ValidationFailed
 from chatdesk.security.rate_limits import RateLimitExceeded
+from chatdesk.shape_types import ErrorEnvelope
 
 __all__ = ["error_response", "install_error_handlers"]
 
@@ -33,7 +34,9 @@ _STATUS_CODES = {
 
 
 def error_response(error: ChatdeskError, headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"error": {"code": error.code, "message": error.message, "details": error.details}}
+    body: ErrorEnvelope = {
+        "error": {"code": error.code, "message": error.message, "details": error.details}
+    }
     return JSONResponse(body, status_code=error.status, headers=headers)
 
 

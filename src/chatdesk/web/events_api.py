@@ -13,6 +13,7 @@ from chatdesk.realtime.routing import event_keys
 from chatdesk.runtime import Services
 from chatdesk.security.principals import OperatorActor, VisitorActor
 from chatdesk.security.rate_limits import RateLimitExceeded
+from chatdesk.shape_types import Author, EventsPage
 from chatdesk.shapes import typing_shape
 from chatdesk.web.delivery import EventStream, long_poll
 
@@ -45,7 +46,7 @@ async def events_response(
     after: int | None,
     wait: float | None,
     still_allowed: Any = None,
-) -> Response | dict[str, Any]:
+) -> Response | EventsPage:
     settings = services.settings
     principal = _take_stream_slot(services, actor)
     handed_over = False
@@ -102,6 +103,7 @@ async def publish_typing(
     """Tell the other side someone is typing; never stored, delivered to parked listeners."""
     # The site's operators always; the visitor only for an operator's public reply.
     shown_to: str | None = None
+    author: Author
     if isinstance(actor, VisitorActor):
         author = {"type": "visitor", "id": actor.visitor_id, "name": author_name}
     else:

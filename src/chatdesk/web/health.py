@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chatdesk.errors import Forbidden
 from chatdesk.queries.health import database_answers
 from chatdesk.security.network import forwarded_by_untrusted_proxy, ip_allowed
+from chatdesk.shape_types import Health
+from chatdesk.web.answers import answers
 from chatdesk.web.deps import ServicesDep, request_ip
 
 __all__ = ["router"]
@@ -19,12 +20,16 @@ __all__ = ["router"]
 router = APIRouter(tags=["service"])
 
 
-@router.get("/healthz", summary="The process is alive")
-async def healthz() -> dict[str, str]:
+@router.get("/healthz", summary="The process is alive", **answers(Health))
+async def healthz() -> Health:
     return {"status": "ok"}
 
 
-@router.get("/metrics", summary="Prometheus metrics (bearer token or allow-listed address)")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (bearer token or allow-listed address)",
+    response_class=PlainTextResponse,  # for the schema: the handler answers Prometheus text
+)
 async def metrics(services: ServicesDep, request: Request) -> Response:
     settings = services.settings
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
@@ -45,8 +50,12 @@ async def metrics(services: ServicesDep, request: Request) -> Response:
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/readyz", summary="Database, its writer and the bus are reachable")
-async def readyz(services: ServicesDep) -> Any:
+@router.get(
+    "/readyz",
+    summary="Database, its writer and the bus are reachable",
+    **answers(Health, 503),
+)
+async def readyz(services: ServicesDep) -> Health | JSONResponse:
     failing = []
     try:
         await services.db.read(database_answers)

@@ -1,4 +1,5 @@
-"""The pure-ASGI edge of the app: request id + access log, body size limit, security headers.
+"""The pure-ASGI edge of the app: request id + access log, slow-request log, body size
+limit, security headers.
 
 Pure ASGI (not BaseHTTPMiddleware) so streaming responses pass straight through.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 from typing import Any
@@ -51,7 +53,8 @@ class EdgeMiddleware:
 
     - a request id (``X-Request-ID``, taken from the client when well-formed) and one
       log line per request: id, method, route, status, duration, principal; plus the
-      request metrics;
+      request metrics; a request slower than ``slow_request_ms`` (0: never) logs a
+      ``slow_request`` warning with its timing breakdown;
     - the body limit: over ``max_bytes`` is refused with 413, by Content-Length before
       anything is read, or while streaming in; NUL bytes in the path or query with 400;
     - the headers every response gets. Surfaces that need their own (console CSP,
@@ -66,10 +69,12 @@ class EdgeMiddleware:
         production: bool,
         hsts_subdomains: bool = False,
         metrics: Metrics | None = None,
+        slow_request_ms: int = 0,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.metrics = metrics
+        self.slow_seconds = slow_request_ms / 1000 if slow_request_ms > 0 else math.inf
         self.base: list[tuple[bytes, bytes]] = [
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"strict-origin-when-cross-origin"),
@@ -96,12 +101,14 @@ class EdgeMiddleware:
         scope.setdefault("state", {})
         status = 500
         response_started = False
+        responded_at = 0.0
 
         async def send_wrapped(message: Message) -> None:
-            nonlocal status, response_started
+            nonlocal status, response_started, responded_at
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
+                responded_at = time.perf_counter()  # splits a slow request's time in two
                 out: list[Any] = list(message.get("headers", []))
                 present = {name.lower() for name, _ in out}
                 for name, value in self.base:
@@ -159,6 +166,42 @@ class EdgeMiddleware:
                     duration_ms=round(elapsed * 1000, 2),
                     principal=scope["state"].get("principal"),
                 )
+            if elapsed > self.slow_seconds:  # all a fast request pays for the slow log
+                _log_slow(scope, request_id, route, status, started_at, responded_at, elapsed)
+
+
+def _log_slow(
+    scope: Scope,
+    request_id: str,
+    route: str | None,
+    status: int,
+    started_at: float,
+    responded_at: float,
+    elapsed: float,
+) -> None:
+    """One line for a slow request: where its time went, and how busy the writer was.
+
+    ``app_ms`` runs until the response began (reading the body, the handler, its
+    database reads and writer waits); ``send_ms`` is the rest (a slow client or a large
+    body). ``write_queue`` is the writer's backlog as the request ended: a long queue
+    points at the writer, a short one at the handler or the client.
+    """
+    if route is not None and route.endswith("/events"):
+        return  # long-polls and streams are long on purpose
+    app_seconds = (responded_at or started_at + elapsed) - started_at
+    services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+    _log.warning(
+        "slow_request",
+        request_id=request_id,
+        method=scope["method"],
+        path=scope["path"],
+        route=route,
+        status=status,
+        duration_ms=round(elapsed * 1000, 2),
+        app_ms=round(app_seconds * 1000, 2),
+        send_ms=round((elapsed - app_seconds) * 1000, 2),
+        write_queue=services.db.queued if services is not None else None,
+    )
 
 
 _TOO_LARGE = (413, "payload_too_large", "The request body is too large.")

@@ -17,7 +17,18 @@ from chatdesk.business_hours import is_open
 from chatdesk.queries.conversations import list_visitor_conversations
 from chatdesk.queries.messages import history
 from chatdesk.queries.visitors import own_profile, visitor_name
+from chatdesk.shape_types import (
+    ConversationList,
+    EventsPage,
+    Message,
+    MessageList,
+    NewConversation,
+    VisitorProfile,
+    VisitorSession,
+    WidgetConfig,
+)
 from chatdesk.shapes import own_visitor_shape, widget_config_shape
+from chatdesk.web.answers import SSE, answers
 from chatdesk.web.deps import (
     ServicesDep,
     VisitorCall,
@@ -79,6 +90,7 @@ router.add_api_route(
     methods=["POST"],
     status_code=201,
     summary="Send a message (idempotent on client_msg_id)",
+    **answers(Message, 401, 404, 409, 422, status=201, also=200),
     description=(
         "Stores the message once per client_msg_id: 201 with the message when stored, "
         "200 with the stored message when that client_msg_id was already used."
@@ -121,6 +133,7 @@ router.add_api_route(
     get_events,
     methods=["GET"],
     summary="This visitor's events: long-poll JSON, or SSE",
+    **answers(EventsPage, 401, 410, 422, 429, content=SSE),
     openapi_extra={"parameters": query_openapi(_EVENTS_QUERY)},
 )
 
@@ -133,10 +146,12 @@ def fast_routes() -> list[Route]:
     ]
 
 
-@router.get("/config", summary="Public widget configuration of a site")
+@router.get(
+    "/config", summary="Public widget configuration of a site", **answers(WidgetConfig, 404, 422)
+)
 async def get_config(
     services: ServicesDep, site_key: Annotated[str, Query(min_length=1, max_length=64)]
-) -> dict[str, Any]:
+) -> WidgetConfig:
     site = await services.db.read(lambda conn: public_site(conn, site_key))
     return widget_config_shape(site, online=is_open(site.business_hours, services.clock()))
 
@@ -146,10 +161,11 @@ async def get_config(
     status_code=201,
     summary="Start a visitor session",
     dependencies=[limit_ip("widget_session")],
+    **answers(VisitorSession, 403, 404, 422, status=201),
 )
 async def post_session(
     services: ServicesDep, request: Request, body: WidgetSessionIn
-) -> dict[str, Any]:
+) -> VisitorSession:
     profile = {
         "name": body.name,
         "email": body.email,
@@ -163,22 +179,28 @@ async def post_session(
     return {"visitor_token": token, "visitor": own_visitor_shape(visitor)}
 
 
-@router.get("/visitor", summary="The visitor's own profile")
-async def get_visitor(call: Reading) -> dict[str, Any]:
+@router.get("/visitor", summary="The visitor's own profile", **answers(VisitorProfile, 401))
+async def get_visitor(call: Reading) -> VisitorProfile:
     visitor_id = call.actor.visitor_id
     return await call.services.db.read(lambda conn: own_profile(conn, visitor_id))
 
 
-@router.patch("/visitor", summary="Set the visitor's name, email, page or time zone")
-async def patch_visitor(call: Writing, body: VisitorPatch) -> dict[str, Any]:
+@router.patch(
+    "/visitor",
+    summary="Set the visitor's name, email, page or time zone",
+    **answers(VisitorProfile, 401, 422),
+)
+async def patch_visitor(call: Writing, body: VisitorPatch) -> VisitorProfile:
     profile = body.model_dump(exclude_unset=True)
     actor = call.actor
     visitor = await call.services.db.write(update_visitor, actor, profile)
     return own_visitor_shape(visitor)
 
 
-@router.get("/conversations", summary="This visitor's conversations")
-async def get_conversations(call: Reading) -> dict[str, Any]:
+@router.get(
+    "/conversations", summary="This visitor's conversations", **answers(ConversationList, 401)
+)
+async def get_conversations(call: Reading) -> ConversationList:
     actor = call.actor
     found = await call.services.db.read(lambda conn: list_visitor_conversations(conn, actor))
     return {"conversations": found}
@@ -188,26 +210,33 @@ async def get_conversations(call: Reading) -> dict[str, Any]:
     "/conversations",
     status_code=201,
     summary="Start a conversation with its first message (idempotent on client_msg_id)",
+    **answers(NewConversation, 401, 422, status=201, also=200),
 )
-async def post_conversation(call: Starting, body: NewConversationIn) -> Any:
+async def post_conversation(
+    call: Starting, body: NewConversationIn
+) -> NewConversation | JSONResponse:
     actor = call.actor
     conversation, message, created = await call.services.db.write(
         start_conversation, actor, body.body, body.client_msg_id
     )
-    result = {"conversation": conversation, "message": message}
+    result: NewConversation = {"conversation": conversation, "message": message}
     if not created:
         return JSONResponse(result, status_code=200)
     call.services.metrics.visitor_messages.inc()
     return result
 
 
-@router.get("/conversations/{conversation_id}/messages", summary="Message history")
+@router.get(
+    "/conversations/{conversation_id}/messages",
+    summary="Message history",
+    **answers(MessageList, 401, 404, 422),
+)
 async def get_messages(
     call: Reading, conversation_id: str, before: Before = None, limit: Limit = 50
-) -> dict[str, Any]:
+) -> MessageList:
     actor = call.actor
 
-    def read(conn: Any) -> list[dict[str, Any]]:
+    def read(conn: Any) -> list[Message]:
         access_conversation(conn, actor, conversation_id)
         return history(conn, conversation_id, before=before, limit=limit, include_private=False)
 
@@ -218,6 +247,7 @@ async def get_messages(
     "/conversations/{conversation_id}/typing",
     status_code=204,
     summary="Visitor is typing",
+    **answers(None, 401, 404, status=204),
 )
 async def post_typing(call: Typing, conversation_id: str) -> Response:
     actor = call.actor

@@ -1,11 +1,11 @@
 // The account page: change your own password (POST /api/v1/auth/password).
-import { api } from './api.js';
-import './chrome.js';
+import { api } from "./api.js";
+import "./chrome.js";
 
 const MIN_LENGTH = 10;
-const form = document.getElementById('password-form');
-const error = document.getElementById('password-error');
-const statusLine = document.getElementById('password-status');
+const form = document.getElementById("password-form");
+const error = document.getElementById("password-error");
+const statusLine = document.getElementById("password-status");
 const button = form.querySelector('button[type="submit"]');
 const fields = {
   current: form.elements.current_password,
@@ -15,55 +15,63 @@ const fields = {
 
 function fail(text, field) {
   error.textContent = text;
-  for (const input of Object.values(fields)) input.removeAttribute('aria-invalid');
+  for (const input of Object.values(fields)) input.removeAttribute("aria-invalid");
   if (field) {
-    field.setAttribute('aria-invalid', 'true');
+    field.setAttribute("aria-invalid", "true");
     field.focus();
   }
 }
 
 function reset() {
-  error.textContent = '';
-  statusLine.textContent = '';
-  for (const input of Object.values(fields)) input.removeAttribute('aria-invalid');
+  error.textContent = "";
+  statusLine.textContent = "";
+  for (const input of Object.values(fields)) input.removeAttribute("aria-invalid");
 }
 
 /** The server's refusal in words a person can act on. */
 function explain(failure) {
-  if (failure.status === 403) return ['The current password is wrong. Nothing was changed.', fields.current];
+  if (failure.status === 403)
+    return ["The current password is wrong. Nothing was changed.", fields.current];
   if (failure.status === 422) {
-    const about = (failure.details || []).map((d) => (d.loc || []).join('.')).join(' ');
-    if (about.includes('current_password')) return ['Enter your current password.', fields.current];
-    return [`The new password must be at least ${MIN_LENGTH} characters long. Nothing was changed.`, fields.next];
+    const about = (failure.details || []).map((d) => (d.loc || []).join(".")).join(" ");
+    if (about.includes("current_password")) return ["Enter your current password.", fields.current];
+    return [
+      `The new password must be at least ${MIN_LENGTH} characters long. Nothing was changed.`,
+      fields.next,
+    ];
   }
   return [failure.message, null];
 }
 
-form.addEventListener('submit', async (event) => {
+form.addEventListener("submit", async (event) => {
   event.preventDefault();
   reset();
   const current = fields.current.value;
   const next = fields.next.value;
-  if (!current) return fail('Enter your current password.', fields.current);
+  if (!current) return fail("Enter your current password.", fields.current);
   if (next.length < MIN_LENGTH) {
-    return fail(`The new password must be at least ${MIN_LENGTH} characters long (it has ${next.length}).`, fields.next);
+    return fail(
+      `The new password must be at least ${MIN_LENGTH} characters long (it has ${next.length}).`,
+      fields.next,
+    );
   }
-  if (next !== fields.confirm.value) return fail('The two new passwords do not match.', fields.confirm);
+  if (next !== fields.confirm.value)
+    return fail("The two new passwords do not match.", fields.confirm);
   button.disabled = true;
-  button.textContent = 'Changing…';
+  button.textContent = "Changing…";
   try {
-    await api('POST', '/api/v1/auth/password', { current_password: current, new_password: next });
+    await api("POST", "/api/v1/auth/password", { current_password: current, new_password: next });
     form.reset();
-    statusLine.textContent = 'Password changed. Your other sessions were signed out.';
-    document.getElementById('first-run-hint')?.setAttribute('hidden', '');
+    statusLine.textContent = "Password changed. Your other sessions were signed out.";
+    document.getElementById("first-run-hint")?.setAttribute("hidden", "");
   } catch (failure) {
     const [text, field] = explain(failure);
-    if (field === fields.current) fields.current.value = '';
+    if (field === fields.current) fields.current.value = "";
     fail(text, field);
   } finally {
     button.disabled = false;
-    button.textContent = 'Change password';
+    button.textContent = "Change password";
   }
 });
 
-document.body.dataset.ready = '1';
+document.body.dataset.ready = "1";

@@ -10,20 +10,20 @@ export class ApiError extends Error {
   }
 }
 
-let csrfToken = document.querySelector('meta[name="csrf-token"]')?.getAttribute('content') || '';
+let csrfToken = document.querySelector('meta[name="csrf-token"]')?.getAttribute("content") || "";
 
 export function setCsrfToken(token) {
-  csrfToken = token || '';
+  csrfToken = token || "";
 }
 
-const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 function describe(body, status) {
-  const error = body && body.error;
+  const error = body?.error;
   if (!error) return `The server answered ${status}.`;
-  if (error.code === 'validation_error' && Array.isArray(error.details) && error.details.length) {
+  if (error.code === "validation_error" && Array.isArray(error.details) && error.details.length) {
     const first = error.details[0];
-    const field = (first.loc || []).filter((part) => part !== 'body').join('.');
+    const field = (first.loc || []).filter((part) => part !== "body").join(".");
     return field ? `${field}: ${first.msg}` : first.msg;
   }
   return error.message || `The server answered ${status}.`;
@@ -31,21 +31,21 @@ function describe(body, status) {
 
 /** fetch() a JSON endpoint; resolves to the parsed body (null for 204), throws ApiError. */
 export async function api(method, path, body, { signal, redirectOn401 = true } = {}) {
-  const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (UNSAFE.has(method)) headers['X-CSRF-Token'] = csrfToken;
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (UNSAFE.has(method)) headers["X-CSRF-Token"] = csrfToken;
   let response;
   try {
     response = await fetch(path, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: 'same-origin',
+      credentials: "same-origin",
       signal,
     });
   } catch (error) {
-    if (error && error.name === 'AbortError') throw error;
-    throw new ApiError(0, 'network_error', 'Cannot reach the server. Check your connection.');
+    if (error && error.name === "AbortError") throw error;
+    throw new ApiError(0, "network_error", "Cannot reach the server. Check your connection.");
   }
   if (response.status === 204) return null;
   let data = null;
@@ -56,27 +56,34 @@ export async function api(method, path, body, { signal, redirectOn401 = true } =
   }
   if (!response.ok) {
     if (response.status === 401 && redirectOn401) goToLogin();
-    const retry = Number(response.headers.get('Retry-After')) || undefined;
+    const retry = Number(response.headers.get("Retry-After")) || undefined;
     let message = describe(data, response.status);
     if (response.status === 429) {
-      message = `Too many requests; try again in ${retry || 'a few'} seconds.`;
+      message = `Too many requests; try again in ${retry || "a few"} seconds.`;
     }
-    throw new ApiError(response.status, data?.error?.code || 'error', message, data?.error?.details, retry);
+    throw new ApiError(
+      response.status,
+      data?.error?.code || "error",
+      message,
+      data?.error?.details,
+      retry,
+    );
   }
   return data;
 }
 
 export function goToLogin() {
   const here = location.pathname;
-  const next = here.startsWith('/admin') && here !== '/admin/login' ? `?next=${encodeURIComponent(here)}` : '';
+  const next =
+    here.startsWith("/admin") && here !== "/admin/login" ? `?next=${encodeURIComponent(here)}` : "";
   location.assign(`/admin/login${next}`);
 }
 
 export function query(params) {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
-    if (value !== undefined && value !== null && value !== '') search.set(key, value);
+    if (value !== undefined && value !== null && value !== "") search.set(key, value);
   }
   const text = search.toString();
-  return text ? `?${text}` : '';
+  return text ? `?${text}` : "";
 }

@@ -1,16 +1,16 @@
 // The inbox page: wires the list, the conversation, the composer and the live stream.
-import { api } from './api.js';
-import './chrome.js';
-import { Composer } from './composer.js';
-import { ConversationView } from './conversation.js';
-import { isTyping } from './dom.js';
-import { Inbox } from './inbox.js';
-import { askPermissionOnFirstGesture, notify, ping, setBadge } from './notify.js';
-import { remember, state, totalUnread, visitorName } from './state.js';
-import { LiveStream } from './stream.js';
-import { VisitorPanel } from './visitor.js';
+import { api } from "./api.js";
+import "./chrome.js";
+import { Composer } from "./composer.js";
+import { ConversationView } from "./conversation.js";
+import { isTyping } from "./dom.js";
+import { Inbox } from "./inbox.js";
+import { askPermissionOnFirstGesture, notify, ping, setBadge } from "./notify.js";
+import { remember, state, totalUnread, visitorName } from "./state.js";
+import { LiveStream } from "./stream.js";
+import { VisitorPanel } from "./visitor.js";
 
-const connStatus = document.getElementById('conn-status');
+const connStatus = document.getElementById("conn-status");
 const PATH = /^\/admin\/conversations\/([^/]+)\/?$/;
 
 const inbox = new Inbox({ onOpen: openConversation });
@@ -34,9 +34,9 @@ function setView(name) {
 
 async function openConversation(id, { push = false } = {}) {
   if (push && location.pathname !== `/admin/conversations/${id}`) {
-    history.pushState({ id }, '', `/admin/conversations/${encodeURIComponent(id)}`);
+    history.pushState({ id }, "", `/admin/conversations/${encodeURIComponent(id)}`);
   }
-  setView('conversation');
+  setView("conversation");
   const previous = state.openId;
   state.openId = id;
   composer.reset();
@@ -56,13 +56,14 @@ async function openConversation(id, { push = false } = {}) {
 }
 
 function closeConversation({ push = false } = {}) {
-  if (push) history.pushState({}, '', '/admin');
+  if (push) history.pushState({}, "", "/admin");
   const previous = state.openId;
   view.close();
-  if (previous && state.conversations.has(previous)) inbox.upsert(state.conversations.get(previous));
+  if (previous && state.conversations.has(previous))
+    inbox.upsert(state.conversations.get(previous));
   panel.hide();
   composer.reset();
-  setView('list');
+  setView("list");
   inbox.render();
 }
 
@@ -72,8 +73,10 @@ function routeFromLocation() {
   else closeConversation();
 }
 
-window.addEventListener('popstate', routeFromLocation);
-document.getElementById('back-to-list').addEventListener('click', () => closeConversation({ push: true }));
+window.addEventListener("popstate", routeFromLocation);
+document
+  .getElementById("back-to-list")
+  .addEventListener("click", () => closeConversation({ push: true }));
 
 // -- live events ---------------------------------------------------------------------
 
@@ -83,15 +86,15 @@ const awaitingFirstMessage = new Set();
 
 function attentionFor(conversation, text, body) {
   ping();
-  notify(text, body || '', () => openConversation(conversation.id, { push: true }));
+  notify(text, body || "", () => openConversation(conversation.id, { push: true }));
 }
 
 function onMessage(message, { local = false } = {}) {
   let conversation = state.conversations.get(message.conversation_id);
   if (!conversation) {
     fetchConversation(message.conversation_id);
-  } else if (!message.private && message.created_at >= (conversation.last_message_at || '')) {
-    const fromVisitor = message.author.type === 'visitor';
+  } else if (!message.private && message.created_at >= (conversation.last_message_at || "")) {
+    const fromVisitor = message.author.type === "visitor";
     conversation = remember({
       ...conversation,
       last_message_at: message.created_at,
@@ -101,16 +104,21 @@ function onMessage(message, { local = false } = {}) {
     inbox.upsert(conversation);
   }
   view.receive(message);
-  if (message.author.type === 'operator' && message.author.id === state.me.id) composer.acknowledge(message);
-  if (message.author.type === 'visitor' && !local) {
+  if (message.author.type === "operator" && message.author.id === state.me.id)
+    composer.acknowledge(message);
+  if (message.author.type === "visitor" && !local) {
     const isOpen = message.conversation_id === state.openId;
-    if (isOpen && document.visibilityState === 'visible') {
+    if (isOpen && document.visibilityState === "visible") {
       clearTimeout(readTimer);
       readTimer = setTimeout(() => view.markRead(), 400);
     }
     const mine = conversation && conversation.assignee_id === state.me.id;
     if (awaitingFirstMessage.delete(message.conversation_id)) {
-      attentionFor(conversation, `New conversation from ${visitorName(conversation)}`, message.body);
+      attentionFor(
+        conversation,
+        `New conversation from ${visitorName(conversation)}`,
+        message.body,
+      );
     } else if (mine && (!isOpen || document.hidden)) {
       attentionFor(conversation, `New message from ${visitorName(conversation)}`, message.body);
     }
@@ -120,7 +128,9 @@ function onMessage(message, { local = false } = {}) {
 
 async function fetchConversation(id) {
   try {
-    const conversation = remember(await api('GET', `/api/v1/conversations/${encodeURIComponent(id)}`));
+    const conversation = remember(
+      await api("GET", `/api/v1/conversations/${encodeURIComponent(id)}`),
+    );
     changed(conversation);
   } catch {
     // Gone or not visible to us any more.
@@ -130,35 +140,36 @@ async function fetchConversation(id) {
 function onEvent(event) {
   const data = event.data || {};
   switch (event.type) {
-    case 'conversation.created': {
+    case "conversation.created": {
       const conversation = remember(data.conversation);
       changed(conversation);
       awaitingFirstMessage.add(conversation.id);
       break;
     }
-    case 'conversation.updated': {
+    case "conversation.updated": {
       const known = state.conversations.has(data.conversation.id);
       const conversation = remember(data.conversation);
       if (!conversation.visitor) fetchConversation(conversation.id);
       else changed(conversation);
       if (conversation.id === state.openId) view.renderHead(conversation);
-      if (known && (data.changes || []).includes('labels')) loadLabels();
+      if (known && (data.changes || []).includes("labels")) loadLabels();
       break;
     }
-    case 'message.created':
+    case "message.created":
       onMessage(data.message);
       break;
-    case 'visitor.updated':
+    case "visitor.updated":
       for (const conversation of state.conversations.values()) {
         if (conversation.visitor?.id === data.visitor.id) {
           remember({ ...conversation, visitor: data.visitor });
           inbox.renderRow(state.conversations.get(conversation.id));
-          if (conversation.id === state.openId) view.renderHead(state.conversations.get(conversation.id));
+          if (conversation.id === state.openId)
+            view.renderHead(state.conversations.get(conversation.id));
         }
       }
       panel.update(data.visitor);
       break;
-    case 'typing':
+    case "typing":
       view.showTyping(event);
       break;
     default:
@@ -166,12 +177,12 @@ function onEvent(event) {
   }
 }
 
-const STATUS_TEXT = { live: '', reconnecting: 'Reconnecting…' };
+const STATUS_TEXT = { live: "", reconnecting: "Reconnecting…" };
 
 const stream = new LiveStream({
   onEvent,
   onStatus: (status) => {
-    connStatus.textContent = STATUS_TEXT[status] ?? '';
+    connStatus.textContent = STATUS_TEXT[status] ?? "";
     connStatus.dataset.status = status;
   },
   onResync: async () => {
@@ -184,7 +195,7 @@ const stream = new LiveStream({
 
 async function loadLabels() {
   try {
-    state.labels = (await api('GET', '/api/v1/labels')).labels;
+    state.labels = (await api("GET", "/api/v1/labels")).labels;
     inbox.setLabels(state.labels);
   } catch {
     // Suggestions only.
@@ -193,9 +204,9 @@ async function loadLabels() {
 
 async function loadReference() {
   const [team, sites, canned] = await Promise.all([
-    api('GET', '/api/v1/team'),
-    api('GET', '/api/v1/inbox/sites'),
-    api('GET', '/api/v1/canned-responses'),
+    api("GET", "/api/v1/team"),
+    api("GET", "/api/v1/inbox/sites"),
+    api("GET", "/api/v1/canned-responses"),
     loadLabels(),
   ]);
   for (const operator of team.operators) state.team.set(operator.id, operator);
@@ -206,35 +217,36 @@ async function loadReference() {
 
 // -- keyboard shortcuts ---------------------------------------------------------------
 
-document.addEventListener('keydown', (event) => {
+document.addEventListener("keydown", (event) => {
   if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
-  if (isTyping(event.target) || document.querySelector('dialog[open]')) return;
+  if (isTyping(event.target) || document.querySelector("dialog[open]")) return;
   const key = event.key;
-  if (key === 'j' || key === 'k') {
-    const id = inbox.neighbour(key === 'j' ? 1 : -1);
+  if (key === "j" || key === "k") {
+    const id = inbox.neighbour(key === "j" ? 1 : -1);
     if (id) openConversation(id, { push: true });
-  } else if (key === 'e' && state.openId) {
-    view.patch({ status: 'resolved' });
-  } else if (key === 'a' && state.openId) {
+  } else if (key === "e" && state.openId) {
+    view.patch({ status: "resolved" });
+  } else if (key === "a" && state.openId) {
     view.assignToMe();
-  } else if ((key === 'r' || key === '/') && state.openId) {
+  } else if ((key === "r" || key === "/") && state.openId) {
     composer.focus();
-  } else if (key === '?') {
-    document.getElementById('shortcuts-dialog').showModal();
+  } else if (key === "?") {
+    document.getElementById("shortcuts-dialog").showModal();
   } else {
     return;
   }
   event.preventDefault();
 });
 
-document.addEventListener('visibilitychange', () => {
-  if (document.visibilityState === 'visible' && state.conversations.get(state.openId)?.unread_count) view.markRead();
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && state.conversations.get(state.openId)?.unread_count)
+    view.markRead();
 });
 
 // -- start ----------------------------------------------------------------------------
 
 async function start() {
-  setView(PATH.test(location.pathname) ? 'conversation' : 'list');
+  setView(PATH.test(location.pathname) ? "conversation" : "list");
   try {
     const cursor = await stream.head(); // taken first: nothing can fall between it and the REST state
     await loadReference();
@@ -242,7 +254,7 @@ async function start() {
     stream.start(cursor);
     routeFromLocation();
     refreshBadge();
-    document.body.dataset.ready = '1';
+    document.body.dataset.ready = "1";
   } catch (error) {
     connStatus.textContent = `Could not load the inbox: ${error.message}`;
     setTimeout(start, 3000);

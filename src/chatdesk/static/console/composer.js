@@ -1,22 +1,22 @@
 // The reply box: Enter sends, Shift+Enter breaks the line, /shortcut expands canned responses.
 // Each message gets its client_msg_id once, when it is written; a retry reuses it, so a
 // double click, a resend or a lost response never stores the message twice.
-import { api } from './api.js';
-import { clear, h, randomId } from './dom.js';
-import { state } from './state.js';
+import { api } from "./api.js";
+import { clear, h, randomId } from "./dom.js";
+import { state } from "./state.js";
 
 const TYPING_EVERY_MS = 3000;
 
 export class Composer {
   constructor({ onSent }) {
     this.onSent = onSent;
-    this.form = document.getElementById('composer');
-    this.input = document.getElementById('composer-input');
-    this.label = document.getElementById('composer-label');
-    this.privateToggle = document.getElementById('private-toggle');
-    this.send = document.getElementById('send');
-    this.outboxList = document.getElementById('outbox');
-    this.suggestions = document.getElementById('canned-suggestions');
+    this.form = document.getElementById("composer");
+    this.input = document.getElementById("composer-input");
+    this.label = document.getElementById("composer-label");
+    this.privateToggle = document.getElementById("private-toggle");
+    this.send = document.getElementById("send");
+    this.outboxList = document.getElementById("outbox");
+    this.suggestions = document.getElementById("canned-suggestions");
     this.outbox = []; // {client_msg_id, conversation_id, body, private, state, error}
     this.matches = [];
     this.active = 0;
@@ -27,27 +27,27 @@ export class Composer {
   }
 
   bind() {
-    this.form.addEventListener('submit', (event) => {
+    this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.submit();
     });
-    this.input.addEventListener('keydown', (event) => this.onKey(event));
-    this.input.addEventListener('input', () => {
+    this.input.addEventListener("keydown", (event) => this.onKey(event));
+    this.input.addEventListener("input", () => {
       this.updateSuggestions();
       this.sendTyping();
     });
-    this.input.addEventListener('blur', () => setTimeout(() => this.hideSuggestions(), 150));
-    this.privateToggle.addEventListener('change', () => this.renderMode());
+    this.input.addEventListener("blur", () => setTimeout(() => this.hideSuggestions(), 150));
+    this.privateToggle.addEventListener("change", () => this.renderMode());
   }
 
   renderMode() {
     const note = this.privateToggle.checked;
-    this.form.classList.toggle('is-note', note);
-    this.label.textContent = note ? 'Note for your team' : 'Reply';
+    this.form.classList.toggle("is-note", note);
+    this.label.textContent = note ? "Note for your team" : "Reply";
     this.input.placeholder = note
-      ? 'Private note, only your team sees it… (Enter adds it)'
-      : 'Reply… (Enter sends, Shift+Enter for a new line, / for canned responses)';
-    this.send.textContent = note ? 'Add note' : 'Send';
+      ? "Private note, only your team sees it… (Enter adds it)"
+      : "Reply… (Enter sends, Shift+Enter for a new line, / for canned responses)";
+    this.send.textContent = note ? "Add note" : "Send";
   }
 
   /** Follow the open conversation: its own draft and outbox; replies (not notes) by default. */
@@ -57,7 +57,7 @@ export class Composer {
         if (this.input.value) this.drafts.set(this.draftOwner, this.input.value);
         else this.drafts.delete(this.draftOwner);
       }
-      this.input.value = (state.openId && this.drafts.get(state.openId)) || '';
+      this.input.value = (state.openId && this.drafts.get(state.openId)) || "";
       this.privateToggle.checked = false;
       this.renderMode();
       this.draftOwner = state.openId;
@@ -68,29 +68,29 @@ export class Composer {
 
   onKey(event) {
     if (!this.suggestions.hidden) {
-      if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
         event.preventDefault();
-        const step = event.key === 'ArrowDown' ? 1 : -1;
+        const step = event.key === "ArrowDown" ? 1 : -1;
         this.active = (this.active + step + this.matches.length) % this.matches.length;
         this.renderSuggestions();
         return;
       }
-      if (event.key === 'Enter' || event.key === 'Tab') {
+      if (event.key === "Enter" || event.key === "Tab") {
         event.preventDefault();
         this.pick(this.matches[this.active]);
         return;
       }
-      if (event.key === 'Escape') {
+      if (event.key === "Escape") {
         event.preventDefault();
         event.stopPropagation();
         this.hideSuggestions();
         return;
       }
     }
-    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       this.submit();
-    } else if (event.key === 'Escape') {
+    } else if (event.key === "Escape") {
       this.input.blur();
     }
   }
@@ -99,12 +99,16 @@ export class Composer {
   slashToken() {
     const before = this.input.value.slice(0, this.input.selectionStart);
     const match = /(^|\s)\/([a-z0-9_-]*)$/i.exec(before);
-    return match ? { word: match[2].toLowerCase(), start: before.length - match[2].length - 1 } : null;
+    return match
+      ? { word: match[2].toLowerCase(), start: before.length - match[2].length - 1 }
+      : null;
   }
 
   updateSuggestions() {
     const token = this.slashToken();
-    this.matches = token ? state.canned.filter((c) => c.shortcut.startsWith(token.word)).slice(0, 8) : [];
+    this.matches = token
+      ? state.canned.filter((c) => c.shortcut.startsWith(token.word)).slice(0, 8)
+      : [];
     this.active = 0;
     if (!this.matches.length) this.hideSuggestions();
     else this.renderSuggestions();
@@ -113,25 +117,31 @@ export class Composer {
   renderSuggestions() {
     clear(this.suggestions);
     this.matches.forEach((canned, index) => {
-      const option = h('li', {
-        role: 'option',
-        id: `canned-${index}`,
-        class: 'canned-option',
-        'aria-selected': index === this.active ? 'true' : 'false',
-        onmousedown: (event) => {
-          event.preventDefault();
-          this.pick(canned);
+      const option = h(
+        "li",
+        {
+          role: "option",
+          id: `canned-${index}`,
+          class: "canned-option",
+          "aria-selected": index === this.active ? "true" : "false",
+          onmousedown: (event) => {
+            event.preventDefault();
+            this.pick(canned);
+          },
         },
-      }, h('strong', { text: `/${canned.shortcut}` }), ' ', h('span', { class: 'muted', text: canned.body }));
+        h("strong", { text: `/${canned.shortcut}` }),
+        " ",
+        h("span", { class: "muted", text: canned.body }),
+      );
       this.suggestions.appendChild(option);
     });
     this.suggestions.hidden = false;
-    this.input.setAttribute('aria-activedescendant', `canned-${this.active}`);
+    this.input.setAttribute("aria-activedescendant", `canned-${this.active}`);
   }
 
   hideSuggestions() {
     this.suggestions.hidden = true;
-    this.input.removeAttribute('aria-activedescendant');
+    this.input.removeAttribute("aria-activedescendant");
   }
 
   pick(canned) {
@@ -157,7 +167,7 @@ export class Composer {
     const now = Date.now();
     if (!id || !this.input.value.trim() || now - this.lastTyping < TYPING_EVERY_MS) return;
     this.lastTyping = now;
-    api('POST', `/api/v1/conversations/${encodeURIComponent(id)}/typing`, {
+    api("POST", `/api/v1/conversations/${encodeURIComponent(id)}/typing`, {
       private: this.privateToggle.checked,
     }).catch(() => {});
   }
@@ -167,14 +177,14 @@ export class Composer {
     const text = this.input.value;
     if (!id || !text.trim()) return;
     const item = {
-      client_msg_id: randomId('op'),
+      client_msg_id: randomId("op"),
       conversation_id: id,
       body: this.expand(text),
       private: this.privateToggle.checked,
-      state: 'sending',
-      error: '',
+      state: "sending",
+      error: "",
     };
-    this.input.value = '';
+    this.input.value = "";
     this.drafts.delete(id);
     this.hideSuggestions();
     this.outbox.push(item);
@@ -182,20 +192,24 @@ export class Composer {
   }
 
   async deliver(item) {
-    item.state = 'sending';
-    item.error = '';
+    item.state = "sending";
+    item.error = "";
     this.renderOutbox();
     try {
-      const message = await api('POST', `/api/v1/conversations/${encodeURIComponent(item.conversation_id)}/messages`, {
-        body: item.body,
-        client_msg_id: item.client_msg_id,
-        private: item.private,
-      });
+      const message = await api(
+        "POST",
+        `/api/v1/conversations/${encodeURIComponent(item.conversation_id)}/messages`,
+        {
+          body: item.body,
+          client_msg_id: item.client_msg_id,
+          private: item.private,
+        },
+      );
       this.outbox = this.outbox.filter((other) => other !== item);
       this.renderOutbox();
       this.onSent(message);
     } catch (error) {
-      item.state = 'failed';
+      item.state = "failed";
       item.error = error.message;
       this.renderOutbox();
     }
@@ -216,14 +230,37 @@ export class Composer {
   renderOutbox() {
     clear(this.outboxList);
     for (const item of this.outbox.filter((o) => o.conversation_id === state.openId)) {
-      const failed = item.state === 'failed';
+      const failed = item.state === "failed";
       this.outboxList.appendChild(
-        h('li', { class: `outbox-item ${failed ? 'failed' : 'sending'}${item.private ? ' note' : ''}` },
-          h('div', { class: 'outbox-body', text: item.body }),
-          h('div', { class: 'outbox-status' },
-            h('span', { role: failed ? 'alert' : null, text: failed ? `Not sent: ${item.error}` : 'Sending…' }),
-            failed ? h('button', { type: 'button', class: 'button small-button', text: 'Retry', onclick: () => this.deliver(item) }) : null,
-            failed ? h('button', { type: 'button', class: 'link-button', text: 'Discard', onclick: () => this.discard(item) }) : null)),
+        h(
+          "li",
+          { class: `outbox-item ${failed ? "failed" : "sending"}${item.private ? " note" : ""}` },
+          h("div", { class: "outbox-body", text: item.body }),
+          h(
+            "div",
+            { class: "outbox-status" },
+            h("span", {
+              role: failed ? "alert" : null,
+              text: failed ? `Not sent: ${item.error}` : "Sending…",
+            }),
+            failed
+              ? h("button", {
+                  type: "button",
+                  class: "button small-button",
+                  text: "Retry",
+                  onclick: () => this.deliver(item),
+                })
+              : null,
+            failed
+              ? h("button", {
+                  type: "button",
+                  class: "link-button",
+                  text: "Discard",
+                  onclick: () => this.discard(item),
+                })
+              : null,
+          ),
+        ),
       );
     }
   }

@@ -1,30 +1,30 @@
 // The open conversation: transcript, status, assignee, labels, typing indicator.
-import { api, query } from './api.js';
-import { clear, h, timeElement } from './dom.js';
-import { operatorName, remember, state, visitorName } from './state.js';
+import { api, query } from "./api.js";
+import { clear, h, timeElement } from "./dom.js";
+import { operatorName, remember, state, visitorName } from "./state.js";
 
 const TYPING_SHOWN_MS = 5000;
 
 export class ConversationView {
   constructor({ onChanged }) {
     this.onChanged = onChanged;
-    this.empty = document.getElementById('conversation-empty');
-    this.body = document.getElementById('conversation-body');
-    this.title = document.getElementById('conversation-title');
-    this.subtitle = document.getElementById('conversation-subtitle');
-    this.status = document.getElementById('conversation-status');
-    this.assignee = document.getElementById('conversation-assignee');
-    this.assignMe = document.getElementById('assign-me');
-    this.resolve = document.getElementById('resolve');
-    this.chips = document.getElementById('label-chips');
-    this.labelForm = document.getElementById('label-form');
-    this.labelInput = document.getElementById('label-input');
-    this.suggestions = document.getElementById('label-suggestions');
-    this.error = document.getElementById('toolbar-error');
-    this.transcript = document.getElementById('transcript');
-    this.wrap = document.getElementById('transcript-wrap');
-    this.earlier = document.getElementById('load-earlier');
-    this.typing = document.getElementById('typing-indicator');
+    this.empty = document.getElementById("conversation-empty");
+    this.body = document.getElementById("conversation-body");
+    this.title = document.getElementById("conversation-title");
+    this.subtitle = document.getElementById("conversation-subtitle");
+    this.status = document.getElementById("conversation-status");
+    this.assignee = document.getElementById("conversation-assignee");
+    this.assignMe = document.getElementById("assign-me");
+    this.resolve = document.getElementById("resolve");
+    this.chips = document.getElementById("label-chips");
+    this.labelForm = document.getElementById("label-form");
+    this.labelInput = document.getElementById("label-input");
+    this.suggestions = document.getElementById("label-suggestions");
+    this.error = document.getElementById("toolbar-error");
+    this.transcript = document.getElementById("transcript");
+    this.wrap = document.getElementById("transcript-wrap");
+    this.earlier = document.getElementById("load-earlier");
+    this.typing = document.getElementById("typing-indicator");
     this.messageIds = new Set();
     this.typers = new Map(); // author key -> {text, until}
     this.generation = 0;
@@ -33,19 +33,21 @@ export class ConversationView {
   }
 
   bind() {
-    this.status.addEventListener('change', () => this.patch({ status: this.status.value }));
-    this.assignee.addEventListener('change', () => this.patch({ assignee_id: this.assignee.value || null }));
-    this.assignMe.addEventListener('click', () => this.assignToMe());
-    this.resolve.addEventListener('click', () => this.toggleResolved());
-    this.labelForm.addEventListener('submit', (event) => {
+    this.status.addEventListener("change", () => this.patch({ status: this.status.value }));
+    this.assignee.addEventListener("change", () =>
+      this.patch({ assignee_id: this.assignee.value || null }),
+    );
+    this.assignMe.addEventListener("click", () => this.assignToMe());
+    this.resolve.addEventListener("click", () => this.toggleResolved());
+    this.labelForm.addEventListener("submit", (event) => {
       event.preventDefault();
       const name = this.labelInput.value.trim().toLowerCase();
       if (!name) return;
       const current = this.current()?.labels || [];
       if (!current.includes(name)) this.patch({ labels: [...current, name] });
-      this.labelInput.value = '';
+      this.labelInput.value = "";
     });
-    this.earlier.addEventListener('click', () => this.loadEarlier());
+    this.earlier.addEventListener("click", () => this.loadEarlier());
   }
 
   current() {
@@ -59,17 +61,20 @@ export class ConversationView {
     this.messageIds.clear();
     this.typers.clear();
     clear(this.transcript);
-    this.error.textContent = '';
+    this.error.textContent = "";
     this.empty.hidden = true;
     this.body.hidden = false;
-    this.body.setAttribute('aria-busy', 'true');
+    this.body.setAttribute("aria-busy", "true");
     const known = state.conversations.get(id);
     if (known) this.renderHead(known);
-    else this.title.textContent = 'Loading…';
+    else this.title.textContent = "Loading…";
     try {
       const [conversation, history] = await Promise.all([
-        api('GET', `/api/v1/conversations/${encodeURIComponent(id)}`),
-        api('GET', `/api/v1/conversations/${encodeURIComponent(id)}/messages${query({ limit: 50 })}`),
+        api("GET", `/api/v1/conversations/${encodeURIComponent(id)}`),
+        api(
+          "GET",
+          `/api/v1/conversations/${encodeURIComponent(id)}/messages${query({ limit: 50 })}`,
+        ),
       ]);
       if (generation !== this.generation) return null;
       const merged = remember(conversation);
@@ -81,11 +86,13 @@ export class ConversationView {
       return merged;
     } catch (error) {
       if (generation !== this.generation) return null;
-      this.title.textContent = error.status === 404 ? 'Conversation not found' : 'Could not load this conversation';
-      this.subtitle.textContent = error.status === 404 ? 'It does not exist or you cannot see it.' : error.message;
+      this.title.textContent =
+        error.status === 404 ? "Conversation not found" : "Could not load this conversation";
+      this.subtitle.textContent =
+        error.status === 404 ? "It does not exist or you cannot see it." : error.message;
       return null;
     } finally {
-      if (generation === this.generation) this.body.setAttribute('aria-busy', 'false');
+      if (generation === this.generation) this.body.setAttribute("aria-busy", "false");
     }
   }
 
@@ -100,7 +107,7 @@ export class ConversationView {
     const c = this.current();
     if (!c) return;
     try {
-      const updated = await api('POST', `/api/v1/conversations/${encodeURIComponent(c.id)}/read`);
+      const updated = await api("POST", `/api/v1/conversations/${encodeURIComponent(c.id)}/read`);
       remember(updated);
       this.onChanged(updated);
     } catch {
@@ -110,10 +117,13 @@ export class ConversationView {
 
   async loadEarlier() {
     const c = this.current();
-    const first = this.transcript.querySelector('li[data-id]');
+    const first = this.transcript.querySelector("li[data-id]");
     if (!c || !first) return;
     const before = first.dataset.id;
-    const history = await api('GET', `/api/v1/conversations/${encodeURIComponent(c.id)}/messages${query({ before, limit: 50 })}`);
+    const history = await api(
+      "GET",
+      `/api/v1/conversations/${encodeURIComponent(c.id)}/messages${query({ before, limit: 50 })}`,
+    );
     const height = this.wrap.scrollHeight;
     this.addMessages(history.messages, { prepend: true });
     this.wrap.scrollTop += this.wrap.scrollHeight - height;
@@ -123,9 +133,13 @@ export class ConversationView {
   async patch(changes) {
     const c = this.current();
     if (!c) return;
-    this.error.textContent = '';
+    this.error.textContent = "";
     try {
-      const updated = await api('PATCH', `/api/v1/conversations/${encodeURIComponent(c.id)}`, changes);
+      const updated = await api(
+        "PATCH",
+        `/api/v1/conversations/${encodeURIComponent(c.id)}`,
+        changes,
+      );
       const merged = remember(updated);
       if (merged.id === state.openId) this.renderHead(merged);
       this.onChanged(merged);
@@ -142,7 +156,7 @@ export class ConversationView {
   toggleResolved() {
     const c = this.current();
     if (!c) return undefined;
-    return this.patch({ status: c.status === 'resolved' ? 'open' : 'resolved' });
+    return this.patch({ status: c.status === "resolved" ? "open" : "resolved" });
   }
 
   renderHead(c) {
@@ -152,37 +166,43 @@ export class ConversationView {
     const site = state.sites.get(c.site_id);
     if (site && state.sites.size > 1) parts.push(site);
     parts.push(`Started ${new Date(c.created_at).toLocaleString()}`);
-    this.subtitle.textContent = parts.join(' · ');
+    this.subtitle.textContent = parts.join(" · ");
     this.status.value = c.status;
-    this.resolve.textContent = c.status === 'resolved' ? 'Reopen' : 'Resolve';
+    this.resolve.textContent = c.status === "resolved" ? "Reopen" : "Resolve";
     this.renderAssignees(c);
     this.assignMe.disabled = c.assignee_id === state.me.id;
     clear(this.chips);
     for (const name of c.labels || []) {
       this.chips.appendChild(
-        h('li', { class: 'chip' }, name,
-          h('button', {
-            type: 'button',
-            class: 'chip-remove',
-            'aria-label': `Remove label ${name}`,
-            text: '×',
-            onclick: () => this.patch({ labels: (this.current()?.labels || []).filter((l) => l !== name) }),
-          })),
+        h(
+          "li",
+          { class: "chip" },
+          name,
+          h("button", {
+            type: "button",
+            class: "chip-remove",
+            "aria-label": `Remove label ${name}`,
+            text: "×",
+            onclick: () =>
+              this.patch({ labels: (this.current()?.labels || []).filter((l) => l !== name) }),
+          }),
+        ),
       );
     }
     clear(this.suggestions);
-    for (const name of state.labels) this.suggestions.appendChild(h('option', { value: name }));
+    for (const name of state.labels) this.suggestions.appendChild(h("option", { value: name }));
   }
 
   renderAssignees(c) {
-    clear(this.assignee).appendChild(h('option', { value: '', text: 'Unassigned' }));
+    clear(this.assignee).appendChild(h("option", { value: "", text: "Unassigned" }));
     const team = [...state.team.values()];
-    if (c.assignee_id && !state.team.has(c.assignee_id)) team.push({ id: c.assignee_id, name: 'Operator' });
+    if (c.assignee_id && !state.team.has(c.assignee_id))
+      team.push({ id: c.assignee_id, name: "Operator" });
     for (const operator of team) {
       const label = operator.id === state.me.id ? `${operator.name} (you)` : operator.name;
-      this.assignee.appendChild(h('option', { value: operator.id, text: label }));
+      this.assignee.appendChild(h("option", { value: operator.id, text: label }));
     }
-    this.assignee.value = c.assignee_id || '';
+    this.assignee.value = c.assignee_id || "";
   }
 
   /** A message from the API or the stream; shown once however often it arrives. */
@@ -201,24 +221,31 @@ export class ConversationView {
   receive(message) {
     if (message.conversation_id !== state.openId) return;
     const nearEnd = this.wrap.scrollHeight - this.wrap.scrollTop - this.wrap.clientHeight < 120;
-    if (this.addMessages([message]) && (nearEnd || message.author.id === state.me.id)) this.scrollToEnd();
+    if (this.addMessages([message]) && (nearEnd || message.author.id === state.me.id))
+      this.scrollToEnd();
     this.typers.delete(`${message.author.type}:${message.author.id}`);
     this.renderTyping();
   }
 
   renderMessage(message) {
-    const type = message.private ? 'note' : message.author.type;
-    const mine = message.author.type === 'operator' && message.author.id === state.me.id;
+    const type = message.private ? "note" : message.author.type;
+    const mine = message.author.type === "operator" && message.author.id === state.me.id;
     let author = message.author.name;
-    if (message.author.type === 'visitor') author = author || visitorName(this.current());
-    else if (message.author.type === 'system') author = 'chatdesk';
-    else author = mine ? `${author || 'You'} (you)` : author || operatorName(message.author.id);
-    return h('li', { class: `msg msg-${type}${mine ? ' msg-mine' : ''}`, dataset: { id: message.id } },
-      h('div', { class: 'msg-meta' },
-        h('span', { class: 'msg-author', text: author }),
-        message.private ? h('span', { class: 'note-tag', text: 'Private note' }) : null,
-        timeElement(message.created_at, 'msg-time')),
-      h('div', { class: 'msg-body', text: message.body }));
+    if (message.author.type === "visitor") author = author || visitorName(this.current());
+    else if (message.author.type === "system") author = "chatdesk";
+    else author = mine ? `${author || "You"} (you)` : author || operatorName(message.author.id);
+    return h(
+      "li",
+      { class: `msg msg-${type}${mine ? " msg-mine" : ""}`, dataset: { id: message.id } },
+      h(
+        "div",
+        { class: "msg-meta" },
+        h("span", { class: "msg-author", text: author }),
+        message.private ? h("span", { class: "note-tag", text: "Private note" }) : null,
+        timeElement(message.created_at, "msg-time"),
+      ),
+      h("div", { class: "msg-body", text: message.body }),
+    );
   }
 
   scrollToEnd() {
@@ -228,10 +255,12 @@ export class ConversationView {
   showTyping(event) {
     if (event.conversation_id !== state.openId) return;
     const author = event.data?.author || {};
-    if (author.type === 'operator' && author.id === state.me.id) return;
+    if (author.type === "operator" && author.id === state.me.id) return;
     let text;
-    if (author.type === 'visitor') text = `${author.name || visitorName(this.current())} is typing…`;
-    else text = `${author.name || 'A teammate'} is ${event.data?.private ? 'writing a note' : 'typing'}…`;
+    if (author.type === "visitor")
+      text = `${author.name || visitorName(this.current())} is typing…`;
+    else
+      text = `${author.name || "A teammate"} is ${event.data?.private ? "writing a note" : "typing"}…`;
     this.typers.set(`${author.type}:${author.id}`, { text, until: Date.now() + TYPING_SHOWN_MS });
     this.renderTyping();
   }
@@ -243,7 +272,7 @@ export class ConversationView {
       if (entry.until < now) this.typers.delete(key);
       else texts.push(entry.text);
     }
-    const text = texts.join(' ');
+    const text = texts.join(" ");
     if (this.typing.textContent !== text) this.typing.textContent = text;
   }
 }

@@ -8,15 +8,15 @@ export function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs || {})) {
     if (value === undefined || value === null || value === false) continue;
-    if (name.startsWith('on') && typeof value === 'function') {
+    if (name.startsWith("on") && typeof value === "function") {
       node.addEventListener(name.slice(2), value);
-    } else if (name === 'text') {
+    } else if (name === "text") {
       node.textContent = String(value);
-    } else if (name === 'dataset') {
+    } else if (name === "dataset") {
       for (const [k, v] of Object.entries(value)) node.dataset[k] = String(v);
     } else if (value === true) {
-      node.setAttribute(name, '');
-    } else if (name === 'value') {
+      node.setAttribute(name, "");
+    } else if (name === "value") {
       node.value = String(value);
     } else {
       node.setAttribute(name, String(value));
@@ -49,37 +49,39 @@ export function isTyping(target) {
   if (!(target instanceof Element)) return false;
   if (target.isContentEditable) return true;
   const tag = target.tagName;
-  if (tag === 'TEXTAREA' || tag === 'SELECT') return true;
-  if (tag === 'INPUT') {
-    const type = (target.getAttribute('type') || 'text').toLowerCase();
-    return !['checkbox', 'radio', 'button', 'submit', 'reset'].includes(type);
+  if (tag === "TEXTAREA" || tag === "SELECT") return true;
+  if (tag === "INPUT") {
+    const type = (target.getAttribute("type") || "text").toLowerCase();
+    return !["checkbox", "radio", "button", "submit", "reset"].includes(type);
   }
   return false;
 }
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-const dayFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
-const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const dayFormat = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
+const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
 /** "14:05" today, "Mar 3" before; the full stamp goes in a title/datetime. */
 export function shortTime(iso) {
-  if (!iso) return '';
+  if (!iso) return "";
   const date = new Date(iso);
   const now = new Date();
-  return date.toDateString() === now.toDateString() ? timeFormat.format(date) : dayFormat.format(date);
+  return date.toDateString() === now.toDateString()
+    ? timeFormat.format(date)
+    : dayFormat.format(date);
 }
 
 export function fullTime(iso) {
-  return iso ? fullFormat.format(new Date(iso)) : '';
+  return iso ? fullFormat.format(new Date(iso)) : "";
 }
 
-export function timeElement(iso, className = 'time') {
-  return h('time', { class: className, datetime: iso, title: fullTime(iso), text: shortTime(iso) });
+export function timeElement(iso, className = "time") {
+  return h("time", { class: className, datetime: iso, title: fullTime(iso), text: shortTime(iso) });
 }
 
 /** A random id for client_msg_id; works outside secure contexts too. */
-export function randomId(prefix = 'c') {
+export function randomId(prefix = "c") {
   const bytes = new Uint8Array(16);
   crypto.getRandomValues(bytes);
-  return prefix + '-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return `${prefix}-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
 }

@@ -1,25 +1,29 @@
 // Small form builders for the settings pages (labels always tied to their controls).
-import { h } from './dom.js';
+import { h } from "./dom.js";
 
 let counter = 0;
 const nextId = (base) => `${base}-${++counter}`;
 
 export function field(label, control, hint) {
-  const id = control.id || nextId('f');
+  const id = control.id || nextId("f");
   control.id = id;
-  const hintNode = hint ? h('span', { class: 'hint', id: `${id}-hint`, text: hint }) : null;
-  if (hintNode) control.setAttribute('aria-describedby', hintNode.id);
-  return h('div', { class: 'field' }, h('label', { for: id, text: label }), control, hintNode);
+  const hintNode = hint ? h("span", { class: "hint", id: `${id}-hint`, text: hint }) : null;
+  if (hintNode) control.setAttribute("aria-describedby", hintNode.id);
+  return h("div", { class: "field" }, h("label", { for: id, text: label }), control, hintNode);
 }
 
 export function checkbox(label, checked, attrs = {}) {
-  const input = h('input', { type: 'checkbox', ...attrs });
+  const input = h("input", { type: "checkbox", ...attrs });
   input.checked = Boolean(checked);
-  return { input, node: h('label', { class: 'check' }, input, ` ${label}`) };
+  return { input, node: h("label", { class: "check" }, input, ` ${label}`) };
 }
 
 export function select(options, value, attrs = {}) {
-  const node = h('select', attrs, options.map(([v, text]) => h('option', { value: v, text })));
+  const node = h(
+    "select",
+    attrs,
+    options.map(([v, text]) => h("option", { value: v, text })),
+  );
   node.value = value ?? options[0][0];
   return node;
 }
@@ -28,8 +32,13 @@ export function select(options, value, attrs = {}) {
 export function confirmButton(text, confirmText, action, attrs = {}) {
   let armed = false;
   let timer = null;
-  const button = h('button', { type: 'button', class: 'button danger small-button', text, ...attrs });
-  button.addEventListener('click', async () => {
+  const button = h("button", {
+    type: "button",
+    class: "button danger small-button",
+    text,
+    ...attrs,
+  });
+  button.addEventListener("click", async () => {
     if (!armed) {
       armed = true;
       button.textContent = confirmText;
@@ -58,11 +67,11 @@ export async function copyText(text, source, button) {
     await navigator.clipboard.writeText(text);
   } catch {
     source?.select?.();
-    document.execCommand?.('copy');
+    document.execCommand?.("copy");
   }
   if (button) {
     const before = button.textContent;
-    button.textContent = 'Copied';
+    button.textContent = "Copied";
     setTimeout(() => {
       button.textContent = before;
     }, 1500);

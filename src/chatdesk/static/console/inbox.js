@@ -1,18 +1,18 @@
 // The conversation list: filters, search, paging over next_cursor, live reordering.
-import { api, query } from './api.js';
-import { clear, h, timeElement } from './dom.js';
-import { byActivity, operatorName, remember, state, visitorName } from './state.js';
+import { api, query } from "./api.js";
+import { clear, h, timeElement } from "./dom.js";
+import { byActivity, operatorName, remember, state, visitorName } from "./state.js";
 
 const PAGE = 25;
 
 export class Inbox {
   constructor({ onOpen }) {
     this.onOpen = onOpen;
-    this.list = document.getElementById('conversation-list');
-    this.empty = document.getElementById('list-empty');
-    this.error = document.getElementById('list-error');
-    this.more = document.getElementById('load-more');
-    this.form = document.getElementById('filters');
+    this.list = document.getElementById("conversation-list");
+    this.empty = document.getElementById("list-empty");
+    this.error = document.getElementById("list-error");
+    this.more = document.getElementById("load-more");
+    this.form = document.getElementById("filters");
     this.ids = [];
     this.rows = new Map();
     this.nextCursor = null;
@@ -23,20 +23,21 @@ export class Inbox {
 
   bind() {
     let debounce = null;
-    this.form.addEventListener('submit', (event) => event.preventDefault());
-    this.form.addEventListener('change', () => this.reload());
-    this.form.elements.q.addEventListener('input', () => {
+    this.form.addEventListener("submit", (event) => event.preventDefault());
+    this.form.addEventListener("change", () => this.reload());
+    this.form.elements.q.addEventListener("input", () => {
       clearTimeout(debounce);
       debounce = setTimeout(() => this.reload(), 250);
     });
-    this.more.addEventListener('click', () => this.loadMore());
-    if ('IntersectionObserver' in window) {
+    this.more.addEventListener("click", () => this.loadMore());
+    if ("IntersectionObserver" in window) {
       new IntersectionObserver((entries) => {
-        if (entries.some((entry) => entry.isIntersecting) && !this.more.hidden && !this.loading) this.loadMore();
+        if (entries.some((entry) => entry.isIntersecting) && !this.more.hidden && !this.loading)
+          this.loadMore();
       }).observe(this.more);
     }
-    this.list.addEventListener('click', (event) => {
-      const link = event.target.closest('a[data-id]');
+    this.list.addEventListener("click", (event) => {
+      const link = event.target.closest("a[data-id]");
       if (!link || event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
       event.preventDefault();
       this.onOpen(link.dataset.id, { push: true });
@@ -58,25 +59,31 @@ export class Inbox {
     const current = select.value;
     const first = select.options[0];
     clear(select).appendChild(first);
-    for (const [value, label] of options) select.appendChild(h('option', { value, text: label }));
-    select.value = options.some(([value]) => value === current) ? current : '';
+    for (const [value, label] of options) select.appendChild(h("option", { value, text: label }));
+    select.value = options.some(([value]) => value === current) ? current : "";
   }
 
   setSites(sites) {
     const select = this.form.elements.site_id;
-    this.fillSelect(select, sites.map((site) => [site.id, site.name]));
-    select.closest('label').hidden = sites.length < 2;
+    this.fillSelect(
+      select,
+      sites.map((site) => [site.id, site.name]),
+    );
+    select.closest("label").hidden = sites.length < 2;
   }
 
   setLabels(names) {
-    this.fillSelect(this.form.elements.label, names.map((name) => [name, name]));
+    this.fillSelect(
+      this.form.elements.label,
+      names.map((name) => [name, name]),
+    );
   }
 
   matches(c) {
     const f = this.filters;
     if (f.status && c.status !== f.status) return false;
-    if (f.assignee === 'me' && c.assignee_id !== state.me.id) return false;
-    if (f.assignee === 'unassigned' && c.assignee_id) return false;
+    if (f.assignee === "me" && c.assignee_id !== state.me.id) return false;
+    if (f.assignee === "unassigned" && c.assignee_id) return false;
     if (f.site_id && c.site_id !== f.site_id) return false;
     if (f.label && !(c.labels || []).includes(f.label)) return false;
     return true;
@@ -84,13 +91,13 @@ export class Inbox {
 
   async fetchPage(cursor) {
     const params = { ...this.filters, limit: PAGE, cursor };
-    return api('GET', `/api/v1/conversations${query(params)}`);
+    return api("GET", `/api/v1/conversations${query(params)}`);
   }
 
   async reload() {
     this.filters = this.readFilters();
     const generation = ++this.generation;
-    this.list.setAttribute('aria-busy', 'true');
+    this.list.setAttribute("aria-busy", "true");
     try {
       const page = await this.fetchPage(null);
       if (generation !== this.generation) return;
@@ -102,7 +109,7 @@ export class Inbox {
       this.error.textContent = error.message;
       this.error.hidden = false;
     } finally {
-      if (generation === this.generation) this.list.setAttribute('aria-busy', 'false');
+      if (generation === this.generation) this.list.setAttribute("aria-busy", "false");
     }
   }
 
@@ -172,43 +179,56 @@ export class Inbox {
     }
     this.empty.hidden = this.ids.length > 0;
     const f = this.filters;
-    const narrowed = f.assignee || f.site_id || f.label || f.q || f.status !== 'open';
+    const narrowed = f.assignee || f.site_id || f.label || f.q || f.status !== "open";
     this.empty.textContent = narrowed
-      ? 'No conversations match these filters.'
-      : 'No open conversations. New chats appear here the moment a visitor writes in.';
+      ? "No conversations match these filters."
+      : "No open conversations. New chats appear here the moment a visitor writes in.";
     this.more.hidden = !this.nextCursor;
   }
 
   renderRow(c) {
     let row = this.rows.get(c.id);
-    const fresh = h('a', {
-      class: 'row-link',
+    const fresh = h("a", {
+      class: "row-link",
       href: `/admin/conversations/${encodeURIComponent(c.id)}`,
       dataset: { id: c.id },
-      'aria-current': c.id === state.openId ? 'true' : null,
+      "aria-current": c.id === state.openId ? "true" : null,
     });
     const unread = c.unread_count || 0;
-    const preview = c.last_message?.preview || '';
-    const fromOperator = c.last_message?.author_type === 'operator';
+    const preview = c.last_message?.preview || "";
+    const fromOperator = c.last_message?.author_type === "operator";
     fresh.append(
-      h('span', { class: 'row-top' },
-        h('span', { class: 'row-name', text: visitorName(c) }),
-        timeElement(c.last_message_at, 'row-time')),
-      h('span', { class: 'row-preview' }, fromOperator ? h('span', { class: 'muted', text: 'You: ' }) : null, preview || '—'),
-      h('span', { class: 'row-meta' },
-        unread ? h('span', { class: 'badge', 'aria-label': `${unread} unread`, text: String(unread) }) : null,
-        h('span', { class: `status-dot status-${c.status}`, text: c.status }),
+      h(
+        "span",
+        { class: "row-top" },
+        h("span", { class: "row-name", text: visitorName(c) }),
+        timeElement(c.last_message_at, "row-time"),
+      ),
+      h(
+        "span",
+        { class: "row-preview" },
+        fromOperator ? h("span", { class: "muted", text: "You: " }) : null,
+        preview || "—",
+      ),
+      h(
+        "span",
+        { class: "row-meta" },
+        unread
+          ? h("span", { class: "badge", "aria-label": `${unread} unread`, text: String(unread) })
+          : null,
+        h("span", { class: `status-dot status-${c.status}`, text: c.status }),
         c.assignee_id
-          ? h('span', { class: 'row-assignee', text: `→ ${operatorName(c.assignee_id)}` })
-          : h('span', { class: 'row-assignee muted', text: 'Unassigned' }),
-        (c.labels || []).map((name) => h('span', { class: 'chip', text: name }))),
+          ? h("span", { class: "row-assignee", text: `→ ${operatorName(c.assignee_id)}` })
+          : h("span", { class: "row-assignee muted", text: "Unassigned" }),
+        (c.labels || []).map((name) => h("span", { class: "chip", text: name })),
+      ),
     );
     if (!row) {
-      row = h('li', { class: 'row', dataset: { id: c.id } });
+      row = h("li", { class: "row", dataset: { id: c.id } });
       this.rows.set(c.id, row);
     }
-    row.classList.toggle('unread', unread > 0);
-    row.classList.toggle('selected', c.id === state.openId);
+    row.classList.toggle("unread", unread > 0);
+    row.classList.toggle("selected", c.id === state.openId);
     const hadFocus = row.contains(document.activeElement);
     clear(row).appendChild(fresh);
     if (hadFocus) fresh.focus();
@@ -225,6 +245,6 @@ export class Inbox {
   }
 
   focusRow(id) {
-    this.rows.get(id)?.querySelector('a')?.scrollIntoView({ block: 'nearest' });
+    this.rows.get(id)?.querySelector("a")?.scrollIntoView({ block: "nearest" });
   }
 }

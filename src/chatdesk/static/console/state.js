@@ -23,25 +23,26 @@ export function remember(conversation) {
 
 export function visitorName(conversation) {
   const name = conversation?.visitor?.name;
-  return name && name.trim() ? name : 'Visitor';
+  return name?.trim() ? name : "Visitor";
 }
 
 export function operatorName(id) {
-  if (!id) return '';
-  if (id === state.me.id) return 'You';
-  return state.team.get(id)?.name || 'Operator';
+  if (!id) return "";
+  if (id === state.me.id) return "You";
+  return state.team.get(id)?.name || "Operator";
 }
 
 /** Newest activity first; ties broken by id, as the API orders them. */
 export function byActivity(a, b) {
-  if (a.last_message_at !== b.last_message_at) return a.last_message_at < b.last_message_at ? 1 : -1;
+  if (a.last_message_at !== b.last_message_at)
+    return a.last_message_at < b.last_message_at ? 1 : -1;
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
 
 export function totalUnread() {
   let total = 0;
   for (const conversation of state.conversations.values()) {
-    if (conversation.status !== 'resolved') total += conversation.unread_count || 0;
+    if (conversation.status !== "resolved") total += conversation.unread_count || 0;
   }
   return total;
 }

@@ -5,9 +5,15 @@
 // and continue from the new head; 401 -> sign in again; anything else -> reconnect
 // with backoff (250 ms doubling to 10 s) from our own cursor.
 // Every stored event has an id; anything at or below the cursor is a duplicate.
-import { api, ApiError, goToLogin, query } from './api.js';
+import { ApiError, api, goToLogin, query } from "./api.js";
 
-const TYPES = ['conversation.created', 'conversation.updated', 'message.created', 'visitor.updated', 'typing'];
+const TYPES = [
+  "conversation.created",
+  "conversation.updated",
+  "message.created",
+  "visitor.updated",
+  "typing",
+];
 
 export class LiveStream {
   constructor({ onEvent, onResync, onStatus }) {
@@ -18,12 +24,12 @@ export class LiveStream {
     this.source = null;
     this.retries = 0;
     this.timer = null;
-    window.addEventListener('online', () => this.reconnect(0));
+    window.addEventListener("online", () => this.reconnect(0));
   }
 
   /** The current head of the event log (where "now" is). */
   async head() {
-    const body = await api('GET', `/api/v1/events${query({ wait: 0 })}`);
+    const body = await api("GET", `/api/v1/events${query({ wait: 0 })}`);
     return body.cursor;
   }
 
@@ -40,13 +46,13 @@ export class LiveStream {
     for (const type of TYPES) source.addEventListener(type, (message) => this.receive(message));
     source.onopen = () => {
       this.retries = 0;
-      this.onStatus('live');
+      this.onStatus("live");
     };
     source.onerror = () => {
       if (source !== this.source) return;
       // Take over from the browser's own retry: find out why, then reconnect quickly
       // (server restarts) or resync (410) or sign in again (401).
-      this.onStatus('reconnecting');
+      this.onStatus("reconnecting");
       this.diagnose();
     };
   }
@@ -65,7 +71,7 @@ export class LiveStream {
     try {
       this.onEvent(event);
     } catch (error) {
-      console.error('event handler failed', error);
+      console.error("event handler failed", error);
     }
   }
 
@@ -87,7 +93,7 @@ export class LiveStream {
     this.close();
     try {
       // wait=0 answers at once: events (which we leave to the stream) or an error.
-      await api('GET', `/api/v1/events${query({ after: this.cursor, wait: 0 })}`, undefined, {
+      await api("GET", `/api/v1/events${query({ after: this.cursor, wait: 0 })}`, undefined, {
         redirectOn401: false,
       });
       this.backoff();

@@ -1,28 +1,28 @@
 // The visitor panel: who they are, where they are, what time it is for them, their history.
-import { api, query } from './api.js';
-import { clear, h, shortTime } from './dom.js';
-import { state } from './state.js';
+import { api, query } from "./api.js";
+import { clear, h, shortTime } from "./dom.js";
+import { state } from "./state.js";
 
 /** "Chrome 120 on macOS" from a User-Agent string (best effort, never trusted). */
 export function describeBrowser(ua) {
-  if (!ua) return 'Unknown';
+  if (!ua) return "Unknown";
   const browsers = [
-    [/Edg(?:e|A|iOS)?\/(\d+)/, 'Edge'],
-    [/OPR\/(\d+)/, 'Opera'],
-    [/SamsungBrowser\/(\d+)/, 'Samsung Internet'],
-    [/Firefox\/(\d+)/, 'Firefox'],
-    [/FxiOS\/(\d+)/, 'Firefox'],
-    [/CriOS\/(\d+)/, 'Chrome'],
-    [/Chrom(?:e|ium)\/(\d+)/, 'Chrome'],
-    [/Version\/(\d+)[.\d]* (?:Mobile\/\S+ )?Safari/, 'Safari'],
+    [/Edg(?:e|A|iOS)?\/(\d+)/, "Edge"],
+    [/OPR\/(\d+)/, "Opera"],
+    [/SamsungBrowser\/(\d+)/, "Samsung Internet"],
+    [/Firefox\/(\d+)/, "Firefox"],
+    [/FxiOS\/(\d+)/, "Firefox"],
+    [/CriOS\/(\d+)/, "Chrome"],
+    [/Chrom(?:e|ium)\/(\d+)/, "Chrome"],
+    [/Version\/(\d+)[.\d]* (?:Mobile\/\S+ )?Safari/, "Safari"],
   ];
   const systems = [
-    [/iPhone|iPad|iPod/, 'iOS'],
-    [/Android/, 'Android'],
-    [/Windows/, 'Windows'],
-    [/Mac OS X|Macintosh/, 'macOS'],
-    [/CrOS/, 'ChromeOS'],
-    [/Linux/, 'Linux'],
+    [/iPhone|iPad|iPod/, "iOS"],
+    [/Android/, "Android"],
+    [/Windows/, "Windows"],
+    [/Mac OS X|Macintosh/, "macOS"],
+    [/CrOS/, "ChromeOS"],
+    [/Linux/, "Linux"],
   ];
   let browser = null;
   for (const [pattern, name] of browsers) {
@@ -40,7 +40,12 @@ export function describeBrowser(ua) {
 export function localTime(timezone, now = new Date()) {
   if (!timezone) return null;
   try {
-    const time = new Intl.DateTimeFormat(undefined, { timeZone: timezone, hour: '2-digit', minute: '2-digit', weekday: 'short' }).format(now);
+    const time = new Intl.DateTimeFormat(undefined, {
+      timeZone: timezone,
+      hour: "2-digit",
+      minute: "2-digit",
+      weekday: "short",
+    }).format(now);
     return `${time} (${timezone})`;
   } catch {
     return null;
@@ -50,7 +55,7 @@ export function localTime(timezone, now = new Date()) {
 function safeUrl(text) {
   try {
     const url = new URL(text);
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
   } catch {
     return null;
   }
@@ -59,20 +64,22 @@ function safeUrl(text) {
 export class VisitorPanel {
   constructor({ onOpen }) {
     this.onOpen = onOpen;
-    this.panel = document.getElementById('visitor-panel');
-    this.facts = document.getElementById('visitor-facts');
-    this.past = document.getElementById('visitor-past');
-    this.toggle = document.getElementById('details-toggle');
-    this.closeButton = document.getElementById('details-close');
+    this.panel = document.getElementById("visitor-panel");
+    this.facts = document.getElementById("visitor-facts");
+    this.past = document.getElementById("visitor-past");
+    this.toggle = document.getElementById("details-toggle");
+    this.closeButton = document.getElementById("details-close");
     this.visitor = null;
-    this.toggle.addEventListener('click', () => this.setOpen(!document.body.classList.contains('details-open')));
-    this.closeButton.addEventListener('click', () => this.setOpen(false));
+    this.toggle.addEventListener("click", () =>
+      this.setOpen(!document.body.classList.contains("details-open")),
+    );
+    this.closeButton.addEventListener("click", () => this.setOpen(false));
     setInterval(() => this.visitor && this.renderFacts(), 30000);
   }
 
   setOpen(open) {
-    document.body.classList.toggle('details-open', open);
-    this.toggle.setAttribute('aria-expanded', String(open));
+    document.body.classList.toggle("details-open", open);
+    this.toggle.setAttribute("aria-expanded", String(open));
     if (open) this.closeButton.focus();
   }
 
@@ -89,25 +96,42 @@ export class VisitorPanel {
     if (!this.visitor) return;
     const visitorId = this.visitor.id;
     try {
-      const found = await api('GET', `/api/v1/conversations${query({ visitor_id: visitorId, limit: 10 })}`);
+      const found = await api(
+        "GET",
+        `/api/v1/conversations${query({ visitor_id: visitorId, limit: 10 })}`,
+      );
       if (this.visitor?.id !== visitorId) return;
       const others = found.conversations.filter((c) => c.id !== conversation.id);
       clear(this.past);
-      if (!others.length) this.past.appendChild(h('li', { class: 'muted', text: 'No other conversations.' }));
+      if (!others.length)
+        this.past.appendChild(h("li", { class: "muted", text: "No other conversations." }));
       for (const other of others) {
-        this.past.appendChild(h('li', {},
-          h('a', {
-            href: `/admin/conversations/${encodeURIComponent(other.id)}`,
-            onclick: (event) => {
-              event.preventDefault();
-              this.onOpen(other.id, { push: true });
-            },
-          },
-          h('span', { class: 'past-preview', text: other.last_message?.preview || '—' }),
-          h('span', { class: 'muted small', text: ` ${shortTime(other.last_message_at)} · ${other.status}` }))));
+        this.past.appendChild(
+          h(
+            "li",
+            {},
+            h(
+              "a",
+              {
+                href: `/admin/conversations/${encodeURIComponent(other.id)}`,
+                onclick: (event) => {
+                  event.preventDefault();
+                  this.onOpen(other.id, { push: true });
+                },
+              },
+              h("span", { class: "past-preview", text: other.last_message?.preview || "—" }),
+              h("span", {
+                class: "muted small",
+                text: ` ${shortTime(other.last_message_at)} · ${other.status}`,
+              }),
+            ),
+          ),
+        );
       }
     } catch {
-      this.past.appendChild(h('li', { class: 'muted', text: 'Could not load past conversations.' }));
+      this.past.appendChild(
+        h("li", { class: "muted", text: "Could not load past conversations." }),
+      );
     }
   }
 
@@ -124,17 +148,22 @@ export class VisitorPanel {
     if (!v) return;
     const url = v.page_url ? safeUrl(v.page_url) : null;
     const rows = [
-      ['Name', v.name || 'Visitor (no name given)'],
-      ['Email', v.email ? h('a', { href: `mailto:${v.email}`, text: v.email }) : '—'],
-      ['Page', url ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer', text: v.page_url }) : v.page_url || '—'],
-      ['Browser', describeBrowser(v.user_agent)],
-      ['Local time', localTime(v.timezone) || 'Unknown'],
-      ['Site', state.sites.get(v.site_id) || '—'],
-      ['First seen', v.created_at ? new Date(v.created_at).toLocaleString() : '—'],
+      ["Name", v.name || "Visitor (no name given)"],
+      ["Email", v.email ? h("a", { href: `mailto:${v.email}`, text: v.email }) : "—"],
+      [
+        "Page",
+        url
+          ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: v.page_url })
+          : v.page_url || "—",
+      ],
+      ["Browser", describeBrowser(v.user_agent)],
+      ["Local time", localTime(v.timezone) || "Unknown"],
+      ["Site", state.sites.get(v.site_id) || "—"],
+      ["First seen", v.created_at ? new Date(v.created_at).toLocaleString() : "—"],
     ];
-    if (v.external_id) rows.push(['Verified user', v.external_id]);
+    if (v.external_id) rows.push(["Verified user", v.external_id]);
     for (const [term, value] of rows) {
-      this.facts.append(h('dt', { text: term }), h('dd', {}, value));
+      this.facts.append(h("dt", { text: term }), h("dd", {}, value));
     }
   }
 }

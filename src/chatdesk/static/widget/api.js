@@ -21,13 +21,18 @@ export async function errorFrom(response) {
     // not JSON: keep the status alone
   }
   const retry = Number(response.headers.get("Retry-After")) || 0;
-  return new ApiError(response.status, error.code || "http_" + response.status, error.message || "", retry);
+  return new ApiError(
+    response.status,
+    error.code || `http_${response.status}`,
+    error.message || "",
+    retry,
+  );
 }
 
 export function makeApi(session) {
   return async function api(method, path, body, { signal } = {}) {
     const headers = { Accept: "application/json" };
-    if (session.token) headers.Authorization = "Bearer " + session.token;
+    if (session.token) headers.Authorization = `Bearer ${session.token}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     let response;
     try {

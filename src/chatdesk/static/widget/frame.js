@@ -20,7 +20,14 @@ const session = {
   },
 };
 const api = makeApi(session);
-const state = { config: null, conversationId: null, synced: false, open: false, unread: store.get("unread", 0), online: true };
+const state = {
+  config: null,
+  conversationId: null,
+  synced: false,
+  open: false,
+  unread: store.get("unread", 0),
+  online: true,
+};
 let profile = store.get("profile", {});
 let pageUrl = null;
 let view = null;
@@ -66,15 +73,18 @@ function notice(text) {
 }
 
 function wait(seconds) {
-  return seconds >= 90 ? Math.ceil(seconds / 60) + " minutes" : Math.max(1, seconds) + " seconds";
+  return seconds >= 90 ? `${Math.ceil(seconds / 60)} minutes` : `${Math.max(1, seconds)} seconds`;
 }
 
 function explain(error) {
   if (error.status === 429) {
-    const after = error.retryAfter ? " Please wait " + wait(error.retryAfter) + "; we'll try again for you." : " Please wait a moment.";
-    return "You're sending messages too quickly." + after;
+    const after = error.retryAfter
+      ? ` Please wait ${wait(error.retryAfter)}; we'll try again for you.`
+      : " Please wait a moment.";
+    return `You're sending messages too quickly.${after}`;
   }
-  if (error.status === 0) return "You seem to be offline. Your message will be sent when the connection is back.";
+  if (error.status === 0)
+    return "You seem to be offline. Your message will be sent when the connection is back.";
   if (error.status >= 500) return "The chat is having trouble right now. We'll keep trying.";
   return error.message || "That didn't work. Please try again.";
 }
@@ -123,7 +133,11 @@ function beep() {
 function ensureChat() {
   if (!view) {
     view = chatView({
-      greeting: !state.config ? "" : state.config.online ? state.config.greeting : state.config.offline_message,
+      greeting: !state.config
+        ? ""
+        : state.config.online
+          ? state.config.greeting
+          : state.config.offline_message,
       onSend: (body) => outbox.add(body),
       onTyping: sendTyping,
       onRetry: () => outbox.retry(),
@@ -137,13 +151,17 @@ function sendTyping() {
   const now = Date.now();
   if (!state.conversationId || now - lastTyping < 3000) return;
   lastTyping = now;
-  api("POST", `/api/v1/widget/conversations/${encodeURIComponent(state.conversationId)}/typing`).catch(() => {});
+  api(
+    "POST",
+    `/api/v1/widget/conversations/${encodeURIComponent(state.conversationId)}/typing`,
+  ).catch(() => {});
 }
 
 async function ensureSession(fields = {}) {
   if (session.token) return;
   const body = { site_key: siteKey, timezone: Intl.DateTimeFormat().resolvedOptions().timeZone };
-  for (const [key, value] of Object.entries({ ...profile, ...fields })) if (value) body[key] = value;
+  for (const [key, value] of Object.entries({ ...profile, ...fields }))
+    if (value) body[key] = value;
   if (pageUrl) body.page_url = pageUrl;
   const created = await api("POST", "/api/v1/widget/sessions", body);
   session.token = created.visitor_token;
@@ -177,7 +195,11 @@ async function deliver(item) {
 async function sync() {
   const head = await api("GET", "/api/v1/widget/events?wait=0");
   const { conversations } = await api("GET", "/api/v1/widget/conversations");
-  const latest = conversations.reduce((a, b) => ((b.last_message_at || b.created_at) > (a ? a.last_message_at || a.created_at : "") ? b : a), null);
+  const latest = conversations.reduce(
+    (a, b) =>
+      (b.last_message_at || b.created_at) > (a ? a.last_message_at || a.created_at : "") ? b : a,
+    null,
+  );
   if (latest) {
     state.conversationId = latest.id;
     const path = `/api/v1/widget/conversations/${encodeURIComponent(latest.id)}/messages?limit=200`;
@@ -215,11 +237,14 @@ async function connect(cursor) {
 
 function onEvents(events) {
   for (const event of events) {
-    if (event.type === "conversation.created" && !state.conversationId) state.conversationId = event.conversation_id;
+    if (event.type === "conversation.created" && !state.conversationId)
+      state.conversationId = event.conversation_id;
     if (event.type === "typing" && event.data.author && event.data.author.type === "operator") {
-      if (event.conversation_id === state.conversationId) ensureChat().typing(event.data.author.name);
+      if (event.conversation_id === state.conversationId)
+        ensureChat().typing(event.data.author.name);
     }
-    if (event.type !== "message.created" || !event.data.message || event.data.message.private) continue;
+    if (event.type !== "message.created" || !event.data.message || event.data.message.private)
+      continue;
     const message = event.data.message;
     if (!state.conversationId) state.conversationId = message.conversation_id;
     if (message.conversation_id !== state.conversationId) continue;
@@ -237,7 +262,9 @@ function onEvents(events) {
 function status() {
   const config = state.config;
   if (!config) return;
-  let text = config.online ? "We usually reply in a few minutes" : "Away right now · we'll reply by email";
+  let text = config.online
+    ? "We usually reply in a few minutes"
+    : "Away right now · we'll reply by email";
   if (!state.online) text = "Connection lost · reconnecting…";
   $("status").textContent = text;
 }
@@ -252,7 +279,11 @@ async function identify(token) {
   }
   const sub = subjectOf(token);
   if (session.token && sub && sub === store.get("sub")) return;
-  const body = { site_key: siteKey, identity_token: token, timezone: Intl.DateTimeFormat().resolvedOptions().timeZone };
+  const body = {
+    site_key: siteKey,
+    identity_token: token,
+    timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+  };
   if (pageUrl) body.page_url = pageUrl;
   const created = await api("POST", "/api/v1/widget/sessions", body);
   forget();
@@ -275,7 +306,8 @@ function subjectOf(token) {
 
 async function setVisitor(fields) {
   const changes = {};
-  for (const key of ["name", "email"]) if (typeof fields[key] === "string" && fields[key].trim()) changes[key] = fields[key].trim();
+  for (const key of ["name", "email"])
+    if (typeof fields[key] === "string" && fields[key].trim()) changes[key] = fields[key].trim();
   if (!Object.keys(changes).length) return;
   profile = { ...profile, ...changes };
   store.set("profile", profile);
@@ -302,7 +334,9 @@ function showStart() {
   const config = state.config;
   if (!config) return;
   if (config.identity_required && !session.token) {
-    $("body").replaceChildren(el("p", { class: "empty", text: "Please sign in on this site to chat with us." }));
+    $("body").replaceChildren(
+      el("p", { class: "empty", text: "Please sign in on this site to chat with us." }),
+    );
   } else if (!session.token && needsForm()) {
     const form = prechatForm({
       greeting: config.greeting,
@@ -329,14 +363,14 @@ async function submitForm(values) {
   const chat = ensureChat();
   if (values.message) {
     outbox.add(values.message);
-    chat.note("Thanks! We'll reply to " + values.email + " as soon as we're back.");
+    chat.note(`Thanks! We'll reply to ${values.email} as soon as we're back.`);
   }
   focusFirstField($("body"));
 }
 
 function applyConfig(config) {
   state.config = config;
-  document.title = "Chat with " + config.name;
+  document.title = `Chat with ${config.name}`;
   $("title").textContent = config.name;
   const root = document.documentElement.style;
   root.setProperty("--accent", config.accent_color);
@@ -377,9 +411,15 @@ async function boot() {
   post("ready");
   let config;
   try {
-    config = (await api("GET", "/api/v1/widget/config?site_key=" + encodeURIComponent(siteKey))).site;
+    config = (await api("GET", `/api/v1/widget/config?site_key=${encodeURIComponent(siteKey)}`))
+      .site;
   } catch (error) {
-    $("body").replaceChildren(el("p", { class: "empty", text: error.status === 404 ? "Chat is not available here." : explain(error) }));
+    $("body").replaceChildren(
+      el("p", {
+        class: "empty",
+        text: error.status === 404 ? "Chat is not available here." : explain(error),
+      }),
+    );
     return;
   }
   applyConfig(config);
@@ -388,7 +428,7 @@ async function boot() {
     ensureChat();
     await resume(0);
   }
-  if (!session.token || !view || !view.element.isConnected) showStart();
+  if (!session.token || !view?.element.isConnected) showStart();
   outbox.restore();
   if (state.open) focusFirstField($("body"));
 }

@@ -4,14 +4,14 @@
 
 export function connectHost(hostOrigin, handlers) {
   const parent = window.parent !== window ? window.parent : null;
-  const ancestor = location.ancestorOrigins && location.ancestorOrigins[0];
+  const ancestor = location.ancestorOrigins?.[0];
   const trusted = Boolean(parent && hostOrigin && (!ancestor || ancestor === hostOrigin));
 
   window.addEventListener("message", (event) => {
     if (!trusted || event.source !== parent || event.origin !== hostOrigin) return;
     const data = event.data || {};
     const handler = typeof data.chatdesk === "string" && handlers[data.chatdesk];
-    if (handler && Object.prototype.hasOwnProperty.call(handlers, data.chatdesk)) handler(data);
+    if (handler && Object.hasOwn(handlers, data.chatdesk)) handler(data);
   });
 
   return function post(type, fields = {}) {

@@ -1,37 +1,38 @@
 /* chatdesk widget loader: <script src="https://CHATDESK/widget.js" data-site="SITE_KEY" async></script>
  * One <chatdesk-widget> element (Shadow DOM: launcher + chat frame), one global: window.chatdesk.
  * See docs/embed.md. */
-(function () {
+(() => {
+  // biome-ignore lint/suspicious/noRedundantUseStrict: a classic script, not a module (Biome assumes one)
   "use strict";
-  var doc = document;
-  var me = doc.currentScript;
-  if (!me || !me.getAttribute("data-site")) {
+  const doc = document;
+  let me = doc.currentScript;
+  if (!me?.getAttribute("data-site")) {
     me = doc.querySelector('script[src$="/widget.js"][data-site]');
   }
   if (!me) return;
-  var siteKey = me.getAttribute("data-site");
-  var origin;
+  const siteKey = me.getAttribute("data-site");
+  let origin;
   try {
     origin = new URL(me.src, location.href).origin;
-  } catch (e) {
+  } catch {
     return;
   }
-  var existing = window.chatdesk;
+  const existing = window.chatdesk;
   if (existing && existing.version === 1 && typeof existing.open === "function") return; // loaded twice
   if (doc.querySelector("chatdesk-widget")) return;
 
-  var hostOrigin = location.origin;
-  var flag = "chatdesk:opened:" + siteKey;
-  var listeners = { unread: [], open: [], close: [] };
-  var pending = [];
-  var isOpen = false;
-  var unread = 0;
-  var wantOpen = false;
-  var ready = false;
-  var frame = null;
-  var root, launcher, panel, badge, wrap;
+  const hostOrigin = location.origin;
+  const flag = `chatdesk:opened:${siteKey}`;
+  const listeners = { unread: [], open: [], close: [] };
+  const pending = [];
+  let isOpen = false;
+  let unread = 0;
+  let wantOpen = false;
+  let ready = false;
+  let frame = null;
+  let root, launcher, panel, badge, wrap;
 
-  var CSS =
+  const CSS =
     // all:initial!important on :host beats any !important rule of the host page (the shadow
     // context wins for important declarations), so page CSS cannot hide or move the widget.
     ":host{all:initial!important;display:block!important;position:fixed!important;z-index:2147483000!important;" +
@@ -50,29 +51,27 @@
     ".p iframe{border:0;width:100%;height:100%;display:block;color-scheme:normal}" +
     "@media (max-width:480px){.p{position:fixed;inset:0;width:100%;height:100%;border-radius:0}.o button.l{display:none}}";
 
-  function own(object, key) {
-    return Object.prototype.hasOwnProperty.call(object, key);
-  }
-
-  var SVG = "http://www.w3.org/2000/svg";
+  const SVG = "http://www.w3.org/2000/svg";
   function icon(cls, d) {
-    var svg = doc.createElementNS(SVG, "svg");
+    const svg = doc.createElementNS(SVG, "svg");
     svg.setAttribute("class", cls);
     svg.setAttribute("viewBox", "0 0 24 24");
     svg.setAttribute("aria-hidden", "true");
-    var path = doc.createElementNS(SVG, "path");
+    const path = doc.createElementNS(SVG, "path");
     path.setAttribute("d", d);
     svg.appendChild(path);
     return svg;
   }
 
   function emit(name, value) {
-    var list = listeners[name];
-    for (var i = 0; i < list.length; i++) {
+    for (const listener of listeners[name]) {
       try {
-        list[i](value);
-      } catch (e) {
-        setTimeout(function () { throw e; }); // report, but never break the loader
+        listener(value);
+      } catch (error) {
+        // Reported (as an uncaught error, from a timer), but never breaks the loader.
+        setTimeout(() => {
+          throw error;
+        });
       }
     }
   }
@@ -86,8 +85,14 @@
     count = Math.max(0, count | 0);
     badge.hidden = count === 0;
     badge.textContent = count > 99 ? "99+" : String(count);
-    launcher.setAttribute("aria-label", isOpen ? "Close chat" : count ? "Open chat, " + count + " unread" : "Open chat");
-    if (count !== unread) emit("unread", (unread = count));
+    launcher.setAttribute(
+      "aria-label",
+      isOpen ? "Close chat" : count ? `Open chat, ${count} unread` : "Open chat",
+    );
+    if (count !== unread) {
+      unread = count;
+      emit("unread", count);
+    }
   }
 
   function makeFrame() {
@@ -95,17 +100,23 @@
     frame = doc.createElement("iframe");
     frame.title = "Chat";
     frame.setAttribute("allow", "");
-    frame.src =
-      origin + "/widget/frame?site=" + encodeURIComponent(siteKey) + "&origin=" + encodeURIComponent(hostOrigin);
+    frame.src = `${origin}/widget/frame?site=${encodeURIComponent(siteKey)}&origin=${encodeURIComponent(hostOrigin)}`;
     panel.appendChild(frame);
     // The page (no query or fragment: those can carry secrets) for the operator's visitor panel.
     pending.unshift({ chatdesk: "page", url: location.origin + location.pathname });
   }
 
   function open() {
-    if (!panel) return void (wantOpen = true); // opens once mounted (never, if not allowed here)
+    if (!panel) {
+      wantOpen = true; // opens once mounted (never, if not allowed here)
+      return;
+    }
     makeFrame();
-    try { localStorage.setItem(flag, "1"); } catch (e) { /* storage may be off */ }
+    try {
+      localStorage.setItem(flag, "1");
+    } catch {
+      // storage may be off
+    }
     if (isOpen) return;
     isOpen = true;
     panel.hidden = false;
@@ -132,7 +143,7 @@
   function onMessage(event) {
     // Only our own frame, from chatdesk's origin: anything else is ignored.
     if (!frame || event.origin !== origin || event.source !== frame.contentWindow) return;
-    var data = event.data || {};
+    const data = event.data || {};
     if (data.chatdesk === "ready") {
       ready = true;
       while (pending.length) frame.contentWindow.postMessage(pending.shift(), origin);
@@ -145,20 +156,25 @@
   }
 
   function mount(config) {
-    var host = doc.createElement("chatdesk-widget");
+    const host = doc.createElement("chatdesk-widget");
     root = host.attachShadow({ mode: "open" });
-    if (root.adoptedStyleSheets && window.CSSStyleSheet && "replaceSync" in CSSStyleSheet.prototype) {
-      var sheet = new CSSStyleSheet();
+    if (
+      root.adoptedStyleSheets &&
+      window.CSSStyleSheet &&
+      "replaceSync" in CSSStyleSheet.prototype
+    ) {
+      const sheet = new CSSStyleSheet();
       sheet.replaceSync(CSS); // not an inline style: allowed under a strict host CSP
       root.adoptedStyleSheets = [sheet];
     } else {
-      var style = doc.createElement("style");
+      const style = doc.createElement("style");
       style.textContent = CSS;
       root.appendChild(style);
     }
     wrap = doc.createElement("div");
-    wrap.className = "w" + (config.position === "left" ? " left" : "");
-    if (/^#[0-9a-f]{6}$/i.test(config.accent_color || "")) wrap.style.setProperty("--a", config.accent_color);
+    wrap.className = `w${config.position === "left" ? " left" : ""}`;
+    if (/^#[0-9a-f]{6}$/i.test(config.accent_color || ""))
+      wrap.style.setProperty("--a", config.accent_color);
     panel = doc.createElement("div");
     panel.className = "p";
     panel.hidden = true;
@@ -167,85 +183,112 @@
     launcher.className = "l";
     launcher.setAttribute("aria-label", "Open chat");
     launcher.setAttribute("aria-expanded", "false");
-    launcher.appendChild(icon("c", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"));
     launcher.appendChild(
-      icon("x", "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z")
+      icon("c", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"),
+    );
+    launcher.appendChild(
+      icon(
+        "x",
+        "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z",
+      ),
     );
     badge = doc.createElement("span");
     badge.className = "b";
     badge.hidden = true;
     badge.setAttribute("aria-hidden", "true");
     launcher.appendChild(badge);
-    launcher.addEventListener("click", function () {
+    launcher.addEventListener("click", () => {
       if (isOpen) close(false);
       else open();
     });
     wrap.appendChild(panel);
     wrap.appendChild(launcher);
     root.appendChild(wrap);
-    root.addEventListener("keydown", function (event) {
+    root.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && isOpen) close(true);
     });
     (doc.body || doc.documentElement).appendChild(host);
     window.addEventListener("message", onMessage);
-    var opened = false;
-    try { opened = localStorage.getItem(flag) === "1"; } catch (e) { /* storage may be off */ }
+    let opened = false;
+    try {
+      opened = localStorage.getItem(flag) === "1";
+    } catch {
+      // storage may be off
+    }
     // A returning visitor gets the frame at once (hidden) so replies raise the badge.
     if (opened) makeFrame();
   }
 
-  var api = {
-    open: open,
-    close: function () { close(false); },
-    toggle: function () { isOpen ? close(false) : open(); },
-    identify: function (token) { send({ chatdesk: "identify", token: token == null ? null : String(token) }); },
-    setVisitor: function (fields) {
-      fields = fields || {};
-      send({ chatdesk: "visitor", name: fields.name, email: fields.email });
+  const api = {
+    open,
+    close: () => close(false),
+    toggle: () => (isOpen ? close(false) : open()),
+    identify: (token) =>
+      send({ chatdesk: "identify", token: token == null ? null : String(token) }),
+    setVisitor: (fields) => {
+      const { name, email } = fields || {};
+      send({ chatdesk: "visitor", name, email });
     },
-    on: function (name, callback) {
-      if (own(listeners, name) && typeof callback === "function") listeners[name].push(callback);
+    on: (name, callback) => {
+      if (Object.hasOwn(listeners, name) && typeof callback === "function") {
+        listeners[name].push(callback);
+      }
       return api;
     },
     // So the queue snippet `(window.chatdesk = window.chatdesk || []).push([...])` works before and after.
-    push: function (call) {
-      if (call && own(api, call[0]) && call[0] !== "push" && call[0] !== "version") api[call[0]].apply(api, call.slice(1));
+    push: (call) => {
+      const name = call?.[0];
+      if (Object.hasOwn(api, name) && name !== "push" && name !== "version") {
+        api[name](...call.slice(1));
+      }
     },
-    version: 1
+    version: 1,
   };
-  var queued = window.chatdesk;
+  const queued = window.chatdesk;
   if (queued === undefined || Array.isArray(queued)) {
     try {
-      Object.defineProperty(window, "chatdesk", { value: api, configurable: true, enumerable: false, writable: true });
-    } catch (e) { /* a frozen window: run without the API */ }
+      Object.defineProperty(window, "chatdesk", {
+        value: api,
+        configurable: true,
+        enumerable: false,
+        writable: true,
+      });
+    } catch {
+      // a frozen window: run without the API
+    }
   } else if (window.console) {
     console.warn("chatdesk: window.chatdesk is taken by this page; the JS API is not installed.");
   }
 
-  var started = false;
+  let started = false;
   function start(config) {
     if (started) return;
     started = true;
     if (doc.querySelector("chatdesk-widget")) return;
     mount(config);
-    if (Array.isArray(queued)) for (var i = 0; i < queued.length; i++) api.push(queued[i]);
+    if (Array.isArray(queued)) for (const call of queued) api.push(call);
     if (wantOpen) open();
   }
 
   function boot() {
-    var fallback = setTimeout(function () { start({}); }, 4000);
-    var url = origin + "/widget/launcher?site=" + encodeURIComponent(siteKey) + "&origin=" + encodeURIComponent(hostOrigin);
+    const fallback = setTimeout(() => start({}), 4000);
+    const url = `${origin}/widget/launcher?site=${encodeURIComponent(siteKey)}&origin=${encodeURIComponent(hostOrigin)}`;
     fetch(url, { credentials: "omit" })
-      .then(function (res) {
+      .then((res) => {
         if (res.status === 404) return null;
         return res.ok ? res.json() : {};
       })
-      .catch(function () { return {}; }) // connect-src may forbid it: go with defaults
-      .then(function (config) {
+      // connect-src may forbid it: go with defaults
+      .catch(() => ({}))
+      .then((config) => {
         clearTimeout(fallback);
         if (config === null || config.allowed === false) {
           started = true;
-          if (window.console) console.warn("chatdesk: no chat here (unknown site key, or " + hostOrigin + " is not an allowed origin).");
+          if (window.console) {
+            console.warn(
+              `chatdesk: no chat here (unknown site key, or ${hostOrigin} is not an allowed origin).`,
+            );
+          }
           return;
         }
         start(config);

@@ -4,7 +4,7 @@
 
 export function newId() {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
-  return "w-" + [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `w-${[...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
 export function makeOutbox({ store, view, deliver, explain, onSent }) {

@@ -1,7 +1,7 @@
 // The frame origin's localStorage, one namespace per site key (history survives reloads and tabs).
 
 export function makeStore(siteKey) {
-  const prefix = "chatdesk:" + siteKey + ":";
+  const prefix = `chatdesk:${siteKey}:`;
   return {
     get(key, fallback = null) {
       try {

@@ -38,7 +38,7 @@ export function openStream({ session, cursor, onEvents, onExpired, onState }) {
     });
 
   function headers(accept) {
-    const value = { Accept: accept, Authorization: "Bearer " + session.token };
+    const value = { Accept: accept, Authorization: `Bearer ${session.token}` };
     if (accept === "text/event-stream" && cursor !== null) value["Last-Event-ID"] = String(cursor);
     return value;
   }
@@ -49,7 +49,12 @@ export function openStream({ session, cursor, onEvents, onExpired, onState }) {
   }
 
   async function readSse(signal) {
-    const response = await fetch(EVENTS, { headers: headers("text/event-stream"), signal, cache: "no-store", credentials: "omit" });
+    const response = await fetch(EVENTS, {
+      headers: headers("text/event-stream"),
+      signal,
+      cache: "no-store",
+      credentials: "omit",
+    });
     if (!response.ok) throw await errorFrom(response);
     if (!response.body) {
       useSse = false;
@@ -66,8 +71,7 @@ export function openStream({ session, cursor, onEvents, onExpired, onState }) {
         clearTimeout(watchdog);
         watchdog = setTimeout(() => controller.abort(), SILENCE_MS);
         buffer = (buffer + value).replace(/\r\n?/g, "\n");
-        let end;
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
+        for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
           const parsed = parseBlock(buffer.slice(0, end));
           buffer = buffer.slice(end + 2);
           if (parsed) deliver([parsed.event]);
@@ -79,10 +83,15 @@ export function openStream({ session, cursor, onEvents, onExpired, onState }) {
   }
 
   async function longPoll(signal) {
-    const query = cursor === null ? "?wait=0" : "?wait=25&after=" + cursor;
+    const query = cursor === null ? "?wait=0" : `?wait=25&after=${cursor}`;
     const timer = setTimeout(() => controller.abort(), 40000);
     try {
-      const response = await fetch(EVENTS + query, { headers: headers("application/json"), signal, cache: "no-store", credentials: "omit" });
+      const response = await fetch(EVENTS + query, {
+        headers: headers("application/json"),
+        signal,
+        cache: "no-store",
+        credentials: "omit",
+      });
       if (!response.ok) throw await errorFrom(response);
       onState(true);
       const body = await response.json();
@@ -103,7 +112,10 @@ export function openStream({ session, cursor, onEvents, onExpired, onState }) {
         if (useSse && !stopped) await sleep(250); // the server closed a healthy stream
       } catch (error) {
         if (stopped) return;
-        if (error instanceof ApiError && (error.code === "cursor_expired" || error.status === 410)) {
+        if (
+          error instanceof ApiError &&
+          (error.code === "cursor_expired" || error.status === 410)
+        ) {
           cursor = await onExpired(); // refetched history; continue from a fresh head
           continue;
         }
@@ -121,7 +133,7 @@ export function openStream({ session, cursor, onEvents, onExpired, onState }) {
     if (wake) wake();
   }
   const onOnline = () => reconnect();
-  const onOffline = () => controller && controller.abort();
+  const onOffline = () => controller?.abort();
   window.addEventListener("online", onOnline);
   window.addEventListener("offline", onOffline);
   run();

@@ -14,14 +14,29 @@ export function el(tag, attrs = {}, ...children) {
 
 function time(iso) {
   const date = new Date(iso);
-  return isNaN(date) ? "" : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return Number.isNaN(date.getTime())
+    ? ""
+    : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
 function field(name, label, mode, type, value) {
-  const id = "f-" + name;
-  const optional = mode === "optional" ? el("span", { class: "optional", text: " (optional)" }) : null;
-  const attrs = { id, name, type, autocomplete: name, value: value || "", required: mode === "required" };
-  return el("div", { class: "field" }, el("label", { for: id }, label, optional), el("input", attrs));
+  const id = `f-${name}`;
+  const optional =
+    mode === "optional" ? el("span", { class: "optional", text: " (optional)" }) : null;
+  const attrs = {
+    id,
+    name,
+    type,
+    autocomplete: name,
+    value: value || "",
+    required: mode === "required",
+  };
+  return el(
+    "div",
+    { class: "field" },
+    el("label", { for: id }, label, optional),
+    el("input", attrs),
+  );
 }
 
 // The pre-chat form (name / email as the site asks) or, when away, the leave-a-message form.
@@ -34,11 +49,25 @@ export function prechatForm({ greeting, prechat, offline, offlineMessage, profil
   if (emailMode !== "off") parts.push(field("email", "Email", emailMode, "email", profile.email));
   if (offline) {
     parts.push(
-      el("div", { class: "field" }, el("label", { for: "f-message", text: "Message" }),
-        el("textarea", { id: "f-message", name: "message", rows: "4", required: true, maxlength: "10000" })),
+      el(
+        "div",
+        { class: "field" },
+        el("label", { for: "f-message", text: "Message" }),
+        el("textarea", {
+          id: "f-message",
+          name: "message",
+          rows: "4",
+          required: true,
+          maxlength: "10000",
+        }),
+      ),
     );
   }
-  const button = el("button", { type: "submit", class: "primary", text: offline ? "Send message" : "Start chat" });
+  const button = el("button", {
+    type: "submit",
+    class: "primary",
+    text: offline ? "Send message" : "Start chat",
+  });
   const form = el("form", { class: "prechat", novalidate: true }, ...parts, error, button);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -63,7 +92,7 @@ function checkForm(form, values) {
   for (const input of form.querySelectorAll("[required]")) {
     if (!values[input.name]) {
       input.focus();
-      return "Please fill in your " + input.name + ".";
+      return `Please fill in your ${input.name}.`;
     }
   }
   if (values.email && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(values.email)) {
@@ -74,7 +103,12 @@ function checkForm(form, values) {
 }
 
 export function chatView({ greeting, onSend, onTyping, onRetry }) {
-  const list = el("div", { class: "messages", id: "messages", tabindex: "0", "aria-label": "Conversation" });
+  const list = el("div", {
+    class: "messages",
+    id: "messages",
+    tabindex: "0",
+    "aria-label": "Conversation",
+  });
   const confirmed = el("div", { class: "confirmed" });
   const pending = el("div", { class: "pending" });
   const note = el("p", { class: "note", hidden: true });
@@ -82,7 +116,11 @@ export function chatView({ greeting, onSend, onTyping, onRetry }) {
   const typing = el("p", { class: "typing", id: "typing", hidden: true });
   const live = el("div", { class: "sr-only", "aria-live": "polite", "aria-atomic": "false" });
   const input = el("textarea", {
-    id: "composer-input", rows: "1", maxlength: "10000", placeholder: "Type your message…", "aria-label": "Message",
+    id: "composer-input",
+    rows: "1",
+    maxlength: "10000",
+    placeholder: "Type your message…",
+    "aria-label": "Message",
   });
   const send = el("button", { type: "submit", class: "send", "aria-label": "Send" });
   send.append(svg("M3 20.5 21 12 3 3.5v6.6l12.6 1.9L3 13.9z"));
@@ -110,7 +148,7 @@ export function chatView({ greeting, onSend, onTyping, onRetry }) {
   });
   function resize() {
     input.style.height = "auto";
-    input.style.height = Math.min(input.scrollHeight, 120) + "px";
+    input.style.height = `${Math.min(input.scrollHeight, 120)}px`;
   }
   function scroll() {
     list.scrollTop = list.scrollHeight;
@@ -120,10 +158,17 @@ export function chatView({ greeting, onSend, onTyping, onRetry }) {
     const who = mine ? "You" : message.author.name || "Support";
     return el(
       "div",
-      { class: "msg " + (mine ? "me" : "them"), "data-id": message.id || "", "data-client-id": message.client_msg_id || "" },
-      el("span", { class: "sr-only", text: who + ": " }),
+      {
+        class: `msg ${mine ? "me" : "them"}`,
+        "data-id": message.id || "",
+        "data-client-id": message.client_msg_id || "",
+      },
+      el("span", { class: "sr-only", text: `${who}: ` }),
       el("div", { class: "bubble", text: message.body }),
-      el("div", { class: "meta", text: mine ? time(message.created_at) : who + " · " + time(message.created_at) }),
+      el("div", {
+        class: "meta",
+        text: mine ? time(message.created_at) : `${who} · ${time(message.created_at)}`,
+      }),
     );
   }
 
@@ -134,13 +179,19 @@ export function chatView({ greeting, onSend, onTyping, onRetry }) {
     // Adds a stored message once (by id), in created_at order; a pending twin is replaced.
     add(message, { announce = false } = {}) {
       if (byId.has(message.id)) return false;
-      const twin = message.client_msg_id && pending.querySelector(`[data-client-id="${CSS.escape(message.client_msg_id)}"]`);
+      const twin =
+        message.client_msg_id &&
+        pending.querySelector(`[data-client-id="${CSS.escape(message.client_msg_id)}"]`);
       if (twin) twin.remove();
       const mine = message.author.type === "visitor";
       const node = bubble(message, mine);
       node.dataset.at = message.created_at;
       let before = null;
-      for (let sibling = confirmed.lastElementChild; sibling; sibling = sibling.previousElementSibling) {
+      for (
+        let sibling = confirmed.lastElementChild;
+        sibling;
+        sibling = sibling.previousElementSibling
+      ) {
         if (sibling.dataset.at <= message.created_at) break;
         before = sibling;
       }
@@ -148,7 +199,8 @@ export function chatView({ greeting, onSend, onTyping, onRetry }) {
       byId.set(message.id, node);
       if (!mine) {
         typing.hidden = true;
-        if (announce) live.textContent = (message.author.name || "Support") + " says: " + message.body;
+        if (announce)
+          live.textContent = `${message.author.name || "Support"} says: ${message.body}`;
       }
       scroll();
       return true;
@@ -158,14 +210,24 @@ export function chatView({ greeting, onSend, onTyping, onRetry }) {
       if (confirmed.querySelector(`[data-client-id="${CSS.escape(item.client_msg_id)}"]`)) return;
       let node = pending.querySelector(`[data-client-id="${CSS.escape(item.client_msg_id)}"]`);
       if (!node) {
-        node = bubble({ body: item.body, client_msg_id: item.client_msg_id, author: { type: "visitor" }, created_at: null }, true);
+        node = bubble(
+          {
+            body: item.body,
+            client_msg_id: item.client_msg_id,
+            author: { type: "visitor" },
+            created_at: null,
+          },
+          true,
+        );
         pending.append(node);
       }
       const meta = node.querySelector(".meta");
       meta.textContent = failedReason ? "Not sent. " : "Sending…";
       node.classList.toggle("failed", Boolean(failedReason));
       if (failedReason) {
-        meta.append(el("button", { type: "button", class: "retry", text: "Retry", onclick: onRetry }));
+        meta.append(
+          el("button", { type: "button", class: "retry", text: "Retry", onclick: onRetry }),
+        );
         node.title = failedReason;
       }
       scroll();
@@ -175,7 +237,7 @@ export function chatView({ greeting, onSend, onTyping, onRetry }) {
       if (node) node.remove();
     },
     typing(name) {
-      typing.textContent = (name || "Support") + " is typing…";
+      typing.textContent = `${name || "Support"} is typing…`;
       typing.hidden = false;
       clearTimeout(typingTimer);
       typingTimer = setTimeout(() => (typing.hidden = true), 6000);

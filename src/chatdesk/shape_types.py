@@ -1,0 +1,367 @@
+"""The JSON bodies of docs/api.md as TypedDicts: what ``shapes.py`` builds, what each
+route declares to ``/openapi.json`` (ADR 0009).
+
+TypedDicts rather than pydantic models: responses stay plain dicts, built and
+serialised as before, and mypy checks every key and value type where they are
+built. ``typing_extensions.TypedDict``, because pydantic needs it for the
+schema on Python 3.11.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired
+
+from typing_extensions import TypedDict
+
+__all__ = [
+    "ApiToken",
+    "ApiTokenList",
+    "AuditEntry",
+    "AuditLog",
+    "Author",
+    "AuthorType",
+    "BusinessHours",
+    "CannedResponse",
+    "CannedResponseList",
+    "Conversation",
+    "ConversationList",
+    "ConversationPage",
+    "ConversationStatus",
+    "ErrorBody",
+    "ErrorEnvelope",
+    "Event",
+    "EventData",
+    "EventsPage",
+    "Health",
+    "InboxSite",
+    "InboxSiteList",
+    "LabelList",
+    "LastMessage",
+    "Launcher",
+    "Message",
+    "MessageList",
+    "NewApiToken",
+    "NewConversation",
+    "Operator",
+    "OperatorList",
+    "Prechat",
+    "PrechatMode",
+    "Role",
+    "SignedIn",
+    "Site",
+    "SiteList",
+    "TeamList",
+    "TeamMember",
+    "Visitor",
+    "VisitorConversation",
+    "VisitorProfile",
+    "VisitorSession",
+    "WidgetConfig",
+    "WidgetSite",
+]
+
+ConversationStatus = Literal["open", "pending", "resolved"]
+AuthorType = Literal["visitor", "operator", "system"]
+Role = Literal["owner", "admin", "agent"]
+PrechatMode = Literal["off", "optional", "required"]
+
+
+# -- messages and conversations -------------------------------------------------------
+
+
+class Author(TypedDict):
+    type: AuthorType
+    id: str | None
+    name: str | None
+
+
+class Message(TypedDict):
+    id: str
+    conversation_id: str
+    author: Author
+    body: str
+    private: bool
+    client_msg_id: str | None
+    created_at: str
+
+
+class LastMessage(TypedDict):
+    preview: str
+    author_type: AuthorType
+
+
+class Visitor(TypedDict):
+    """A visitor's profile as operators see it."""
+
+    id: str
+    site_id: str
+    external_id: str | None
+    name: str | None
+    email: str | None
+    page_url: str | None
+    user_agent: str | None
+    timezone: str | None
+    created_at: str
+    last_seen_at: str
+
+
+class VisitorConversation(TypedDict):
+    """A conversation as its visitor sees it: ``labels`` always empty."""
+
+    id: str
+    site_id: str
+    visitor_id: str
+    status: ConversationStatus
+    assignee_id: str | None
+    labels: list[str]
+    created_at: str
+    updated_at: str
+    last_message_at: str
+    last_message: LastMessage
+
+
+class Conversation(VisitorConversation):
+    """A conversation as operators see it; ``visitor`` where the route says so."""
+
+    unread_count: int
+    visitor: NotRequired[Visitor]
+
+
+class ConversationList(TypedDict):
+    conversations: list[VisitorConversation]
+
+
+class ConversationPage(TypedDict):
+    conversations: list[Conversation]
+    next_cursor: str | None
+
+
+class MessageList(TypedDict):
+    messages: list[Message]
+
+
+class NewConversation(TypedDict):
+    conversation: VisitorConversation
+    message: Message
+
+
+# -- events ---------------------------------------------------------------------------
+
+
+class EventData(TypedDict, total=False):
+    """What an event carries, by type (docs/events.md)."""
+
+    conversation: Conversation | VisitorConversation
+    changes: list[str]
+    message: Message
+    visitor: Visitor
+    author: Author
+    private: bool
+
+
+class Event(TypedDict):
+    """One event; ``id`` is null only for ephemeral ones (``typing``). ``type`` is one of
+    docs/events.md's types; clients ignore types they do not know."""
+
+    id: int | None
+    type: str
+    conversation_id: str | None
+    created_at: str
+    data: EventData
+
+
+class EventsPage(TypedDict):
+    """A long-poll's answer: the events, and the cursor to pass back as ``after``."""
+
+    events: list[Event]
+    cursor: int
+
+
+# -- the widget -----------------------------------------------------------------------
+
+
+class Prechat(TypedDict):
+    name: PrechatMode
+    email: PrechatMode
+
+
+class WidgetSite(TypedDict):
+    name: str
+    greeting: str
+    accent_color: str
+    position: Literal["left", "right"]
+    prechat: Prechat
+    online: bool
+    offline_message: str
+    identity_required: bool
+
+
+class WidgetConfig(TypedDict):
+    site: WidgetSite
+
+
+class VisitorProfile(TypedDict):
+    id: str
+    name: str | None
+    email: str | None
+
+
+class VisitorSession(TypedDict):
+    visitor_token: str
+    visitor: VisitorProfile
+
+
+class Launcher(TypedDict):
+    """What the widget loader reads before the frame exists (``/widget/launcher``, a page
+    route outside /openapi.json): ``allowed`` says whether the page may frame the chat."""
+
+    accent_color: str
+    position: Literal["left", "right"]
+    allowed: bool
+
+
+# -- operators and sign-in ------------------------------------------------------------
+
+
+class Operator(TypedDict):
+    id: str
+    email: str
+    name: str
+    role: Role
+    active: bool
+    created_at: str
+    site_ids: NotRequired[list[str]]
+
+
+class OperatorList(TypedDict):
+    operators: list[Operator]
+
+
+class SignedIn(TypedDict):
+    """The operator, and the CSRF token of its session (null with an API token)."""
+
+    operator: Operator
+    csrf_token: str | None
+
+
+class TeamMember(TypedDict):
+    id: str
+    name: str
+    role: Role
+
+
+class TeamList(TypedDict):
+    operators: list[TeamMember]
+
+
+class InboxSite(TypedDict):
+    id: str
+    name: str
+
+
+class InboxSiteList(TypedDict):
+    sites: list[InboxSite]
+
+
+class LabelList(TypedDict):
+    labels: list[str]
+
+
+# -- settings -------------------------------------------------------------------------
+
+
+class BusinessHours(TypedDict):
+    """``days`` maps ``mon`` … ``sun`` to ``[start, end]`` pairs (``HH:MM``); a day
+    left out is closed all day."""
+
+    timezone: str
+    days: dict[str, list[list[str]]]
+
+
+class Site(TypedDict):
+    id: str
+    name: str
+    site_key: str
+    allowed_origins: list[str]
+    greeting: str
+    accent_color: str
+    position: Literal["left", "right"]
+    prechat: Prechat
+    offline_message: str
+    business_hours: BusinessHours | None
+    enabled: bool
+    identity_required: bool
+    identity_replay_protection: bool
+    identity_secret_set: bool
+    created_at: str
+    updated_at: str
+    identity_secret: NotRequired[str | None]
+
+
+class SiteList(TypedDict):
+    sites: list[Site]
+
+
+class CannedResponse(TypedDict):
+    id: str
+    shortcut: str
+    body: str
+    created_at: str
+
+
+class CannedResponseList(TypedDict):
+    canned_responses: list[CannedResponse]
+
+
+class ApiToken(TypedDict):
+    id: str
+    name: str
+    prefix: str
+    role: Role
+    operator_id: str
+    created_at: str
+    last_used_at: str | None
+
+
+class NewApiToken(ApiToken):
+    """The new token with its secret, shown only in this answer."""
+
+    token: str
+
+
+class ApiTokenList(TypedDict):
+    api_tokens: list[ApiToken]
+
+
+class AuditEntry(TypedDict):
+    id: int
+    operator_id: str | None
+    action: str
+    target_type: str | None
+    target_id: str | None
+    ip: str | None
+    created_at: str
+    details: dict[str, Any]
+
+
+class AuditLog(TypedDict):
+    entries: list[AuditEntry]
+
+
+# -- service and errors ---------------------------------------------------------------
+
+
+class Health(TypedDict):
+    status: Literal["ok"]
+
+
+class ErrorBody(TypedDict):
+    code: str
+    message: str
+    details: Any
+
+
+class ErrorEnvelope(TypedDict):
+    """Every 4xx and 5xx answer; ``code`` is one of docs/api.md's error codes."""
+
+    error: ErrorBody

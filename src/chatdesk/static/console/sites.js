@@ -1,0 +1,306 @@
+// Settings: sites and their widget (business hours, pre-chat form, identity, embed snippet).
+import { api } from "./api.js";
+import { clear, h } from "./dom.js";
+import { checkbox, confirmButton, copyText, field, select } from "./forms.js";
+import { attempt, card, root, say } from "./section.js";
+
+const DAYS = [
+  ["mon", "Monday"],
+  ["tue", "Tuesday"],
+  ["wed", "Wednesday"],
+  ["thu", "Thursday"],
+  ["fri", "Friday"],
+  ["sat", "Saturday"],
+  ["sun", "Sunday"],
+];
+const PRECHAT = [
+  ["off", "Off"],
+  ["optional", "Optional"],
+  ["required", "Required"],
+];
+
+function embedSnippet(site) {
+  return `<script src="${location.origin}/widget.js" data-site="${site.site_key}" async></script>`;
+}
+
+function hoursEditor(hours) {
+  const enabled = checkbox("Only show as online during business hours", Boolean(hours));
+  const zone = h("input", {
+    list: "timezones",
+    value: hours?.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone,
+    autocomplete: "off",
+  });
+  const zones = h(
+    "datalist",
+    { id: "timezones" },
+    (Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : []).map((z) =>
+      h("option", { value: z }),
+    ),
+  );
+  const rows = DAYS.map(([key, name]) => {
+    const span = hours?.days?.[key]?.[0];
+    const day = checkbox(name, hours ? Boolean(span) : !["sat", "sun"].includes(key));
+    const from = h("input", {
+      type: "time",
+      value: span?.[0] || "09:00",
+      "aria-label": `${name} opens at`,
+    });
+    const to = h("input", {
+      type: "time",
+      value: span?.[1] || "17:00",
+      "aria-label": `${name} closes at`,
+    });
+    return { key, day, from, to };
+  });
+  const grid = h(
+    "div",
+    { class: "hours" },
+    rows.map((r) => [r.day.node, r.from, r.to]),
+  );
+  const node = h(
+    "fieldset",
+    { class: "full stack" },
+    h("legend", { class: "label", text: "Business hours" }),
+    enabled.node,
+    field("Time zone", zone, "IANA name, e.g. Europe/Paris"),
+    zones,
+    grid,
+  );
+  const sync = () => {
+    for (const r of rows) {
+      r.day.input.disabled = !enabled.input.checked;
+      r.from.disabled = r.to.disabled = !enabled.input.checked || !r.day.input.checked;
+    }
+    zone.disabled = !enabled.input.checked;
+  };
+  enabled.input.addEventListener("change", sync);
+  for (const r of rows) r.day.input.addEventListener("change", sync);
+  sync();
+  return {
+    node,
+    value() {
+      if (!enabled.input.checked) return null;
+      const days = {};
+      for (const r of rows) {
+        // The form edits the first span of a day; further spans (set over the API) are kept.
+        const extra = (hours?.days?.[r.key] || []).slice(1);
+        if (r.day.input.checked) days[r.key] = [[r.from.value, r.to.value], ...extra];
+      }
+      return { timezone: zone.value.trim(), days };
+    },
+  };
+}
+
+function siteForm(site, onSaved) {
+  const name = h("input", { value: site.name, required: true, maxlength: 200 });
+  const origins = h("textarea", { rows: 3, spellcheck: "false" });
+  origins.value = site.allowed_origins.join("\n");
+  const greeting = h("textarea", { rows: 2, maxlength: 500 });
+  greeting.value = site.greeting || "";
+  const colour = h("input", { type: "color", value: site.accent_color || "#2563eb" });
+  const position = select(
+    [
+      ["right", "Bottom right"],
+      ["left", "Bottom left"],
+    ],
+    site.position,
+  );
+  const prechatName = select(PRECHAT, site.prechat?.name);
+  const prechatEmail = select(PRECHAT, site.prechat?.email);
+  const offline = h("textarea", { rows: 2, maxlength: 500 });
+  offline.value = site.offline_message || "";
+  const hours = hoursEditor(site.business_hours);
+  const enabled = checkbox("Widget enabled", site.enabled);
+  const identityRequired = checkbox(
+    "Require a signed identity token (only logged-in users of your site can chat)",
+    site.identity_required,
+  );
+  const replayProtection = checkbox(
+    "Accept each identity token only once (tokens must carry a jti claim)",
+    site.identity_replay_protection,
+  );
+  const form = h(
+    "form",
+    { class: "grid-2", "aria-label": `Widget settings for ${site.name}` },
+    field("Site name", name),
+    field("Accent colour", colour),
+    h(
+      "div",
+      { class: "full" },
+      field(
+        "Allowed origins",
+        origins,
+        "One per line, like https://shop.example.com (no path). The widget only loads on these.",
+      ),
+    ),
+    h("div", { class: "full" }, field("Greeting", greeting, "The first thing visitors read.")),
+    field("Launcher position", position),
+    h("div", {}),
+    field("Ask for name before chat", prechatName),
+    field("Ask for email before chat", prechatEmail),
+    hours.node,
+    h(
+      "div",
+      { class: "full" },
+      field(
+        "Offline message",
+        offline,
+        "Shown outside business hours; visitors can leave a message and their email.",
+      ),
+    ),
+    h("div", { class: "full checks" }, enabled.node, identityRequired.node, replayProtection.node),
+    h(
+      "div",
+      { class: "full actions" },
+      h("button", { type: "submit", class: "button primary", text: "Save changes" }),
+    ),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = {
+      name: name.value.trim(),
+      allowed_origins: origins.value
+        .split(/[\s,]+/)
+        .map((o) => o.trim())
+        .filter(Boolean),
+      greeting: greeting.value,
+      accent_color: colour.value,
+      position: position.value,
+      prechat: { name: prechatName.value, email: prechatEmail.value },
+      offline_message: offline.value,
+      business_hours: hours.value(),
+      enabled: enabled.input.checked,
+      identity_required: identityRequired.input.checked,
+      identity_replay_protection: replayProtection.input.checked,
+    };
+    const saved = await attempt(
+      () => api("PATCH", `/api/v1/sites/${encodeURIComponent(site.id)}`, body),
+      "Saved.",
+    );
+    if (saved) onSaved(saved);
+  });
+  return form;
+}
+
+function identityCard(site, onSaved) {
+  const secret = h("input", {
+    class: "code",
+    readonly: true,
+    value: site.identity_secret || "",
+    "aria-label": "Identity secret",
+  });
+  const copy = h("button", { type: "button", class: "button small-button", text: "Copy secret" });
+  copy.addEventListener("click", () => copyText(secret.value, secret, copy));
+  const rotate = confirmButton("Rotate secret", "Click again to rotate", async () => {
+    const saved = await attempt(
+      () =>
+        api("PATCH", `/api/v1/sites/${encodeURIComponent(site.id)}`, {
+          rotate_identity_secret: true,
+        }),
+      "A new identity secret was created; tokens signed with the old one no longer work.",
+    );
+    if (saved) onSaved(saved);
+  });
+  return card(
+    "Identity verification",
+    h("p", {
+      class: "muted",
+      text: "Your backend signs a short-lived JWT (HS256, with sub and exp) using this secret and passes it to the widget, so the same signed-in customer is recognised on every device.",
+    }),
+    h("div", { class: "copy-row" }, secret, copy),
+    h("p", { class: "actions" }, rotate),
+  );
+}
+
+function embedCard(site) {
+  const code = h("textarea", {
+    class: "code",
+    rows: 2,
+    readonly: true,
+    "aria-label": "Embed snippet",
+    spellcheck: "false",
+  });
+  code.value = embedSnippet(site);
+  const copy = h("button", { type: "button", class: "button small-button", text: "Copy snippet" });
+  copy.addEventListener("click", () => copyText(code.value, code, copy));
+  return card(
+    "Embed snippet",
+    h("p", { class: "muted", text: "Paste this before </body> on every page of your site." }),
+    h("div", { class: "copy-row" }, code, copy),
+  );
+}
+
+export async function renderSites() {
+  const { sites } = await api("GET", "/api/v1/sites");
+  const wanted = new URLSearchParams(location.search).get("site");
+  const current = sites.find((s) => s.id === wanted) || sites[0];
+  clear(root);
+  if (sites.length) {
+    root.appendChild(
+      h(
+        "ul",
+        { class: "site-list", "aria-label": "Sites" },
+        sites.map((s) =>
+          h(
+            "li",
+            {},
+            h(
+              "a",
+              {
+                href: `?site=${encodeURIComponent(s.id)}`,
+                "aria-current": s === current ? "true" : null,
+              },
+              s.name,
+              s.enabled ? null : h("span", { class: "pill off", text: " disabled" }),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+  if (current) {
+    const rerender = (saved) => {
+      history.replaceState({}, "", `?site=${encodeURIComponent(saved.id)}`);
+      renderSites();
+    };
+    root.append(
+      card(
+        current.name,
+        h("p", { class: "muted small" }, "Site key: ", h("code", { text: current.site_key })),
+        siteForm(current, rerender),
+      ),
+      embedCard(current),
+      identityCard(current, rerender),
+    );
+  }
+  const name = h("input", { required: true, maxlength: 200 });
+  const origin = h("input", { placeholder: "https://shop.example.com" });
+  const create = h(
+    "form",
+    { class: "grid-2", "aria-label": "Add a site" },
+    field("New site name", name),
+    field("Website origin", origin, "Where the widget will run; more can be added later."),
+    h(
+      "div",
+      { class: "full actions" },
+      h("button", { type: "submit", class: "button primary", text: "Add site" }),
+    ),
+  );
+  create.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = {
+      name: name.value.trim(),
+      allowed_origins: origin.value.trim() ? [origin.value.trim()] : [],
+    };
+    const site = await attempt(
+      () => api("POST", "/api/v1/sites", body),
+      "Site added. Copy its embed snippet below.",
+    );
+    if (site) {
+      history.replaceState({}, "", `?site=${encodeURIComponent(site.id)}`);
+      await renderSites();
+      say("Site added. Copy its embed snippet below.");
+    }
+  });
+  root.appendChild(card("Add a site", create));
+}

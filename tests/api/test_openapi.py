@@ -1,0 +1,239 @@
+"""/openapi.json describes every answer (ADR 0009): each /api/v1 operation declares the
+JSON shape of its success bodies (or no content) and the error envelope for the rest;
+every operation's real success answer matches it; a generated client builds from it
+and reads real answers with it."""
+
+from __future__ import annotations
+
+import compileall
+import importlib
+import json
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from chatdesk.web import widget_api
+from tests.api.world import PASSWORD, api_world, new_site
+from tests.factories import bearer, csrf, login
+from tests.schema_conformance import conformance_for
+
+COMPONENT = "#/components/schemas/"
+EVENTS = {"/api/v1/events", "/api/v1/widget/events"}
+
+
+def _api_operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, operation)
+        for path, item in spec["paths"].items()
+        if path.startswith("/api/v1/")
+        for method, operation in item.items()
+    ]
+
+
+def _ref(content: dict[str, Any], media: str = "application/json") -> str:
+    schema = content[media]["schema"]
+    assert schema["$ref"].startswith(COMPONENT), schema
+    return str(schema["$ref"]).removeprefix(COMPONENT)
+
+
+def test_every_api_operation_declares_its_bodies(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    components = spec["components"]["schemas"]
+    operations = _api_operations(spec)
+    assert len(operations) >= 39
+    for method, path, operation in operations:
+        label = f"{method} {path}"
+        responses = operation["responses"]
+        successes = [status for status in responses if status.startswith("2")]
+        assert successes, label
+        for status in successes:
+            declared = responses[status]
+            if status == "204":
+                assert "content" not in declared, label
+                continue
+            name = _ref(declared["content"])
+            assert components[name]["type"] == "object" and components[name]["properties"], label
+            if path in EVENTS:
+                assert declared["content"]["text/event-stream"]["schema"]["type"] == "string"
+            else:
+                assert set(declared["content"]) == {"application/json"}, label
+        errors = [status for status in responses if not status.startswith("2")]
+        assert "default" in errors, label
+        for status in errors:
+            assert _ref(responses[status]["content"]) == "ErrorEnvelope", (label, status)
+    envelope = components["ErrorEnvelope"]
+    assert envelope["required"] == ["error"]
+    assert components["ErrorBody"]["required"] == ["code", "message", "details"]
+
+
+def test_the_direct_lane_and_the_service_endpoints_are_described(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    # The direct lane serves these ahead of FastAPI's router; the schema still lists them.
+    for route in widget_api.fast_routes():
+        for method in route.methods or ():
+            if method != "HEAD":
+                assert spec["paths"][route.path][method.lower()]["responses"], route.path
+    posted = spec["paths"]["/api/v1/widget/conversations/{conversation_id}/messages"]["post"]
+    assert _ref(posted["responses"]["201"]["content"]) == "Message"
+    assert _ref(posted["responses"]["200"]["content"]) == "Message"
+    events = spec["paths"]["/api/v1/widget/events"]["get"]["responses"]["200"]["content"]
+    assert _ref(events) == "EventsPage"
+    assert _ref(spec["paths"]["/healthz"]["get"]["responses"]["200"]["content"]) == "Health"
+    ready = spec["paths"]["/readyz"]["get"]["responses"]
+    assert _ref(ready["200"]["content"]) == "Health"
+    assert _ref(ready["503"]["content"]) == "ErrorEnvelope"
+    assert "text/plain" in spec["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+
+
+def _ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, (response.request.url, response.text)
+    return response.json() if response.content else None
+
+
+def _widget_calls(client: TestClient, site_key: str) -> None:
+    ok = _ok
+    ok(client.get("/api/v1/widget/config", params={"site_key": site_key}))
+    token = ok(client.post("/api/v1/widget/sessions", json={"site_key": site_key}), 201)
+    visitor = bearer(token["visitor_token"])
+    ok(client.get("/api/v1/widget/visitor", headers=visitor))
+    ok(client.patch("/api/v1/widget/visitor", json={"name": "Wanda"}, headers=visitor))
+    first = {"body": "Hi", "client_msg_id": secrets.token_hex(6)}
+    started = ok(client.post("/api/v1/widget/conversations", json=first, headers=visitor), 201)
+    ok(client.post("/api/v1/widget/conversations", json=first, headers=visitor))  # a repeat
+    ok(client.get("/api/v1/widget/conversations", headers=visitor))
+    messages = f"/api/v1/widget/conversations/{started['conversation']['id']}/messages"
+    again = {"body": "Still there?", "client_msg_id": secrets.token_hex(6)}
+    ok(client.post(messages, json=again, headers=visitor), 201)
+    ok(client.post(messages, json=again, headers=visitor))  # a repeat
+    ok(client.get(messages, headers=visitor))
+    typing = messages.removesuffix("/messages") + "/typing"
+    ok(client.post(typing, headers=visitor), 204)
+    events = ok(client.get("/api/v1/widget/events?after=0&wait=0", headers=visitor))
+    assert events["events"], events
+
+
+def _operator_calls(client: TestClient, op: dict[str, str], conversation_id: str) -> None:
+    ok = _ok
+    one = f"/api/v1/conversations/{conversation_id}"
+    ok(client.get("/api/v1/conversations", headers=op))
+    ok(client.get(one, headers=op))
+    ok(client.patch(one, json={"status": "pending", "labels": ["vip"]}, headers=op))
+    ok(client.post(f"{one}/read", headers=op))
+    reply = {"body": "Hello!", "client_msg_id": secrets.token_hex(6), "private": True}
+    ok(client.post(f"{one}/messages", json=reply, headers=op), 201)
+    ok(client.post(f"{one}/messages", json=reply, headers=op))  # a repeat
+    ok(client.get(f"{one}/messages", headers=op))
+    ok(client.post(f"{one}/typing", headers=op), 204)
+    events = ok(client.get("/api/v1/events?after=0&wait=0", headers=op))
+    assert {event["type"] for event in events["events"]} >= {"conversation.updated"}
+    for path in ("/api/v1/labels", "/api/v1/team", "/api/v1/inbox/sites", "/api/v1/auth/me"):
+        ok(client.get(path, headers=op))
+
+
+def _settings_calls(client: TestClient, op: dict[str, str]) -> None:
+    ok = _ok
+    site = new_site(client, op, name="Second")
+    ok(client.get("/api/v1/sites", headers=op))
+    ok(client.get(f"/api/v1/sites/{site['id']}", headers=op))
+    ok(client.patch(f"/api/v1/sites/{site['id']}", json={"greeting": "Hey"}, headers=op))
+    agent = {"email": "agent@example.com", "name": "Al", "password": "long-password-1"}
+    made = ok(client.post("/api/v1/operators", json=agent, headers=op), 201)
+    ok(client.get("/api/v1/operators", headers=op))
+    ok(client.patch(f"/api/v1/operators/{made['id']}", json={"name": "Alan"}, headers=op))
+    canned = {"shortcut": "hi", "body": "Hello there"}
+    made = ok(client.post("/api/v1/canned-responses", json=canned, headers=op), 201)
+    ok(client.get("/api/v1/canned-responses", headers=op))
+    ok(client.delete(f"/api/v1/canned-responses/{made['id']}", headers=op), 204)
+    made = ok(client.post("/api/v1/api-tokens", json={"name": "ci"}, headers=op), 201)
+    ok(client.get("/api/v1/api-tokens", headers=op))
+    ok(client.delete(f"/api/v1/api-tokens/{made['id']}", headers=op), 204)
+    ok(client.get("/api/v1/audit-log", headers=op))
+
+
+def test_every_operation_answers_as_declared(client: TestClient) -> None:
+    checker = conformance_for(client.app)  # type: ignore[arg-type]
+    checker.seen.clear()
+    world = api_world(client)
+    owner = login(client, world.owner)  # the audit log is the owner's; tokens are never owners
+    op = csrf(owner)
+    _widget_calls(client, world.site["site_key"])
+    _operator_calls(client, op, world.conversation["id"])
+    _settings_calls(client, op)
+    change = {"current_password": PASSWORD, "new_password": "another-long-password"}
+    _ok(client.post("/api/v1/auth/password", json=change, headers=op), 204)
+    _ok(client.post("/api/v1/auth/logout", headers=op), 204)
+    # Every answer above was checked against the schema by the client's hook (conftest).
+    spec = client.get("/openapi.json").json()
+    answered = {(method, path) for method, path, status in checker.seen if status < 300}
+    missing = {(m, p) for m, p, _ in _api_operations(spec)} - answered
+    assert missing == set()
+    repeats = {(m, p) for m, p, status in checker.seen if status == 200 and m == "POST"}
+    assert ("POST", "/api/v1/widget/conversations/{conversation_id}/messages") in repeats
+
+
+def _generate(spec: dict[str, Any], tmp_path: Path) -> str:
+    package = f"chatdesk_client_{secrets.token_hex(4)}"
+    (tmp_path / "openapi.json").write_text(json.dumps(spec))
+    # No post hooks: the client is not formatted, only generated, compiled and imported.
+    (tmp_path / "config.json").write_text(
+        json.dumps({"package_name_override": package, "post_hooks": []})
+    )
+    generated = subprocess.run(
+        [
+            *(sys.executable, "-m", "openapi_python_client", "generate"),
+            *("--path", str(tmp_path / "openapi.json")),
+            *("--output-path", str(tmp_path / "client")),
+            *("--config", str(tmp_path / "config.json")),
+            "--fail-on-warning",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    assert compileall.compile_dir(tmp_path / "client", quiet=1)
+    return package
+
+
+def test_a_generated_client_builds_and_reads_real_answers(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = _generate(client.get("/openapi.json").json(), tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path / "client"))
+    generated = importlib.import_module(package + ".client")
+    operator_api = importlib.import_module(package + ".api.operator")
+    models = importlib.import_module(package + ".models")
+
+    world = api_world(client)
+    api = generated.Client(base_url="http://testserver").set_httpx_client(client)
+    client.headers.update(world.op)  # the generated client sends through this one
+    conversation_id = world.conversation["id"]
+    listing = importlib.import_module(
+        f"{operator_api.__name__}.get_conversations_api_v1_conversations_get"
+    ).sync(client=api)
+    assert isinstance(listing, models.ConversationPage)
+    assert listing.conversations[0].id == conversation_id
+    assert listing.conversations[0].visitor.name == "Vera Visitor"
+    reply = importlib.import_module(
+        f"{operator_api.__name__}.post_message_api_v1_conversations_conversation_id_messages_post"
+    ).sync(
+        conversation_id,
+        client=api,
+        body=models.OperatorMessageIn(body="Hello Vera", client_msg_id="m-1"),
+    )
+    assert isinstance(reply, models.Message) and reply.body == "Hello Vera"
+    events = importlib.import_module(f"{operator_api.__name__}.get_events_api_v1_events_get").sync(
+        client=api, after=0, wait=0
+    )
+    assert isinstance(events, models.EventsPage)
+    assert [event.type_ for event in events.events][-1] == "message.created"
+    missing = importlib.import_module(
+        f"{operator_api.__name__}.get_conversation_api_v1_conversations_conversation_id_get"
+    ).sync("nope", client=api)
+    assert isinstance(missing, models.ErrorEnvelope) and missing.error.code == "not_found"
