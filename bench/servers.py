@@ -112,7 +112,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time of the server and of its live descendants (chatdesk's SQLite writer
-        process and the forkserver that starts it)."""
+        process)."""
         total = 0.0
         for pid in (self.pid, *descendants(self.pid)):
             try:
@@ -140,7 +140,7 @@ class Server:
 
 
 def descendants(pid: int) -> list[int]:
-    """The server's descendant processes: the forkserver and the SQLite writer it forked."""
+    """The server's descendant processes (chatdesk's SQLite writer process)."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

@@ -4,11 +4,10 @@
 
 Starts the server on a temp SQLite file, seeds visitors, runs the concurrency-64
 POST load from a separate process, and reads the CPU time of each thread of the
-server and of its descendant processes (the SQLite writer process and the
-forkserver that starts it) from /proc/PID/task/*/stat around a window of the
-load. Prints, per thread, the share of one core it used and its CPU
-microseconds per message: threads of one process share one GIL and can only
-overlap in C code that releases it.
+server and of its descendant processes (SQLite's writer process) from
+/proc/PID/task/*/stat around a window of the load. Prints, per thread, the
+share of one core it used and its CPU microseconds per message: threads of one
+process share one GIL and can only overlap in C code that releases it.
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         finally:
             await hub.stop()
             await services.limiter.close()
-            db.stop()
+            await db.aclose()
 
     app = ChatdeskApp(
         title="chatdesk",

@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-# Commands import what they need inside them, rich's console included: a writer process
-# that multiprocessing starts runs the ``chatdesk`` script again as its main module, so
-# whatever this module imports at the top, every writer process holds (pydantic-settings
-# alone is about 15 MiB).
+# Commands import what they need inside them, rich's console included: ``serve`` stays
+# light, and each command pays only for what it uses (pydantic-settings alone is about
+# 15 MiB).
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -321,7 +320,7 @@ def purge(
     settings = _settings()
     keep = days if days is not None else settings.event_retention_days
     with _database(settings) as db:
-        removed = db.write_sync(lambda unit: purge_events(unit, unit.now - timedelta(days=keep)))
+        removed = db.write_sync(purge_events, db.clock() - timedelta(days=keep))
     _console().print(f"Removed {removed} events older than {keep} days.")
 
 

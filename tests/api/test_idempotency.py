@@ -178,14 +178,15 @@ def _owner_token(settings: Settings) -> str:
     db = Database(settings.database_url, read_threads=1)
     db.start()
     try:
-
-        def make(unit: Any) -> str:
-            owner = create_operator(
-                unit, None, email="racer@example.com", name="R", role="owner", password_hash="x"
-            )
-            actor = OperatorActor(owner["id"], "R", owner["email"], "owner", None)
-            return create_api_token(unit, actor, "race", "admin")[0]
-
-        return db.write_sync(make)
+        return db.write_sync(_make_owner_token)
     finally:
         db.stop()
+
+
+def _make_owner_token(unit: Any) -> str:
+    owner = create_operator(
+        unit, None, email="racer@example.com", name="R", role="owner", password_hash="x"
+    )
+    actor = OperatorActor(owner["id"], "R", owner["email"], "owner", None)
+    token: str = create_api_token(unit, actor, "race", "admin")[0]
+    return token

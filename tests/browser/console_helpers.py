@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from chatdesk.db.runner import Database
+from chatdesk.db.runner import Database, Unit
 from chatdesk.settings import Settings
 from tests.conftest import LiveServer
 from tests.factories import Operator, add_operator, bearer
@@ -280,28 +280,27 @@ def stored_visitor(
 def bulk_conversations(settings: Settings, site_key: str, count: int) -> list[str]:
     """``count`` visitors each with a conversation, made by the real actions (no rate limits:
     this is seed data, like ``chatdesk demo``); returns the conversation ids, oldest first."""
-    from chatdesk.actions.conversations import start_conversation
-    from chatdesk.actions.visitors import create_session
-    from chatdesk.db.runner import Unit
-    from chatdesk.security.auth import visitor_from_token
-
     db = Database(settings.database_url)
     db.start()
     ids: list[str] = []
     try:
         for index in range(count):
-
-            def unit_of_work(unit: Unit, index: int = index) -> str:
-                profile: dict[str, str | None] = {"name": f"Bulk Visitor {index:02d}"}
-                token, _visitor = create_session(unit, site_key, profile, None)
-                actor = visitor_from_token(unit.conn, token)
-                assert actor is not None
-                conversation, _message, _created = start_conversation(
-                    unit, actor, f"Question number {index:02d}", f"bulk-{index}"
-                )
-                return str(conversation["id"])
-
-            ids.append(db.write_sync(unit_of_work))
+            ids.append(db.write_sync(_bulk_conversation, site_key, index))
     finally:
         db.stop()
     return ids
+
+
+def _bulk_conversation(unit: Unit, site_key: str, index: int) -> str:
+    from chatdesk.actions.conversations import start_conversation
+    from chatdesk.actions.visitors import create_session
+    from chatdesk.security.auth import visitor_from_token
+
+    profile: dict[str, str | None] = {"name": f"Bulk Visitor {index:02d}"}
+    token, _visitor = create_session(unit, site_key, profile, None)
+    actor = visitor_from_token(unit.conn, token)
+    assert actor is not None
+    conversation, _message, _created = start_conversation(
+        unit, actor, f"Question number {index:02d}", f"bulk-{index}"
+    )
+    return str(conversation["id"])

@@ -7,7 +7,7 @@ import re
 from playwright.sync_api import Browser, expect
 
 from chatdesk.actions.maintenance import purge_events
-from chatdesk.db.runner import Database, Unit
+from chatdesk.db.runner import Database
 from chatdesk.settings import Settings
 from tests.browser.console_helpers import (
     OperatorApi,
@@ -178,10 +178,7 @@ def test_expired_cursor_resyncs_over_rest(
             # Every event the page has seen is purged: its cursor is now expired (410).
             from datetime import timedelta
 
-            def purge(unit: Unit) -> int:
-                return purge_events(unit, unit.now + timedelta(seconds=1))
-
-            assert db.write_sync(purge) > 0
+            assert db.write_sync(purge_events, db.clock() + timedelta(seconds=1)) > 0
         finally:
             db.stop()
         live_server.start()

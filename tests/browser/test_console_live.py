@@ -7,7 +7,7 @@ import re
 from playwright.sync_api import Browser, Route, expect
 
 from chatdesk.actions.messages import send_message
-from chatdesk.db.runner import Database, Unit
+from chatdesk.db.runner import Database
 from chatdesk.security.auth import visitor_from_token
 from chatdesk.settings import Settings
 from tests.browser.console_helpers import (
@@ -31,11 +31,7 @@ def _write_while_down(settings: Settings, visitor: Visitor, bodies: list[str]) -
         assert actor is not None and visitor.conversation_id is not None
         conversation_id = visitor.conversation_id
         for index, body in enumerate(bodies):
-
-            def unit_of_work(unit: Unit, body: str = body, index: int = index) -> object:
-                return send_message(unit, actor, conversation_id, body, f"down-{index}")
-
-            db.write_sync(unit_of_work)
+            db.write_sync(send_message, actor, conversation_id, body, f"down-{index}")
     finally:
         db.stop()
 

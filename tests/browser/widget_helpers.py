@@ -36,19 +36,18 @@ def database(settings: Settings) -> Iterator[Database]:
 def make_site(settings: Settings, name: str, origins: list[str], **fields: Any) -> dict[str, Any]:
     with database(settings) as db:
         site: dict[str, Any] = db.write_sync(
-            lambda unit: create_site(
-                unit, None, {"name": name, "allowed_origins": origins, **fields}
-            )
+            create_site, None, {"name": name, "allowed_origins": origins, **fields}
         )
         return site
 
 
-def change_site(settings: Settings, site_id: str, **values: Any) -> None:
-    def change(unit: Unit) -> None:
-        unit.conn.execute(update(sites).where(sites.c.id == site_id).values(**values))
+def _update_site(unit: Unit, site_id: str, values: dict[str, Any]) -> None:
+    unit.conn.execute(update(sites).where(sites.c.id == site_id).values(**values))
 
+
+def change_site(settings: Settings, site_id: str, **values: Any) -> None:
     with database(settings) as db:
-        db.write_sync(change)
+        db.write_sync(_update_site, site_id, values)
 
 
 def make_operator(settings: Settings, role: str = "admin") -> Operator:

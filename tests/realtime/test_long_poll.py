@@ -120,7 +120,7 @@ def test_cursor_below_the_purged_point_is_expired(scene: Scene) -> None:
     db.start()
     try:
         # Everything so far is "old": purge with a cut just after now.
-        removed = db.write_sync(lambda unit: purge_events(unit, unit.now + timedelta(seconds=1)))
+        removed = db.write_sync(purge_events, db.clock() + timedelta(seconds=1))
     finally:
         db.stop()
     assert removed == before_purge

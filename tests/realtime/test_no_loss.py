@@ -237,11 +237,9 @@ def write_while_down(scene: Scene, bodies: list[str]) -> list[str]:
     db.start()
     try:
         return [
-            db.write_sync(
-                lambda unit, body=body: send_message(
-                    unit, actor, scene.conversation_id, body, secrets.token_hex(8)
-                )
-            )[0]["id"]
+            db.write_sync(send_message, actor, scene.conversation_id, body, secrets.token_hex(8))[
+                0
+            ]["id"]
             for body in bodies
         ]
     finally:

@@ -1,14 +1,17 @@
-"""SQLite's writer process (ADR 0006): the writer's contract across a process boundary.
+"""SQLite's writer process (ADRs 0006-0008): what is its own beyond the writer contract.
 
-Units cross as importable functions and arguments; each caller gets its own
-outcome; a failing unit fails alone; the unit's time is the server's clock; the
-commit hook reports only committed events; a dead child fails its callers with
-503 and is replaced; stopping answers everything sent and checkpoints the WAL.
+The contract every writer keeps is tested in test_writer_contract.py. Here:
+units run in another process with the server's clock; a dead child fails its
+callers with 503 and is replaced; the home loop sends a burst in slices and
+never waits for a stalled child; the framing; stopping answers a backlog
+larger than the socket holds, and ends the child even when the home loop is
+stuck.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import os
 import signal
@@ -26,11 +29,13 @@ import uvloop
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from chatdesk.db.framing import frames, header
 from chatdesk.db.migrate import upgrade
 from chatdesk.db.runner import Database
-from chatdesk.db.tables import events, meta
-from chatdesk.db.writer_process import TURN_UNITS, _frames, _header
-from chatdesk.errors import Conflict, WriterUnavailable
+from chatdesk.db.tables import meta
+from chatdesk.db.writer_pipe import TURN_UNITS, ChildPipe
+from chatdesk.db.writer_process import ProcessWriter
+from chatdesk.errors import WriterUnavailable
 from tests.api.world import api_world
 from tests.event_loops import run_coroutine
 from tests.factories import services_db
@@ -59,6 +64,18 @@ def keys(db: Database) -> set[str]:
     return set(db.read_sync(lambda conn: conn.execute(select(meta.c.key)).scalars().all()))
 
 
+def writer_of(db: Database) -> ProcessWriter:
+    writer = db._writer
+    assert isinstance(writer, ProcessWriter)
+    return writer
+
+
+def pipe_of(db: Database) -> ChildPipe:
+    pipe = writer_of(db)._pipe
+    assert pipe is not None
+    return pipe
+
+
 def wait_for_a_new_child(db: Database, dead_pid: int | None) -> None:
     """Until the writer process that replaced ``dead_pid`` is adopted (10 s at most)."""
     deadline = time.monotonic() + 10
@@ -74,58 +91,25 @@ def test_units_run_in_another_process_with_the_servers_clock(db: Database) -> No
     assert keys(db) == {"a"}
 
 
-def test_a_failing_unit_fails_alone_and_only_committed_events_are_announced(
-    db: Database,
+def test_the_child_logs_through_the_servers_logging(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    committed: list[int] = []
-    db.on_commit = committed.append
-
-    async def scenario() -> list[Any]:
-        writes = [db.write(units.put, f"k{n}", fail=n % 5 == 2, event=True) for n in range(20)]
-        return await asyncio.gather(*writes, return_exceptions=True)
-
-    outcomes = run_coroutine(scenario)
-    failed = [n for n, outcome in enumerate(outcomes) if isinstance(outcome, Conflict)]
-    assert failed == [2, 7, 12, 17]
-    assert str(outcomes[7]) == "refused k7"
-    assert keys(db) == {f"k{n}" for n in range(20) if n % 5 != 2}
-    stored = db.read_sync(lambda conn: conn.execute(select(events.c.id)).scalars().all())
-    announced = [o[2] for o in outcomes if isinstance(o, tuple)]
-    assert sorted(stored) == sorted(announced)
-    deadline = time.monotonic() + 5
-    while (not committed or max(committed) < max(stored)) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert max(committed) == max(stored)
-
-
-def test_a_bug_after_writing_rolls_back_alone_and_keeps_its_traceback(db: Database) -> None:
-    slow = db.submit(units.sleep_then_put, "slow", 0.5)  # the next three queue behind it
-    time.sleep(0.1)
-    before = db.submit(units.put, "before")
-    bug = db.submit(units.crash, "crashed")
-    after = db.submit(units.put, "after")
-    slow.result(timeout=10)
-    assert before.result(timeout=10)[3] == after.result(timeout=10)[3], "one batch"
-    with pytest.raises(ZeroDivisionError) as caught:
-        bug.result(timeout=10)
-    # The server logs the error; the traceback from the writer process comes with it.
-    assert any("units.py" in note and "crash" in note for note in caught.value.__notes__)
-    assert keys(db) == {"slow", "before", "after"}
-
-
-def test_a_unit_must_be_importable(db: Database) -> None:
-    with pytest.raises(TypeError, match="importable function"):
-        db.write_sync(lambda unit: None)
-    with pytest.raises(TypeError, match="importable function"):
-        db.write_sync(units.put, object.__new__(type("Local", (), {})))
-    assert db.write_sync(units.stored_keys) == []  # the writer is still fine
-
-
-def test_a_result_that_cannot_come_back_fails_its_unit_before_commit(db: Database) -> None:
-    with pytest.raises(TypeError, match="cannot pickle"):
-        db.write_sync(units.unanswerable, "lost")
-    db.write_sync(units.put, "fine")
-    assert keys(db) == {"fine"}  # the failed unit's row was rolled back, not committed
+    """The child sets up the server's logging when it first logs (JSON lines here)."""
+    broken = Database(
+        f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}",
+        writer="process",
+        log_config=("json", "warning", False),
+    )
+    broken.start()
+    try:
+        with pytest.raises(Exception, match="unable to open database"):
+            broken.write_sync(units.put, "z")
+    finally:
+        broken.stop()
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if "{" in line[:1]]
+    logged = [line for line in lines if line.get("event") == "write batch failed"]
+    assert logged and logged[0]["logger"] == "chatdesk.db" and logged[0]["level"] == "error"
+    assert "unable to open database" in logged[0]["exception"]
 
 
 def test_a_killed_writer_fails_its_callers_and_is_replaced(db: Database) -> None:
@@ -167,44 +151,12 @@ def test_stopping_answers_what_was_sent_and_checkpoints(sqlite_url: str) -> None
         reopened.stop()
 
 
-def test_the_wal_is_checkpointed_in_the_background(db: Database, sqlite_url: str) -> None:
-    """The write connection never checkpoints; the child's checkpoint thread does, so
-    pages reach the database file while the writer keeps running."""
-    assert db.write_sync(units.autocheckpoint) == 0
-    path = Path(sqlite_url.removeprefix("sqlite:///"))
-    before = path.stat().st_size
-    # About 200 pages: under SQLite's default auto-checkpoint of 1,000 pages, so only
-    # the background checkpoints can have moved them into the file.
-    for n in range(20):
-        db.write_sync(units.put_large, f"big{n}", 40_000)
-    deadline = time.monotonic() + 5
-    while path.stat().st_size <= before + 500_000 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert path.stat().st_size > before + 500_000
-    assert db.writer_alive
-
-
-def test_a_writer_that_cannot_open_the_database_fails_callers_promptly(tmp_path: Path) -> None:
-    broken = Database(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}", writer="process")
-    broken.start()
-    try:
-        # Enough units to share batches: a batch's one error reaches each caller once.
-        futures = [broken.submit(units.put, f"z{n}") for n in range(60)]
-        for future in futures:
-            with pytest.raises(Exception, match="unable to open database") as caught:
-                future.result(timeout=20)
-            assert len(caught.value.__notes__) == 1
-    finally:
-        broken.stop()
-
-
 def test_a_stopped_writer_shows_in_readyz_and_writes_answer_503(client: TestClient) -> None:
     db = services_db(client)
     if db.writer != "process":
         pytest.skip("the writer process is SQLite's")
     world = api_world(client)
-    process = db._process
-    assert process is not None
+    process = writer_of(db)
     process.stop()
     ready = client.get("/readyz")
     assert ready.status_code == 503
@@ -220,10 +172,10 @@ def test_a_stopped_writer_shows_in_readyz_and_writes_answer_503(client: TestClie
 
 
 def test_a_broken_socket_fails_its_callers_and_a_new_child_takes_over(db: Database) -> None:
-    process = db._process
-    assert process is not None and process._child is not None
+    transport = pipe_of(db).transport
     first_pid = db.writer_pid
-    process._child.sock.shutdown(socket.SHUT_WR)  # the server's sends now fail
+    assert transport is not None
+    transport.get_extra_info("socket").shutdown(socket.SHUT_WR)  # the server's sends now fail
     future = db.submit(units.put, "unsent")
     with pytest.raises(WriterUnavailable):
         future.result(timeout=10)
@@ -247,18 +199,18 @@ def test_a_burst_from_the_home_loop_leaves_in_slices_and_is_all_answered(
         db = Database(sqlite_url, writer="process")
         db.start(asyncio.get_running_loop())  # the writer's home loop
         try:
-            process = db._process
-            assert process is not None and process._home is asyncio.get_running_loop()
-            write = process._write
+            assert writer_of(db)._home is asyncio.get_running_loop()
+            pipe = pipe_of(db)
+            send = pipe.send
 
-            def counted(item: Any) -> None:  # sees each message as it is sent
-                slices.append((len(item[0]), process._turn is not None))
-                write(item)
+            def counted(items: Any) -> None:  # sees each message as it is sent
+                slices.append((len(items), pipe.flush_scheduled))
+                send(items)
 
-            monkeypatch.setattr(process, "_write", counted)
+            monkeypatch.setattr(pipe, "send", counted)
             return await asyncio.gather(*(db.write(units.put, f"b{n}") for n in range(count)))
         finally:
-            db.stop()
+            await db.aclose()
 
     upgrade(Database(sqlite_url).write_engine)
     results = run_coroutine(burst, loop_factory)
@@ -281,8 +233,7 @@ def test_a_stalled_writer_never_blocks_the_home_loop(sqlite_url: str, loop_facto
         db = Database(sqlite_url, writer="process")
         db.start(asyncio.get_running_loop())
         try:
-            process = db._process
-            assert process is not None and process._child is not None
+            pipe = pipe_of(db)
             stall = asyncio.ensure_future(db.write(units.sleep_then_put, "stall", 1.5))
             await asyncio.sleep(0.2)  # the child is inside the slow unit, reading nothing
             big = [db.write(units.put_value, f"big{n}", "x" * size) for n in range(count)]
@@ -290,16 +241,18 @@ def test_a_stalled_writer_never_blocks_the_home_loop(sqlite_url: str, loop_facto
             started = time.monotonic()
             await asyncio.sleep(0.05)  # the loop keeps turning while the socket is full
             lag = time.monotonic() - started
-            waiting = process._child.writing and bool(process._child.outbox)
+            transport = pipe.transport
+            assert transport is not None
+            waiting = pipe.paused and transport.get_write_buffer_size() > 0
             results = await sent
-            drained = not process._child.writing and not process._child.outbox
+            drained = not pipe.paused and transport.get_write_buffer_size() == 0
             return lag, waiting, results, drained
         finally:
-            db.stop()
+            await db.aclose()
 
     upgrade(Database(sqlite_url).write_engine)
     lag, waiting, results, drained = run_coroutine(scenario, loop_factory)
-    assert waiting  # part of the units waited in the outbox for the child
+    assert waiting  # part of the units waited in the transport's buffer for the child
     assert lag < 0.5  # a blocking send would have held the loop until the child read
     assert results[1:] == [size] * count
     assert drained
@@ -314,13 +267,14 @@ def test_answers_are_framed_as_multiprocessing_frames_them() -> None:
     finally:
         left.close()
         right.close()
-    assert bytes(wire) == _header(5) + b"hello" + _header(0)
+    assert bytes(wire) == header(5) + b"hello" + header(0)
     long_form = struct.pack("!i", -1) + struct.pack("!Q", 3) + b"abc"  # frames over 2 GiB
-    buffer = wire + long_form + _header(4) + b"pa"  # the last frame not whole yet
-    assert list(_frames(buffer)) == [b"hello", b"", b"abc"]
-    assert bytes(buffer) == _header(4) + b"pa"
+    buffer = wire + long_form + header(4) + b"pa"  # the last frame not whole yet
+    assert list(frames(buffer)) == [b"hello", b"", b"abc"]
+    assert bytes(buffer) == header(4) + b"pa"
     buffer += b"rt"
-    assert list(_frames(buffer)) == [b"part"] and not buffer
+    assert list(frames(buffer)) == [b"part"] and not buffer
+    assert header(3 << 31) == long_form[:4] + struct.pack("!Q", 3 << 31)
 
 
 def test_stopping_with_a_backlog_answers_every_unit(sqlite_url: str) -> None:
@@ -333,8 +287,7 @@ def test_stopping_with_a_backlog_answers_every_unit(sqlite_url: str) -> None:
     stall = db.submit(units.sleep_then_put, "stall", 1.0)
     futures = [db.submit(units.put, f"k{n}") for n in range(count)]
     time.sleep(0.2)  # all handed over; the child, in the slow unit, reads nothing
-    process = db._process
-    assert process is not None
+    process = writer_of(db)
     process.stop(120)  # ample time; waiting on each other, the two ends would use it all
     db.stop()
     assert stall.result(timeout=0)[0] > 0
@@ -351,16 +304,14 @@ def test_a_blocking_write_from_the_home_loop_is_refused_and_a_stopped_writer_ref
             with pytest.raises(RuntimeError, match="wait forever"):
                 db.write_sync(units.put, "deadlock")  # would wait on its own loop forever
             assert await db.write(units.put, "fine")
-            process = db._process
-            assert process is not None
-            process.stop()
+            await writer_of(db).aclose()
             late = db.submit(units.put, "late")  # from this thread, after the stop
             with pytest.raises(WriterUnavailable):
                 late.result(timeout=0)
             with pytest.raises(WriterUnavailable):
                 await db.write(units.put, "later")
         finally:
-            db.stop()
+            await db.aclose()
 
     upgrade(Database(sqlite_url).write_engine)
     run_coroutine(scenario)
@@ -389,8 +340,8 @@ def test_stopping_while_the_home_loop_is_stuck_still_ends_the_child(sqlite_url: 
         try:
             loop = ready.result(timeout=10)
             assert db.write_sync(units.put, "before")[0] == db.writer_pid
-            pid, process = db.writer_pid, db._process
-            assert pid is not None and process is not None
+            pid, process = db.writer_pid, writer_of(db)
+            assert pid is not None
             loop.call_soon_threadsafe(time.sleep, 4.0)  # the home loop stops answering
             time.sleep(0.1)
             started = time.monotonic()

@@ -1,9 +1,11 @@
-"""Units of work for the writer-process tests: importable, so they can cross to the child."""
+"""Units of work for the writer tests: importable functions, as every writer requires."""
 
 from __future__ import annotations
 
 import os
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -79,3 +81,53 @@ def echo_value(unit: Unit, key: str, value: str) -> str:
     """Insert ``key`` with ``value`` and send ``value`` back (large both ways)."""
     unit.conn.execute(meta.insert().values(key=key, value=value))
     return value
+
+
+class Boom(Exception):
+    """A unit's own error (not one of chatdesk's)."""
+
+
+def hold(unit: Unit, started: str, gate: str) -> None:
+    """Keeps the writer busy: marks ``started``, then waits until ``gate`` exists (files,
+    so that a test can drive it whichever process the unit runs in)."""
+    Path(started).touch()
+    deadline = time.monotonic() + 20
+    while not Path(gate).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the gate was never opened")
+        time.sleep(0.005)
+
+
+def read_key(unit: Unit, key: str) -> str | None:
+    """``key`` as this unit's transaction sees it (None if absent)."""
+    found: str | None = unit.conn.execute(select(meta.c.key).where(meta.c.key == key)).scalar()
+    return found
+
+
+def put_keys(unit: Unit, *keys: str) -> None:
+    """Insert each of ``keys`` in turn (the second of two equal keys violates the key)."""
+    for key in keys:
+        unit.conn.execute(meta.insert().values(key=key, value="v"))
+
+
+def counted(unit: Unit, key: str, log: str, *, write: bool, fail: bool) -> str:
+    """Notes each run of the unit in the file ``log`` (outside any transaction), writes
+    ``key`` with ``write`` and raises :class:`Boom` with ``fail``."""
+    with open(log, "a") as handle:
+        handle.write(key + "\n")
+    if write:
+        unit.conn.execute(meta.insert().values(key=key, value="v"))
+    if fail:
+        raise Boom(key)
+    return key
+
+
+def now_of(unit: Unit) -> Any:
+    return unit.now
+
+
+def put_returning_argument(unit: Unit, key: str, argument: list[str]) -> list[str]:
+    """Insert ``key``, change the list it was given and return it."""
+    unit.conn.execute(meta.insert().values(key=key, value="v"))
+    argument.append("changed by the unit")
+    return argument

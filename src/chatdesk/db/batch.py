@@ -1,8 +1,9 @@
 """One group commit: every queued unit of work in one transaction, each failing alone.
 
-Both writers run their batches through :func:`run_batch`: the writer thread
-(PostgreSQL, and SQLite when ``CHATDESK_SQLITE_WRITER=thread``) and the writer
-process (SQLite's default, :mod:`chatdesk.db.writer_process`).
+Every writer runs its batches through :func:`run_batch` (by way of
+:func:`chatdesk.db.packing.run_packed`): the writer thread (PostgreSQL, and
+SQLite when ``CHATDESK_SQLITE_WRITER=thread``) and the writer process's child
+(SQLite's default). See :mod:`chatdesk.db.writer` for the contract.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import Dialect
 
-from chatdesk.clock import Clock
 from chatdesk.db.direct import Direct, cursor_of
 
-__all__ = ["EVENT_APPEND_LOCK", "Call", "Cancelled", "Outcome", "Unit", "newest_event", "run_batch"]
+__all__ = ["EVENT_APPEND_LOCK", "Call", "Outcome", "Unit", "newest_event", "run_batch"]
 
 # Arbitrary, fixed key: every chatdesk process appending events takes this lock.
 EVENT_APPEND_LOCK = 0x63686174
@@ -52,23 +52,13 @@ class Unit:
 
 @dataclass
 class Call:
-    """One unit of work: ``fn(unit, *args, **kwargs)``.
-
-    ``now`` is the unit's time when the caller fixed it (the writer process gets it
-    from its parent, whose clock tests may control); None takes the writer's clock
-    when the unit starts. ``wanted`` says whether the caller still waits: a unit
-    whose caller went away before it started is skipped.
-    """
+    """One unit of work: ``fn(unit, *args, **kwargs)`` at ``now``, the time its caller
+    took when it queued the unit."""
 
     fn: Callable[..., Any]
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    now: datetime | None = None
-    wanted: Callable[[], bool] | None = None
-
-
-class Cancelled(Exception):
-    """The caller went away before its unit started; the unit was skipped."""
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    now: datetime
 
 
 class _Replay(Exception):
@@ -79,7 +69,7 @@ class _Replay(Exception):
 Outcome = tuple[Any, BaseException | None, Unit | None]
 
 
-def run_batch(engine: Engine, calls: list[Call], *, is_sqlite: bool, clock: Clock) -> list[Outcome]:
+def run_batch(engine: Engine, calls: list[Call], *, is_sqlite: bool) -> list[Outcome]:
     """Run ``calls`` in one transaction and commit; one outcome per call, in order.
 
     On PostgreSQL each unit runs in its own SAVEPOINT, after a transaction-scoped
@@ -89,14 +79,12 @@ def run_batch(engine: Engine, calls: list[Call], *, is_sqlite: bool, clock: Cloc
     the batch happened.
     """
     try:
-        return _run(engine, calls, is_sqlite=is_sqlite, clock=clock, savepoints=not is_sqlite)
+        return _run(engine, calls, is_sqlite=is_sqlite, savepoints=not is_sqlite)
     except _Replay:
-        return _run(engine, calls, is_sqlite=is_sqlite, clock=clock, savepoints=True)
+        return _run(engine, calls, is_sqlite=is_sqlite, savepoints=True)
 
 
-def _run(
-    engine: Engine, calls: list[Call], *, is_sqlite: bool, clock: Clock, savepoints: bool
-) -> list[Outcome]:
+def _run(engine: Engine, calls: list[Call], *, is_sqlite: bool, savepoints: bool) -> list[Outcome]:
     done: list[Outcome] = []
     with engine.connect() as conn, conn.begin():
         cursor = cursor_of(conn)
@@ -104,11 +92,7 @@ def _run(
             cursor.execute(f"SELECT pg_advisory_xact_lock({EVENT_APPEND_LOCK})")
         run = _run_savepoint if savepoints else _run_optimistic
         for call in calls:
-            unit = Unit(conn=conn, now=call.now or clock(), cursor=cursor)
-            if call.wanted is not None and not call.wanted():
-                done.append((None, Cancelled(), None))
-            else:
-                done.append(run(unit, call))
+            done.append(run(Unit(conn=conn, now=call.now, cursor=cursor), call))
         cursor.close()
     return done
 

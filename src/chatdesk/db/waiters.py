@@ -10,31 +10,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Waiter", "deliver"]
+from chatdesk.errors import WriterUnavailable
+
+__all__ = ["Waiter", "deliver", "unavailable"]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Waiter:
     """One caller: ``waiter`` on ``loop``, or ``future`` from any thread."""
 
     future: Future[Any] | None = None
     waiter: asyncio.Future[Any] | None = None
     loop: asyncio.AbstractEventLoop | None = None
-    started: bool = False
 
-    def wanted(self) -> bool:
-        """Whether the unit should still run: False when its caller has gone away."""
+    def cancelled(self) -> bool:
+        """Whether the caller has gone away (readable from any thread)."""
         if self.future is not None:
-            if not self.started:  # a replayed unit's future is already running
-                self.started = True
-                return self.future.set_running_or_notify_cancel()
-            return True
+            return self.future.cancelled()
         assert self.waiter is not None
-        return not self.waiter.cancelled()
+        return self.waiter.cancelled()
 
 
 def deliver(results: list[tuple[Waiter, Any, BaseException | None]]) -> None:
@@ -43,11 +41,13 @@ def deliver(results: list[tuple[Waiter, Any, BaseException | None]]) -> None:
     for caller, value, error in results:
         if caller.loop is not None:
             by_loop.setdefault(caller.loop, []).append((caller.waiter, value, error))
-        elif caller.future is not None and not caller.future.done():
-            if error is not None:
-                caller.future.set_exception(error)
-            else:
-                caller.future.set_result(value)
+        elif caller.future is not None:
+            # Cancelled meanwhile (from another thread): nobody waits for it.
+            with contextlib.suppress(InvalidStateError):
+                if error is not None:
+                    caller.future.set_exception(error)
+                else:
+                    caller.future.set_result(value)
     try:
         here = asyncio.get_running_loop()
     except RuntimeError:
@@ -58,6 +58,12 @@ def deliver(results: list[tuple[Waiter, Any, BaseException | None]]) -> None:
             continue
         with contextlib.suppress(RuntimeError):  # that loop closed: nobody waits
             loop.call_soon_threadsafe(_settle, outcomes)
+
+
+def unavailable(callers: list[Waiter]) -> None:
+    """Fail ``callers`` with :class:`WriterUnavailable` (HTTP 503)."""
+    if callers:
+        deliver([(caller, None, WriterUnavailable()) for caller in callers])
 
 
 def _settle(outcomes: list[tuple[Any, Any, BaseException | None]]) -> None:

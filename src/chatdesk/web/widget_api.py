@@ -66,7 +66,7 @@ MESSAGES_PATH = "/conversations/{conversation_id}/messages"
 async def post_message(request: Request) -> JSONResponse:
     """Send a message (idempotent on ``client_msg_id``): the busiest route of all.
 
-    Served on the app's direct lane, ahead of FastAPI's middleware and routing
+    Served on the app's direct lane, behind the app's middleware and ahead of FastAPI's routing
     (:func:`fast_routes`, ADR 0005): it reads its caller, path and body itself,
     because FastAPI's routing, dependency and body machinery cost more per request
     than everything else it does. The same function is registered on ``router``
