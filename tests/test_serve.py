@@ -130,6 +130,12 @@ def test_serve_migrates_a_fresh_file_and_hands_over_the_first_owner(tmp_path: Pa
         assert str(owner_file) in printed, printed
         password = re.search(r"^password: (\S+)$", owner_file.read_text(), re.MULTILINE)
         assert email is not None and password is not None, printed
+        # Links name the address served (no CHATDESK_PUBLIC_URL here), and the password
+        # is changed on the Account page.
+        assert f"chatdesk is running at http://127.0.0.1:{port}\n" in printed
+        assert f"Console:   http://127.0.0.1:{port}/admin\n" in printed
+        assert "change it under Account" in printed and "under Settings" not in printed
+        assert f"http://127.0.0.1:{port}/admin/account" in printed
         login = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/v1/auth/login",
             data=json.dumps({"email": email[1], "password": password[1]}).encode(),

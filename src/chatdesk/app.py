@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -26,6 +24,7 @@ from chatdesk.security.rate_limits import Limiter
 from chatdesk.settings import Settings
 from chatdesk.web import (
     admin_api,
+    api_docs,
     auth_api,
     console_api,
     console_pages,
@@ -33,12 +32,11 @@ from chatdesk.web import (
     widget_api,
     widget_pages,
 )
+from chatdesk.web.assets import VersionedStatic
 from chatdesk.web.errors import install_error_handlers
 from chatdesk.web.middleware import EdgeMiddleware
 
 __all__ = ["ChatdeskApp", "DirectLane", "create_app"]
-
-STATIC_DIR = Path(__file__).parent / "static"
 
 
 class ChatdeskApp(FastAPI):
@@ -141,7 +139,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         title="chatdesk",
         version=__version__,
         description="Self-hosted live chat for websites. See docs/api.md.",
-        docs_url="/api/docs",
+        docs_url=None,  # chatdesk serves its own page, from its own files (web/api_docs.py)
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
@@ -156,7 +154,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         app.include_router(module.router)
     app.include_router(console_pages.router, include_in_schema=False)
     app.include_router(widget_pages.router, include_in_schema=False)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if settings.api_docs_on:
+        app.add_route(api_docs.DOCS_PATH, api_docs.page, include_in_schema=False)
+    app.mount("/static", VersionedStatic(), name="static")  # ADR 0010
     # The widget's message POST and events GET take the direct lane, inside the edge
     # (add_middleware wraps what was added before: the lane is innermost).
     app.fast_routes = [_without_head(route) for route in widget_api.fast_routes()]

@@ -18,9 +18,13 @@ import typer
 # light, and each command pays only for what it uses (pydantic-settings alone is about
 # 15 MiB).
 if TYPE_CHECKING:
+    import socket
+
+    import uvicorn
     from rich.console import Console
 
     from chatdesk.db.runner import Database
+    from chatdesk.realtime.hub import Hub
     from chatdesk.settings import Settings
 
 __all__ = ["app", "main"]
@@ -94,15 +98,17 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def _announce_first_owner(email: str, password: str, settings: Settings) -> None:
+def _announce_first_owner(email: str, password: str, settings: Settings, url: str) -> None:
     """Show the first owner's password on a terminal only: anywhere else standard output
     ends up in log collection, so it goes to a file only this user can read."""
     out = _console()
     out.print("\n  First start: an owner account was created. Sign in with")
     out.print(f"    email:    [bold]{email}[/bold]")
     if sys.stdout.isatty():
-        out.print(f"    password: [bold]{password}[/bold]")
-        out.print("  This password is shown only once; change it on the Account page.\n")
+        # Not highlighted: rich would colour parts of it (a "0x", a number) apart.
+        out.print(f"    password: [bold]{password}[/bold]", highlight=False)
+        out.print("  This password is shown only once; change it under Account:")
+        out.print(f"    {url}/admin/account\n")
         return
     path = _first_owner_file(settings)
     try:
@@ -122,8 +128,8 @@ def _announce_first_owner(email: str, password: str, settings: Settings) -> None
         markup=False,
         soft_wrap=True,
     )
-    out.print("  Delete that file once you have signed in; change the password on the")
-    out.print("  Account page.\n")
+    out.print("  Delete that file once you have signed in, and change it under Account:")
+    out.print(f"    {url}/admin/account\n")
 
 
 @app.command()
@@ -136,6 +142,7 @@ def serve(
 
     from chatdesk.app import create_app
     from chatdesk.bootstrap import create_first_owner
+    from chatdesk.web.header_limits import bounded_protocol
 
     settings = _settings()
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
@@ -143,30 +150,89 @@ def serve(
     problems = settings.production_problems()
     if problems:
         raise _fail("refusing to start:\n- " + "\n- ".join(problems))
-    shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
-    url = settings.public_url or f"http://{shown_host}:{settings.port}"
+    url = _base_url(settings)
     if settings.is_sqlite:
         _migrate_apart(settings)
     with _database(settings, migrate=settings.is_sqlite) as db:
         first = create_first_owner(db, url)
     out = _console()
     out.print(f"\n  chatdesk is running at [bold]{url}[/bold]")
+    if settings.public_url is None and settings.host in _WILDCARDS:
+        out.print(
+            f"  (listening on every address of this machine, port {settings.port}; "
+            "set CHATDESK_PUBLIC_URL to the URL people use)"
+        )
     out.print(f"  Console:   {url}/admin")
     if settings.demo_on:
         out.print(f"  Demo page: {url}/demo")
+    if settings.api_docs_on:
+        out.print(f"  API docs:  {url}/api/docs")
     if first is not None:
-        _announce_first_owner(first.email, first.password, settings)
+        _announce_first_owner(first.email, first.password, settings, url)
     else:
         out.print("  Sign in with an operator account (chatdesk create-operator adds one).\n")
-    uvicorn.run(
-        create_app(settings),
+    chatdesk = create_app(settings)
+    config = uvicorn.Config(
+        chatdesk,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         host=settings.host,
         port=settings.port,
         log_config=None,
         proxy_headers=False,
         server_header=False,
         ws="none",  # chatdesk has no WebSocket route: the protocol need not be loaded
+        # httptools, with the request head bounded (web/header_limits.py).
+        http=bounded_protocol(settings.max_header_bytes, settings.max_header_count),
     )
+    _run_until_stopped(config, chatdesk.state.services.hub)
+
+
+# Parked readers are answered at once on SIGTERM; this bounds what is left (a slow
+# request, an upload) so that the process exits within 5 s in any case.
+SHUTDOWN_GRACE_SECONDS = 3
+
+
+def _run_until_stopped(config: uvicorn.Config, hub: Hub) -> None:
+    """Serve until SIGTERM or SIGINT, then stop within ``SHUTDOWN_GRACE_SECONDS``."""
+    import asyncio
+    import signal
+    from types import FrameType
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # As uvicorn's, without re-raising the signal once stopped: a stop the
+            # server completed is a clean exit (code 0), as supervisors expect.
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            else:
+                self.should_exit = True
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # uvicorn closes the listening sockets and marks every connection to close
+            # after its response, then waits for the connections to end (a parked
+            # long-poll or stream would hold it for its whole wait). The hub lets the
+            # parked readers go at the first pause, after that marking.
+            asyncio.get_running_loop().call_soon(hub.release)
+            await super().shutdown(sockets)
+
+    Server(config).run()
+
+
+# A bind to every address is shown as loopback: reachable from this machine at least.
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
+
+
+def _base_url(settings: Settings) -> str:
+    """The URL printed links start with: ``CHATDESK_PUBLIC_URL``, else the address served
+    (``serve --host/--port``, else ``CHATDESK_HOST``/``CHATDESK_PORT``)."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = _WILDCARDS.get(settings.host, settings.host)
+    if ":" in host:  # an IPv6 address goes in brackets in a URL
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
 
 
 def _migrate_apart(settings: Settings) -> None:
@@ -270,7 +336,7 @@ def create_site_command(
     with _database(settings) as db:
         fields = body.columns()
         shape = db.write_sync(create_site, None, fields)
-    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    base = _base_url(settings)
     _console().print(f"Site key: {shape['site_key']}")
     _console().print("Embed it with:")
     _console().print(
@@ -283,13 +349,23 @@ def create_site_command(
 
 @app.command()
 def demo() -> None:
-    """Add a demo site, operators and a few conversations so the inbox is not empty."""
+    """Add a demo site, its operators and a few conversations so the inbox is not empty.
+
+    Run again, it gives the demo operators new passwords and prints them: the demo
+    always has an owner to sign in as.
+    """
     from chatdesk.demo import seed_demo
+    from chatdesk.errors import ChatdeskError
 
     settings = _settings()
-    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    if not settings.demo_on:
+        # It prints an owner's password: not for a production database.
+        raise _fail("the demo is off here (CHATDESK_ENV=production or CHATDESK_DEMO_ENABLED)")
     with _database(settings) as db:
-        report = seed_demo(db, base)
+        try:
+            report = seed_demo(db, _base_url(settings))
+        except ChatdeskError as exc:
+            raise _fail(exc.message) from None
     for line in report:
         _console().print(line, highlight=False)
 

@@ -1,16 +1,17 @@
-"""``chatdesk demo``: a demo site, two operators and realistic conversations."""
+"""``chatdesk demo``: a demo site, its owner and two operators, realistic conversations."""
 
 from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
 from chatdesk.actions.conversations import start_conversation, update_conversation
 from chatdesk.actions.messages import send_message
-from chatdesk.actions.operators import create_operator
-from chatdesk.actions.sites import create_site
+from chatdesk.actions.operators import change_own_password, create_operator, update_operator
+from chatdesk.actions.sites import create_site, update_site
 from chatdesk.actions.visitors import create_session
 from chatdesk.db.runner import Database, Unit
 from chatdesk.db.tables import operators, sites
@@ -18,7 +19,7 @@ from chatdesk.security.auth import visitor_from_token
 from chatdesk.security.passwords import hash_password
 from chatdesk.security.principals import OperatorActor
 
-__all__ = ["DEMO_SITE_NAME", "seed_demo"]
+__all__ = ["DEMO_OWNER_EMAIL", "DEMO_SITE_NAME", "seed_demo", "site_origin"]
 
 DEMO_SITE_NAME = "Demo shop"
 
@@ -64,27 +65,43 @@ _CONVERSATIONS: list[_Script] = [
 ]
 
 
-def _seed(unit: Unit, origin: str, hashes: dict[str, str]) -> str:
-    """The demo site, its operators and conversations, in one unit of work."""
-    site = create_site(unit, None, {"name": DEMO_SITE_NAME, "allowed_origins": [origin]})
-    for op_email, op_name, role in (
-        ("alice@demo.chatdesk.local", "Alice Martin", "admin"),
-        ("bob@demo.chatdesk.local", "Bob Chen", "agent"),
-    ):
-        if unit.conn.execute(select(operators.c.id).where(operators.c.email == op_email)).first():
-            continue
-        create_operator(
-            unit,
-            None,
-            email=op_email,
-            name=op_name,
-            role=role,
-            password_hash=hashes[op_email],
+_OPERATORS = (
+    ("olivia@demo.chatdesk.local", "Olivia Park", "owner"),
+    ("alice@demo.chatdesk.local", "Alice Martin", "admin"),
+    ("bob@demo.chatdesk.local", "Bob Chen", "agent"),
+)
+DEMO_OWNER_EMAIL = _OPERATORS[0][0]
+
+
+def _actor(unit: Unit, email: str) -> OperatorActor:
+    row = unit.conn.execute(select(operators).where(operators.c.email == email)).one()
+    return OperatorActor(row.id, row.name, row.email, row.role, None)
+
+
+def _operators(unit: Unit, hashes: dict[str, str]) -> OperatorActor:
+    """Create the demo operators, or give the existing ones the new passwords (a second
+    ``chatdesk demo`` prints working credentials again); returns the demo owner."""
+    existing = {
+        row.email: row.id
+        for row in unit.conn.execute(
+            select(operators.c.email, operators.c.id).where(operators.c.email.in_(hashes))
         )
-    alice = unit.conn.execute(
-        select(operators).where(operators.c.email == "alice@demo.chatdesk.local")
-    ).one()
-    actor = OperatorActor(alice.id, alice.name, alice.email, alice.role, None)
+    }
+    for email, name, role in _OPERATORS:
+        if email not in existing:
+            create_operator(
+                unit, None, email=email, name=name, role=role, password_hash=hashes[email]
+            )
+    owner = _actor(unit, DEMO_OWNER_EMAIL)
+    if DEMO_OWNER_EMAIL in existing:
+        change_own_password(unit, owner, hashes[DEMO_OWNER_EMAIL])
+    for email, operator_id in existing.items():
+        if email != DEMO_OWNER_EMAIL:
+            update_operator(unit, owner, operator_id, {"password_hash": hashes[email]})
+    return owner
+
+
+def _conversations(unit: Unit, site_key: str, origin: str, actor: OperatorActor) -> None:
     for index, (name, email, path, lines, after) in enumerate(_CONVERSATIONS):
         profile: dict[str, str | None] = {
             "name": name,
@@ -92,7 +109,7 @@ def _seed(unit: Unit, origin: str, hashes: dict[str, str]) -> str:
             "page_url": origin + path,
             "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) Safari/605.1.15",
         }
-        token, _visitor = create_session(unit, site["site_key"], profile, None)
+        token, _visitor = create_session(unit, site_key, profile, None)
         visitor = visitor_from_token(unit.conn, token)
         assert visitor is not None
         conversation, _m, _c = start_conversation(unit, visitor, lines[0][1], f"demo-{index}-0")
@@ -114,23 +131,46 @@ def _seed(unit: Unit, origin: str, hashes: dict[str, str]) -> str:
                 status=after.get("status"),
                 labels_=after.get("labels"),
             )
-    return str(site["site_key"])
 
 
-def seed_demo(db: Database, origin: str) -> list[str]:
-    """Create the demo data (skipped if the demo site exists); returns what to print."""
-    exists = db.read_sync(
-        lambda conn: conn.execute(select(sites.c.id).where(sites.c.name == DEMO_SITE_NAME)).first()
-    )
-    if exists is not None:
-        return [f"The demo site already exists. Open {origin}/demo and {origin}/admin."]
-    passwords = {"alice@demo.chatdesk.local": secrets.token_urlsafe(9)}
-    passwords["bob@demo.chatdesk.local"] = secrets.token_urlsafe(9)
+def _seed(unit: Unit, origin: str, hashes: dict[str, str]) -> tuple[bool, str]:
+    """The demo site, its operators and conversations, in one unit of work; on a second
+    run, new passwords and the current origin allowed. Returns (created, site key)."""
+    site = unit.conn.execute(select(sites).where(sites.c.name == DEMO_SITE_NAME)).first()
+    if site is None:
+        created = create_site(unit, None, {"name": DEMO_SITE_NAME, "allowed_origins": [origin]})
+        _operators(unit, hashes)
+        _conversations(unit, created["site_key"], origin, _actor(unit, "alice@demo.chatdesk.local"))
+        return True, created["site_key"]
+    owner = _operators(unit, hashes)
+    # The demo page is served by chatdesk itself: it must be allowed where chatdesk runs now.
+    if origin not in [allowed.lower() for allowed in site.allowed_origins]:
+        update_site(unit, owner, site.id, {"allowed_origins": [*site.allowed_origins, origin]})
+    return False, str(site.site_key)
+
+
+def site_origin(url: str) -> str:
+    """The origin (scheme://host[:port]) of chatdesk's base URL, as browsers send it."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def seed_demo(db: Database, base_url: str) -> list[str]:
+    """Create the demo data, or reset the demo operators' passwords; returns what to print."""
+    passwords = {email: secrets.token_urlsafe(9) for email, _name, _role in _OPERATORS}
     hashes = {email: hash_password(pw) for email, pw in passwords.items()}
-    site_key = db.write_sync(_seed, origin, hashes)
+    created, site_key = db.write_sync(_seed, site_origin(base_url), hashes)
+    first = (
+        f"Demo site created (site key {site_key})."
+        if created
+        else f"The demo site already exists (site key {site_key}); new passwords are set."
+    )
     return [
-        f"Demo site created (site key {site_key}).",
-        f"Visitor side: {origin}/demo",
-        f"Console:      {origin}/admin",
-        *(f"  {email}  password: {pw}" for email, pw in passwords.items()),
+        first,
+        f"Visitor side: {base_url}/demo",
+        f"Console:      {base_url}/admin  sign in as",
+        *(
+            f"  {role:<5}  {email}  password: {passwords[email]}"
+            for email, _name, role in _OPERATORS
+        ),
     ]

@@ -203,6 +203,18 @@ class Settings(BaseSettings):
                 )
         return problems
 
+    # The HTTP server and the API reference page.
+    # A request's head (request line and headers) past either bound gets 431 and its
+    # connection closed before more of it is read: httptools has no bound of its own.
+    max_header_bytes: int = Field(default=32768, ge=4096)
+    max_header_count: int = Field(default=100, ge=16)
+    api_docs_enabled: bool | None = None
+
+    @property
+    def api_docs_on(self) -> bool:
+        """Whether /api/docs (Swagger UI) is served; /openapi.json always is."""
+        return (not self.is_production) if self.api_docs_enabled is None else self.api_docs_enabled
+
 
 def sqlite_path(url: str) -> str | None:
     """The file path of a ``sqlite:///`` URL, absolute; None for other databases."""

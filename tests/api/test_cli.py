@@ -127,7 +127,112 @@ def test_demo_populates_the_inbox(cli_env: str, client: TestClient) -> None:
     assert all(c["visitor"] for c in conversations)
     again = runner.invoke(app, ["demo"])
     assert again.exit_code == 0 and "already exists" in again.output
+    # A second run sets new passwords (it prints working ones): sessions begun with the
+    # old ones end.
+    assert client.get("/api/v1/conversations").status_code == 401
+    renewed = re.search(r"alice@demo\.chatdesk\.local\s+password: (\S+)", again.output)
+    assert renewed is not None and renewed.group(1) != found.group(1), again.output
+    signed = client.post(
+        "/api/v1/auth/login",
+        json={"email": "alice@demo.chatdesk.local", "password": renewed.group(1)},
+    )
+    assert signed.status_code == 200
     assert len(client.get("/api/v1/conversations").json()["conversations"]) == 4
+
+
+def _credentials(output: str, role: str) -> tuple[str, str]:
+    found = re.search(rf"^\s+{role}\s+(\S+@\S+)\s+password: (\S+)$", output, re.MULTILINE)
+    assert found is not None, output
+    return found.group(1), found.group(2)
+
+
+def test_demo_prints_an_owner_to_sign_in_as(cli_env: str, client: TestClient) -> None:
+    first = runner.invoke(app, ["demo"])
+    assert first.exit_code == 0, first.output
+    email, password = _credentials(first.output, "owner")
+    signed = client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert signed.status_code == 200
+    assert signed.json()["operator"]["role"] == "owner"
+    for role in ("admin", "agent"):
+        other, other_password = _credentials(first.output, role)
+        login = {"email": other, "password": other_password}
+        answer = client.post("/api/v1/auth/login", json=login)
+        assert answer.status_code == 200 and answer.json()["operator"]["role"] == role
+    # Run again (make demo on an existing database): still an owner to sign in as.
+    again = runner.invoke(app, ["demo"])
+    assert again.exit_code == 0, again.output
+    same_email, new_password = _credentials(again.output, "owner")
+    assert same_email == email and new_password != password
+    old = client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert old.status_code == 401
+    new = client.post("/api/v1/auth/login", json={"email": email, "password": new_password})
+    assert new.status_code == 200 and new.json()["operator"]["role"] == "owner"
+
+
+def test_demo_is_refused_in_production(cli_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHATDESK_ENV", "production")
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 1
+    assert "demo is off" in result.output and "password" not in result.output
+    monkeypatch.setenv("CHATDESK_ENV", "development")
+    monkeypatch.setenv("CHATDESK_DEMO_ENABLED", "false")
+    assert runner.invoke(app, ["demo"]).exit_code == 1
+    monkeypatch.delenv("CHATDESK_DEMO_ENABLED")
+    allowed = runner.invoke(app, ["demo"])
+    assert allowed.exit_code == 0 and "Demo site created" in allowed.output  # nothing before
+
+
+def _printed_urls(output: str) -> set[str]:
+    return {url.rstrip(".") for url in re.findall(r"https?://[^\s\"<>)]+", output)}
+
+
+def test_printed_urls_come_from_public_url(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch, client: TestClient
+) -> None:
+    monkeypatch.setenv("CHATDESK_PUBLIC_URL", "https://chat.example.com/")
+    demo = runner.invoke(app, ["demo"])
+    assert demo.exit_code == 0, demo.output
+    assert _printed_urls(demo.output) == {
+        "https://chat.example.com/demo",
+        "https://chat.example.com/admin",
+    }
+    site = runner.invoke(app, ["create-site", "--name", "Shop", "--origin", "https://a.example"])
+    assert site.exit_code == 0, site.output
+    assert _printed_urls(site.output) == {"https://chat.example.com/widget.js"}
+    # The demo page is served by chatdesk: the demo site allows chatdesk's own origin,
+    # and a run at another address adds that one.
+    monkeypatch.setenv("CHATDESK_PUBLIC_URL", "https://support.example.org:8443")
+    again = runner.invoke(app, ["demo"])
+    assert again.exit_code == 0, again.output
+    assert "https://support.example.org:8443/demo" in again.output
+    email, password = _credentials(again.output, "owner")
+    client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    sites = client.get("/api/v1/sites").json()["sites"]
+    demo_site = next(s for s in sites if s["name"] == "Demo shop")
+    assert demo_site["allowed_origins"] == [
+        "https://chat.example.com",
+        "https://support.example.org:8443",
+    ]
+
+
+def test_printed_urls_without_public_url_use_host_and_port(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CHATDESK_PUBLIC_URL", raising=False)
+    for host, port, shown in (
+        ("10.1.2.3", "9123", "http://10.1.2.3:9123"),
+        ("::1", "9124", "http://[::1]:9124"),
+        ("0.0.0.0", "9125", "http://127.0.0.1:9125"),  # noqa: S104 (never bound here)
+    ):
+        monkeypatch.setenv("CHATDESK_HOST", host)
+        monkeypatch.setenv("CHATDESK_PORT", port)
+        name = f"Shop {port}"
+        site = runner.invoke(app, ["create-site", "--name", name, "--origin", "https://a.example"])
+        assert site.exit_code == 0, site.output
+        assert _printed_urls(site.output) == {f"{shown}/widget.js"}
+        demo = runner.invoke(app, ["demo"])
+        assert demo.exit_code == 0, demo.output
+        assert _printed_urls(demo.output) == {f"{shown}/demo", f"{shown}/admin"}
 
 
 def test_export_writes_json_lines(cli_env: str, client: TestClient, tmp_path: Path) -> None:

@@ -76,7 +76,7 @@ def test_without_a_terminal_the_password_goes_to_a_private_file(tmp_path: Path) 
     read_end, write_end = os.pipe()
     with _serving(tmp_path, write_end):
         os.close(write_end)
-        text = _read_until(read_end, r"Account page")
+        text = _read_until(read_end, r"/admin/account")
     os.close(read_end)
     path = tmp_path / "chatdesk-first-owner.txt"
     assert str(path) in text, text
@@ -91,7 +91,7 @@ def test_on_a_terminal_the_password_is_shown_once(tmp_path: Path) -> None:
     leader, follower = pty.openpty()
     with _serving(tmp_path, follower):
         os.close(follower)
-        text = _read_until(leader, r"Account page")
+        text = _read_until(leader, r"/admin/account")
     os.close(leader)
     assert re.search(r"password: \S{12,}", text), text
     assert not (tmp_path / "chatdesk-first-owner.txt").exists()

@@ -128,9 +128,13 @@ def test_failed_send_retries_without_duplicates(
         outbox.get_by_role("button", name="Retry").click()
         expect(outbox).to_be_hidden()
         expect(operator_messages).to_have_count(1)
+        # Every attempt (the automatic retries while offline, then the click) reused one id.
+        attempts = len(sent_ids)
+        assert attempts >= 2 and set(sent_ids) == {sent_ids[0]}
         # Clicking Send twice on an empty box sends nothing more.
         page.get_by_role("button", name="Send").dblclick()
-        assert len(sent_ids) == 2 and sent_ids[0] == sent_ids[1]
+        page.wait_for_timeout(300)
+        assert len(sent_ids) == attempts
 
         # 2. Stored, but the answer was lost: the stream shows it once, nothing to retry.
         page.unroute(path)
@@ -142,5 +146,42 @@ def test_failed_send_retries_without_duplicates(
         expect(outbox).to_be_hidden()
     bodies = [m["body"] for m in visitor.messages()]
     assert bodies == ["Hello?", "We are looking into it.", "Found it: a typo in your address."]
+    setup.close()
+    visitor.close()
+
+
+def test_failed_send_goes_out_by_itself_once_the_server_answers(
+    browser: Browser, live_server: LiveServer, settings: Settings
+) -> None:
+    url = live_server.url
+    owner = direct_operator(settings)
+    setup = OperatorApi(url, owner)
+    site = setup.create_site()
+    visitor = Visitor(url, site["site_key"], {"name": "Una Unattended"})
+    visitor.start("Anyone there?")
+    path = re.compile(rf".*/api/v1/conversations/{visitor.conversation_id}/messages$")
+    sent_ids: list[str] = []
+
+    def down(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        sent_ids.append(route.request.post_data_json["client_msg_id"])
+        route.abort("connectionrefused")
+
+    with new_page(browser) as page:
+        sign_in_with(page, setup, f"/admin/conversations/{visitor.conversation_id}")
+        composer = page.get_by_label("Reply")
+        outbox = page.get_by_role("list", name="Unsent messages")
+        operator_messages = page.get_by_role("list", name="Messages").locator(".msg-operator")
+        page.route(path, down)
+        composer.fill("Yes, one moment.")
+        composer.press("Enter")
+        expect(outbox).to_contain_text("Not sent")
+        page.unroute(path)  # the server is back: nobody clicks Retry
+        expect(outbox).to_be_hidden(timeout=10_000)
+        expect(operator_messages).to_have_count(1)
+    assert sent_ids and len(set(sent_ids)) == 1
+    assert [m["body"] for m in visitor.messages()] == ["Anyone there?", "Yes, one moment."]
     setup.close()
     visitor.close()

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from chatdesk.app import create_app
 from chatdesk.settings import Settings
+from chatdesk.web.assets import static_prefix
 from tests.factories import add_operator, create_site, csrf, login, services_db
 
 STATIC = Path(__file__).resolve().parents[2] / "src" / "chatdesk" / "static" / "widget"
@@ -68,7 +69,7 @@ def test_frame_may_be_framed_only_by_the_sites_exact_origins(client: TestClient)
         assert part in policy
     assert "x-frame-options" not in response.headers
     assert f'data-host-origin="{SHOP}"' in response.text
-    assert '<script type="module" src="/static/widget/frame.js">' in response.text
+    assert f'<script type="module" src="{static_prefix()}/widget/frame.js">' in response.text
     # An origin the site does not allow is never a postMessage target.
     elsewhere = client.get(
         "/widget/frame", params={"site": site["site_key"], "origin": "https://evil.example"}
@@ -84,14 +85,30 @@ def test_unknown_and_disabled_sites_get_the_same_unframeable_frame(client: TestC
     assert response.status_code == 200, response.text
     key = site["site_key"]
     unknown_key = "pk_" + "x" * (len(key) - 3)
-    disabled = client.get("/widget/frame", params={"site": key, "origin": SHOP})
-    unknown = client.get("/widget/frame", params={"site": unknown_key, "origin": SHOP})
+    # Uncompressed, so that the two bodies compare byte for byte: compressed, their
+    # lengths differ with the echoed key's own compressibility (checked below).
+    plain = {"Accept-Encoding": "identity"}
+    disabled = client.get("/widget/frame", params={"site": key, "origin": SHOP}, headers=plain)
+    unknown = client.get(
+        "/widget/frame", params={"site": unknown_key, "origin": SHOP}, headers=plain
+    )
 
-    def shape(response: Any, site_key: str) -> tuple[int, dict[str, str], str]:
-        headers = {k: v for k, v in response.headers.items() if k not in {"x-request-id", "date"}}
+    def shape(
+        response: Any, site_key: str, skip: frozenset[str] = frozenset()
+    ) -> tuple[int, dict[str, str], str]:
+        left_out = {"x-request-id", "date", *skip}
+        headers = {k: v for k, v in response.headers.items() if k not in left_out}
         return response.status_code, headers, response.text.replace(site_key, "KEY")
 
     assert shape(disabled, key) == shape(unknown, unknown_key)
+    packed = [
+        client.get(
+            "/widget/frame", params={"site": k, "origin": SHOP}, headers={"Accept-Encoding": "br"}
+        )
+        for k in (key, unknown_key)
+    ]
+    length = frozenset({"content-length"})
+    assert shape(packed[0], key, length) == shape(packed[1], unknown_key, length)
     assert disabled.headers["content-security-policy"].endswith("frame-ancestors 'none'")
     assert "x-frame-options" not in disabled.headers
 

@@ -77,11 +77,14 @@ def test_no_cors_reflection(client: TestClient) -> None:
     assert "access-control-allow-credentials" not in response.headers
 
 
-def test_api_docs_page_may_load_swagger_ui(client: TestClient) -> None:
+def test_api_docs_page_loads_only_its_own_script(client: TestClient) -> None:
+    # Swagger UI is served by chatdesk itself (tests/api/test_api_docs.py): no CDN, no
+    # inline script on the console's origin.
     response = client.get("/api/docs")
     assert response.status_code == 200
     csp = response.headers["content-security-policy"]
-    assert "script-src https://cdn.jsdelivr.net" in csp
+    assert "script-src 'self';" in csp
+    assert "cdn.jsdelivr.net" not in csp and "unsafe-inline" not in csp
     assert "frame-ancestors 'none'" in csp
 
 

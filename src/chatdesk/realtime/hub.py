@@ -91,6 +91,8 @@ class Hub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.published = 0
         self._publishing: set[asyncio.Future[None]] = set()
+        # Set once the server stops: delivery answers parked readers and parks no more.
+        self.closing = False
 
     @property
     def parked(self) -> int:
@@ -132,6 +134,18 @@ class Hub:
             for listener in self._listeners.get(key, ()):
                 if ephemeral is not None:
                     listener.ephemeral.append(ephemeral)
+                listener.wake()
+
+    def release(self) -> None:
+        """Send every parked listener home: the server is stopping.
+
+        Each wakes, sees :attr:`closing` and ends its response (a long-poll with its
+        cursor, a stream cleanly), so the server's connections close at once instead
+        of at the end of their waits; a listener that registers later ends at once too.
+        """
+        self.closing = True
+        for group in list(self._listeners.values()):
+            for listener in group:
                 listener.wake()
 
     def disconnect(self, principal: Principal) -> None:

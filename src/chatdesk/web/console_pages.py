@@ -46,10 +46,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader
 
-from chatdesk import __version__
 from chatdesk.access import AUDIT_LOG_ROLE, SETTINGS_ROLE, has_role
 from chatdesk.bootstrap import FIRST_OWNER_EMAIL
 from chatdesk.security.principals import OperatorActor
+from chatdesk.web.assets import static_prefix
 from chatdesk.web.deps import session_state
 
 __all__ = ["CONSOLE_HEADERS", "router"]
@@ -89,7 +89,7 @@ def _templates() -> Environment:
 
 
 def _render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    html = _templates().get_template(name).render(version=__version__, **context)
+    html = _templates().get_template(name).render(static=static_prefix(), **context)
     return HTMLResponse(html, status_code=status, headers=CONSOLE_HEADERS)
 
 

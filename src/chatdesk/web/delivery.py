@@ -74,9 +74,13 @@ async def long_poll(
                 return {"events": found, "cursor": cursor_now}
             cursor = cursor_now
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or gone.is_set():
+            if remaining <= 0 or gone.is_set() or hub.closing:
                 return {"events": [], "cursor": cursor}
             await listener.wait(remaining)
+            if hub.closing:
+                # The server is stopping: answer at once, without another read; anything
+                # new is after this cursor, so the next poll (on any node) gets it.
+                return {"events": [], "cursor": cursor}
     finally:
         if watcher is not None:
             watcher.cancel()
@@ -150,7 +154,8 @@ class EventStream(Response):
         try:
             await self._send(send, self._start())
             await self._stream(send, gone)
-            # Ended by the server (e.g. the session was revoked): finish the body properly.
+            # Ended by the server (the session was revoked, the server is stopping):
+            # finish the body properly, so the client reconnects with Last-Event-ID.
             await self._send(send, {"type": "http.response.body", "body": b""})
         except (TimeoutError, OSError):
             pass  # a stalled or vanished client; it resumes from its cursor
@@ -184,13 +189,15 @@ class EventStream(Response):
         found, cursor = self.first
         await self._body(send, b"retry: 2000\n\n")
         while not gone.is_set():
-            if len(found) >= PAGE:
+            if len(found) >= PAGE and not self.hub.closing:
                 self.listener.wake()  # a full page: more may be waiting, read on at once
             found.extend(_ephemeral(self.listener))
             if found:
                 await self._body(send, b"".join(_sse(event) for event in found))
+            if self.hub.closing:
+                return  # the server is stopping: the client resumes from its last id
             woken = await self.listener.wait(self.heartbeat)
-            if gone.is_set():
+            if gone.is_set() or self.hub.closing:
                 return
             if (not woken or self.listener.recheck) and self.still_allowed is not None:
                 self.listener.recheck = False

@@ -1,5 +1,5 @@
 """The pure-ASGI edge of the app: request id + access log, slow-request log, body size
-limit, security headers.
+limit, security headers, compression (web/compression.py).
 
 Pure ASGI (not BaseHTTPMiddleware) so streaming responses pass straight through.
 """
@@ -19,18 +19,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatdesk.ids import random_bytes
 from chatdesk.metrics import Metrics
+from chatdesk.web.compression import Compression, add_vary
 
 __all__ = ["EdgeMiddleware"]
 
 _log = structlog.get_logger("chatdesk.request")
 _stdlib_log = logging.getLogger("chatdesk.request")
 _DEFAULT_CSP = b"default-src 'none'; frame-ancestors 'none'"
-# FastAPI's Swagger UI page loads its bundle from jsDelivr and starts it with an inline script.
-_DOCS_CSP = (
-    b"default-src 'none'; script-src https://cdn.jsdelivr.net 'unsafe-inline'; "
-    b"style-src https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-    b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -58,7 +53,9 @@ class EdgeMiddleware:
     - the body limit: over ``max_bytes`` is refused with 413, by Content-Length before
       anything is read, or while streaming in; NUL bytes in the path or query with 400;
     - the headers every response gets. Surfaces that need their own (console CSP,
-      widget frame, loader script) set them on the response and are left alone.
+      widget frame, loader script) set them on the response and are left alone;
+    - gzip or brotli for the responses web/compression.py allows, when the client
+      offers it.
     """
 
     def __init__(
@@ -75,6 +72,7 @@ class EdgeMiddleware:
         self.max_bytes = max_bytes
         self.metrics = metrics
         self.slow_seconds = slow_request_ms / 1000 if slow_request_ms > 0 else math.inf
+        self.compression = Compression()
         self.base: list[tuple[bytes, bytes]] = [
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"strict-origin-when-cross-origin"),
@@ -97,14 +95,19 @@ class EdgeMiddleware:
         request_id = incoming if _REQUEST_ID.match(incoming) else random_bytes(16).hex()
         path: str = scope["path"]
         is_api = path.startswith("/api/")
-        default_csp = _DOCS_CSP if path == "/api/docs" else _DEFAULT_CSP
         scope.setdefault("state", {})
+        encoding = (
+            self.compression.encoding(headers.get(b"accept-encoding"))
+            if scope["method"] != "HEAD"
+            else None
+        )
+        send_body = send
         status = 500
         response_started = False
         responded_at = 0.0
 
         async def send_wrapped(message: Message) -> None:
-            nonlocal status, response_started, responded_at
+            nonlocal status, response_started, responded_at, send_body
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
@@ -115,14 +118,20 @@ class EdgeMiddleware:
                     if name not in present:
                         out.append((name, value))
                 if b"content-security-policy" not in present:
-                    out.append((b"content-security-policy", default_csp))
+                    out.append((b"content-security-policy", _DEFAULT_CSP))
                     if b"x-frame-options" not in present:
                         out.append((b"x-frame-options", b"DENY"))
                 if is_api and b"cache-control" not in present:
                     out.append((b"cache-control", b"no-store"))
                 out.append((b"x-request-id", request_id.encode()))
                 message["headers"] = out
-            await send(message)
+                kind = self.compression.kind(path, status, out)
+                if kind is not None:
+                    add_vary(out)
+                    if encoding is not None:
+                        send_body = self.compression.sender(send, message, kind, encoding, path)
+                        return  # sent with the body
+            await send_body(message)
 
         received = 0
 

@@ -24,15 +24,15 @@ from chatdesk.demo import DEMO_SITE_NAME
 from chatdesk.errors import NotFound
 from chatdesk.queries.sites import demo_site
 from chatdesk.shapes import launcher_shape
+from chatdesk.web.assets import STATIC_DIR, static_prefix
 from chatdesk.web.deps import ServicesDep, own_origin
 
 __all__ = ["FRAME_POLICY", "router"]
 
 router = APIRouter()
 
-_PACKAGE = Path(__file__).resolve().parent.parent
-LOADER_PATH = _PACKAGE / "static" / "widget" / "loader.js"
-TEMPLATES = _PACKAGE / "templates"
+LOADER_PATH = STATIC_DIR / "widget" / "loader.js"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 # The frame's own policy; ``frame-ancestors`` is appended per site.
 FRAME_POLICY = (
@@ -60,7 +60,7 @@ def _templates() -> jinja2.Environment:
 
 
 def _render(name: str, **context: Any) -> str:
-    return _templates().get_template(name).render(**context)
+    return _templates().get_template(name).render(static=static_prefix(), **context)
 
 
 @cache
@@ -89,7 +89,9 @@ async def widget_loader(request: Request) -> Response:
         "Content-Security-Policy": "default-src 'none'",
         "ETag": etag,
     }
-    if request.headers.get("if-none-match") == etag:
+    # Weak (W/) when the edge compressed the body it validated.
+    sent = request.headers.get("if-none-match", "").split(",")
+    if etag in (tag.strip().removeprefix("W/") for tag in sent):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
 

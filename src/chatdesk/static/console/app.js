@@ -184,6 +184,7 @@ const stream = new LiveStream({
   onStatus: (status) => {
     connStatus.textContent = STATUS_TEXT[status] ?? "";
     connStatus.dataset.status = status;
+    if (status === "live") composer.retryFailed();
   },
   onResync: async () => {
     await inbox.reload();

@@ -1,7 +1,7 @@
 // The reply box: Enter sends, Shift+Enter breaks the line, /shortcut expands canned responses.
 // Each message gets its client_msg_id once, when it is written; a retry reuses it, so a
 // double click, a resend or a lost response never stores the message twice.
-import { api } from "./api.js";
+import { ApiError, api } from "./api.js";
 import { clear, h, randomId } from "./dom.js";
 import { state } from "./state.js";
 
@@ -21,6 +21,7 @@ export class Composer {
     this.matches = [];
     this.active = 0;
     this.lastTyping = 0;
+    window.addEventListener("online", () => this.retryFailed());
     this.drafts = new Map(); // conversation id -> unsent text, kept while switching
     this.draftOwner = null;
     this.bind();
@@ -212,6 +213,27 @@ export class Composer {
       item.state = "failed";
       item.error = error.message;
       this.renderOutbox();
+      if (retryable(error)) this.retryLater(item);
+    }
+  }
+
+  /** Send again by itself, with the same client_msg_id, backing off (1 s doubling to 15 s). */
+  retryLater(item) {
+    clearTimeout(item.timer);
+    item.tries = (item.tries || 0) + 1;
+    const delay = Math.min(15000, 1000 * 2 ** (item.tries - 1));
+    item.timer = setTimeout(() => {
+      if (this.outbox.includes(item) && item.state === "failed") this.deliver(item);
+    }, delay);
+  }
+
+  /** The connection is back: send what failed now rather than at the next backoff step. */
+  retryFailed() {
+    for (const item of this.outbox) {
+      if (item.state === "failed" && item.timer) {
+        clearTimeout(item.timer);
+        this.deliver(item);
+      }
     }
   }
 
@@ -223,6 +245,7 @@ export class Composer {
   }
 
   discard(item) {
+    clearTimeout(item.timer);
     this.outbox = this.outbox.filter((other) => other !== item);
     this.renderOutbox();
   }
@@ -248,7 +271,10 @@ export class Composer {
                   type: "button",
                   class: "button small-button",
                   text: "Retry",
-                  onclick: () => this.deliver(item),
+                  onclick: () => {
+                    clearTimeout(item.timer);
+                    this.deliver(item);
+                  },
                 })
               : null,
             failed
@@ -268,4 +294,15 @@ export class Composer {
   focus() {
     this.input.focus();
   }
+}
+
+// A server stopping or unreachable, a gateway error, a rate limit: worth sending again.
+// A refusal (validation, permissions, a closed conversation) is not.
+function retryable(error) {
+  return (
+    !(error instanceof ApiError) ||
+    error.status === 0 ||
+    error.status === 429 ||
+    error.status >= 500
+  );
 }
