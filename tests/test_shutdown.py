@@ -181,7 +181,6 @@ def test_sigterm_answers_parked_readers_and_exits_quickly(
         assert reply.status_code == 201, reply.text
         head = operator.get("/api/v1/events", params={"wait": 0}).json()["cursor"]
         cookie = operator.cookies["chatdesk_session"]
-        # In a thread of its own: a session's Playwright keeps a loop running in this one.
         cursors, took = run_coroutine(lambda: _park_and_stop(server, cookie, head))
         operator.close()
         visitor.close()
