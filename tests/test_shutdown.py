@@ -62,13 +62,18 @@ def serve_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     yield _env(
         CHATDESK_DATABASE_URL=f"sqlite:///{tmp_path / 'chatdesk.db'}",
         CHATDESK_RATE_LIMITS="off",
+        # One operator parks every reader here: above the cap of streams per principal.
+        CHATDESK_MAX_STREAMS_OPERATOR=str(2 * PARKED),
     )
 
 
 def _sign_in(server: Running, printed: str) -> httpx.Client:
-    """Sign in as the owner whose password the first start printed."""
+    """Sign in as the owner the first start created: its email printed, its password in
+    the private file the output names (standard output is no terminal here)."""
     email = re.search(r"email:\s+(\S+)", printed)
-    password = re.search(r"password:\s+(\S+)", printed)
+    owner_file = server.log.parent / "chatdesk-first-owner.txt"
+    assert str(owner_file) in printed, printed
+    password = re.search(r"^password: (\S+)$", owner_file.read_text(), re.MULTILINE)
     assert email is not None and password is not None, printed
     client = httpx.Client(base_url=server.url, timeout=10)
     signed = client.post("/api/v1/auth/login", json={"email": email[1], "password": password[1]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -39,9 +40,20 @@ def _console(stderr: bool = False) -> Console:
 
 
 def _settings() -> Settings:
+    """The settings from the environment; a bad value ends the command with one line."""
+    from pydantic import ValidationError
+
     from chatdesk.settings import Settings
 
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        # Never the value itself: it may be a secret.
+        problems = "; ".join(
+            f"CHATDESK_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise _fail(f"invalid setting: {problems}") from None
 
 
 @contextmanager
@@ -59,8 +71,65 @@ def _database(settings: Settings, *, migrate: bool = True) -> Iterator[Database]
 
 
 def _fail(message: str) -> typer.Exit:
-    _console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
+    from rich.markup import escape
+
+    _console(stderr=True).print(
+        f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True
+    )
     return typer.Exit(code=1)
+
+
+FIRST_OWNER_FILE = "chatdesk-first-owner.txt"
+
+
+def _first_owner_file(settings: Settings) -> Path:
+    """Beside the SQLite database, or in the working directory for PostgreSQL."""
+    from chatdesk.settings import sqlite_path
+
+    database = sqlite_path(settings.database_url)
+    return (Path(database).parent if database else Path.cwd()) / FIRST_OWNER_FILE
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable and writable by this user only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # an existing file keeps its mode otherwise
+        handle.write(text)
+
+
+def _announce_first_owner(email: str, password: str, settings: Settings, url: str) -> None:
+    """Show the first owner's password on a terminal only: anywhere else standard output
+    ends up in log collection, so it goes to a file only this user can read."""
+    out = _console()
+    out.print("\n  First start: an owner account was created. Sign in with")
+    out.print(f"    email:    [bold]{email}[/bold]")
+    if sys.stdout.isatty():
+        # Not highlighted: rich would colour parts of it (a "0x", a number) apart.
+        out.print(f"    password: [bold]{password}[/bold]", highlight=False)
+        out.print("  This password is shown only once; change it under Account:")
+        out.print(f"    {url}/admin/account\n")
+        return
+    path = _first_owner_file(settings)
+    try:
+        _write_private(path, f"email: {email}\npassword: {password}\n")
+    except OSError as exc:
+        _console(stderr=True).print(
+            f"  The password could not be written to {path} ({exc.strerror}). Add an owner "
+            "with: chatdesk create-operator --role owner --password-stdin ...",
+            highlight=False,
+            markup=False,
+        )
+        return
+    # One line however narrow the terminal: a path broken in two cannot be copied.
+    out.print(
+        f"    password: in {path} (readable by this user only)",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    out.print("  Delete that file once you have signed in, and change it under Account:")
+    out.print(f"    {url}/admin/account\n")
 
 
 @app.command()
@@ -99,11 +168,7 @@ def serve(
     if settings.api_docs_on:
         out.print(f"  API docs:  {url}/api/docs")
     if first is not None:
-        out.print("\n  First start: an owner account was created. Sign in with")
-        out.print(f"    email:    [bold]{first.email}[/bold]")
-        out.print(f"    password: [bold]{first.password}[/bold]")
-        out.print("  This password is shown only once; change it under Account:")
-        out.print(f"    {url}/admin/account\n")
+        _announce_first_owner(first.email, first.password, settings, url)
     else:
         out.print("  Sign in with an operator account (chatdesk create-operator adds one).\n")
     chatdesk = create_app(settings)

@@ -8,6 +8,7 @@ from chatdesk.clock import Clock
 from chatdesk.db.runner import Database
 from chatdesk.metrics import Metrics
 from chatdesk.realtime.hub import Hub
+from chatdesk.realtime.stream_slots import StreamSlots
 from chatdesk.security.auth import VisitorCache
 from chatdesk.security.rate_limits import Limiter
 from chatdesk.settings import Settings
@@ -25,3 +26,6 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     visitor_cache: VisitorCache = field(default_factory=VisitorCache)
     trusted_proxies: tuple[str, ...] = ()
+    stream_slots: StreamSlots = field(default_factory=StreamSlots)
+    # Set once the log has said that requests come through an untrusted proxy.
+    proxy_warned: bool = False

@@ -16,6 +16,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 __all__ = ["Environment", "Settings"]
 
 SAMPLE_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-not-for-production"}
+# The loosest sign-in limits production accepts, in failed attempts per hour (ADR 0004):
+# room to tune for a large office, none for a password-guessing run.
+LOGIN_LIMIT_CEILINGS = {"login_account_ip": 120, "login_ip": 6000, "login_account": 100}
 
 
 class Environment(StrEnum):
@@ -57,9 +60,15 @@ class Settings(BaseSettings):
     rate_limits: str = Field(default="on", pattern="^(on|off)$")
     # Moving-window limits per route group ("N/period", periods as the `limits` library
     # parses them). Defaults follow DESIGN.md; docs/settings.md says what each one counts.
-    rate_limit_login_ip: str = "5/5minute"
-    rate_limit_login_account: str = "5/5minute"
+    # Sign-in counts failed attempts only (ADR 0004): tight per account and address, a
+    # ceiling per address that an office behind one NAT stays under, and a slow backstop
+    # per account that the account's known good addresses pass.
+    rate_limit_login_account_ip: str = "5/5minute"
+    rate_limit_login_ip: str = "50/5minute"
+    rate_limit_login_account: str = "100/day"
     rate_limit_admin_write: str = "30/minute"
+    rate_limit_admin_write_ip: str = "120/minute"
+    rate_limit_unauthenticated: str = "120/minute"
     rate_limit_operator_write: str = "120/minute"
     rate_limit_operator_read: str = "1200/minute"
     rate_limit_widget_session: str = "60/hour"
@@ -67,6 +76,10 @@ class Settings(BaseSettings):
     rate_limit_visitor_message: str = "20/minute"
     rate_limit_visitor_read: str = "600/minute"
     rate_limit_typing: str = "60/minute"
+    # Concurrent event streams (SSE and parked long-polls) one principal may hold, per process.
+    max_streams_visitor: int = Field(default=10, ge=1)
+    max_streams_operator: int = Field(default=30, ge=1)
+    visitor_token_idle_days: int = Field(default=90, ge=1)
     metrics_token: SecretStr | None = None
     metrics_allow: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["127.0.0.1/32", "::1/128"]
@@ -93,9 +106,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
+        "rate_limit_login_account_ip",
         "rate_limit_login_ip",
         "rate_limit_login_account",
         "rate_limit_admin_write",
+        "rate_limit_admin_write_ip",
+        "rate_limit_unauthenticated",
         "rate_limit_operator_write",
         "rate_limit_operator_read",
         "rate_limit_widget_session",
@@ -153,6 +169,13 @@ class Settings(BaseSettings):
             )
         if self.rate_limits == "off":
             problems.append("CHATDESK_RATE_LIMITS=off is refused in production; remove it")
+        problems.extend(self._loose_login_limits())
+        if self.cookie_secure is False:
+            problems.append(
+                "CHATDESK_COOKIE_SECURE=false is refused in production: the session cookie "
+                "would also travel over plain HTTP; serve chatdesk over HTTPS (behind a TLS "
+                "proxy) and remove the setting"
+            )
         if self.log_level.lower() == "debug":
             problems.append("CHATDESK_LOG_LEVEL=debug is refused in production; use info")
         if self.demo_enabled:
@@ -163,6 +186,21 @@ class Settings(BaseSettings):
                 f"the SQLite database {path} is on a tmpfs (lost at reboot); "
                 "point CHATDESK_DATABASE_URL at a file on a persistent disk"
             )
+        return problems
+
+    def _loose_login_limits(self) -> list[str]:
+        from limits import parse
+
+        problems = []
+        for group, ceiling in LOGIN_LIMIT_CEILINGS.items():
+            spec = getattr(self, f"rate_limit_{group}")
+            item = parse(spec)
+            per_hour = item.amount * 3600 / item.get_expiry()
+            if per_hour > ceiling:
+                problems.append(
+                    f"CHATDESK_RATE_LIMIT_{group.upper()}={spec} allows {per_hour:g} failed "
+                    f"sign-ins an hour; production allows at most {ceiling} (see docs/settings.md)"
+                )
         return problems
 
     # The HTTP server and the API reference page.

@@ -291,6 +291,7 @@ class Site(TypedDict):
     business_hours: BusinessHours | None
     enabled: bool
     identity_required: bool
+    identity_replay_protection: bool
     identity_secret_set: bool
     created_at: str
     updated_at: str

@@ -141,6 +141,7 @@ def site_shape(row: Row[Any], *, with_secret: bool = True) -> Site:
         "business_hours": m["business_hours"],
         "enabled": bool(m["enabled"]),
         "identity_required": bool(m["identity_required"]),
+        "identity_replay_protection": bool(m["identity_replay_protection"]),
         "identity_secret_set": m["identity_secret"] is not None,
         "created_at": iso(m["created_at"]),
         "updated_at": iso(m["updated_at"]),

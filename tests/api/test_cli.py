@@ -267,3 +267,25 @@ def test_purge_expires_old_cursors(cli_env: str, client: TestClient) -> None:
     )
     head = client.get("/api/v1/events?wait=0", headers=world.op).json()
     assert head == {"events": [], "cursor": before["cursor"]}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CHATDESK_ENV", "prod"),
+        ("CHATDESK_PORT", "eighty"),
+        ("CHATDESK_TRUSTED_PROXIES", "the-proxy"),
+        ("CHATDESK_RATE_LIMIT_LOGIN_IP", "lots"),
+    ],
+)
+def test_an_invalid_setting_is_one_clear_line_and_a_failure(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    for command in (["serve"], ["migrate"], ["purge"], ["demo"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 1, (command, result.output)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1, result.output
+        assert lines[0].startswith(f"error: invalid setting: {name}:"), lines
+        assert "Traceback" not in result.output

@@ -44,6 +44,7 @@ def test_site_settings_and_embed_snippet(
         page.get_by_label("Saturday closes at").fill("14:00")
         page.get_by_label("Offline message").fill("We are away; leave your email.")
         page.get_by_label("Require a signed identity token").check()
+        page.get_by_label("Accept each identity token only once").check()
         page.get_by_role("button", name="Save changes").click()
         expect(page.get_by_role("status")).to_have_text("Saved.")
         saved = setup.call("GET", f"/api/v1/sites/{site['id']}")
@@ -57,6 +58,7 @@ def test_site_settings_and_embed_snippet(
         assert "sun" not in saved["business_hours"]["days"]
         assert saved["offline_message"] == "We are away; leave your email."
         assert saved["identity_required"] is True
+        assert saved["identity_replay_protection"] is True
 
         secret = page.get_by_label("Identity secret")
         before = secret.input_value()

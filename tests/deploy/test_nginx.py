@@ -73,9 +73,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             trusted_proxies="127.0.0.1/32",
             log_format="json",
             # Runs of this test share Redis's counters, and every client is 127.0.0.1:
-            # the per-address limits would add up over runs.
-            rate_limit_login_ip="1000/minute",
+            # the per-address limits would add up over runs. Failed sign-ins: as high as
+            # production allows (a higher login limit is refused at start).
+            rate_limit_login_ip="500/5minute",
             rate_limit_admin_write="1000/minute",
+            rate_limit_admin_write_ip="1000/minute",
             rate_limit_widget_session="1000/minute",
             rate_limit_widget_conversation="1000/minute",
         )

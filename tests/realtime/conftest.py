@@ -89,8 +89,11 @@ class Live:
 
 @pytest.fixture
 def quiet_settings(settings: Settings) -> Settings:
-    """The test settings with rate limits off: these tests send bursts on purpose."""
-    return settings.model_copy(update={"rate_limits": "off"})
+    """The test settings with rate limits off and stream caps raised: these tests send
+    bursts and park many listeners for one visitor on purpose."""
+    return settings.model_copy(
+        update={"rate_limits": "off", "max_streams_visitor": 100, "max_streams_operator": 100}
+    )
 
 
 @pytest.fixture

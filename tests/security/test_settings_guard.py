@@ -32,6 +32,10 @@ def test_a_safe_production_configuration_starts(tmp_path: Path) -> None:
         ({"log_level": "debug"}, "CHATDESK_LOG_LEVEL=debug"),
         ({"demo_enabled": True}, "CHATDESK_DEMO_ENABLED"),
         ({"database_url": "sqlite:////dev/shm/chatdesk.db"}, "tmpfs"),
+        ({"cookie_secure": False}, "CHATDESK_COOKIE_SECURE=false"),
+        ({"rate_limit_login_ip": "1000000/second"}, "CHATDESK_RATE_LIMIT_LOGIN_IP=1000000/second"),
+        ({"rate_limit_login_account_ip": "100/minute"}, "CHATDESK_RATE_LIMIT_LOGIN_ACCOUNT_IP"),
+        ({"rate_limit_login_account": "1000/hour"}, "CHATDESK_RATE_LIMIT_LOGIN_ACCOUNT"),
     ],
 )
 def test_unsafe_production_configuration_is_refused(
@@ -39,6 +43,17 @@ def test_unsafe_production_configuration_is_refused(
 ) -> None:
     with pytest.raises(SystemExit, match=says):
         create_app(production(tmp_path, **override))
+
+
+def test_production_takes_tuned_sign_in_limits_within_bounds(tmp_path: Path) -> None:
+    tuned = production(
+        tmp_path,
+        cookie_secure=True,
+        rate_limit_login_ip="500/5minute",
+        rate_limit_login_account_ip="10/5minute",
+        rate_limit_login_account="100/hour",
+    )
+    assert tuned.production_problems() == []
 
 
 def test_tmpfs_detection_uses_the_longest_mount(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ SITE_DEFAULTS: dict[str, Any] = {
     "business_hours": None,
     "enabled": True,
     "identity_required": False,
+    "identity_replay_protection": False,
 }
 
 

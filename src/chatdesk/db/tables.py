@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "conversation_labels",
     "conversations",
     "events",
+    "identity_token_uses",
     "labels",
     "messages",
     "meta",
@@ -68,6 +70,8 @@ sites = Table(
     Column("enabled", Boolean, nullable=False),
     Column("identity_secret", String(128), nullable=True),
     Column("identity_required", Boolean, nullable=False),
+    # Each identity token's jti is accepted once (identity_token_uses).
+    Column("identity_replay_protection", Boolean, nullable=False, server_default=false()),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
 )
@@ -144,8 +148,21 @@ visitor_tokens = Table(
     Column("token_hash", String(64), primary_key=True),
     Column("visitor_id", ID, ForeignKey("visitors.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", TS, nullable=False),
+    # Slid forward at most once per interval; idle longer than the setting = expired.
+    Column("last_used_at", TS, nullable=False),
     Column("revoked_at", TS, nullable=True),
     Index(None, "visitor_id"),
+)
+
+# The jti of every identity token accepted by a site with replay protection, kept until
+# the token expires (then a replay would be refused for its exp anyway).
+identity_token_uses = Table(
+    "identity_token_uses",
+    metadata,
+    Column("site_id", ID, ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("jti", String(200), primary_key=True),
+    Column("expires_at", TS, nullable=False),
+    Index(None, "expires_at"),
 )
 
 conversations = Table(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, select
 
-from chatdesk.db.tables import operators, site_operators
+from chatdesk.db.tables import operator_sessions, operators, site_operators
 from chatdesk.shape_types import Operator, TeamMember
 from chatdesk.shapes import operator_shape, team_member_shape
 
@@ -16,6 +17,7 @@ __all__ = [
     "operator_profile",
     "operator_site_ids",
     "password_hash_of",
+    "signed_in_from",
     "team",
 ]
 
@@ -61,3 +63,19 @@ def password_hash_of(conn: Connection, operator_id: str) -> str:
         select(operators.c.password_hash).where(operators.c.id == operator_id)
     ).scalar_one()
     return hashed
+
+
+def signed_in_from(conn: Connection, email: str, ip: str, since: datetime) -> bool:
+    """Whether the operator with ``email`` signed in successfully from ``ip`` since
+    ``since`` (every sign-in leaves a session row with its address)."""
+    found = conn.execute(
+        select(operator_sessions.c.id)
+        .join(operators, operators.c.id == operator_sessions.c.operator_id)
+        .where(
+            operators.c.email == email,
+            operator_sessions.c.ip == ip,
+            operator_sessions.c.created_at >= since,
+        )
+        .limit(1)
+    ).first()
+    return found is not None

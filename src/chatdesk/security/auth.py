@@ -7,8 +7,11 @@ secret with ``==``.
 Visitor lookups, repeated by every widget request, are cached in process
 (:class:`VisitorCache`). What a visitor token resolves to (visitor, site) never
 changes, and no action revokes a visitor token or deletes a visitor, so a
-cached entry is never stale. Operator sessions and API tokens are not cached:
-they are looked up on every request, so revoking one takes effect at once.
+cached entry is never stale. A token expires after a period without use: the
+entry carries the token's last use, which the caller checks without a read and
+slides forward (a write, at most once per interval). Operator sessions and API
+tokens are not cached: they are looked up on every request, so revoking one
+takes effect at once.
 Whatever comes to revoke visitor tokens must also drop them from every
 process's cache (the TTL alone would leave a revoked token usable for a minute).
 """
@@ -39,9 +42,11 @@ from chatdesk.security.principals import OperatorActor, VisitorActor, role_at_le
 __all__ = [
     "SessionState",
     "VisitorCache",
+    "VisitorState",
     "operator_from_api_token",
     "operator_from_session",
     "visitor_from_token",
+    "visitor_state",
 ]
 
 _TOKEN_SHAPE = re.compile(r"^cd[vsk]_[A-Za-z0-9_-]{43}$")
@@ -51,39 +56,65 @@ def well_formed(token: str, prefix: str) -> bool:
     return token.startswith(prefix) and _TOKEN_SHAPE.match(token) is not None
 
 
-def visitor_from_token(conn: Connection, token: str) -> VisitorActor | None:
+@dataclass(slots=True)
+class VisitorState:
+    """A visitor token's visitor, and when the token was last used (as far as this
+    process knows: it slides ``last_used_at`` forward when it records a use)."""
+
+    actor: VisitorActor
+    last_used_at: datetime
+
+
+def visitor_state(conn: Connection, token: str) -> VisitorState | None:
+    """The visitor behind a token, with the token's last use; None for an unknown token."""
     if not well_formed(token, "cdv_"):
         return None
     digest = hash_token(token)
     row = conn.execute(
-        select(visitor_tokens.c.token_hash, visitors.c.id, visitors.c.site_id)
+        select(
+            visitor_tokens.c.token_hash,
+            visitor_tokens.c.last_used_at,
+            visitors.c.id,
+            visitors.c.site_id,
+        )
         .join(visitors, visitors.c.id == visitor_tokens.c.visitor_id)
         .where(visitor_tokens.c.token_hash == digest, visitor_tokens.c.revoked_at.is_(None))
     ).first()
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
-    return VisitorActor(visitor_id=row.id, site_id=row.site_id, token_hash=digest)
+    actor = VisitorActor(visitor_id=row.id, site_id=row.site_id, token_hash=digest)
+    return VisitorState(actor, aware(row.last_used_at))
+
+
+def visitor_from_token(conn: Connection, token: str) -> VisitorActor | None:
+    """The visitor behind a token, however long unused (tools and tests)."""
+    state = visitor_state(conn, token)
+    return state.actor if state is not None else None
 
 
 class VisitorCache:
-    """token hash -> VisitorActor, bounded in size and age (an entry lives ``ttl`` seconds)."""
+    """token hash -> VisitorState, bounded in size and age (an entry lives ``ttl`` seconds)."""
 
     def __init__(self, max_entries: int = 100_000, ttl: float = 60.0) -> None:
-        self._items: OrderedDict[str, tuple[float, VisitorActor]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[float, VisitorState]] = OrderedDict()
         self.max_entries, self.ttl = max_entries, ttl
 
-    def get(self, token: str) -> VisitorActor | None:
+    def get(self, token: str) -> VisitorState | None:
         key = hash_token(token)
         item = self._items.get(key)
         if item is None or item[0] < time.monotonic():
             return None
         return item[1]
 
-    def put(self, actor: VisitorActor) -> None:
-        self._items[actor.token_hash] = (time.monotonic() + self.ttl, actor)
-        self._items.move_to_end(actor.token_hash)
+    def put(self, state: VisitorState) -> None:
+        key = state.actor.token_hash
+        self._items[key] = (time.monotonic() + self.ttl, state)
+        self._items.move_to_end(key)
         while len(self._items) > self.max_entries:
             self._items.popitem(last=False)
+
+    def drop(self, state: VisitorState) -> None:
+        self._items.pop(state.actor.token_hash, None)
 
 
 def _site_ids(conn: Connection, operator_id: str, role: str) -> frozenset[str] | None:

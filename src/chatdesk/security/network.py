@@ -7,7 +7,9 @@ from functools import lru_cache
 
 from starlette.requests import HTTPConnection
 
-__all__ = ["client_ip", "ip_allowed"]
+__all__ = ["client_ip", "forwarded_by_untrusted_proxy", "ip_allowed"]
+
+_FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
 
 
 @lru_cache(maxsize=64)
@@ -43,3 +45,18 @@ def client_ip(conn: HTTPConnection, trusted_proxies: tuple[str, ...]) -> str:
             except ValueError:
                 return peer
     return peer
+
+
+def forwarded_by_untrusted_proxy(conn: HTTPConnection, trusted_proxies: tuple[str, ...]) -> bool:
+    """Whether the request evidently came through a proxy chatdesk does not trust: it
+    carries a forwarding header and its peer is a loopback or private address outside
+    ``trusted_proxies``. Then every client shares the proxy's address: per-IP limits
+    become global, and an address allow-list (``/metrics``) admits the whole Internet."""
+    if not any(name in conn.headers for name in _FORWARDING_HEADERS):
+        return False
+    peer = conn.client.host if conn.client else ""
+    try:
+        ip = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return (ip.is_loopback or ip.is_private) and not _trusted(peer, trusted_proxies)

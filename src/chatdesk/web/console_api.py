@@ -181,7 +181,7 @@ async def post_typing(
 @router.get(
     "/events",
     summary="Events of the operator's sites: long-poll JSON, or SSE",
-    **answers(EventsPage, 401, 410, 422, content=SSE),
+    **answers(EventsPage, 401, 410, 422, 429, content=SSE),
 )
 async def get_events(
     request: Request,

@@ -118,12 +118,14 @@ class EventStream(Response):
         heartbeat: float,
         send_timeout: float,
         still_allowed: Callable[[], Awaitable[bool]] | None = None,
+        on_close: Callable[[], None] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         self.db, self.hub, self.actor = db, hub, actor
         self.first, self.listener = first, listener
         self.heartbeat, self.send_timeout = heartbeat, send_timeout
         self.still_allowed = still_allowed
+        self.on_close = on_close
         self.extra_headers = headers or {}
         super().__init__(status_code=200, media_type="text/event-stream")
 
@@ -160,6 +162,8 @@ class EventStream(Response):
         finally:
             watcher.cancel()
             self.hub.unlisten(self.listener)
+            if self.on_close is not None:
+                self.on_close()
 
     def _start(self) -> Message:
         headers = {

@@ -9,6 +9,7 @@ Operators authenticate with the session cookie (unsafe methods also need the
 from __future__ import annotations
 
 import hmac
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
@@ -17,21 +18,23 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 
 from chatdesk.actions.auth import touch_session
+from chatdesk.actions.visitors import touch_visitor_token
 from chatdesk.errors import Forbidden, Unauthorized
 from chatdesk.runtime import Services
 from chatdesk.security.auth import (
     SessionState,
     operator_from_api_token,
     operator_from_session,
-    visitor_from_token,
+    visitor_state,
 )
-from chatdesk.security.network import client_ip, ip_allowed
+from chatdesk.security.network import client_ip, forwarded_by_untrusted_proxy, ip_allowed
 from chatdesk.security.principals import OperatorActor, VisitorActor
 
 __all__ = [
     "ADMIN_LIMITS",
     "OPERATOR_LIMITS",
     "SESSION_COOKIE",
+    "AdminWriter",
     "CurrentOperator",
     "ServicesDep",
     "VisitorCall",
@@ -46,10 +49,15 @@ __all__ = [
     "visitor_call",
 ]
 
+_log = logging.getLogger("chatdesk.web")
+
 SESSION_COOKIE = "chatdesk_session"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 TOUCH_EVERY = timedelta(minutes=1)
+# A visitor token's last use is recorded at most this often (and at most every tenth of
+# the inactivity limit), so expiry costs no read and a write only now and then.
+VISITOR_TOUCH_EVERY = timedelta(days=1)
 
 
 def get_services(request: Request) -> Services:
@@ -66,7 +74,21 @@ ServicesDep = Annotated[Services, Depends(_services)]
 
 
 def request_ip(request: Request) -> str:
-    return client_ip(request, get_services(request).trusted_proxies)
+    services = get_services(request)
+    if not services.proxy_warned and forwarded_by_untrusted_proxy(
+        request, services.trusted_proxies
+    ):
+        services.proxy_warned = True  # once per process: loud, not a line per request
+        peer = request.client.host if request.client else "?"
+        _log.warning(
+            "Requests arrive through a proxy at %s (they carry X-Forwarded-For or "
+            "Forwarded) that CHATDESK_TRUSTED_PROXIES does not list: every client shares "
+            "the proxy's address, so per-IP rate limits count all clients together and "
+            "/metrics refuses forwarded requests. Set CHATDESK_TRUSTED_PROXIES=%s.",
+            peer,
+            peer,
+        )
+    return client_ip(request, services.trusted_proxies)
 
 
 def bearer(request: Request) -> str | None:
@@ -87,14 +109,28 @@ async def current_visitor(request: Request) -> VisitorActor:
     token = bearer(request)
     if token is None:
         raise Unauthorized("A visitor token is required.")
-    actor = services.visitor_cache.get(token)
-    if actor is None:
-        actor = await services.db.read(lambda conn: visitor_from_token(conn, token))
-        if actor is None:
+    now = services.clock()
+    idle = timedelta(days=services.settings.visitor_token_idle_days)
+    state = services.visitor_cache.get(token)
+    if state is None or now - state.last_used_at >= idle:
+        # Not cached, or unused too long as far as this process knows: another process
+        # may have seen the token since, so the database decides.
+        state = await services.db.read(lambda conn: visitor_state(conn, token))
+        if state is None:
             raise Unauthorized("The visitor token is not valid.")
-        services.visitor_cache.put(actor)
-    request.state.principal = str(actor.principal)
-    return actor
+        if now - state.last_used_at >= idle:
+            services.visitor_cache.drop(state)
+            raise Unauthorized(
+                f"The visitor token expired after {idle.days} days without use; "
+                "start a new session."
+            )
+        services.visitor_cache.put(state)
+    if now - state.last_used_at >= min(VISITOR_TOUCH_EVERY, idle / 10):
+        # Awaited, like an operator session's touch; rare: once per interval and process.
+        await services.db.write(touch_visitor_token, state.actor.token_hash)
+        state.last_used_at = now
+    request.state.principal = str(state.actor.principal)
+    return state.actor
 
 
 def own_origin(request: Request) -> str:
@@ -170,6 +206,19 @@ async def still_signed_in(request: Request, actor: OperatorActor) -> bool:
 
 
 async def current_operator(request: Request) -> OperatorActor:
+    """The operator behind the request's API token or session cookie.
+
+    A request that fails to authenticate is counted against the ``unauthenticated``
+    limit of its address (and gets 429 past it): it never spends an operator's budget.
+    """
+    try:
+        return await _authenticate_operator(request)
+    except Unauthorized:
+        await get_services(request).limiter.hit("unauthenticated", request_ip(request))
+        raise
+
+
+async def _authenticate_operator(request: Request) -> OperatorActor:
     services = get_services(request)
     token = bearer(request)
     if token is not None:
@@ -197,6 +246,25 @@ async def current_operator(request: Request) -> OperatorActor:
 
 
 CurrentOperator = Annotated[OperatorActor, Depends(current_operator)]
+
+
+async def _count_admin_write(request: Request, actor: OperatorActor) -> None:
+    # After authentication, per principal and per address: a client that cannot sign in
+    # spends only its own (``unauthenticated``) budget, never the admins' behind its NAT.
+    # The address's budget is larger than one principal's, so no single operator (nor a
+    # token) can use it all up for their colleagues.
+    limiter = get_services(request).limiter
+    await limiter.hit("admin_write", str(actor.principal))
+    await limiter.hit("admin_write_ip", request_ip(request))
+
+
+async def admin_writer(request: Request, actor: CurrentOperator) -> OperatorActor:
+    """The signed-in operator, counted against the ``admin_write`` limit."""
+    await _count_admin_write(request, actor)
+    return actor
+
+
+AdminWriter = Annotated[OperatorActor, Depends(admin_writer)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,12 +315,12 @@ async def _operator_by_method(request: Request, actor: CurrentOperator) -> None:
     await get_services(request).limiter.hit(group, str(actor.principal))
 
 
-async def _admin_writes_by_ip(request: Request) -> None:
+async def _admin_writes(request: Request, actor: CurrentOperator) -> None:
     if request.method in UNSAFE:
-        await get_services(request).limiter.hit("admin_write", request_ip(request))
+        await _count_admin_write(request, actor)
 
 
 # Router-level limits: every operator call counts per principal (reads and writes
-# apart); settings writes also count per client IP.
+# apart); settings writes also count against ``admin_write``.
 OPERATOR_LIMITS = [Depends(_operator_by_method)]
-ADMIN_LIMITS = [Depends(_admin_writes_by_ip), Depends(_operator_by_method)]
+ADMIN_LIMITS = [Depends(_admin_writes), Depends(_operator_by_method)]

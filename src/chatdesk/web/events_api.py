@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Query, Request
@@ -11,6 +12,7 @@ from chatdesk.errors import ValidationFailed
 from chatdesk.realtime.routing import event_keys
 from chatdesk.runtime import Services
 from chatdesk.security.principals import OperatorActor, VisitorActor
+from chatdesk.security.rate_limits import RateLimitExceeded
 from chatdesk.shape_types import Author, EventsPage
 from chatdesk.shapes import typing_shape
 from chatdesk.web.delivery import EventStream, long_poll
@@ -18,6 +20,9 @@ from chatdesk.web.delivery import EventStream, long_poll
 __all__ = ["After", "Wait", "events_response", "publish_typing"]
 
 MAX_CURSOR = 2**62
+# A principal over its stream cap is told to retry after this long (its other streams
+# may have ended by then; the widget's own streams retry with backoff anyway).
+STREAM_RETRY_SECONDS = 10
 After = Annotated[int | None, Query(ge=0, le=MAX_CURSOR, description="Cursor: last event id seen")]
 Wait = Annotated[
     float | None, Query(ge=0, le=55, description="Seconds to wait for an event (long-poll)")
@@ -43,23 +48,48 @@ async def events_response(
     still_allowed: Any = None,
 ) -> Response | EventsPage:
     settings = services.settings
-    if "text/event-stream" in request.headers.get("accept", ""):
-        resume = _last_event_id(request)
-        stream = await EventStream.open(
-            services.db,
-            services.hub,
-            actor,
-            resume if resume is not None else after,
-            heartbeat=settings.sse_heartbeat_seconds,
-            send_timeout=settings.sse_send_timeout_seconds,
-            still_allowed=still_allowed,
+    principal = _take_stream_slot(services, actor)
+    handed_over = False
+    try:
+        if "text/event-stream" in request.headers.get("accept", ""):
+            resume = _last_event_id(request)
+            stream = await EventStream.open(
+                services.db,
+                services.hub,
+                actor,
+                resume if resume is not None else after,
+                heartbeat=settings.sse_heartbeat_seconds,
+                send_timeout=settings.sse_send_timeout_seconds,
+                still_allowed=still_allowed,
+                on_close=partial(services.stream_slots.release, principal),
+            )
+            handed_over = True  # the stream frees its slot when it ends
+            return stream
+        seconds = settings.long_poll_default_wait if wait is None else wait
+        seconds = min(seconds, settings.long_poll_max_wait)
+        return await long_poll(
+            services.db, services.hub, actor, after, seconds, receive=request.receive
         )
-        return stream
-    seconds = settings.long_poll_default_wait if wait is None else wait
-    seconds = min(seconds, settings.long_poll_max_wait)
-    return await long_poll(
-        services.db, services.hub, actor, after, seconds, receive=request.receive
-    )
+    finally:
+        if not handed_over:
+            services.stream_slots.release(principal)
+
+
+def _take_stream_slot(services: Services, actor: OperatorActor | VisitorActor) -> str:
+    """Count one more open stream (SSE or long-poll) for the caller; 429 over the cap."""
+    principal = str(actor.principal)
+    settings = services.settings
+    visitor = isinstance(actor, VisitorActor)
+    cap = settings.max_streams_visitor if visitor else settings.max_streams_operator
+    if not services.stream_slots.acquire(principal, cap):
+        services.limiter.rejections += 1
+        raise RateLimitExceeded(
+            cap,
+            STREAM_RETRY_SECONDS,
+            f"Too many open event streams: a {'visitor' if visitor else 'caller'} may hold "
+            f"{cap} at once. Close one, or retry in {STREAM_RETRY_SECONDS} seconds.",
+        )
+    return principal
 
 
 async def publish_typing(

@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chatdesk.errors import Forbidden
 from chatdesk.queries.health import database_answers
-from chatdesk.security.network import ip_allowed
+from chatdesk.security.network import forwarded_by_untrusted_proxy, ip_allowed
 from chatdesk.shape_types import Health
 from chatdesk.web.answers import answers
 from chatdesk.web.deps import ServicesDep, request_ip
@@ -37,8 +37,16 @@ async def metrics(services: ServicesDep, request: Request) -> Response:
         sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(sent.encode(), token.encode()):
             raise Forbidden("Metrics need the metrics bearer token.")
-    elif not ip_allowed(request_ip(request), tuple(settings.metrics_allow)):
-        raise Forbidden("Metrics are not served to this address.")
+    else:
+        ip = request_ip(request)
+        if forwarded_by_untrusted_proxy(request, services.trusted_proxies):
+            # The peer is a proxy: its address says nothing about the client.
+            raise Forbidden(
+                "Metrics are not served through an untrusted proxy; set "
+                "CHATDESK_TRUSTED_PROXIES or CHATDESK_METRICS_TOKEN."
+            )
+        if not ip_allowed(ip, tuple(settings.metrics_allow)):
+            raise Forbidden("Metrics are not served to this address.")
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -45,6 +47,10 @@ __all__ = [
 _ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# An IANA time zone name's shape ("Europe/Paris", "America/Argentina/Buenos_Aires", "UTC",
+# "Etc/GMT+5"): no dots, no leading slash, so only names inside the tz database are looked up.
+_ZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$")
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
 def _no_nul(value: str) -> str:
@@ -73,6 +79,27 @@ def _origin(value: str) -> str:
     return value
 
 
+def _page_url(value: str) -> str:
+    # The page a visitor is on, shown to operators as a link: http(s) only, so a
+    # javascript: or data: URL never reaches the console.
+    parts = urlsplit(value) if not _CONTROL.search(value) else None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+def _time_zone(value: str) -> str | None:
+    if value == "Etc/Unknown":  # what browsers report when they cannot tell: no time zone
+        return None
+    if _ZONE.match(value):
+        try:
+            ZoneInfo(value)
+            return value
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            pass
+    raise ValueError("must be an IANA time zone name, like Europe/Paris")
+
+
 def _label(value: str) -> str:
     value = value.strip().lower()
     if not re.fullmatch(r"[\w][\w .:-]{0,49}", value):
@@ -92,6 +119,8 @@ Label = Annotated[str, Field(max_length=50), AfterValidator(_label)]
 Role = Literal["owner", "admin", "agent"]
 PrechatMode = Literal["off", "optional", "required"]
 Password = Annotated[str, Field(min_length=10, max_length=1000), AfterValidator(_no_nul)]
+PageUrl = Annotated[str, Field(max_length=2000), AfterValidator(_page_url)]
+TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_time_zone)]
 
 
 def _has_nul(value: Any) -> bool:
@@ -121,16 +150,16 @@ class WidgetSessionIn(_Strict):
     site_key: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_no_nul)]
     name: Name | None = None
     email: Email | None = None
-    page_url: Annotated[str, Field(max_length=2000), AfterValidator(_no_nul)] | None = None
-    timezone: Annotated[str, Field(max_length=64), AfterValidator(_no_nul)] | None = None
+    page_url: PageUrl | None = None
+    timezone: TimeZone | None = None
     identity_token: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
 
 
 class VisitorPatch(_Strict):
     name: Name | None = None
     email: Email | None = None
-    page_url: Annotated[str, Field(max_length=2000), AfterValidator(_no_nul)] | None = None
-    timezone: Annotated[str, Field(max_length=64), AfterValidator(_no_nul)] | None = None
+    page_url: PageUrl | None = None
+    timezone: TimeZone | None = None
 
 
 class NewConversationIn(_Strict):
@@ -184,6 +213,7 @@ class _SiteFields(_Strict):
     business_hours: dict[str, Any] | None = None
     enabled: bool | None = None
     identity_required: bool | None = None
+    identity_replay_protection: bool | None = None
 
     @field_validator("business_hours")
     @classmethod

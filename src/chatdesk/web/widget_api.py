@@ -133,7 +133,7 @@ router.add_api_route(
     get_events,
     methods=["GET"],
     summary="This visitor's events: long-poll JSON, or SSE",
-    **answers(EventsPage, 401, 410, 422, content=SSE),
+    **answers(EventsPage, 401, 410, 422, 429, content=SSE),
     openapi_extra={"parameters": query_openapi(_EVENTS_QUERY)},
 )
 

@@ -115,6 +115,10 @@ function siteForm(site, onSaved) {
     "Require a signed identity token (only logged-in users of your site can chat)",
     site.identity_required,
   );
+  const replayProtection = checkbox(
+    "Accept each identity token only once (tokens must carry a jti claim)",
+    site.identity_replay_protection,
+  );
   const form = h(
     "form",
     { class: "grid-2", "aria-label": `Widget settings for ${site.name}` },
@@ -144,7 +148,7 @@ function siteForm(site, onSaved) {
         "Shown outside business hours; visitors can leave a message and their email.",
       ),
     ),
-    h("div", { class: "full checks" }, enabled.node, identityRequired.node),
+    h("div", { class: "full checks" }, enabled.node, identityRequired.node, replayProtection.node),
     h(
       "div",
       { class: "full actions" },
@@ -167,6 +171,7 @@ function siteForm(site, onSaved) {
       business_hours: hours.value(),
       enabled: enabled.input.checked,
       identity_required: identityRequired.input.checked,
+      identity_replay_protection: replayProtection.input.checked,
     };
     const saved = await attempt(
       () => api("PATCH", `/api/v1/sites/${encodeURIComponent(site.id)}`, body),
