@@ -58,26 +58,30 @@ def dribble(pieces: list[bytes], pause: float) -> Iterator[bytes]:
 
 def test_a_slow_request_logs_its_timing_breakdown(settings: Settings) -> None:
     body = json.dumps({"email": "nobody@example.com", "password": "not-the-password"}).encode()
-    with served(settings, slow_request_ms=300) as server, recorded() as recorder:
-        with httpx.Client(base_url=server.url, timeout=10) as http:
+    with served(settings, slow_request_ms=500) as server:
+        with httpx.Client(base_url=server.url, timeout=10) as warm:
+            # The first request of a fresh process pays for lazy set-up; under a loaded machine
+            # that alone has passed 300 ms. It is not what this test is about.
+            assert warm.get("/healthz").status_code == 200
+        with recorded() as recorder, httpx.Client(base_url=server.url, timeout=10) as http:
             assert http.get("/healthz").status_code == 200
             assert http.get("/api/v1/widget/events", params={"wait": 0.5}).status_code == 401
             started = time.monotonic()
             response = http.post(
                 "/api/v1/auth/login",
-                content=dribble([body[:10], body[10:20], body[20:]], 0.2),
+                content=dribble([body[:10], body[10:20], body[20:]], 0.3),
                 headers={"Content-Type": "application/json", "X-Request-ID": "slow-login-1"},
             )
             took = time.monotonic() - started
-        assert response.status_code == 401
-        time.sleep(0.05)  # the line is written after the response's last byte
+            assert response.status_code == 401
+            time.sleep(0.05)  # the line is written after the response's last byte
     [line] = slow_lines(recorder)  # healthz and the events call are not slow lines
     assert line["level"] == "warning"
     assert line["request_id"] == "slow-login-1"
     assert (line["method"], line["route"], line["status"]) == ("POST", "/api/v1/auth/login", 401)
-    # The body took >= 0.6 s to arrive; that time is the app's (it waits for the body).
-    assert 600 <= line["duration_ms"] <= took * 1000 + 50
-    assert 600 <= line["app_ms"] <= line["duration_ms"]
+    # The body took >= 0.9 s to arrive; that time is the app's (it waits for the body).
+    assert 900 <= line["duration_ms"] <= took * 1000 + 50
+    assert 900 <= line["app_ms"] <= line["duration_ms"]
     assert line["send_ms"] == pytest.approx(line["duration_ms"] - line["app_ms"], abs=0.02)
     assert line["write_queue"] == 0
 
