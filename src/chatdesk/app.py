@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -37,6 +38,8 @@ from chatdesk.web.errors import install_error_handlers
 from chatdesk.web.middleware import EdgeMiddleware
 
 __all__ = ["ChatdeskApp", "DirectLane", "create_app"]
+
+_log = logging.getLogger("chatdesk.app")
 
 
 class ChatdeskApp(FastAPI):
@@ -127,6 +130,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         ensure_schema(db.write_engine, auto=settings.is_sqlite)
         db.start(asyncio.get_running_loop())
+        problem = db.storage_problem(settings.disk_min_free_mb * 1024 * 1024)
+        if problem:  # the server starts (it can still read); /readyz fails meanwhile
+            _log.error("%s (%s): writes answer 503 until it is fixed", problem, db.file_path)
         await hub.start()
         try:
             yield

@@ -9,11 +9,13 @@ __all__ = [
     "ChatdeskError",
     "Conflict",
     "CursorExpired",
+    "DatabaseUnavailable",
     "Forbidden",
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
     "Unauthorized",
+    "Unavailable",
     "ValidationFailed",
     "WriterUnavailable",
 ]
@@ -73,6 +75,39 @@ class RateLimited(ChatdeskError):
         self.retry_after = retry_after
 
 
-class WriterUnavailable(ChatdeskError):
+class Unavailable(ChatdeskError):
+    """503 with ``Retry-After``: a dependency is down for now; the same request may succeed
+    once it is back."""
+
     code, status = "unavailable", 503
+    default_message = "The service is unavailable for a moment; retry the request."
+    retry_after = 1
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
+        if retry_after is not None:
+            self.retry_after = retry_after
+        super().__init__(message, {"retry_after": self.retry_after})
+
+
+class WriterUnavailable(Unavailable):
     default_message = "The database writer restarted before answering; retry the request."
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database cannot do the request now (unreachable, disk full, read-only, locked);
+    ``cause`` names which, for the log and readiness (clients see the message only)."""
+
+    retry_after = 5
+    MESSAGES = {
+        "unreachable": "The database cannot be reached right now; retry shortly.",
+        "disk_full": "The server cannot store anything right now; retry shortly.",
+        "read_only": "The server cannot store anything right now; retry shortly.",
+        "busy": "The database is busy; retry shortly.",
+    }
+
+    def __init__(self, cause: str) -> None:
+        self.cause = cause
+        super().__init__(self.MESSAGES.get(cause))
+
+    def __reduce__(self) -> tuple[type[DatabaseUnavailable], tuple[str]]:
+        return type(self), (self.cause,)

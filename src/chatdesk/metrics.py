@@ -9,6 +9,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from chatdesk.db.outages import CAUSES
+
 if TYPE_CHECKING:
     from chatdesk.runtime import Services
 
@@ -32,6 +34,24 @@ class _LiveValues(Collector):
         yield CounterMetricFamily(
             "chatdesk_rate_limit_rejections", "Requests refused with 429", value=limiter.rejections
         )
+        yield CounterMetricFamily(
+            "chatdesk_rate_limit_local_counts",
+            "Requests counted in this process's memory because Redis did not answer",
+            value=limiter.counted_locally,
+        )
+        yield GaugeMetricFamily(
+            "chatdesk_bus_connected",
+            "1 while the wake-up bus reaches the other processes (0: Redis down, events polled)",
+            value=1 if hub.bus.connected else 0,
+        )
+        outages = CounterMetricFamily(
+            "chatdesk_database_unavailable",
+            "Requests answered 503 because the database could not do them, by cause",
+            labels=["cause"],
+        )
+        for cause in CAUSES:
+            outages.add_metric([cause], db.outages.counts[cause])
+        yield outages
         pool = GaugeMetricFamily(
             "chatdesk_db_connections_in_use", "Database connections checked out", labels=["pool"]
         )

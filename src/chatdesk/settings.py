@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
     sse_send_timeout_seconds: float = Field(default=30.0, gt=0)
     event_poll_seconds: float = Field(default=2.0, gt=0)
+    # SQLite: readiness fails when the database's disk has less than this free.
+    disk_min_free_mb: int = Field(default=32, ge=0)
     event_retention_days: int = Field(default=30, ge=1)
     session_idle_minutes: int = Field(default=720, ge=1)
     session_absolute_hours: int = Field(default=24 * 14, ge=1)

@@ -23,6 +23,7 @@ __all__ = [
     "BusinessHours",
     "CannedResponse",
     "CannedResponseList",
+    "CheckStatus",
     "Conversation",
     "ConversationList",
     "ConversationPage",
@@ -46,6 +47,8 @@ __all__ = [
     "OperatorList",
     "Prechat",
     "PrechatMode",
+    "Readiness",
+    "ReadinessCheck",
     "Role",
     "SignedIn",
     "Site",
@@ -353,6 +356,21 @@ class AuditLog(TypedDict):
 
 class Health(TypedDict):
     status: Literal["ok"]
+
+
+CheckStatus = Literal["ok", "degraded", "failing"]
+
+
+class ReadinessCheck(TypedDict):
+    status: CheckStatus
+    detail: NotRequired[str]
+
+
+class Readiness(TypedDict):
+    """``GET /readyz``: 200 for ok and degraded (the node serves), 503 for failing."""
+
+    status: CheckStatus
+    checks: dict[str, ReadinessCheck]
 
 
 class ErrorBody(TypedDict):

@@ -434,7 +434,14 @@ def test_bad_query_parameters(caller: Caller) -> None:
 def test_service_endpoints(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.json() == {"status": "ok"}
+    assert ready.status_code == 200 and ready.json()["status"] == "ok"
+    services = client.app.state.services  # type: ignore[attr-defined]
+    expected = {"database": "ok", "writer": "ok"}
+    if services.db.file_path is not None:  # SQLite: its disk is checked too
+        expected["disk"] = "ok"
+    if services.settings.redis_url:
+        expected |= {"bus": "ok", "rate_limits": "ok"}
+    assert {name: check["status"] for name, check in ready.json()["checks"].items()} == expected
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]
     for path in (

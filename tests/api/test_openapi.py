@@ -85,8 +85,8 @@ def test_the_direct_lane_and_the_service_endpoints_are_described(client: TestCli
     assert _ref(events) == "EventsPage"
     assert _ref(spec["paths"]["/healthz"]["get"]["responses"]["200"]["content"]) == "Health"
     ready = spec["paths"]["/readyz"]["get"]["responses"]
-    assert _ref(ready["200"]["content"]) == "Health"
-    assert _ref(ready["503"]["content"]) == "ErrorEnvelope"
+    assert _ref(ready["200"]["content"]) == "Readiness"
+    assert _ref(ready["503"]["content"]) == "Readiness"  # failing: the same body, named checks
     assert "text/plain" in spec["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
 
 

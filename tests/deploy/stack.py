@@ -59,9 +59,9 @@ PG_ADMIN_URL = os.environ.get(
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
+def postgres_database(prefix: str = "chatdesk_nginx") -> Iterator[str]:
     """A database of its own on the PostgreSQL server, dropped afterwards."""
-    name = f"chatdesk_nginx_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, event, make_url
 __all__ = ["CHECKPOINT_SECONDS", "WAL_LIMIT_FRAMES", "Checkpointer", "without_autocheckpoint"]
 
 CHECKPOINT_SECONDS = 0.25
+RETRY_SECONDS = 2.0  # after a failed checkpoint (the file unwritable, the disk full)
 WAL_LIMIT_FRAMES = 50_000  # about 200 MB of 4 KiB pages
 _log = logging.getLogger("chatdesk.db")
 
@@ -56,26 +57,41 @@ class Checkpointer:
             self._thread.join(30)
 
     def _run(self) -> None:
-        connection = None
-        while connection is None:
-            try:
-                connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            except sqlite3.Error:
-                _log.warning("WAL checkpoints: cannot open %s yet", self.path, exc_info=True)
-                if self._stop.wait(5):
-                    return
+        connection: sqlite3.Connection | None = None
+        failing = False  # a spell of failures is logged once, when it begins
         try:
-            while not self._stop.wait(CHECKPOINT_SECONDS):
-                self._checkpoint(connection, "PASSIVE")
-            self._checkpoint(connection, "TRUNCATE")
+            while True:
+                stopping = self._stop.wait(RETRY_SECONDS if failing else CHECKPOINT_SECONDS)
+                try:
+                    if connection is None:
+                        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                    self._checkpoint(connection, "TRUNCATE" if stopping else "PASSIVE")
+                except sqlite3.Error:
+                    if not failing:
+                        _log.warning(
+                            "WAL checkpoints of %s fail; retrying every %s s",
+                            self.path,
+                            RETRY_SECONDS,
+                            exc_info=True,
+                        )
+                    failing = True
+                    # SQLite opens a file it may not write read-only, and keeps it so: the
+                    # next try opens it again (the disk may be full, or the file unwritable).
+                    if connection is not None:
+                        connection.close()
+                        connection = None
+                else:
+                    if failing:
+                        _log.warning("WAL checkpoints of %s work again", self.path)
+                    failing = False
+                if stopping:
+                    return
         finally:
-            connection.close()
+            if connection is not None:
+                connection.close()
 
     @staticmethod
     def _checkpoint(connection: sqlite3.Connection, mode: str) -> None:
-        try:
-            _busy, frames, _done = connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
-            if mode == "PASSIVE" and frames > WAL_LIMIT_FRAMES:
-                connection.execute("PRAGMA wal_checkpoint(RESTART)")
-        except sqlite3.Error:
-            _log.warning("WAL checkpoint (%s) failed", mode, exc_info=True)
+        _busy, frames, _done = connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        if mode == "PASSIVE" and frames > WAL_LIMIT_FRAMES:
+            connection.execute("PRAGMA wal_checkpoint(RESTART)")

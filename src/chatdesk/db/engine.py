@@ -21,6 +21,10 @@ def make_engine(url: str, *, pool_size: int = 5, writer: bool = False) -> Engine
         max_overflow=2,
         pool_pre_ping=True,
         pool_recycle=1800,
+        # An outage must answer 503 quickly, not hold requests: a server that does not
+        # answer fails the connection after 3 s, a full pool the checkout after 5 s.
+        pool_timeout=5,
+        connect_args={"connect_timeout": 3},
     )
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 
 from chatdesk.clock import aware
 from chatdesk.db.batch import Call, Unit, newest_event, run_batch
+from chatdesk.db.outages import outage_cause
 from chatdesk.errors import ChatdeskError
 
 __all__ = [
@@ -102,16 +103,31 @@ def run_packed(
     try:
         outcomes = run_batch(engine, calls, is_sqlite=is_sqlite)
     except Exception as exc:  # the transaction itself failed: nothing in the batch happened
-        _log.exception("write batch failed")
+        if outage_cause(exc) is None:  # an outage is logged once, by the server
+            _log.exception("write batch failed")
+        _reopen_after(exc, engine)
         packed = _pack_error(exc)  # once: every caller gets its own copy of the error
         answers.extend((job_id, True, packed) for job_id in ids)
         return answers, 0
+    for _result, error, _unit in outcomes:
+        if error is not None and _reopen_after(error, engine):
+            break
     for job_id, (result, error, _unit) in zip(ids, outcomes, strict=True):
         if error is None:
             answers.append((job_id, False, result))
         else:
             answers.append((job_id, True, _pack_error(error)))
     return answers, newest_event(outcomes)
+
+
+def _reopen_after(error: BaseException, engine: Engine) -> bool:
+    """After an error saying the file could not be written or opened, close the write
+    connection, so the next batch opens the file again: SQLite opens a file it may not
+    write read-only, and keeps it so on that connection after access returns."""
+    if outage_cause(error) not in ("read_only", "unreachable"):
+        return False
+    engine.dispose()
+    return True
 
 
 def _pickled_result(unit: Unit, fn: Callable[..., Any], args: Any, kwargs: Any) -> bytes:

@@ -24,11 +24,13 @@ from sqlalchemy import Connection, Engine, make_url
 from chatdesk.clock import Clock, system_clock
 from chatdesk.db.batch import Unit
 from chatdesk.db.engine import make_engine
+from chatdesk.db.outages import Outages, file_problem, outage_cause
 from chatdesk.db.packing import pack_unit
 from chatdesk.db.waiters import Waiter
 from chatdesk.db.writer import Job, Writer, next_job_id
 from chatdesk.db.writer_process import ProcessWriter
 from chatdesk.db.writer_thread import ThreadWriter
+from chatdesk.errors import DatabaseUnavailable
 
 __all__ = ["Database", "Unit"]
 
@@ -73,6 +75,7 @@ class Database:
         self._home: asyncio.AbstractEventLoop | None = None  # the loop given to start()
         self._home_thread: int | None = None
         self.on_commit: Callable[[int], None] | None = None
+        self.outages = Outages()
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -123,6 +126,20 @@ class Database:
         return self._writer.alive
 
     @property
+    def file_path(self) -> str | None:
+        """The SQLite database's file (None on PostgreSQL or in memory)."""
+        database = make_url(self.url).database
+        if not self.is_sqlite or database in (None, "", ":memory:"):
+            return None
+        return database
+
+    def storage_problem(self, min_free_bytes: int) -> str | None:
+        """Why writes would fail now on SQLite, seen without writing (see
+        :func:`chatdesk.db.outages.file_problem`); None on PostgreSQL."""
+        path = self.file_path
+        return None if path is None else file_problem(path, min_free_bytes)
+
+    @property
     def writer_pid(self) -> int | None:
         """The writer process's pid (None with a writer thread)."""
         return self._writer.pid
@@ -141,17 +158,40 @@ class Database:
         )
         self._writer.send(job)
         try:
-            return await waiter
+            result = await waiter
         except asyncio.CancelledError:
             if waiter.cancelled():
                 self._writer.withdraw(job)
             raise
+        except Exception as exc:
+            unavailable = self._unavailable(exc, writing=True)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
+        if self.outages.write_failing is not None:
+            self.outages.wrote()
+        return result
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in a reader thread inside one read transaction."""
         assert self._readers is not None, "Database.start() was not called"
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, self.read_sync, fn)
+        try:
+            return await loop.run_in_executor(self._readers, self.read_sync, fn)
+        except Exception as exc:
+            unavailable = self._unavailable(exc)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
+
+    def _unavailable(self, exc: Exception, *, writing: bool = False) -> DatabaseUnavailable | None:
+        """``exc`` as :class:`DatabaseUnavailable` when it is an outage (noted in
+        :attr:`outages`), else None."""
+        cause = outage_cause(exc)
+        if cause is None:
+            return None
+        self.outages.met(cause, exc, writing=writing)
+        return DatabaseUnavailable(cause)
 
     @property
     def queued(self) -> int:

@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from chatdesk.errors import Unavailable
 from chatdesk.realtime.bus import Bus, Message
 from chatdesk.realtime.routing import Key, event_keys
 from chatdesk.security.principals import Principal
@@ -210,15 +211,36 @@ class Hub:
                 for _id, site_id, visitor_id, private in rows:
                     self._wake(event_keys(site_id, None if private else visitor_id))
                 self._seen = max(self._seen, rows[-1][0])
+        except Unavailable:
+            pass  # the database is down (logged where met); the next poll retries
         except Exception:
             _log.exception("reading new events failed; the next poll retries")
 
+    async def _pause(self) -> None:
+        """Wait until the next poll: ``poll_seconds``, or half a second while the bus is
+        disconnected (Redis down), when the poll is how this process learns of the other
+        processes' events."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.poll_seconds
+        while self.bus.connected:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            await asyncio.sleep(min(left, 0.5))
+        await asyncio.sleep(min(self.poll_seconds, 0.5))
+
     async def _poll(self) -> None:
+        failing = False
         while True:
-            await asyncio.sleep(self.poll_seconds)
+            await self._pause()
             try:
                 newest = await self.log.head()
-            except Exception:
-                _log.warning("event poll failed")
+            except Exception as exc:
+                if not failing:  # once per spell: the database's outage is logged where met
+                    _log.warning("event poll failed (%s); retrying every poll", type(exc).__name__)
+                failing = True
                 continue
+            if failing:
+                _log.info("event poll works again")
+                failing = False
             self._want(newest)

@@ -8,6 +8,7 @@ read, so a commit that lands between the read and the wait still wakes it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from chatdesk.db.runner import Database
+from chatdesk.errors import Unavailable
 from chatdesk.queries.events import read_events
 from chatdesk.realtime.hub import Hub, Listener
 from chatdesk.realtime.routing import reader_keys
@@ -159,6 +161,11 @@ class EventStream(Response):
             await self._send(send, {"type": "http.response.body", "body": b""})
         except (TimeoutError, OSError):
             pass  # a stalled or vanished client; it resumes from its cursor
+        except Unavailable:
+            # The database went away mid-stream (logged where it was met): end the body
+            # properly; the client reconnects with Last-Event-ID, answered 503 until it is back.
+            with contextlib.suppress(TimeoutError, OSError):
+                await self._send(send, {"type": "http.response.body", "body": b""})
         finally:
             watcher.cancel()
             self.hub.unlisten(self.listener)

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chatdesk.errors import BadRequest, ChatdeskError, NotFound, ValidationFailed
+from chatdesk.errors import BadRequest, ChatdeskError, NotFound, Unavailable, ValidationFailed
 from chatdesk.security.rate_limits import RateLimitExceeded
 from chatdesk.shape_types import ErrorEnvelope
 
@@ -64,6 +64,8 @@ async def _on_chatdesk_error(_request: Request, exc: Exception) -> JSONResponse:
             "RateLimit-Remaining": "0",
             "RateLimit-Reset": str(exc.reset),
         }
+    elif isinstance(exc, Unavailable):
+        headers = {"Retry-After": str(exc.retry_after)}
     return error_response(exc, headers)
 
 
