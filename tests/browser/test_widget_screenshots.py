@@ -126,3 +126,33 @@ def test_fits_a_320_px_phone_without_sideways_scrolling(
     assert overflow == 0
     expect(frame.get_by_role("button", name="Close chat")).to_be_visible()
     context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390, 320])
+def test_screenshot_of_the_unavailable_note_inside_the_page(
+    width: int,
+    browser: Browser,
+    live_server: LiveServer,
+    settings: Settings,
+    screenshot_dir: Path,
+) -> None:
+    make_site(settings, "Demo shop", [live_server.url], accent_color="#0f766e")
+    context = browser.new_context(viewport={"width": width, "height": 740})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.goto(live_server.url + "/demo")
+    launcher = page.get_by_role("button", name="Open chat")
+    expect(launcher).to_be_visible()
+    live_server.stop()  # the shop's page stays; chatdesk goes away
+    launcher.click()
+    note = page.get_by_role("status").filter(has_text="Chat is unavailable right now")
+    expect(note).to_be_visible()
+    page.screenshot(path=screenshot_dir / f"widget-unavailable-{width}.png")
+    # A small card above the launcher, inside the viewport, the launcher still there to close it.
+    card = page.locator("chatdesk-widget .p").bounding_box()
+    button = page.get_by_role("button", name="Close chat").bounding_box()
+    assert card is not None and button is not None
+    assert card["x"] >= 0 and card["x"] + card["width"] <= width
+    assert card["height"] < 150 and card["y"] + card["height"] <= button["y"]
+    context.close()
+    live_server.start()

@@ -1,8 +1,5 @@
-/* chatdesk widget loader: <script src="https://CHATDESK/widget.js" data-site="SITE_KEY" async></script>
- * One <chatdesk-widget> element (Shadow DOM: launcher + chat frame), one global: window.chatdesk.
- * See docs/embed.md. */
+/* chatdesk widget loader (/widget.js); see docs/embed.md. */
 (() => {
-  // biome-ignore lint/suspicious/noRedundantUseStrict: a classic script, not a module (Biome assumes one)
   "use strict";
   const doc = document;
   let me = doc.currentScript;
@@ -18,10 +15,13 @@
     return;
   }
   const existing = window.chatdesk;
-  if (existing && existing.version === 1 && typeof existing.open === "function") return; // loaded twice
+  if (existing?.version === 1 && typeof existing.open === "function") return; // loaded twice
   if (doc.querySelector("chatdesk-widget")) return;
 
   const hostOrigin = location.origin;
+  const query = `?site=${encodeURIComponent(siteKey)}&origin=${encodeURIComponent(hostOrigin)}`;
+  const settingsUrl = `${origin}/widget/launcher${query}`;
+  const frameUrl = `${origin}/widget/frame${query}`;
   const flag = `chatdesk:opened:${siteKey}`;
   const listeners = { unread: [], open: [], close: [] };
   const pending = [];
@@ -29,29 +29,36 @@
   let unread = 0;
   let wantOpen = false;
   let ready = false;
+  let blocked = false;
+  let timer = 0;
+  let tries = 0;
   let frame = null;
   let root, launcher, panel, badge, wrap;
 
   const CSS =
-    // all:initial!important on :host beats any !important rule of the host page (the shadow
-    // context wins for important declarations), so page CSS cannot hide or move the widget.
     ":host{all:initial!important;display:block!important;position:fixed!important;z-index:2147483000!important;" +
     "width:0!important;height:0!important}" +
     "*{box-sizing:border-box}" +
-    ".w{--a:#2563eb;position:fixed;bottom:20px;right:20px;font:14px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}" +
+    ".w{--a:#2563eb;position:fixed;bottom:20px;right:20px;font:14px/1.4 system-ui,sans-serif}" +
     ".w.left{right:auto;left:20px}" +
-    "button.l{all:unset;box-sizing:border-box;display:flex;align-items:center;justify-content:center;width:56px;height:56px;" +
-    "border-radius:50%;background:var(--a);color:#fff;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);transition:transform .15s}" +
-    "button.l:hover{transform:scale(1.06)}button.l:focus-visible{outline:3px solid #111;outline-offset:3px}" +
-    "button.l svg{width:28px;height:28px;fill:currentColor}.x{display:none}.o .x{display:block}.o .c{display:none}" +
+    "button{all:unset;display:flex;align-items:center;justify-content:center;cursor:pointer}" +
+    "button.l{width:56px;height:56px;border-radius:50%;background:var(--a);color:#fff;box-shadow:0 4px 14px rgba(0,0,0,.25);transition:transform .15s}" +
+    "button.l:hover{transform:scale(1.06)}button:focus-visible{outline:3px solid #111;outline-offset:3px}" +
+    "svg{width:28px;height:28px;fill:currentColor}.x{display:none}.o .x{display:block}.o .c{display:none}" +
     ".b{position:absolute;top:-4px;right:-4px;min-width:20px;height:20px;padding:0 6px;border-radius:10px;background:#dc2626;" +
     "color:#fff;font:700 11px/16px system-ui,sans-serif;text-align:center;border:2px solid #fff}.b[hidden],.p[hidden]{display:none}" +
     ".p{position:absolute;bottom:72px;right:0;width:380px;height:min(640px,calc(100vh - 110px));border-radius:14px;overflow:hidden;" +
     "box-shadow:0 10px 40px rgba(0,0,0,.28);background:#fff}.left .p{right:auto;left:0}" +
-    ".p iframe{border:0;width:100%;height:100%;display:block;color-scheme:normal}" +
-    "@media (max-width:480px){.p{position:fixed;inset:0;width:100%;height:100%;border-radius:0}.o button.l{display:none}}";
+    // no frame before "ready": never an error page
+    ".p iframe{border:0;width:100%;height:100%;display:none;color-scheme:normal}.r iframe{display:block}" +
+    ".n,button.k{display:none}.d .p{width:300px;max-width:calc(100vw - 40px);height:auto}.d .n{display:block;padding:16px 40px 16px 18px;color:#4b5563}" +
+    ".n b{display:block;color:#111827}.k{position:absolute;top:10px;right:10px;padding:4px;border-radius:6px;color:#6b7280}" +
+    ".d button.k{display:flex}.k svg{width:20px;height:20px}" +
+    "@media (max-width:480px){.w:not(.d) .p{position:fixed;inset:0;width:100%;height:100%;border-radius:0}.o:not(.d) .l{display:none}}";
 
   const SVG = "http://www.w3.org/2000/svg";
+  const X =
+    "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z";
   function icon(cls, d) {
     const svg = doc.createElementNS(SVG, "svg");
     svg.setAttribute("class", cls);
@@ -63,12 +70,18 @@
     return svg;
   }
 
+  function make(tag, cls, parent) {
+    const el = doc.createElement(tag);
+    el.className = cls;
+    return parent.appendChild(el);
+  }
+
   function emit(name, value) {
     for (const listener of listeners[name]) {
       try {
         listener(value);
       } catch (error) {
-        // Reported (as an uncaught error, from a timer), but never breaks the loader.
+        // report it, don't break
         setTimeout(() => {
           throw error;
         });
@@ -77,7 +90,7 @@
   }
 
   function send(message) {
-    if (ready && frame) frame.contentWindow.postMessage(message, origin);
+    if (ready) frame.contentWindow.postMessage(message, origin);
     else pending.push(message);
   }
 
@@ -95,20 +108,44 @@
     }
   }
 
+  // a network error or a 5xx: unreachable (a page CSP's refusal: unknown)
+  function probe() {
+    fetch(settingsUrl, { credentials: "omit", cache: "no-store" }).then(
+      (res) => res.status < 500 || fail(),
+      () => blocked || fail(),
+    );
+  }
+
+  // the note shows; retried after 2 s doubling to 30 s (a ready frame reconnects itself)
+  function fail() {
+    if (ready || timer) return;
+    wrap.classList.add("d");
+    timer = setTimeout(
+      () => {
+        timer = 0;
+        frame.src = frameUrl;
+        probe();
+      },
+      Math.min(30000, 2000 * 2 ** tries++),
+    );
+  }
+
   function makeFrame() {
     if (frame) return;
-    frame = doc.createElement("iframe");
+    frame = make("iframe", "", panel);
     frame.title = "Chat";
     frame.setAttribute("allow", "");
-    frame.src = `${origin}/widget/frame?site=${encodeURIComponent(siteKey)}&origin=${encodeURIComponent(hostOrigin)}`;
-    panel.appendChild(frame);
-    // The page (no query or fragment: those can carry secrets) for the operator's visitor panel.
+    frame.src = frameUrl;
+    // an error page fires "load" too, never "ready"
+    frame.addEventListener("load", () => setTimeout(fail, 2000));
+    // no query or fragment: secrets
     pending.unshift({ chatdesk: "page", url: location.origin + location.pathname });
+    probe();
   }
 
   function open() {
     if (!panel) {
-      wantOpen = true; // opens once mounted (never, if not allowed here)
+      wantOpen = true; // once mounted
       return;
     }
     makeFrame();
@@ -117,40 +154,44 @@
     } catch {
       // storage may be off
     }
-    if (isOpen) return;
-    isOpen = true;
-    panel.hidden = false;
-    wrap.classList.add("o");
-    launcher.setAttribute("aria-expanded", "true");
-    launcher.setAttribute("aria-label", "Close chat");
-    send({ chatdesk: "open" });
-    frame.focus();
-    emit("open");
+    if (!isOpen) show(true);
   }
 
   function close(fromFrame) {
     if (!isOpen) return;
-    isOpen = false;
-    panel.hidden = true;
-    wrap.classList.remove("o");
-    launcher.setAttribute("aria-expanded", "false");
-    launcher.setAttribute("aria-label", "Open chat");
-    send({ chatdesk: "close" });
+    show(false);
     if (fromFrame) launcher.focus();
-    emit("close");
+  }
+
+  function show(on) {
+    const name = on ? "open" : "close";
+    isOpen = on;
+    panel.hidden = !on;
+    wrap.classList.toggle("o", on);
+    launcher.setAttribute("aria-expanded", on);
+    setUnread(unread);
+    send({ chatdesk: name });
+    if (on) frame.focus();
+    emit(name);
   }
 
   function onMessage(event) {
-    // Only our own frame, from chatdesk's origin: anything else is ignored.
+    // only our own frame, from chatdesk's origin
     if (!frame || event.origin !== origin || event.source !== frame.contentWindow) return;
-    const data = event.data || {};
-    if (data.chatdesk === "ready") {
+    const type = event.data?.chatdesk;
+    if (type === "ready") {
       ready = true;
-      while (pending.length) frame.contentWindow.postMessage(pending.shift(), origin);
-      if (isOpen) frame.contentWindow.postMessage({ chatdesk: "open" }, origin);
-    } else if (data.chatdesk === "unread") {
-      setUnread(data.count);
-    } else if (data.chatdesk === "close") {
+      clearTimeout(timer);
+      wrap.classList.remove("d");
+      wrap.classList.add("r");
+      while (pending.length) send(pending.shift());
+      if (isOpen) {
+        send({ chatdesk: "open" });
+        frame.focus();
+      }
+    } else if (type === "unread") {
+      setUnread(event.data.count);
+    } else if (type === "close") {
       close(true);
     }
   }
@@ -158,52 +199,41 @@
   function mount(config) {
     const host = doc.createElement("chatdesk-widget");
     root = host.attachShadow({ mode: "open" });
-    if (
-      root.adoptedStyleSheets &&
-      window.CSSStyleSheet &&
-      "replaceSync" in CSSStyleSheet.prototype
-    ) {
+    if (root.adoptedStyleSheets) {
       const sheet = new CSSStyleSheet();
-      sheet.replaceSync(CSS); // not an inline style: allowed under a strict host CSP
+      sheet.replaceSync(CSS);
       root.adoptedStyleSheets = [sheet];
     } else {
-      const style = doc.createElement("style");
-      style.textContent = CSS;
-      root.appendChild(style);
+      make("style", "", root).textContent = CSS;
     }
-    wrap = doc.createElement("div");
-    wrap.className = `w${config.position === "left" ? " left" : ""}`;
+    wrap = make("div", `w${config.position === "left" ? " left" : ""}`, root);
     if (/^#[0-9a-f]{6}$/i.test(config.accent_color || ""))
       wrap.style.setProperty("--a", config.accent_color);
-    panel = doc.createElement("div");
-    panel.className = "p";
+    panel = make("div", "p", wrap);
     panel.hidden = true;
-    launcher = doc.createElement("button");
+    const note = make("div", "n", panel);
+    note.setAttribute("role", "status");
+    make("b", "", note).textContent = "Chat is unavailable right now";
+    note.append("We'll connect as soon as it's back.");
+    const closer = make("button", "k", panel);
+    closer.type = "button";
+    closer.setAttribute("aria-label", "Close");
+    closer.appendChild(icon("x", X));
+    closer.addEventListener("click", () => close(true));
+    launcher = make("button", "l", wrap);
     launcher.type = "button";
-    launcher.className = "l";
-    launcher.setAttribute("aria-label", "Open chat");
     launcher.setAttribute("aria-expanded", "false");
     launcher.appendChild(
       icon("c", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"),
     );
-    launcher.appendChild(
-      icon(
-        "x",
-        "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z",
-      ),
-    );
-    badge = doc.createElement("span");
-    badge.className = "b";
-    badge.hidden = true;
+    launcher.appendChild(icon("x", X));
+    badge = make("span", "b", launcher);
     badge.setAttribute("aria-hidden", "true");
-    launcher.appendChild(badge);
+    setUnread(0);
     launcher.addEventListener("click", () => {
       if (isOpen) close(false);
       else open();
     });
-    wrap.appendChild(panel);
-    wrap.appendChild(launcher);
-    root.appendChild(wrap);
     root.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && isOpen) close(true);
     });
@@ -215,7 +245,6 @@
     } catch {
       // storage may be off
     }
-    // A returning visitor gets the frame at once (hidden) so replies raise the badge.
     if (opened) makeFrame();
   }
 
@@ -235,7 +264,6 @@
       }
       return api;
     },
-    // So the queue snippet `(window.chatdesk = window.chatdesk || []).push([...])` works before and after.
     push: (call) => {
       const name = call?.[0];
       if (Object.hasOwn(api, name) && name !== "push" && name !== "version") {
@@ -254,9 +282,9 @@
         writable: true,
       });
     } catch {
-      // a frozen window: run without the API
+      // frozen window
     }
-  } else if (window.console) {
+  } else {
     console.warn("chatdesk: window.chatdesk is taken by this page; the JS API is not installed.");
   }
 
@@ -271,24 +299,22 @@
   }
 
   function boot() {
+    // a page CSP's refusal fails like a network error
+    doc.addEventListener("securitypolicyviolation", (event) => {
+      if (event.blockedURI.startsWith(origin)) blocked = true;
+    });
     const fallback = setTimeout(() => start({}), 4000);
-    const url = `${origin}/widget/launcher?site=${encodeURIComponent(siteKey)}&origin=${encodeURIComponent(hostOrigin)}`;
-    fetch(url, { credentials: "omit" })
-      .then((res) => {
-        if (res.status === 404) return null;
-        return res.ok ? res.json() : {};
-      })
-      // connect-src may forbid it: go with defaults
+    fetch(settingsUrl, { credentials: "omit" })
+      .then((res) => (res.status === 404 ? null : res.ok ? res.json() : {}))
+      // unreachable or refused: defaults
       .catch(() => ({}))
       .then((config) => {
         clearTimeout(fallback);
         if (config === null || config.allowed === false) {
           started = true;
-          if (window.console) {
-            console.warn(
-              `chatdesk: no chat here (unknown site key, or ${hostOrigin} is not an allowed origin).`,
-            );
-          }
+          console.warn(
+            `chatdesk: no chat here (unknown site key, or ${hostOrigin} is not an allowed origin).`,
+          );
           return;
         }
         start(config);
