@@ -242,8 +242,11 @@ def test_a_stalled_writer_never_blocks_the_home_loop(sqlite_url: str, loop_facto
         db.start(asyncio.get_running_loop())
         try:
             pipe = pipe_of(db)
-            stall = asyncio.ensure_future(db.write(units.sleep_then_put, "stall", 1.5))
-            await asyncio.sleep(0.2)  # the child is inside the slow unit, reading nothing
+            await db.write(
+                units.put, "warm"
+            )  # the child is up (a fresh interpreter, slow to start)
+            stall = asyncio.ensure_future(db.write(units.sleep_then_put, "stall", 3.0))
+            await asyncio.sleep(0.5)  # the child is inside the slow unit, reading nothing
             big = [db.write(units.put_value, f"big{n}", "x" * size) for n in range(count)]
             sent = asyncio.gather(stall, *big)
             started = time.monotonic()
