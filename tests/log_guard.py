@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
 
-__all__ = ["SECRET_SHAPES", "LineRecorder", "offending"]
+__all__ = ["SECRET_SHAPES", "LineRecorder", "logged", "offending", "recorder"]
 
 SECRET_SHAPES = re.compile(
     r"cd[vsk]_[A-Za-z0-9_-]{20,}"  # visitor, session and API tokens
@@ -46,6 +47,21 @@ class LineRecorder(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(self.format(record))
+
+
+@pytest.fixture
+def recorder() -> Iterator[LineRecorder]:
+    """chatdesk's own log lines (a handler on its logger: create_app replaces the root's)."""
+    lines = LineRecorder()
+    logger = logging.getLogger("chatdesk")
+    logger.addHandler(lines)
+    yield lines
+    logger.removeHandler(lines)
+
+
+def logged(recorder: LineRecorder, words: str) -> list[str]:
+    """The recorded lines that contain ``words``."""
+    return [line for line in recorder.lines if words in line]
 
 
 @dataclass

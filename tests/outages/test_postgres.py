@@ -21,8 +21,8 @@ from chatdesk.settings import Settings
 from tests.api.expect import assert_error
 from tests.api.world import ApiWorld, api_world
 from tests.deploy.stack import PG_ADMIN_URL, postgres_database
-from tests.log_guard import LineRecorder
-from tests.outages.conftest import logged, metric
+from tests.log_guard import LineRecorder, logged
+from tests.outages.conftest import metric
 
 METRICS = {"Authorization": "Bearer metrics-token-for-tests"}
 

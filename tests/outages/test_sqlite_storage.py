@@ -24,8 +24,7 @@ from chatdesk.app import create_app
 from chatdesk.settings import Settings
 from tests.api.expect import assert_error
 from tests.api.world import ApiWorld, api_world
-from tests.log_guard import LineRecorder
-from tests.outages.conftest import logged
+from tests.log_guard import LineRecorder, logged
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="needs root: chattr +i and mounting a tmpfs"
@@ -69,14 +68,21 @@ def checks(client: TestClient) -> tuple[int, dict[str, dict[str, str]]]:
     return response.status_code, response.json()["checks"]
 
 
+def a_world_with_one_message(settings: Settings) -> ApiWorld:
+    """An owner, a site and a visitor's conversation with one message, by a server that
+    has stopped since (its tokens serve the next one)."""
+    with TestClient(create_app(settings)) as client:
+        world = api_world(client)
+        assert say(client, world, "before") == 201
+    return world
+
+
 def test_a_server_started_on_an_unwritable_file_serves_reads_and_writes_once_it_is_writable(
     tmp_path: Path, recorder: LineRecorder
 ) -> None:
     path = tmp_path / "chatdesk.db"
     settings = sqlite_settings(path)
-    with TestClient(create_app(settings)) as client:
-        world = api_world(client)
-        assert say(client, world, "before") == 201
+    world = a_world_with_one_message(settings)
     with contextlib.ExitStack() as unwritable:
         unwritable.enter_context(immutable(path))
         with TestClient(create_app(settings)) as client:
@@ -109,9 +115,7 @@ def test_writes_resume_without_a_restart_once_the_file_is_writable_again(
 ) -> None:
     path = tmp_path / "chatdesk.db"
     settings = sqlite_settings(path)
-    with TestClient(create_app(settings)) as client:
-        world = api_world(client)
-        assert say(client, world, "before") == 201
+    world = a_world_with_one_message(settings)
     with TestClient(create_app(settings)) as client:
         with immutable(path):
             # The writer opens its connection at its first write: read-only, now.

@@ -9,7 +9,6 @@ recovers by itself once Redis answers again.
 
 from __future__ import annotations
 
-import logging
 import shutil
 import subprocess
 import time
@@ -23,7 +22,7 @@ import redis
 
 from chatdesk.security import rate_limits
 from tests.conftest import free_port
-from tests.log_guard import LineRecorder
+from tests.log_guard import LineRecorder, logged
 from tests.realtime.conftest import Live, head_of, make_scene, poll, wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.live]
@@ -84,20 +83,6 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
     server = OwnRedis(tmp_path)
     yield server
     server.stop()
-
-
-@pytest.fixture
-def recorder() -> Iterator[LineRecorder]:
-    """chatdesk's own log lines (a handler on its logger: create_app replaces the root's)."""
-    lines = LineRecorder()
-    logger = logging.getLogger("chatdesk")
-    logger.addHandler(lines)
-    yield lines
-    logger.removeHandler(lines)
-
-
-def logged(recorder: LineRecorder, words: str) -> list[str]:
-    return [line for line in recorder.lines if words in line]
 
 
 def new_session(http: httpx.Client, site_key: str) -> int:
