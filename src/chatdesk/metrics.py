@@ -31,6 +31,15 @@ class _LiveValues(Collector):
         yield CounterMetricFamily(
             "chatdesk_events_published", "Wake-ups published after commit", value=hub.published
         )
+        reads = CounterMetricFamily(
+            "chatdesk_event_reads",
+            "Reads of the event log made for delivery: the hub's reads of new events (fetch),"
+            " its head polls (poll), listeners catching up from their cursor (catch_up)",
+            labels=["reason"],
+        )
+        for reason, count in hub.reads.items():
+            reads.add_metric([reason], count)
+        yield reads
         yield CounterMetricFamily(
             "chatdesk_rate_limit_rejections", "Requests refused with 429", value=limiter.rejections
         )

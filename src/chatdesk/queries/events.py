@@ -4,17 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, select
+from sqlalchemy import ColumnElement, Connection, Row, bindparam, func, select
 
 from chatdesk.clock import iso
 from chatdesk.db.runner import Database
 from chatdesk.db.tables import events, meta
 from chatdesk.errors import CursorExpired
 from chatdesk.security.principals import OperatorActor, VisitorActor
+from chatdesk.security.visibility import Visibility, visibility
 from chatdesk.shape_types import Event, EventData
 from chatdesk.shapes import for_visitor
 
-__all__ = ["PURGED_THROUGH", "EventLogReader", "event_shape", "head", "read_events", "routes_after"]
+__all__ = [
+    "PURGED_THROUGH",
+    "EventLogReader",
+    "event_shape",
+    "events_after",
+    "head",
+    "read_events",
+    "visible_to",
+]
+
+# (id, site id, visitor id, private, operator view, visitor view or None): one stored
+# event as the real-time hub holds it, shaped once per audience.
+NewEvent = tuple[int, str, str | None, bool, Event, Event | None]
 
 # meta key: the highest event id ever purged; cursors below it have lost events.
 PURGED_THROUGH = "events_purged_through"
@@ -33,9 +46,14 @@ def _bounds(conn: Connection) -> tuple[int, int]:
     return max(int(newest), purged_through), purged_through
 
 
-def event_shape(row: Row[Any], actor: OperatorActor | VisitorActor) -> Event:
+def event_shape(row: Row[Any], actor: OperatorActor | VisitorActor | Visibility) -> Event:
+    """The event as ``actor`` (or an audience: a visitor's or an operator's) sees it."""
     data: EventData = row.data.copy()  # as the action that appended it wrote it
-    if isinstance(actor, VisitorActor) and "conversation" in data:
+    if isinstance(actor, Visibility):
+        to_visitor = actor.is_visitor
+    else:
+        to_visitor = isinstance(actor, VisitorActor)
+    if to_visitor and "conversation" in data:
         data["conversation"] = for_visitor(data["conversation"])
     return {
         "id": row.id,
@@ -59,11 +77,7 @@ def read_events(
         return [], newest
     if after > newest or after < purged_through:
         raise CursorExpired()
-    query = select(events).where(events.c.id > after)
-    if isinstance(actor, VisitorActor):
-        query = query.where(events.c.visitor_id == actor.visitor_id, events.c.private.is_(False))
-    elif actor.site_ids is not None:
-        query = query.where(events.c.site_id.in_(sorted(actor.site_ids)))
+    query = select(events).where(events.c.id > after, *visible_to(visibility(actor)))
     rows = conn.execute(query.order_by(events.c.id).limit(limit)).all()
     if not rows:
         # Nothing for this reader up to the head: move its cursor there so the next
@@ -74,19 +88,37 @@ def read_events(
     return [event_shape(row, actor) for row in rows], rows[-1].id
 
 
-_ROUTES_AFTER = (
-    select(events.c.id, events.c.site_id, events.c.visitor_id, events.c.private)
-    .where(events.c.id > bindparam("b_after"))
-    .order_by(events.c.id)
-    .limit(1000)
-)
+def visible_to(seen: Visibility) -> list[ColumnElement[bool]]:
+    """``seen`` as the conditions of a query on ``events``: the database's side of
+    :meth:`Visibility.admits` (the hub's side, for events in memory)."""
+    if seen.visitor_id is not None:
+        return [events.c.visitor_id == seen.visitor_id, events.c.private.is_(False)]
+    if seen.site_ids is not None:
+        return [events.c.site_id.in_(sorted(seen.site_ids))]
+    return []
 
 
-def routes_after(conn: Connection, after: int) -> list[tuple[int, str, str | None, bool]]:
-    """(id, site id, visitor id, private) of up to 1000 events after ``after``: what the
-    real-time hub needs to know whom to wake, and no more."""
-    rows = conn.execute(_ROUTES_AFTER, {"b_after": after}).all()
-    return [(int(r[0]), r[1], r[2], bool(r[3])) for r in rows]
+_OPERATORS = Visibility()
+_VISITORS = Visibility(visitor_id="")
+_EVENTS_AFTER = select(events).where(events.c.id > bindparam("b_after")).order_by(events.c.id)
+
+
+def events_after(conn: Connection, after: int, limit: int = 1000) -> list[NewEvent]:
+    """Whole rows of up to ``limit`` events after ``after``, oldest first, each shaped
+    once for operators and once for its visitor (None: never shown to a visitor). What
+    the real-time hub reads, once per process, to hand new events to every listener."""
+    rows = conn.execute(_EVENTS_AFTER.limit(limit), {"b_after": after}).all()
+    return [
+        (
+            int(row.id),
+            row.site_id,
+            row.visitor_id,
+            bool(row.private),
+            event_shape(row, _OPERATORS),
+            None if row.private or not row.visitor_id else event_shape(row, _VISITORS),
+        )
+        for row in rows
+    ]
 
 
 class EventLogReader:
@@ -99,5 +131,5 @@ class EventLogReader:
     async def head(self) -> int:
         return await self.db.read(head)
 
-    async def routes_after(self, after: int) -> list[tuple[int, str, str | None, bool]]:
-        return await self.db.read(lambda conn: routes_after(conn, after))
+    async def events_after(self, after: int) -> list[NewEvent]:
+        return await self.db.read(lambda conn: events_after(conn, after))

@@ -1,12 +1,17 @@
-"""In-process fan-out: which parked listener must look at the event log again.
+"""In-process fan-out: each new event read once per process, handed to every listener.
 
 The hub learns of new events from the bus (published by any process after its
 commit) and from a slow poll of the event log's head (which covers a lost
-wake-up and writers with no bus, such as the CLI). It reads only the routing
-columns of the new events, once per process, and wakes the listeners whose
-keys match; each woken listener then re-reads the log from its own cursor with
-its own visibility filter. Ephemeral signals (typing) are handed to matching
-listeners directly; they are never stored.
+wake-up and writers with no bus, such as the CLI). It reads the new events'
+whole rows once per process, already shaped for each audience (operators; the
+event's visitor, never for a private one), keeps each event's encodings (the
+SSE frame and the long-poll item, made on first use, once per audience), and
+appends the event to the bounded backlog of every listener whose routing keys
+match and whose visibility (``security.visibility``, the rule ``read_events``
+applies in SQL) admits it. A listener reads the log itself only to catch up:
+on connect, from its client's cursor, and after its backlog overflowed (then it
+falls back to a read from its cursor, never to a drop). Ephemeral signals
+(typing) are handed to matching listeners directly; they are never stored.
 
 The hub reads the log through the :class:`EventLog` it is given (the app passes
 ``queries.events.EventLogReader``), so the real-time layer imports no query.
@@ -23,14 +28,21 @@ from typing import Any, Protocol
 
 from chatdesk.errors import Unavailable
 from chatdesk.realtime.bus import Bus, Message
+from chatdesk.realtime.frames import json_item, sse_frame
 from chatdesk.realtime.routing import Key, event_keys
 from chatdesk.security.principals import Principal
+from chatdesk.security.visibility import Visibility
+from chatdesk.shape_types import Event
 
-__all__ = ["EventLog", "Hub", "Listener", "Route"]
+__all__ = ["BACKLOG", "Entry", "EventLog", "Hub", "Listener", "NewEvent"]
 
 _log = logging.getLogger("chatdesk.hub")
-# (event id, site id, visitor id, private): what routing an event needs.
-Route = tuple[int, str, str | None, bool]
+# (id, site id, visitor id, private, operator view, visitor view or None): one new
+# event's whole row, shaped once per audience by the reader.
+NewEvent = tuple[int, str, str | None, bool, Event, Event | None]
+# Events a listener may hold undelivered before it falls back to reading the log.
+BACKLOG = 256
+_EVERYONE = Visibility()
 
 
 class EventLog(Protocol):
@@ -39,18 +51,89 @@ class EventLog(Protocol):
     async def head(self) -> int:
         """The newest event id (0 for an empty log)."""
 
-    async def routes_after(self, after: int) -> list[Route]:
-        """The routing columns of events after ``after``, oldest first (a page of them)."""
+    async def events_after(self, after: int) -> list[NewEvent]:
+        """The events after ``after``, oldest first (a page of them)."""
+
+
+class Entry:
+    """One stored event as the hub holds it: routing columns, the view of each
+    audience, and each view's bytes, encoded on first use and then shared."""
+
+    __slots__ = ("_frames", "_items", "_views", "id", "private", "site_id", "visitor_id")
+
+    def __init__(
+        self,
+        event_id: int,
+        site_id: str,
+        visitor_id: str | None,
+        private: bool,
+        operator_view: Event,
+        visitor_view: Event | None,
+    ) -> None:
+        self.id = event_id
+        self.site_id = site_id
+        self.visitor_id = visitor_id
+        self.private = private
+        self._views = (operator_view, visitor_view)
+        self._frames: list[bytes | None] = [None, None]
+        self._items: list[bytes | None] = [None, None]
+
+    def view(self, to_visitor: bool) -> Event:
+        view = self._views[to_visitor]
+        if view is None:  # the hub hands a visitor only what its visibility admits
+            raise ValueError(f"event {self.id} is not shown to visitors")
+        return view
+
+    def frame(self, to_visitor: bool) -> bytes:
+        """The SSE frame for this audience."""
+        frame = self._frames[to_visitor]
+        if frame is None:
+            frame = self._frames[to_visitor] = sse_frame(self.view(to_visitor))
+        return frame
+
+    def item(self, to_visitor: bool) -> bytes:
+        """The long-poll JSON item for this audience."""
+        item = self._items[to_visitor]
+        if item is None:
+            item = self._items[to_visitor] = json_item(self.view(to_visitor))
+        return item
 
 
 class Listener:
-    """One parked reader: a flag the hub sets, plus ephemeral events waiting for it."""
+    """One parked reader: a flag the hub sets, the events handed to it and not yet
+    taken, plus ephemeral events waiting for it.
 
-    __slots__ = ("_woken", "ephemeral", "keys", "principal", "recheck")
+    The hub has handed this listener every event it may see with an id above
+    :attr:`base` up to what the hub has read (:attr:`Hub.seen`). A reader whose
+    cursor is below ``base`` (it connected with an older cursor, or its backlog
+    overflowed) catches up by reading the log from its cursor.
+    """
 
-    def __init__(self, keys: tuple[Key, ...], principal: Principal | None) -> None:
+    __slots__ = (
+        "_woken",
+        "backlog",
+        "base",
+        "ephemeral",
+        "keys",
+        "principal",
+        "recheck",
+        "seen",
+        "to_visitor",
+    )
+
+    def __init__(
+        self,
+        keys: tuple[Key, ...],
+        principal: Principal | None,
+        seen: Visibility = _EVERYONE,
+        base: int = 0,
+    ) -> None:
         self.keys = keys
         self.principal = principal
+        self.seen = seen
+        self.to_visitor = seen.is_visitor
+        self.base = base
+        self.backlog: list[Entry] | None = None
         self.recheck = False
         self._woken = asyncio.Event()
         self.ephemeral: list[dict[str, Any]] = []
@@ -72,18 +155,45 @@ class Listener:
             return False
         return True
 
+    def behind(self, cursor: int) -> bool:
+        """Whether events after ``cursor`` must be read from the log (not all handed over)."""
+        return cursor < self.base
+
+    def push(self, entry: Entry, limit: int) -> bool:
+        """Hand over ``entry``; False when the backlog was full (it is then dropped
+        whole and the listener reads the log from its cursor instead)."""
+        self.wake()
+        backlog = self.backlog
+        if backlog is None:
+            self.backlog = [entry]
+        elif len(backlog) < limit:
+            if backlog[-1] is not entry:
+                backlog.append(entry)
+        else:
+            self.backlog = None
+            self.base = entry.id
+            return False
+        return True
+
     def take_ephemeral(self) -> list[dict[str, Any]]:
         taken, self.ephemeral = self.ephemeral, []
         return taken
 
 
 class Hub:
-    """Wakes parked listeners when events they may see are committed."""
+    """Hands parked listeners the events they may see as they are committed."""
 
-    def __init__(self, bus: Bus, log: EventLog, *, poll_seconds: float) -> None:
+    def __init__(
+        self, bus: Bus, log: EventLog, *, poll_seconds: float, backlog: int = BACKLOG
+    ) -> None:
         self.bus = bus
         self.log = log
         self.poll_seconds = poll_seconds
+        self.backlog = backlog
+        # Reads of the event log made for delivery: the hub's own reads of new events
+        # ("fetch"), its head polls ("poll"), and listeners catching up ("catch_up").
+        self.reads = {"fetch": 0, "poll": 0, "catch_up": 0}
+        self.overflows = 0
         self._listeners: dict[Key, set[Listener]] = defaultdict(set)
         self._seen = 0
         self._target = 0
@@ -99,7 +209,13 @@ class Hub:
     def parked(self) -> int:
         return sum(len(group) for group in self._listeners.values())
 
+    @property
+    def seen(self) -> int:
+        """The event id through which the hub has handed every event to its listeners."""
+        return self._seen
+
     async def start(self) -> None:
+        self.reads["poll"] += 1
         self._seen = self._target = await self.log.head()
         await self.bus.start(self._on_bus)
         self._loop = asyncio.get_running_loop()
@@ -116,8 +232,15 @@ class Hub:
 
     # -- listeners -----------------------------------------------------------------
 
-    def listen(self, keys: tuple[Key, ...], principal: Principal | None = None) -> Listener:
-        listener = Listener(keys, principal)
+    def listen(
+        self,
+        keys: tuple[Key, ...],
+        principal: Principal | None = None,
+        seen: Visibility = _EVERYONE,
+    ) -> Listener:
+        """Park a listener; from now on it is handed every event after :attr:`seen`
+        that ``seen`` admits (events up to there it reads from the log)."""
+        listener = Listener(keys, principal, seen, self._seen)
         for key in keys:
             self._listeners[key].add(listener)
         return listener
@@ -129,6 +252,32 @@ class Hub:
                 group.discard(listener)
                 if not group:
                     del self._listeners[key]
+
+    def take(self, listener: Listener, cursor: int) -> tuple[list[Entry], int]:
+        """The events handed to ``listener`` after ``cursor``, and its new cursor.
+
+        Only for a listener not :meth:`Listener.behind` ``cursor``: it has been handed
+        every event it may see from there through :attr:`seen`, so its cursor moves
+        there even when none of them was for it.
+        """
+        backlog, listener.backlog = listener.backlog, None
+        fresh = [entry for entry in backlog if entry.id > cursor] if backlog else []
+        return fresh, max(cursor, self._seen)
+
+    def counted_read(self) -> None:
+        """Count a listener's own read of the log (a catch-up)."""
+        self.reads["catch_up"] += 1
+
+    def _hand(self, entry: Entry) -> None:
+        keys = event_keys(entry.site_id, None if entry.private else entry.visitor_id)
+        for key in keys:
+            group = self._listeners.get(key)
+            if not group:
+                continue
+            for listener in group:
+                admitted = listener.seen.admits(entry.site_id, entry.visitor_id, entry.private)
+                if admitted and not listener.push(entry, self.backlog):
+                    self.overflows += 1
 
     def _wake(self, keys: Iterable[Key], ephemeral: dict[str, Any] | None = None) -> None:
         for key in keys:
@@ -200,17 +349,29 @@ class Hub:
         if self._target > self._seen and (self._fetcher is None or self._fetcher.done()):
             self._fetcher = asyncio.create_task(self._fetch())
 
-    async def _fetch(self) -> None:
+    async def refresh(self) -> None:
+        """Read the log's new events now (one read shared by every caller meanwhile):
+        a long-poll at the end of its wait, in case a wake-up was lost."""
+        if self._fetcher is None or self._fetcher.done():
+            self._fetcher = asyncio.create_task(self._fetch(force=True))
+        await asyncio.shield(self._fetcher)
+
+    async def _fetch(self, *, force: bool = False) -> None:
         try:
-            while self._target > self._seen:
-                rows = await self.log.routes_after(self._seen)
+            while force or self._target > self._seen:
+                force = False
+                self.reads["fetch"] += 1
+                rows = await self.log.events_after(self._seen)
                 if not rows:
                     # The head may lag a wake-up from a batch still being committed elsewhere.
                     self._target = self._seen
                     return
-                for _id, site_id, visitor_id, private in rows:
-                    self._wake(event_keys(site_id, None if private else visitor_id))
+                for row in rows:
+                    self._hand(Entry(*row))
+                # Handed over synchronously with the moves of the cursor: a listener
+                # taking its backlog always finds every event through ``seen``.
                 self._seen = max(self._seen, rows[-1][0])
+                self._target = max(self._target, self._seen)
         except Unavailable:
             pass  # the database is down (logged where met); the next poll retries
         except Exception:
@@ -234,6 +395,7 @@ class Hub:
         while True:
             await self._pause()
             try:
+                self.reads["poll"] += 1
                 newest = await self.log.head()
             except Exception as exc:
                 if not failing:  # once per spell: the database's outage is logged where met

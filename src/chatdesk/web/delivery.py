@@ -1,15 +1,17 @@
 """Delivering the event log to one reader over HTTP: JSON long-poll and Server-Sent Events.
 
 Both park a listener on the real-time hub and hold no database connection while
-parked: each read is one short hop. A listener is registered *before* the first
-read, so a commit that lands between the read and the wait still wakes it.
+parked. A listener is registered *before* its first read, which starts from the
+client's cursor (and answers 410 for an expired one); from then on the hub hands
+it the new events it may see, already shaped and encoded, and it reads the log
+again only to catch up: while a page-sized read has not reached what the hub
+handed it, or after its backlog overflowed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
@@ -20,21 +22,25 @@ from starlette.types import Message, Receive, Scope, Send
 from chatdesk.db.runner import Database
 from chatdesk.errors import Unavailable
 from chatdesk.queries.events import read_events
-from chatdesk.realtime.hub import Hub, Listener
+from chatdesk.realtime.frames import json_item, page_body, sse_frame
+from chatdesk.realtime.hub import Entry, Hub, Listener
 from chatdesk.realtime.routing import reader_keys
 from chatdesk.security.principals import OperatorActor, VisitorActor
-from chatdesk.shape_types import Event, EventsPage
+from chatdesk.security.visibility import visibility
+from chatdesk.shape_types import Event
 
 __all__ = ["EventStream", "long_poll"]
 
 Actor = OperatorActor | VisitorActor
 Batch = tuple[list[Event], int]
+# What a step of a listener found: events it read itself, events the hub handed it.
+Step = tuple[list[Event], list[Entry], int]
 
 
 def _listen(hub: Hub, actor: Actor) -> Listener:
     # Under the account, not the credential: signing an operator out or changing them
     # wakes their streams whether they were opened with a session or an API token.
-    return hub.listen(reader_keys(actor), actor.account)
+    return hub.listen(reader_keys(actor), actor.account, visibility(actor))
 
 
 PAGE = 100  # events per read
@@ -45,8 +51,33 @@ def _ephemeral(listener: Listener) -> list[Event]:
     return cast(list[Event], listener.take_ephemeral())
 
 
-async def _read(db: Database, actor: Actor, after: int | None) -> Batch:
+async def _read(db: Database, hub: Hub, actor: Actor, after: int | None) -> Batch:
+    hub.counted_read()
     return await db.read(lambda conn: read_events(conn, actor, after, PAGE))
+
+
+async def _step(db: Database, hub: Hub, actor: Actor, listener: Listener, cursor: int) -> Step:
+    """What is new for ``listener`` after ``cursor``: from memory, or one page read from
+    the log while it is behind. Call with the listener's flag cleared."""
+    read: list[Event] = []
+    if listener.behind(cursor):
+        read, cursor = await _read(db, hub, actor, cursor)
+        if listener.behind(cursor):
+            listener.wake()  # a full page short of what the hub handed over: read on
+            return read, [], cursor
+    handed, cursor = hub.take(listener, cursor)
+    return read, handed, cursor
+
+
+def _items(listener: Listener, read: list[Event], handed: list[Entry]) -> list[bytes]:
+    items = [json_item(event) for event in read]
+    items.extend(entry.item(listener.to_visitor) for entry in handed)
+    items.extend(json_item(event) for event in _ephemeral(listener))
+    return items
+
+
+def _page(items: list[bytes], cursor: int) -> Response:
+    return Response(page_body(items, cursor), media_type="application/json")
 
 
 async def long_poll(
@@ -56,8 +87,9 @@ async def long_poll(
     after: int | None,
     wait: float,
     receive: Receive | None = None,
-) -> EventsPage:
-    """Events after ``after`` as soon as there are any, else ``[]`` after ``wait`` seconds.
+) -> Response:
+    """Events after ``after`` as soon as there are any, else ``[]`` after ``wait`` seconds
+    (an ``EventsPage``, encoded from the bytes the hub made once per event).
 
     With ``receive`` (the request's ASGI receive, body already read), a client that
     hangs up stops the wait at once, so abandoned polls do not stay parked.
@@ -67,22 +99,28 @@ async def long_poll(
     watcher = asyncio.create_task(_watch_disconnect(receive, gone, listener)) if receive else None
     try:
         deadline = time.monotonic() + wait
-        cursor = after
+        found, cursor = await _read(db, hub, actor, after)
+        items = _items(listener, found, [])
+        if items or after is None:
+            return _page(items, cursor)
         while True:
-            listener.clear()
-            found, cursor_now = await _read(db, actor, cursor)
-            found.extend(_ephemeral(listener))
-            if found or cursor is None:
-                return {"events": found, "cursor": cursor_now}
-            cursor = cursor_now
             remaining = deadline - time.monotonic()
             if remaining <= 0 or gone.is_set() or hub.closing:
-                return {"events": [], "cursor": cursor}
-            await listener.wait(remaining)
+                return _page([], cursor)
+            woken = await listener.wait(remaining)
             if hub.closing:
                 # The server is stopping: answer at once, without another read; anything
                 # new is after this cursor, so the next poll (on any node) gets it.
-                return {"events": [], "cursor": cursor}
+                return _page([], cursor)
+            if not woken:
+                # The wait is over: look at the log once more (one read shared by the
+                # process), in case the wake-up of an event for this reader was lost.
+                await hub.refresh()
+            listener.clear()
+            read, handed, cursor = await _step(db, hub, actor, listener, cursor)
+            items = _items(listener, read, handed)
+            if items:
+                return _page(items, cursor)
     finally:
         if watcher is not None:
             watcher.cancel()
@@ -94,11 +132,6 @@ async def _watch_disconnect(receive: Receive, gone: asyncio.Event, listener: Lis
         pass
     gone.set()
     listener.wake()
-
-
-def _sse(event: Event) -> bytes:
-    head = f"id: {event['id']}\n" if event["id"] is not None else ""
-    return f"{head}event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
 
 
 class EventStream(Response):
@@ -137,7 +170,7 @@ class EventStream(Response):
     ) -> EventStream:
         listener = _listen(hub, actor)
         try:
-            first = await _read(db, actor, after)
+            first = await _read(db, hub, actor, after)
         except BaseException:
             hub.unlisten(listener)
             raise
@@ -193,28 +226,32 @@ class EventStream(Response):
         await self._send(send, {"type": "http.response.body", "body": data, "more_body": True})
 
     async def _stream(self, send: Send, gone: asyncio.Event) -> None:
-        found, cursor = self.first
+        read, cursor = self.first
+        handed: list[Entry] = []
+        listener = self.listener
         await self._body(send, b"retry: 2000\n\n")
         while not gone.is_set():
-            if len(found) >= PAGE and not self.hub.closing:
-                self.listener.wake()  # a full page: more may be waiting, read on at once
-            found.extend(_ephemeral(self.listener))
-            if found:
-                await self._body(send, b"".join(_sse(event) for event in found))
+            if listener.behind(cursor) and not self.hub.closing:
+                listener.wake()  # a full first page: more may be waiting, read on at once
+            frames = [sse_frame(event) for event in read]
+            frames.extend(entry.frame(listener.to_visitor) for entry in handed)
+            frames.extend(sse_frame(event) for event in _ephemeral(listener))
+            if frames:
+                await self._body(send, b"".join(frames))
             if self.hub.closing:
                 return  # the server is stopping: the client resumes from its last id
-            woken = await self.listener.wait(self.heartbeat)
+            woken = await listener.wait(self.heartbeat)
             if gone.is_set() or self.hub.closing:
                 return
-            if (not woken or self.listener.recheck) and self.still_allowed is not None:
-                self.listener.recheck = False
+            if (not woken or listener.recheck) and self.still_allowed is not None:
+                listener.recheck = False
                 if not await self.still_allowed():
                     return
             if not woken:
-                # Nothing new: the hub wakes this listener for every event it may see
-                # (its poll covers a lost wake-up), so a heartbeat costs no database read.
+                # Nothing new: the hub hands this listener every event it may see (its
+                # poll covers a lost wake-up), so a heartbeat costs no database read.
                 await self._body(send, b": ping\n\n")
-                found = []
+                read, handed = [], []
                 continue
-            self.listener.clear()
-            found, cursor = await _read(self.db, self.actor, cursor)
+            listener.clear()
+            read, handed, cursor = await _step(self.db, self.hub, self.actor, listener, cursor)
