@@ -18,12 +18,7 @@ import typer
 # through typer's own echo and style, not rich: rich is about 4 MiB that the server
 # would keep for its whole life after printing its first lines.
 if TYPE_CHECKING:
-    import socket
-
-    import uvicorn
-
     from chatdesk.db.runner import Database
-    from chatdesk.realtime.hub import Hub
     from chatdesk.settings import Settings
 
 __all__ = ["app", "main"]
@@ -127,11 +122,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to bind")] = None,
 ) -> None:
     """Run the server (migrates a SQLite database automatically)."""
-    import uvicorn
-
-    from chatdesk.app import create_app
     from chatdesk.bootstrap import create_first_owner
-    from chatdesk.web.header_limits import bounded_protocol
+    from chatdesk.serving import replace_process
 
     settings = _settings()
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
@@ -159,53 +151,9 @@ def serve(
         _announce_first_owner(first.email, first.password, settings, url)
     else:
         _say("  Sign in with an operator account (chatdesk create-operator adds one).\n")
-    chatdesk = create_app(settings)
-    config = uvicorn.Config(
-        chatdesk,
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        proxy_headers=False,
-        server_header=False,
-        ws="none",  # chatdesk has no WebSocket route: the protocol need not be loaded
-        # httptools, with the request head bounded (web/header_limits.py).
-        http=bounded_protocol(settings.max_header_bytes, settings.max_header_count),
-    )
-    _run_until_stopped(config, chatdesk.state.services.hub)
-
-
-# Parked readers are answered at once on SIGTERM; this bounds what is left (a slow
-# request, an upload) so that the process exits within 5 s in any case.
-SHUTDOWN_GRACE_SECONDS = 3
-
-
-def _run_until_stopped(config: uvicorn.Config, hub: Hub) -> None:
-    """Serve until SIGTERM or SIGINT, then stop within ``SHUTDOWN_GRACE_SECONDS``."""
-    import asyncio
-    import signal
-    from types import FrameType
-
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            # As uvicorn's, without re-raising the signal once stopped: a stop the
-            # server completed is a clean exit (code 0), as supervisors expect.
-            if self.should_exit and sig == signal.SIGINT:
-                self.force_exit = True
-            else:
-                self.should_exit = True
-
-        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-            # uvicorn closes the listening sockets and marks every connection to close
-            # after its response, then waits for the connections to end (a parked
-            # long-poll or stream would hold it for its whole wait). The hub lets the
-            # parked readers go at the first pause, after that marking.
-            asyncio.get_running_loop().call_soon(hub.release)
-            await super().shutdown(sockets)
-
-    Server(config).run()
+    # The server proper runs in a fresh interpreter, in this same process: it need not
+    # keep this command's modules or what preparing the database left (chatdesk.serving).
+    replace_process(settings.host, settings.port)
 
 
 # A bind to every address is shown as loopback: reachable from this machine at least.
