@@ -104,8 +104,9 @@ def test_the_app_on_a_current_schema_never_imports_alembic(database_url: str) ->
 def test_the_server_holds_neither_the_command_line_nor_rich(database_url: str) -> None:
     """structlog would import rich (about 4 MiB) whenever it is installed. (No test
     client here: httpx imports rich too.)"""
-    code = (
-        "import chatdesk.serving\n"
+    code = (  # what chatdesk.serving imports to serve
+        "import chatdesk.serving, uvicorn\n"
+        "from chatdesk.web.header_limits import bounded_protocol\n"
         "from chatdesk.app import create_app\n"
         "from chatdesk.settings import Settings\n"
         f"app = create_app(Settings(env='test', database_url={database_url!r}))\n"

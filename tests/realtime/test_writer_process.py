@@ -365,6 +365,7 @@ _FORKING = """
 import asyncio, json, os, signal, sqlite3, sys, time
 sys.path.insert(0, {repo!r})
 from chatdesk.db.migrate import upgrade
+from chatdesk.db import writer_pipe
 from chatdesk.db.runner import Database
 from chatdesk.errors import Conflict, WriterUnavailable
 from tests.realtime import units
@@ -381,10 +382,14 @@ def command(pid):
 
 async def main():
     report = {{}}
+    # As python -m chatdesk.serving does: the first child forked ahead of its start.
+    ahead = writer_pipe.fork_ahead({url!r}, 64, None)
+    ahead_pid = writer_pipe._AHEAD[{url!r}][0].pid if ahead else None
     db = Database({url!r}, writer="process")
     upgrade(db.write_engine)
     db.start(asyncio.get_running_loop())
     pid = db.writer_pid
+    report["taken_ahead"] = ahead and pid == ahead_pid
     report["forked"] = command(pid) == command(os.getpid())
     report["ran_there"] = (await db.write(units.put, "a"))[0] == pid
     try:
@@ -418,8 +423,9 @@ asyncio.run(main())
 
 
 def test_a_single_threaded_server_forks_its_writer(sqlite_url: str, tmp_path: Path) -> None:
-    """What ``chatdesk serve`` does: the child shares the server's modules, keeps the
-    same contract, and a dead one is replaced."""
+    """What ``python -m chatdesk.serving`` does: the first child is forked ahead of
+    its start; a forked child keeps the contract, and a dead one is replaced by
+    another fork while the process is still single-threaded."""
     path = sqlite_url.removeprefix("sqlite:///")
     script = _FORKING.format(repo=str(Path(__file__).parents[2]), url=sqlite_url, path=path)
     done = subprocess.run(
@@ -428,6 +434,7 @@ def test_a_single_threaded_server_forks_its_writer(sqlite_url: str, tmp_path: Pa
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.splitlines()[-1])
     assert report == {
+        "taken_ahead": True,
         "forked": True,
         "ran_there": True,
         "failed": "refused b",

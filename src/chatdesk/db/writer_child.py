@@ -55,9 +55,11 @@ def main() -> None:
         serve(sock, config["url"], config["batch_max"])
 
 
-def forked(sock: socket.socket, url: str, batch_max: int) -> None:
+def forked(
+    sock: socket.socket, url: str, batch_max: int, log_config: tuple[str, str, bool] | None
+) -> None:
     """The entry point of a child forked from the server (ADR 0011); it has inherited
-    the server's modules, logging set-up included, and its open descriptors."""
+    the modules the server had loaded by then, and its open descriptors."""
     # The objects inherited stay where they are: the collector would otherwise write
     # to each of them and so copy every page the child shares with the server.
     gc.freeze()
@@ -68,6 +70,8 @@ def forked(sock: socket.socket, url: str, batch_max: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _detach_inherited(keep=sock.fileno())
+    if log_config is not None:  # forked ahead of the app, the server had not set it up yet
+        _log_later(*log_config)
     serve(sock, url, batch_max)
 
 

@@ -41,7 +41,7 @@ from chatdesk.db.packing import PROTOCOL, unpack_answer
 from chatdesk.db.waiters import Waiter, deliver, unavailable
 from chatdesk.db.writer import Job
 
-__all__ = ["TURN_UNITS", "ChildPipe", "ChildProcess", "ForkedChild", "start_child"]
+__all__ = ["TURN_UNITS", "ChildPipe", "ChildProcess", "ForkedChild", "fork_ahead", "start_child"]
 
 _log = logging.getLogger("chatdesk.db")
 TURN_UNITS = 8  # units the home loop sends at once in a burst
@@ -68,8 +68,11 @@ def start_child(
     url: str, batch_max: int, log_config: tuple[str, str, bool] | None
 ) -> tuple[ChildProcess, socket.socket]:
     """A new writer process and the server's end of its socket."""
+    ahead = _AHEAD.pop(url, None)
+    if ahead is not None:
+        return ahead
     if _may_fork(url):
-        return _fork_child(url, batch_max)
+        return _fork_child(url, batch_max, log_config)
     ours, theirs = socket.socketpair()
     config = {
         "fd": theirs.fileno(),
@@ -90,6 +93,21 @@ def start_child(
     finally:
         theirs.close()
     return process, ours
+
+
+# Writer processes forked ahead of their start, by database URL (fork_ahead).
+_AHEAD: dict[str, tuple[ChildProcess, socket.socket]] = {}
+
+
+def fork_ahead(url: str, batch_max: int, log_config: tuple[str, str, bool] | None) -> bool:
+    """Fork the writer process of ``url`` now, if that is safe; the next :func:`start_child`
+    for ``url`` takes it. ``python -m chatdesk.serving`` calls this before it imports the
+    app, so the child's memory holds the data layer and none of the web stack: pages the
+    server later writes to are copied, and the child would keep the old copies."""
+    if url in _AHEAD or not _may_fork(url):
+        return False
+    _AHEAD[url] = _fork_child(url, batch_max, log_config)
+    return True
 
 
 def _may_fork(url: str) -> bool:
@@ -121,7 +139,9 @@ def _may_fork(url: str) -> bool:
     return True
 
 
-def _fork_child(url: str, batch_max: int) -> tuple[ChildProcess, socket.socket]:
+def _fork_child(
+    url: str, batch_max: int, log_config: tuple[str, str, bool] | None
+) -> tuple[ChildProcess, socket.socket]:
     for stream in (sys.stdout, sys.stderr):  # else both processes would write it out
         with contextlib.suppress(AttributeError, ValueError, OSError):  # none, or closed
             stream.flush()
@@ -138,7 +158,7 @@ def _fork_child(url: str, batch_max: int) -> tuple[ChildProcess, socket.socket]:
             ours.close()  # else the child would hold the server's end open itself
             from chatdesk.db.writer_child import forked
 
-            forked(theirs, url, batch_max)
+            forked(theirs, url, batch_max, log_config)
             code = 0
         except BaseException:
             import traceback
