@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-# Commands import what they need inside them: ``serve`` stays light, and each command
-# pays only for what it uses (pydantic-settings alone is about 15 MiB). Output goes
-# through typer's own echo and style, not rich: rich is about 4 MiB that the server
-# would keep for its whole life after printing its first lines.
+# Commands import what they need inside them: each pays only for what it uses
+# (pydantic-settings alone is about 15 MiB). Output goes through typer's own echo and
+# style: rich's console is about 4 MiB to print a few lines. ``serve`` hands over to a
+# fresh interpreter once the database is prepared (chatdesk.serving).
 if TYPE_CHECKING:
     from chatdesk.db.runner import Database
     from chatdesk.settings import Settings
