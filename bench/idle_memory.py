@@ -171,8 +171,12 @@ def request(port: int, method: str, path: str, body: Any = None) -> bytes:
 
 
 def first_owner(log_path: Path) -> tuple[str, str]:
-    """The first owner's credentials, printed once by ``chatdesk serve`` on a fresh database."""
+    """The first owner's credentials from ``chatdesk serve`` on a fresh database: its output
+    names the private file it wrote them to (standard output is not a terminal here)."""
     text = log_path.read_text()
+    written = re.search(r"password:\s+in (\S+) \(readable", text)
+    if written is not None:
+        text = Path(written.group(1)).read_text()
     email = re.search(r"email:\s+(\S+)", text)
     password = re.search(r"password:\s+(\S+)", text)
     if email is None or password is None:

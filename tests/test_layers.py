@@ -43,6 +43,7 @@ LAYER_OF = {
     "web": "web",
     "app": "entry",
     "cli": "entry",
+    "serving": "entry",
 }
 _BELOW_SERVICES = {"base", "db", "shapes", "security", "realtime", "access", "queries", "actions"}
 MAY_IMPORT: dict[str, set[str]] = {

@@ -1,10 +1,10 @@
 """``chatdesk serve`` as a user starts it, and what its processes import.
 
 Every module a long-lived process imports stays in its memory, so the server keeps
-out what it does not serve with (Alembic once the schema is current), and the
-``chatdesk`` command's own module stays light: multiprocessing runs it again as
-the main module of every writer process it starts. bench/idle_memory.py measures
-what this saves.
+out what it does not serve with: Alembic once the schema is current, the command
+line's modules (``serve`` becomes ``python -m chatdesk.serving`` in the same
+process) and rich. Its writer process is forked from it (ADR 0011), so the two
+share the modules' pages. bench/idle_memory.py measures what this saves.
 """
 
 from __future__ import annotations
@@ -101,6 +101,22 @@ def test_the_app_on_a_current_schema_never_imports_alembic(database_url: str) ->
     assert not set(MIGRATION_ONLY) & set(loaded)
 
 
+def test_the_server_holds_neither_the_command_line_nor_rich(database_url: str) -> None:
+    """structlog would import rich (about 4 MiB) whenever it is installed. (No test
+    client here: httpx imports rich too.)"""
+    code = (  # what chatdesk.serving imports to serve
+        "import chatdesk.serving, uvicorn\n"
+        "from chatdesk.web.header_limits import bounded_protocol\n"
+        "from chatdesk.app import create_app\n"
+        "from chatdesk.settings import Settings\n"
+        f"app = create_app(Settings(env='test', database_url={database_url!r}))\n"
+    )
+    loaded = _loaded(code, _env())
+    assert "structlog" in loaded and "uvicorn" in loaded
+    for kept_out in ("typer", "rich", "pygments", *MIGRATION_ONLY):
+        assert kept_out not in loaded, kept_out
+
+
 def test_the_command_module_imports_only_typer() -> None:
     loaded = _loaded("import chatdesk.cli", _env())
     assert "typer" in loaded
@@ -122,6 +138,11 @@ def test_serve_migrates_a_fresh_file_and_hands_over_the_first_owner(tmp_path: Pa
     try:
         ready = _wait_ready(f"http://127.0.0.1:{port}/readyz", server)
         assert ready, log.read_text()
+        # The same process now runs the server proper, and its writer process is a
+        # fork of it (same command line), not a fresh interpreter.
+        command = _command_line(server.pid)
+        assert command[1:] == ["-m", "chatdesk.serving"], command
+        assert [_command_line(pid) for pid in _children(server.pid)] == [command]
         printed = log.read_text()
         email = re.search(r"email:\s+(\S+)", printed)
         # Standard output is no terminal here: the password is in a file only this user
@@ -147,6 +168,23 @@ def test_serve_migrates_a_fresh_file_and_hands_over_the_first_owner(tmp_path: Pa
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
     assert server.returncode == 0, log.read_text()
+
+
+def _command_line(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().rstrip("\0").split("\0")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
 
 
 def _wait_ready(url: str, server: subprocess.Popen[bytes], timeout: float = 60) -> bool:

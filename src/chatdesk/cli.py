@@ -8,23 +8,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-# Commands import what they need inside them, rich's console included: ``serve`` stays
-# light, and each command pays only for what it uses (pydantic-settings alone is about
-# 15 MiB).
+# Commands import what they need inside them: each pays only for what it uses
+# (pydantic-settings alone is about 15 MiB). Output goes through typer's own echo and
+# style: rich's console is about 4 MiB to print a few lines. ``serve`` hands over to a
+# fresh interpreter once the database is prepared (chatdesk.serving).
 if TYPE_CHECKING:
-    import socket
-
-    import uvicorn
-    from rich.console import Console
-
     from chatdesk.db.runner import Database
-    from chatdesk.realtime.hub import Hub
     from chatdesk.settings import Settings
 
 __all__ = ["app", "main"]
@@ -32,11 +26,14 @@ __all__ = ["app", "main"]
 app = typer.Typer(help="chatdesk: self-hosted live chat for websites.", no_args_is_help=True)
 
 
-@cache
-def _console(stderr: bool = False) -> Console:
-    from rich.console import Console
+def _say(line: str = "", *, err: bool = False) -> None:
+    """One line of output, as is: never wrapped (a path or a snippet broken in two cannot
+    be copied), styles dropped where the output is not a terminal."""
+    typer.echo(line, err=err)
 
-    return Console(stderr=stderr)
+
+def _bold(text: str) -> str:
+    return typer.style(text, bold=True)
 
 
 def _settings() -> Settings:
@@ -71,11 +68,7 @@ def _database(settings: Settings, *, migrate: bool = True) -> Iterator[Database]
 
 
 def _fail(message: str) -> typer.Exit:
-    from rich.markup import escape
-
-    _console(stderr=True).print(
-        f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True
-    )
+    _say(f"{typer.style('error:', fg='red')} {message}", err=True)
     return typer.Exit(code=1)
 
 
@@ -101,35 +94,26 @@ def _write_private(path: Path, text: str) -> None:
 def _announce_first_owner(email: str, password: str, settings: Settings, url: str) -> None:
     """Show the first owner's password on a terminal only: anywhere else standard output
     ends up in log collection, so it goes to a file only this user can read."""
-    out = _console()
-    out.print("\n  First start: an owner account was created. Sign in with")
-    out.print(f"    email:    [bold]{email}[/bold]")
+    _say("\n  First start: an owner account was created. Sign in with")
+    _say(f"    email:    {_bold(email)}")
     if sys.stdout.isatty():
-        # Not highlighted: rich would colour parts of it (a "0x", a number) apart.
-        out.print(f"    password: [bold]{password}[/bold]", highlight=False)
-        out.print("  This password is shown only once; change it under Account:")
-        out.print(f"    {url}/admin/account\n")
+        _say(f"    password: {_bold(password)}")
+        _say("  This password is shown only once; change it under Account:")
+        _say(f"    {url}/admin/account\n")
         return
     path = _first_owner_file(settings)
     try:
         _write_private(path, f"email: {email}\npassword: {password}\n")
     except OSError as exc:
-        _console(stderr=True).print(
+        _say(
             f"  The password could not be written to {path} ({exc.strerror}). Add an owner "
             "with: chatdesk create-operator --role owner --password-stdin ...",
-            highlight=False,
-            markup=False,
+            err=True,
         )
         return
-    # One line however narrow the terminal: a path broken in two cannot be copied.
-    out.print(
-        f"    password: in {path} (readable by this user only)",
-        highlight=False,
-        markup=False,
-        soft_wrap=True,
-    )
-    out.print("  Delete that file once you have signed in, and change it under Account:")
-    out.print(f"    {url}/admin/account\n")
+    _say(f"    password: in {path} (readable by this user only)")
+    _say("  Delete that file once you have signed in, and change it under Account:")
+    _say(f"    {url}/admin/account\n")
 
 
 @app.command()
@@ -138,11 +122,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to bind")] = None,
 ) -> None:
     """Run the server (migrates a SQLite database automatically)."""
-    import uvicorn
-
-    from chatdesk.app import create_app
     from chatdesk.bootstrap import create_first_owner
-    from chatdesk.web.header_limits import bounded_protocol
+    from chatdesk.serving import replace_process
 
     settings = _settings()
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
@@ -155,69 +136,24 @@ def serve(
         _migrate_apart(settings)
     with _database(settings, migrate=settings.is_sqlite) as db:
         first = create_first_owner(db, url)
-    out = _console()
-    out.print(f"\n  chatdesk is running at [bold]{url}[/bold]")
+    _say(f"\n  chatdesk is running at {_bold(url)}")
     if settings.public_url is None and settings.host in _WILDCARDS:
-        out.print(
+        _say(
             f"  (listening on every address of this machine, port {settings.port}; "
             "set CHATDESK_PUBLIC_URL to the URL people use)"
         )
-    out.print(f"  Console:   {url}/admin")
+    _say(f"  Console:   {url}/admin")
     if settings.demo_on:
-        out.print(f"  Demo page: {url}/demo")
+        _say(f"  Demo page: {url}/demo")
     if settings.api_docs_on:
-        out.print(f"  API docs:  {url}/api/docs")
+        _say(f"  API docs:  {url}/api/docs")
     if first is not None:
         _announce_first_owner(first.email, first.password, settings, url)
     else:
-        out.print("  Sign in with an operator account (chatdesk create-operator adds one).\n")
-    chatdesk = create_app(settings)
-    config = uvicorn.Config(
-        chatdesk,
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        proxy_headers=False,
-        server_header=False,
-        ws="none",  # chatdesk has no WebSocket route: the protocol need not be loaded
-        # httptools, with the request head bounded (web/header_limits.py).
-        http=bounded_protocol(settings.max_header_bytes, settings.max_header_count),
-    )
-    _run_until_stopped(config, chatdesk.state.services.hub)
-
-
-# Parked readers are answered at once on SIGTERM; this bounds what is left (a slow
-# request, an upload) so that the process exits within 5 s in any case.
-SHUTDOWN_GRACE_SECONDS = 3
-
-
-def _run_until_stopped(config: uvicorn.Config, hub: Hub) -> None:
-    """Serve until SIGTERM or SIGINT, then stop within ``SHUTDOWN_GRACE_SECONDS``."""
-    import asyncio
-    import signal
-    from types import FrameType
-
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            # As uvicorn's, without re-raising the signal once stopped: a stop the
-            # server completed is a clean exit (code 0), as supervisors expect.
-            if self.should_exit and sig == signal.SIGINT:
-                self.force_exit = True
-            else:
-                self.should_exit = True
-
-        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-            # uvicorn closes the listening sockets and marks every connection to close
-            # after its response, then waits for the connections to end (a parked
-            # long-poll or stream would hold it for its whole wait). The hub lets the
-            # parked readers go at the first pause, after that marking.
-            asyncio.get_running_loop().call_soon(hub.release)
-            await super().shutdown(sockets)
-
-    Server(config).run()
+        _say("  Sign in with an operator account (chatdesk create-operator adds one).\n")
+    # The server proper runs in a fresh interpreter, in this same process: it need not
+    # keep this command's modules or what preparing the database left (chatdesk.serving).
+    replace_process(settings.host, settings.port)
 
 
 # A bind to every address is shown as loopback: reachable from this machine at least.
@@ -268,7 +204,7 @@ def migrate() -> None:
     engine = make_engine(settings.database_url, writer=True)
     upgrade(engine)
     engine.dispose()
-    _console().print("Database schema is current.")
+    _say("Database schema is current.")
 
 
 @app.command("create-operator")
@@ -311,7 +247,7 @@ def create_operator_command(
             )
         except ChatdeskError as exc:
             raise _fail(exc.message) from None
-    _console().print(f"Created {shape['role']} {shape['email']} (id {shape['id']}).")
+    _say(f"Created {shape['role']} {shape['email']} (id {shape['id']}).")
 
 
 @app.command("create-site")
@@ -337,14 +273,9 @@ def create_site_command(
         fields = body.columns()
         shape = db.write_sync(create_site, None, fields)
     base = _base_url(settings)
-    _console().print(f"Site key: {shape['site_key']}")
-    _console().print("Embed it with:")
-    _console().print(
-        f'  <script src="{base}/widget.js" data-site="{shape["site_key"]}" async></script>',
-        highlight=False,
-        markup=False,
-        soft_wrap=True,  # one line, however narrow the terminal: it is meant to be copied
-    )
+    _say(f"Site key: {shape['site_key']}")
+    _say("Embed it with:")
+    _say(f'  <script src="{base}/widget.js" data-site="{shape["site_key"]}" async></script>')
 
 
 @app.command()
@@ -367,7 +298,7 @@ def demo() -> None:
         except ChatdeskError as exc:
             raise _fail(exc.message) from None
     for line in report:
-        _console().print(line, highlight=False)
+        _say(line)
 
 
 @app.command()
@@ -381,7 +312,7 @@ def export(
 
     with _database(_settings()) as db:
         count = export_conversations(db, output)
-    _console().print(f"Exported {count} conversations to {output}.")
+    _say(f"Exported {count} conversations to {output}.")
 
 
 @app.command()
@@ -397,7 +328,7 @@ def purge(
     keep = days if days is not None else settings.event_retention_days
     with _database(settings) as db:
         removed = db.write_sync(purge_events, db.clock() - timedelta(days=keep))
-    _console().print(f"Removed {removed} events older than {keep} days.")
+    _say(f"Removed {removed} events older than {keep} days.")
 
 
 def main() -> None:

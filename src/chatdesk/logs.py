@@ -10,11 +10,36 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-import structlog
+__all__ = ["configure_logging", "get_logger", "redact"]
 
-__all__ = ["configure_logging", "redact"]
+
+@contextmanager
+def _rich_hidden() -> Iterator[None]:
+    """Imports inside it find no rich, unless it is loaded already.
+
+    structlog imports rich whenever it is installed (typer installs it), for pretty
+    tracebacks in its console renderer: about 4 MiB in every process that logs. chatdesk
+    never uses them, since ``format_exc_info`` turns exceptions into text before any
+    renderer sees them; without rich, structlog falls back to plain tracebacks. The CLI
+    commands that do use rich import it later, as usual.
+    """
+    if "rich" in sys.modules:
+        yield
+        return
+    sys.modules["rich"] = None  # type: ignore[assignment]  # "import rich" raises ImportError
+    try:
+        yield
+    finally:
+        if sys.modules.get("rich", True) is None:
+            del sys.modules["rich"]
+
+
+with _rich_hidden():
+    import structlog
 
 _SECRET_KEYS = re.compile(
     r"pass(word)?|secret|token|cookie|authorization|api[_-]?key|csrf|session|body", re.I
@@ -53,6 +78,12 @@ def redact(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, 
                 else _clean(value)
             )
     return out
+
+
+def get_logger(name: str) -> Any:
+    """A structlog logger, for modules that log structured lines (structlog comes from
+    here, imported without rich)."""
+    return structlog.get_logger(name)
 
 
 def configure_logging(fmt: str, level: str, production: bool) -> None:

@@ -17,6 +17,8 @@ import os
 import signal
 import socket
 import struct
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -366,3 +368,90 @@ def test_stopping_while_the_home_loop_is_stuck_still_ends_the_child(sqlite_url: 
             running.result(timeout=30)
             db.stop()
     assert keys(db) == {"before"}
+
+
+# A process with one thread and no connection to the database forks its writer (ADR 0011);
+# pytest's own process has other threads by then, so this runs in one of its own.
+_FORKING = """
+import asyncio, json, os, signal, sqlite3, sys, time
+sys.path.insert(0, {repo!r})
+from chatdesk.db.migrate import upgrade
+from chatdesk.db import writer_pipe
+from chatdesk.db.runner import Database
+from chatdesk.errors import Conflict, WriterUnavailable
+from tests.realtime import units
+
+def command(pid):
+    # A new program's arguments show a moment after its parent has gone on.
+    for _ in range(500):
+        with open(f"/proc/{{pid}}/cmdline", "rb") as f:
+            found = f.read().decode()
+        if found:
+            return found
+        time.sleep(0.01)
+    return found
+
+async def main():
+    report = {{}}
+    # As python -m chatdesk.serving does: the first child forked ahead of its start.
+    ahead = writer_pipe.fork_ahead({url!r}, 64, None)
+    ahead_pid = writer_pipe._AHEAD[{url!r}][0].pid if ahead else None
+    db = Database({url!r}, writer="process")
+    upgrade(db.write_engine)
+    db.start(asyncio.get_running_loop())
+    pid = db.writer_pid
+    report["taken_ahead"] = ahead and pid == ahead_pid
+    report["forked"] = command(pid) == command(os.getpid())
+    report["ran_there"] = (await db.write(units.put, "a"))[0] == pid
+    try:
+        await db.write(units.put, "b", fail=True)
+    except Conflict as exc:
+        report["failed"] = exc.message
+    slow = asyncio.ensure_future(db.write(units.sleep_then_put, "slow", 5.0))
+    await asyncio.sleep(0.3)
+    os.kill(pid, signal.SIGKILL)
+    try:
+        await slow
+    except WriterUnavailable:
+        report["killed"] = "503"
+    while db.writer_pid in (None, pid):
+        await asyncio.sleep(0.02)
+    report["replaced"] = (await db.write(units.put, "c"))[0] == db.writer_pid != pid
+    report["keys"] = await db.write(units.stored_keys)
+    await db.aclose()
+    # With a connection open on the file, the next writer is a fresh interpreter.
+    held = sqlite3.connect({path!r})
+    other = Database({url!r}, writer="process")
+    other.start(asyncio.get_running_loop())
+    report["fresh"] = "chatdesk.db.writer_child" in command(other.writer_pid)
+    report["fresh_ran"] = (await other.write(units.put, "d"))[0] == other.writer_pid
+    await other.aclose()
+    held.close()
+    print(json.dumps(report))
+
+asyncio.run(main())
+"""
+
+
+def test_a_single_threaded_server_forks_its_writer(sqlite_url: str, tmp_path: Path) -> None:
+    """What ``python -m chatdesk.serving`` does: the first child is forked ahead of
+    its start; a forked child keeps the contract, and a dead one is replaced by
+    another fork while the process is still single-threaded."""
+    path = sqlite_url.removeprefix("sqlite:///")
+    script = _FORKING.format(repo=str(Path(__file__).parents[2]), url=sqlite_url, path=path)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report == {
+        "taken_ahead": True,
+        "forked": True,
+        "ran_there": True,
+        "failed": "refused b",
+        "killed": "503",
+        "replaced": True,
+        "keys": ["a", "c"],
+        "fresh": True,
+        "fresh_ran": True,
+    }, done.stderr

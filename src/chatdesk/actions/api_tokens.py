@@ -6,7 +6,7 @@ from sqlalchemy import insert, select, update
 
 from chatdesk.access import SETTINGS_ROLE, access_api_token, require_role
 from chatdesk.actions.audit import record
-from chatdesk.db.runner import Unit
+from chatdesk.db.batch import Unit
 from chatdesk.db.tables import api_tokens
 from chatdesk.errors import Forbidden
 from chatdesk.ids import hash_token, new_id, new_token

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from chatdesk.db.runner import Unit
+from chatdesk.db.batch import Unit
 from chatdesk.db.tables import audit_log
 
 __all__ = ["record"]

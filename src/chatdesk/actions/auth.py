@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import insert, update
 
 from chatdesk.actions.audit import record
-from chatdesk.db.runner import Unit
+from chatdesk.db.batch import Unit
 from chatdesk.db.tables import operator_sessions
 from chatdesk.ids import hash_token, new_id, new_token
 

@@ -6,7 +6,7 @@ from sqlalchemy import delete, insert, select
 
 from chatdesk.access import SETTINGS_ROLE, access_canned_response, require_role
 from chatdesk.actions.audit import record
-from chatdesk.db.runner import Unit
+from chatdesk.db.batch import Unit
 from chatdesk.db.tables import canned_responses
 from chatdesk.errors import Conflict
 from chatdesk.ids import new_id

@@ -10,7 +10,7 @@ from chatdesk.access import access_conversation
 from chatdesk.actions.audit import record
 from chatdesk.actions.events import append_conversation_updated, append_event
 from chatdesk.actions.messages import author_of, find_by_client_msg_id, insert_message
-from chatdesk.db.runner import Unit
+from chatdesk.db.batch import Unit
 from chatdesk.db.tables import (
     conversation_labels,
     conversations,

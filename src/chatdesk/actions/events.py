@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from chatdesk.db.batch import Unit
 from chatdesk.db.direct import Direct
-from chatdesk.db.runner import Unit
 from chatdesk.db.tables import conversations, events
 from chatdesk.queries.conversations import labels_for
 from chatdesk.shapes import conversation_shape

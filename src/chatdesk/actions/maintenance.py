@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select
 
-from chatdesk.db.runner import Unit
+from chatdesk.db.batch import Unit
 from chatdesk.db.tables import events, meta
 from chatdesk.queries.events import PURGED_THROUGH
 

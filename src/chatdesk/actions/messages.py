@@ -9,8 +9,8 @@ from sqlalchemy import Row, bindparam, insert, select, update
 from chatdesk.access import may_see_conversation
 from chatdesk.actions.events import append_conversation_updated, append_event
 from chatdesk.clock import iso
+from chatdesk.db.batch import Unit
 from chatdesk.db.direct import Direct
-from chatdesk.db.runner import Unit
 from chatdesk.db.tables import conversations, messages, visitors
 from chatdesk.errors import Conflict, NotFound
 from chatdesk.ids import new_id

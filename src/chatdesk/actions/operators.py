@@ -8,7 +8,7 @@ from sqlalchemy import delete, insert, select, update
 
 from chatdesk.access import SETTINGS_ROLE, access_operator, require_role
 from chatdesk.actions.audit import record
-from chatdesk.db.runner import Unit
+from chatdesk.db.batch import Unit
 from chatdesk.db.tables import api_tokens, operator_sessions, operators, site_operators, sites
 from chatdesk.errors import Conflict, Forbidden, ValidationFailed
 from chatdesk.ids import new_id

@@ -9,7 +9,7 @@ from sqlalchemy import insert, select, update
 
 from chatdesk.access import SETTINGS_ROLE, access_site, require_role
 from chatdesk.actions.audit import record
-from chatdesk.db.runner import Unit
+from chatdesk.db.batch import Unit
 from chatdesk.db.tables import operators, site_operators, sites
 from chatdesk.ids import new_id
 from chatdesk.security.principals import OperatorActor

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chatdesk.access import public_site
 from chatdesk.actions.events import append_event
-from chatdesk.db.runner import Unit
+from chatdesk.db.batch import Unit
 from chatdesk.db.tables import identity_token_uses, visitor_tokens, visitors
 from chatdesk.errors import Forbidden, ValidationFailed
 from chatdesk.ids import hash_token, new_id, new_token

@@ -1,10 +1,14 @@
-"""SQLite's writer process (ADRs 0006, 0008): the child's side.
+"""SQLite's writer process (ADRs 0006, 0008, 0011): the child's side.
 
-Started by :class:`chatdesk.db.writer_process.ProcessWriter` as a fresh
-interpreter (``python -c``, no fork of the threaded server and no forkserver):
-it imports only this module and what the units it is sent need, which pickle
-imports by name. It owns the only write connection, which never checkpoints
-(a thread on a connection of its own does, :mod:`chatdesk.db.checkpoints`).
+Started by :class:`chatdesk.db.writer_process.ProcessWriter`, in one of two ways
+(:func:`chatdesk.db.writer_pipe.start_child`). Forked from the server while it
+has a single thread and no database connection (:func:`forked`): the child then
+shares the pages of every module the server has loaded, SQLAlchemy's included,
+for as long as neither writes to them. Otherwise as a fresh interpreter
+(``python -c``, :func:`main`): it imports only this module and what the units
+it is sent need, which pickle imports by name. Either way it owns the only write
+connection, which never checkpoints (a thread on a connection of its own does,
+:mod:`chatdesk.db.checkpoints`).
 
 Loop: block until a frame arrives, then take every frame already waiting, drop
 the units withdrawn meanwhile, run the rest in batches of ``batch_max``
@@ -17,8 +21,10 @@ server stops it itself, once its last requests are answered.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+import os
 import pickle
 import signal
 import socket
@@ -32,7 +38,7 @@ from chatdesk.db.engine import make_engine
 from chatdesk.db.framing import frame, frames
 from chatdesk.db.packing import PROTOCOL, Packed, run_packed
 
-__all__ = ["main", "serve"]
+__all__ = ["forked", "main", "serve"]
 
 _READ_SIZE = 1 << 18
 
@@ -47,6 +53,45 @@ def main() -> None:
         _log_later(*config["log_config"])
     with socket.socket(fileno=config["fd"]) as sock:
         serve(sock, config["url"], config["batch_max"])
+
+
+def forked(
+    sock: socket.socket, url: str, batch_max: int, log_config: tuple[str, str, bool] | None
+) -> None:
+    """The entry point of a child forked from the server (ADR 0011); it has inherited
+    the modules the server had loaded by then, and its open descriptors."""
+    # The objects inherited stay where they are: the collector would otherwise write
+    # to each of them and so copy every page the child shares with the server.
+    gc.freeze()
+    signal.set_wakeup_fd(-1)  # the server's event loop, which would hear our signals
+    for number in signal.valid_signals():
+        if callable(signal.getsignal(number)):  # the server's handlers
+            signal.signal(number, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _detach_inherited(keep=sock.fileno())
+    if log_config is not None:  # forked ahead of the app, the server had not set it up yet
+        _log_later(*log_config)
+    serve(sock, url, batch_max)
+
+
+def _detach_inherited(keep: int) -> None:
+    """Point every descriptor inherited from the server (its event loop's, a Redis
+    connection's, ...), except standard streams and ``keep``, at ``/dev/null``.
+
+    They are the server's business: held here, a socket the server closes would stay
+    open. They are replaced rather than closed so that their numbers stay taken: an
+    inherited object that closed "its" descriptor could otherwise close one of the
+    child's own, such as its database file's.
+    """
+    inherited = [int(fd) for fd in os.listdir("/proc/self/fd")]  # and the listing's own
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in inherited:
+            if fd > 2 and fd not in (keep, null):
+                os.dup2(null, fd)
+    finally:
+        os.close(null)
 
 
 def serve(sock: socket.socket, url: str, batch_max: int) -> None:

@@ -1,8 +1,10 @@
-"""One writer process and the server's end of its socket (ADRs 0007, 0008).
+"""One writer process and the server's end of its socket (ADRs 0007, 0008, 0011).
 
-:func:`start_child` starts :mod:`chatdesk.db.writer_child` as a fresh
-interpreter with one end of a socket pair. :class:`ChildPipe` is the other
-end: an ``asyncio.Protocol`` on the home loop of
+:func:`start_child` starts :mod:`chatdesk.db.writer_child` with one end of a
+socket pair: forked from this process when that is safe (ADR 0011: it has no
+other thread and no connection to the database open), so that the child shares
+the modules this process has loaded, else as a fresh interpreter. :class:`ChildPipe`
+is the other end: an ``asyncio.Protocol`` on the home loop of
 :class:`chatdesk.db.writer_process.ProcessWriter`, and only ever touched there.
 Its transport buffers what the child has not read yet, so a busy child never
 blocks the loop (``pause_writing`` only records that the buffer is full: the
@@ -19,22 +21,27 @@ then the batch's callers. When the stream ends, the callers not answered get
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import pickle
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from typing import cast
+from typing import Protocol, cast
+
+from sqlalchemy.engine import make_url
 
 from chatdesk.db.framing import STOP, frame, frames
 from chatdesk.db.packing import PROTOCOL, unpack_answer
 from chatdesk.db.waiters import Waiter, deliver, unavailable
 from chatdesk.db.writer import Job
 
-__all__ = ["TURN_UNITS", "ChildPipe", "start_child"]
+__all__ = ["TURN_UNITS", "ChildPipe", "ChildProcess", "ForkedChild", "fork_ahead", "start_child"]
 
 _log = logging.getLogger("chatdesk.db")
 TURN_UNITS = 8  # units the home loop sends at once in a burst
@@ -44,10 +51,28 @@ _CHILD = "from chatdesk.db.writer_child import main; main()"
 Item = tuple[int, bytes | None]
 
 
+class ChildProcess(Protocol):
+    """What the server holds of a writer process: a ``subprocess.Popen`` or a
+    :class:`ForkedChild`."""
+
+    pid: int
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def kill(self) -> None: ...
+
+
 def start_child(
     url: str, batch_max: int, log_config: tuple[str, str, bool] | None
-) -> tuple[subprocess.Popen[bytes], socket.socket]:
+) -> tuple[ChildProcess, socket.socket]:
     """A new writer process and the server's end of its socket."""
+    ahead = _AHEAD.pop(url, None)
+    if ahead is not None:
+        return ahead
+    if _may_fork(url):
+        return _fork_child(url, batch_max, log_config)
     ours, theirs = socket.socketpair()
     config = {
         "fd": theirs.fileno(),
@@ -70,12 +95,118 @@ def start_child(
     return process, ours
 
 
+# Writer processes forked ahead of their start, by database URL (fork_ahead).
+_AHEAD: dict[str, tuple[ChildProcess, socket.socket]] = {}
+
+
+def fork_ahead(url: str, batch_max: int, log_config: tuple[str, str, bool] | None) -> bool:
+    """Fork the writer process of ``url`` now, if that is safe; the next :func:`start_child`
+    for ``url`` takes it. ``python -m chatdesk.serving`` calls this before it imports the
+    app, so the child's memory holds the data layer and none of the web stack: pages the
+    server later writes to are copied, and the child would keep the old copies."""
+    if url in _AHEAD or not _may_fork(url):
+        return False
+    _AHEAD[url] = _fork_child(url, batch_max, log_config)
+    return True
+
+
+def _may_fork(url: str) -> bool:
+    """Whether a fork of this process is safe to write with (ADR 0011).
+
+    Only a process with one thread (counted by the kernel, so threads started by C
+    libraries count too): a fork copies no other thread, and so no lock another
+    thread holds. And only with no descriptor open on the database or its WAL
+    files: SQLite keeps each process's locks in memory per file, and a child must
+    not inherit a connection's (the SQLite FAQ: do not carry a connection across
+    fork). Where ``/proc`` cannot tell, the child is a fresh interpreter.
+    """
+    name = make_url(url).database
+    if not name or name == ":memory:":
+        return False
+    database = os.path.realpath(name)
+    try:
+        if len(os.listdir("/proc/self/task")) != 1:
+            return False
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                target = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                continue  # the directory's own descriptor, gone by now
+            if target.startswith(database):  # the database, -wal, -shm, -journal
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def _fork_child(
+    url: str, batch_max: int, log_config: tuple[str, str, bool] | None
+) -> tuple[ChildProcess, socket.socket]:
+    for stream in (sys.stdout, sys.stderr):  # else both processes would write it out
+        with contextlib.suppress(AttributeError, ValueError, OSError):  # none, or closed
+            stream.flush()
+    ours, theirs = socket.socketpair()
+    try:
+        pid = os.fork()
+    except BaseException:
+        ours.close()
+        theirs.close()
+        raise
+    if pid == 0:  # the child: never returns into the server's code
+        code = 1
+        try:
+            ours.close()  # else the child would hold the server's end open itself
+            from chatdesk.db.writer_child import forked
+
+            forked(theirs, url, batch_max, log_config)
+            code = 0
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            os._exit(code)  # no atexit handlers or finalizers of the server's objects
+    theirs.close()
+    return ForkedChild(pid), ours
+
+
+class ForkedChild:
+    """A forked writer process, with the part of ``subprocess.Popen`` the server uses."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped by someone else: it has ended
+                self.returncode = 0
+            else:
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"writer process {self.pid}", timeout or 0)
+            time.sleep(0.005)
+        return code
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+
+
 class ChildPipe(asyncio.Protocol):
     """One child and the server's end of its socket, on the home loop."""
 
     def __init__(
         self,
-        process: subprocess.Popen[bytes],
+        process: ChildProcess,
         loop: asyncio.AbstractEventLoop,
         *,
         answered: Callable[[int], None],

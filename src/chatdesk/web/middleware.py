@@ -13,17 +13,17 @@ import re
 import time
 from typing import Any
 
-import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatdesk.ids import random_bytes
+from chatdesk.logs import get_logger
 from chatdesk.metrics import Metrics
 from chatdesk.web.compression import Compression, add_vary
 
 __all__ = ["EdgeMiddleware"]
 
-_log = structlog.get_logger("chatdesk.request")
+_log = get_logger("chatdesk.request")
 _stdlib_log = logging.getLogger("chatdesk.request")
 _DEFAULT_CSP = b"default-src 'none'; frame-ancestors 'none'"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
