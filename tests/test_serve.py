@@ -103,7 +103,8 @@ def test_the_app_on_a_current_schema_never_imports_alembic(database_url: str) ->
 
 def test_the_server_holds_neither_the_command_line_nor_rich(database_url: str) -> None:
     """structlog would import rich (about 4 MiB) whenever it is installed. (No test
-    client here: httpx imports rich too.)"""
+    client here: httpx imports rich too.) Without CHATDESK_REDIS_URL, the Redis client
+    (about 5 MiB) is not loaded either."""
     code = (  # what chatdesk.serving imports to serve
         "import chatdesk.serving, uvicorn\n"
         "from chatdesk.web.header_limits import bounded_protocol\n"
@@ -113,7 +114,7 @@ def test_the_server_holds_neither_the_command_line_nor_rich(database_url: str) -
     )
     loaded = _loaded(code, _env())
     assert "structlog" in loaded and "uvicorn" in loaded
-    for kept_out in ("typer", "rich", "pygments", *MIGRATION_ONLY):
+    for kept_out in ("typer", "rich", "pygments", "redis", *MIGRATION_ONLY):
         assert kept_out not in loaded, kept_out
 
 

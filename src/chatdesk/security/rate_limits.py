@@ -25,7 +25,6 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
-from redis.exceptions import RedisError
 
 from chatdesk.errors import RateLimited
 
@@ -180,6 +179,8 @@ class Limiter:
                     del entries[0]
         elif isinstance(storage, RedisStorage):
             client = storage.bridge.storage  # type: ignore[attr-defined]  # redispy bridge
+            from redis.exceptions import RedisError  # here: without Redis, never loaded
+
             # Redis gone since the take: that one request stays counted, nothing worse.
             with contextlib.suppress(RedisError):
                 await client.lpop(storage.bridge.prefixed_key(name))
