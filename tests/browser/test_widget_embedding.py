@@ -3,11 +3,9 @@ loaded twice or late, and an origin the site does not allow."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from chatdesk.settings import Settings
 from tests.browser.widget_helpers import HostServer, OperatorApi, make_operator, make_site
@@ -58,21 +56,6 @@ NOTE_WATCH = """() => {
   new MutationObserver(check).observe(note.closest('.w').parentNode,
                                       {attributes: true, subtree: true, childList: true});
 }"""
-
-
-@pytest.fixture
-def host() -> Iterator[HostServer]:
-    server = HostServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context()
-    context.set_default_timeout(10_000)
-    yield context
-    context.close()
 
 
 def watch(page: Page) -> list[str]:

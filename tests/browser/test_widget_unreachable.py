@@ -7,31 +7,14 @@ The server is really stopped (and started again on the same port); nothing is fa
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from chatdesk.settings import Settings
 from tests.browser.widget_helpers import HostServer, OperatorApi, make_operator, make_site
 from tests.conftest import LiveServer
 
 UNAVAILABLE = "Chat is unavailable right now"
-
-
-@pytest.fixture
-def host() -> Iterator[HostServer]:
-    server = HostServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context()
-    context.set_default_timeout(10_000)
-    yield context
-    context.close()
 
 
 def shop_page(settings: Settings, live_server: LiveServer, host: HostServer) -> str:
