@@ -228,17 +228,21 @@ def test_visitor_tokens_expire_after_the_idle_period(settings: Settings) -> None
 
 @contextmanager
 def _reads(client: TestClient) -> Iterator[list[str]]:
+    # The reader threads' engine, and SQLite's for the event log's short reads.
+    db = services_db(client)
+    engines = [e for e in (db.read_engine, db.here_engine) if e is not None]
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
 
-    engine = services_db(client).read_engine
-    event.listen(engine, "before_cursor_execute", record)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield statements
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 @pytest.mark.parametrize("days_between", [0, 2])

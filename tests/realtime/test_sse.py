@@ -9,11 +9,13 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from chatdesk.actions.messages import send_message
 from chatdesk.security.principals import OperatorActor
 from tests.factories import csrf
 from tests.realtime.conftest import (
+    REDIS_URL,
     Frame,
     Live,
     Scene,
@@ -186,5 +188,55 @@ def test_a_long_backlog_streams_without_waiting_for_heartbeats(
         elapsed = time.monotonic() - started
         assert [f.payload["data"]["message"]["id"] for f in got] == sent
         assert elapsed < 5, f"250 backlog events took {elapsed:.1f} s"
+    finally:
+        scene.close()
+
+
+def test_heartbeats_read_nothing_from_the_database(live_factory: Callable[..., Live]) -> None:
+    # The log's slow poll is slowed right down: what is left is what the stream reads.
+    live = live_factory(event_poll_seconds=3600)
+    scene = make_scene(live)
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    engines = [e for e in (live.db.read_engine, live.db.here_engine) if e is not None]
+    try:
+        with stream(scene.owner_http, CONSOLE, {}) as (_response, frames):
+            assert next(frames).retry is not None
+            for engine in engines:
+                event.listen(engine, "before_cursor_execute", record)
+            try:
+                pings = [next(frames) for _ in range(3)]  # a heartbeat a second in tests
+            finally:
+                for engine in engines:
+                    event.remove(engine, "before_cursor_execute", record)
+        assert [frame.comment for frame in pings] == ["ping"] * 3
+        assert statements == []  # not even the stream's credential
+    finally:
+        scene.close()
+
+
+@pytest.mark.redis
+def test_signing_out_on_one_node_ends_the_stream_on_another(
+    live_factory: Callable[..., Live],
+) -> None:
+    node_a = live_factory(redis_url=REDIS_URL, event_poll_seconds=30)
+    node_b = live_factory(redis_url=REDIS_URL, event_poll_seconds=30)
+    scene = make_scene(node_a)
+    try:
+        with node_b.client() as device:
+            device.cookies.update(scene.owner_http.cookies)
+            with stream(device, CONSOLE, {}) as (response, frames):
+                assert next(frames).retry is not None
+                out = scene.owner_http.post("/api/v1/auth/logout", headers=csrf(scene.owner))
+                assert out.status_code == 204
+                started = time.monotonic()
+                rest = list(frames)  # ends when node B closes the stream
+                # Well before the stream's own once-a-minute check of its session.
+                assert time.monotonic() - started < 3
+                assert all(frame.event is None for frame in rest)
+            assert response.is_closed
     finally:
         scene.close()

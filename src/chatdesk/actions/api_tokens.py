@@ -52,10 +52,9 @@ def create_api_token(
     return token, api_token_shape(row)
 
 
-def revoke_api_token(
-    unit: Unit, actor: OperatorActor, token_id: str, ip: str | None = None
-) -> None:
-    access_api_token(unit.conn, actor, token_id)
+def revoke_api_token(unit: Unit, actor: OperatorActor, token_id: str, ip: str | None = None) -> str:
+    """Revoke the token; returns the id of the operator it belonged to."""
+    token = access_api_token(unit.conn, actor, token_id)
     unit.conn.execute(
         update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=unit.now)
     )
@@ -67,3 +66,4 @@ def revoke_api_token(
         target_id=token_id,
         ip=ip,
     )
+    return str(token.operator_id)

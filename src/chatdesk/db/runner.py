@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Connection, Engine, make_url
+from sqlalchemy import Connection, Engine, event, make_url
 
 from chatdesk.clock import Clock, system_clock
 from chatdesk.db.batch import Unit
@@ -61,6 +61,12 @@ class Database:
         self.writer: WriterKind = writer if self.is_sqlite and not in_memory else "thread"
         self.write_engine: Engine = make_engine(url, pool_size=1, writer=True)
         self.read_engine: Engine = make_engine(url, pool_size=read_threads)
+        # SQLite's short reads run on the event loop's thread, on a connection of their own
+        # (:meth:`read_here`); PostgreSQL's go to the reader threads like the rest.
+        self.here_engine: Engine | None = None
+        if self.is_sqlite:
+            self.here_engine = make_engine(url, pool_size=1)
+            event.listen(self.here_engine, "connect", _short_busy_wait)
         self._read_threads = read_threads
         self._writer: Writer
         if self.writer == "process":
@@ -114,6 +120,8 @@ class Database:
         self._home = self._home_thread = None
         self.write_engine.dispose()
         self.read_engine.dispose()
+        if self.here_engine is not None:
+            self.here_engine.dispose()
 
     def _on_home_thread(self) -> bool:
         """Whether this is the thread of the loop given to ``start()``, and it runs."""
@@ -184,6 +192,24 @@ class Database:
                 raise
             raise unavailable from exc
 
+    async def read_here(self, fn: Callable[[Connection], T]) -> T:
+        """:meth:`read` for a read of a few index lookups that runs often: the event log's
+        reads for delivery. On SQLite it runs at once on the calling thread (the event
+        loop's), on a connection only that thread uses: the hop to a reader thread and
+        back costs more than such a read (two thread wake-ups, each a handover of the
+        GIL), and the hub makes one per commit. Elsewhere it is :meth:`read`."""
+        engine = self.here_engine
+        if engine is None:
+            return await self.read(fn)
+        try:
+            with engine.connect() as conn, conn.begin():
+                return fn(conn)
+        except Exception as exc:
+            unavailable = self._unavailable(exc)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
+
     def _unavailable(self, exc: Exception, *, writing: bool = False) -> DatabaseUnavailable | None:
         """``exc`` as :class:`DatabaseUnavailable` when it is an outage (noted in
         :attr:`outages`), else None."""
@@ -231,3 +257,9 @@ class Database:
                 on_commit(newest)
             except Exception:
                 _log.exception("after-commit hook failed")
+
+
+def _short_busy_wait(dbapi_connection: Any, _record: Any) -> None:
+    # A read on the event loop must not wait long for a lock (a reader of a WAL database
+    # seldom meets one): past a quarter second it fails as an outage, and is retried.
+    dbapi_connection.execute("PRAGMA busy_timeout=250")

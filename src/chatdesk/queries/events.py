@@ -131,7 +131,7 @@ class EventLogReader:
         self.db = db
 
     async def head(self) -> int:
-        return await self.db.read(head)
+        return await self.db.read_here(head)
 
     async def events_after(self, after: int) -> list[NewEvent]:
-        return await self.db.read(lambda conn: events_after(conn, after))
+        return await self.db.read_here(lambda conn: events_after(conn, after))

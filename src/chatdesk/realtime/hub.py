@@ -107,14 +107,19 @@ class Listener:
     :attr:`base` up to what the hub has read (:attr:`Hub.seen`). A reader whose
     cursor is below ``base`` (it connected with an older cursor, or its backlog
     overflowed) catches up by reading the log from its cursor.
+
+    Thousands are parked at once, so it holds little: no ``asyncio.Event`` (each
+    carries a deque of 64 slots), only a flag and, while its reader waits, a future.
     """
 
     __slots__ = (
+        "_waiter",
         "_woken",
         "backlog",
         "base",
         "ephemeral",
         "keys",
+        "left",
         "principal",
         "recheck",
         "seen",
@@ -135,25 +140,33 @@ class Listener:
         self.base = base
         self.backlog: list[Entry] | None = None
         self.recheck = False
-        self._woken = asyncio.Event()
+        self.left = False  # its client hung up (set by the delivery that serves it)
+        self._woken = False
+        self._waiter: asyncio.Future[bool] | None = None
         self.ephemeral: list[dict[str, Any]] = []
 
     def wake(self) -> None:
-        self._woken.set()
+        self._woken = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(True)
 
     def clear(self) -> None:
-        self._woken.clear()
+        self._woken = False
 
     async def wait(self, timeout: float) -> bool:
         """True when woken, False when ``timeout`` passed first."""
-        if self._woken.is_set():
+        if self._woken:
             return True
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bool] = loop.create_future()
+        self._waiter = waiter
+        timer = loop.call_later(timeout, _time_up, waiter)
         try:
-            async with asyncio.timeout(timeout):
-                await self._woken.wait()
-        except TimeoutError:
-            return False
-        return True
+            return await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
 
     def behind(self, cursor: int) -> bool:
         """Whether events after ``cursor`` must be read from the log (not all handed over)."""
@@ -178,6 +191,11 @@ class Listener:
     def take_ephemeral(self) -> list[dict[str, Any]]:
         taken, self.ephemeral = self.ephemeral, []
         return taken
+
+
+def _time_up(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
 
 
 class Hub:
@@ -299,7 +317,16 @@ class Hub:
                 listener.wake()
 
     def disconnect(self, principal: Principal) -> None:
-        """Wake every listener of ``principal`` so it re-checks its credentials."""
+        """Wake every listener of ``principal``, in every process, so it re-checks its
+        credentials (signed out, password changed, API token revoked, deactivated):
+        a stream checks them only then, and once a minute, never at a heartbeat."""
+        self._recheck(principal)  # here at once, whether or not the bus is up
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            message = {"kind": "recheck", "principal": [principal.kind, principal.id]}
+            loop.call_soon_threadsafe(self._publish_soon, message)
+
+    def _recheck(self, principal: Principal) -> None:
         for group in list(self._listeners.values()):
             for listener in group:
                 if listener.principal == principal:
@@ -335,6 +362,10 @@ class Hub:
             self._want(int(message["id"]))
         elif kind == "ephemeral":
             self._wake([(str(k[0]), str(k[1])) for k in message["keys"]], message["event"])
+        elif kind == "recheck":
+            who = message["principal"]
+            if who[0] in ("visitor", "operator", "api_token"):
+                self._recheck(Principal(who[0], str(who[1])))
 
     # -- following the log ---------------------------------------------------------
 

@@ -227,7 +227,9 @@ async def delete_api_token(
     services: ServicesDep, request: Request, actor: CurrentOperator, token_id: str
 ) -> Response:
     ip = request_ip(request)
-    await services.db.write(revoke_api_token, actor, token_id, ip)
+    owner_id = await services.db.write(revoke_api_token, actor, token_id, ip)
+    # Its open streams (in every process) check their credential now, and end.
+    services.hub.disconnect(Principal("operator", owner_id))
     return Response(status_code=204)
 
 

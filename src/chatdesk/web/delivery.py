@@ -44,6 +44,9 @@ def _listen(hub: Hub, actor: Actor) -> Listener:
 
 
 PAGE = 100  # events per read
+# How often a stream checks its credential by itself (a session that ran out); a
+# revocation makes it check at once.
+CREDENTIAL_CHECK_SECONDS = 60.0
 
 
 def _ephemeral(listener: Listener) -> list[Event]:
@@ -53,7 +56,7 @@ def _ephemeral(listener: Listener) -> list[Event]:
 
 async def _read(db: Database, hub: Hub, actor: Actor, after: int | None) -> Batch:
     hub.counted_read()
-    return await db.read(lambda conn: read_events(conn, actor, after, PAGE))
+    return await db.read_here(lambda conn: read_events(conn, actor, after, PAGE))
 
 
 async def _step(db: Database, hub: Hub, actor: Actor, listener: Listener, cursor: int) -> Step:
@@ -95,8 +98,7 @@ async def long_poll(
     hangs up stops the wait at once, so abandoned polls do not stay parked.
     """
     listener = _listen(hub, actor)
-    gone = asyncio.Event()
-    watcher = asyncio.create_task(_watch_disconnect(receive, gone, listener)) if receive else None
+    watcher = asyncio.create_task(_watch_disconnect(receive, listener)) if receive else None
     try:
         deadline = time.monotonic() + wait
         found, cursor = await _read(db, hub, actor, after)
@@ -105,7 +107,7 @@ async def long_poll(
             return _page(items, cursor)
         while True:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or gone.is_set() or hub.closing:
+            if remaining <= 0 or listener.left or hub.closing:
                 return _page([], cursor)
             woken = await listener.wait(remaining)
             if hub.closing:
@@ -127,10 +129,10 @@ async def long_poll(
         hub.unlisten(listener)
 
 
-async def _watch_disconnect(receive: Receive, gone: asyncio.Event, listener: Listener) -> None:
+async def _watch_disconnect(receive: Receive, listener: Listener) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
-    gone.set()
+    listener.left = True
     listener.wake()
 
 
@@ -177,18 +179,10 @@ class EventStream(Response):
         return cls(db, hub, actor, first, listener, **kwargs)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        gone = asyncio.Event()
-
-        async def watch_disconnect() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            gone.set()
-            self.listener.wake()
-
-        watcher = asyncio.create_task(watch_disconnect())
+        watcher = asyncio.create_task(_watch_disconnect(receive, self.listener))
         try:
             await self._send(send, self._start())
-            await self._stream(send, gone)
+            await self._stream(send)
             # Ended by the server (the session was revoked, the server is stopping):
             # finish the body properly, so the client reconnects with Last-Event-ID.
             await self._send(send, {"type": "http.response.body", "body": b""})
@@ -225,12 +219,14 @@ class EventStream(Response):
     async def _body(self, send: Send, data: bytes) -> None:
         await self._send(send, {"type": "http.response.body", "body": data, "more_body": True})
 
-    async def _stream(self, send: Send, gone: asyncio.Event) -> None:
+    async def _stream(self, send: Send) -> None:
         read, cursor = self.first
         handed: list[Entry] = []
         listener = self.listener
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
         await self._body(send, b"retry: 2000\n\n")
-        while not gone.is_set():
+        while not listener.left:
             if listener.behind(cursor) and not self.hub.closing:
                 listener.wake()  # a full first page: more may be waiting, read on at once
             frames = [sse_frame(event) for event in read]
@@ -241,10 +237,15 @@ class EventStream(Response):
             if self.hub.closing:
                 return  # the server is stopping: the client resumes from its last id
             woken = await listener.wait(self.heartbeat)
-            if gone.is_set() or self.hub.closing:
+            if listener.left or self.hub.closing:
                 return
-            if (not woken or listener.recheck) and self.still_allowed is not None:
+            if self.still_allowed is not None and (
+                listener.recheck or loop.time() - checked >= CREDENTIAL_CHECK_SECONDS
+            ):
+                # A revocation wakes the streams it concerns in every process (the hub's
+                # ``disconnect``); the minute's check ends those whose session ran out.
                 listener.recheck = False
+                checked = loop.time()
                 if not await self.still_allowed():
                     return
             if not woken:
