@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -65,7 +67,8 @@ class DirectLane:
         self.routes = routes
         # Held as FastAPI's exception middleware holds them (by class, by status code),
         # read when the stack is built, as it reads them; the 500 handler stays outermost.
-        self.handlers = (
+        # Each is a coroutine function (``web.errors``).
+        self.handlers: tuple[dict[Any, Any], dict[Any, Any]] = (
             {k: v for k, v in handlers.items() if not isinstance(k, int) and k is not Exception},
             {k: v for k, v in handlers.items() if isinstance(k, int) and k != 500},
         )
@@ -77,10 +80,34 @@ class DirectLane:
                 if match is Match.FULL:
                     scope.update(child_scope)
                     scope["route"] = route  # for the edge's access log and metrics
-                    scope["starlette.exception_handlers"] = self.handlers
-                    await route.handle(scope, receive, send)
+                    await self._serve(route.endpoint, scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+    async def _serve(self, endpoint: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        """Call ``endpoint`` and send its response; an error it raises is answered by
+        the app's handler for it, as Starlette's route would (``request_response``),
+        without the layers that route adds: a parked events request holds this frame,
+        and every layer is memory per parked listener. An error while the response is
+        sent (it has begun) goes up to the 500 handler, as there."""
+        request = Request(scope, receive, send)
+        try:
+            response = await endpoint(request)
+        except Exception as exc:
+            handler = self._handler_for(exc)
+            if handler is None:
+                raise
+            response = await handler(request, exc)
+        await response(scope, receive, send)
+
+    def _handler_for(self, exc: Exception) -> Any:
+        by_class, by_status = self.handlers
+        if isinstance(exc, HTTPException) and exc.status_code in by_status:
+            return by_status[exc.status_code]
+        for cls in type(exc).__mro__:
+            if cls in by_class:
+                return by_class[cls]
+        return None
 
 
 def _without_head(route: Route) -> Route:
