@@ -1,6 +1,8 @@
 """The baselines chatdesk is measured beside, on the same server stack (uvicorn, uvloop, httptools).
 
 * ``bare``: a Starlette endpoint that reads the body and returns 200.
+* ``parked``: a Starlette endpoint that answers ``/wait`` after 60 s (what the
+  stack itself holds per parked request), anything else at once.
 * ``sqlite_app()`` (a uvicorn factory): the same endpoint plus one single-row
   insert + commit with stdlib ``sqlite3`` on the event loop (WAL,
   ``synchronous=NORMAL``) into the file named by ``BENCH_SQLITE_PATH``.
@@ -11,6 +13,7 @@ Run: ``python -m uvicorn --app-dir bench baseline_app:bare`` or
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import time
@@ -20,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-__all__ = ["bare", "sqlite_app"]
+__all__ = ["bare", "parked", "sqlite_app"]
 
 OK = b'{"ok":true}'
 
@@ -31,6 +34,14 @@ async def _ok(request: Request) -> Response:
 
 
 bare = Starlette(routes=[Route("/{path:path}", _ok, methods=["GET", "POST"])])
+
+
+async def _wait(request: Request) -> Response:
+    await asyncio.sleep(60)
+    return Response(OK, media_type="application/json")
+
+
+parked = Starlette(routes=[Route("/wait", _wait), Route("/{path:path}", _ok)])
 
 
 def sqlite_app() -> Starlette:
