@@ -55,6 +55,7 @@ __all__ = [
     "SiteList",
     "TeamList",
     "TeamMember",
+    "TokenRole",
     "Visitor",
     "VisitorConversation",
     "VisitorProfile",
@@ -64,8 +65,9 @@ __all__ = [
 ]
 
 ConversationStatus = Literal["open", "pending", "resolved"]
-AuthorType = Literal["visitor", "operator", "system"]
+AuthorType = Literal["visitor", "operator", "system", "bot"]
 Role = Literal["owner", "admin", "agent"]
+TokenRole = Literal["owner", "admin", "agent", "bot"]
 PrechatMode = Literal["off", "optional", "required"]
 
 
@@ -320,8 +322,9 @@ class ApiToken(TypedDict):
     id: str
     name: str
     prefix: str
-    role: Role
+    role: TokenRole
     operator_id: str
+    site_id: str | None
     created_at: str
     last_used_at: str | None
 

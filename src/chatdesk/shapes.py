@@ -159,6 +159,7 @@ def api_token_shape(row: Row[Any]) -> ApiToken:
         "prefix": m["prefix"],
         "role": m["role"],
         "operator_id": m["operator_id"],
+        "site_id": m["site_id"],
         "created_at": iso(m["created_at"]),
         "last_used_at": iso(m["last_used_at"]),
     }

@@ -8,6 +8,7 @@ from sqlalchemy import delete, insert, select, update
 
 from chatdesk.access import access_conversation
 from chatdesk.actions.audit import record
+from chatdesk.actions.email import queue_started
 from chatdesk.actions.events import append_conversation_updated, append_event
 from chatdesk.actions.messages import author_of, find_by_client_msg_id, insert_message
 from chatdesk.db.batch import Unit
@@ -32,11 +33,18 @@ _UNSET: Any = object()
 
 
 def start_conversation(
-    unit: Unit, actor: VisitorActor, body: str, client_msg_id: str
+    unit: Unit,
+    actor: VisitorActor,
+    body: str,
+    client_msg_id: str,
+    *,
+    email_away: int | None = None,
 ) -> tuple[VisitorConversation, Message, bool]:
     """A visitor's new conversation with its first message: (conversation, message, created).
 
     The same ``client_msg_id`` again returns the stored pair, never a second conversation.
+    With ``email_away`` (email is on) it queues the emails a new conversation causes
+    (:func:`chatdesk.actions.email.queue_started`).
     """
     author = author_of(unit, actor)
     existing = find_by_client_msg_id(unit, author[0], author[1], client_msg_id)
@@ -71,6 +79,8 @@ def start_conversation(
         data={"conversation": conversation_shape(row, [], visitor_shape(visitor))},
     )
     message = insert_message(unit, row, author, body, client_msg_id)
+    if email_away is not None:
+        queue_started(unit, actor, conversation_id)
     return conversation_for(unit.conn, _load(unit, conversation_id), actor), message, True
 
 

@@ -263,7 +263,9 @@ class CannedResponseIn(_Strict):
 
 class ApiTokenIn(_Strict):
     name: Name
-    role: Literal["admin", "agent"] = "agent"
+    role: Literal["admin", "agent", "bot"] = "agent"
+    # A bot token's site (required for "bot", refused otherwise).
+    site_id: Annotated[str, Field(min_length=1, max_length=32)] | None = None
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -216,8 +216,9 @@ async def post_conversation(
     call: Starting, body: NewConversationIn
 ) -> NewConversation | JSONResponse:
     actor = call.actor
+    email_away = call.services.settings.email_away
     conversation, message, created = await call.services.db.write(
-        start_conversation, actor, body.body, body.client_msg_id
+        start_conversation, actor, body.body, body.client_msg_id, email_away=email_away
     )
     result: NewConversation = {"conversation": conversation, "message": message}
     if not created:
