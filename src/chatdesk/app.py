@@ -29,6 +29,7 @@ from chatdesk.web import (
     auth_api,
     console_api,
     console_pages,
+    email_pages,
     health,
     widget_api,
     widget_pages,
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         app.include_router(module.router)
     app.include_router(console_pages.router, include_in_schema=False)
     app.include_router(widget_pages.router, include_in_schema=False)
+    app.include_router(email_pages.router, include_in_schema=False)
     if settings.api_docs_on:
         app.add_route(api_docs.DOCS_PATH, api_docs.page, include_in_schema=False)
     app.mount("/static", VersionedStatic(), name="static")  # ADR 0010

@@ -43,6 +43,7 @@ __all__ = [
     "MessageList",
     "NewApiToken",
     "NewConversation",
+    "Notifications",
     "Operator",
     "OperatorList",
     "Prechat",
@@ -228,6 +229,14 @@ class Launcher(TypedDict):
 # -- operators and sign-in ------------------------------------------------------------
 
 
+class Notifications(TypedDict):
+    """Which emails an operator gets: a conversation nobody answered within
+    ``unanswered_minutes`` (null: none), and being @mentioned."""
+
+    unanswered_minutes: int | None
+    mentions: bool
+
+
 class Operator(TypedDict):
     id: str
     email: str
@@ -236,6 +245,7 @@ class Operator(TypedDict):
     active: bool
     created_at: str
     site_ids: NotRequired[list[str]]
+    notifications: NotRequired[Notifications]
 
 
 class OperatorList(TypedDict):

@@ -9,9 +9,9 @@ Two kinds:
   the conversation id (26), an expiry in hours since 1970 (5) and the first 80 bits
   of the MAC (16). The MAC also covers the conversation's visitor, so a token
   names both without spelling out the visitor.
-- **Link tokens** (unsubscribe links) are ``<fields>.<mac>`` in URL-safe text with
-  no expiry: an unsubscribe link must keep working as long as the email exists
-  (RFC 8058 asks for that).
+- **Unsubscribe tokens** name a visitor, or an operator and one notification, with
+  no expiry (an unsubscribe link must keep working as long as the email exists);
+  47 characters too, so they serve in a ``mailto:`` address as well as in a link.
 
 Tokens are compared in constant time. Changing the secret key invalidates every
 token made before (reply addresses and unsubscribe links), never a session.
@@ -25,12 +25,12 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["LinkSigner", "ReplyToken", "ReplyTokens"]
+__all__ = ["ReplyToken", "ReplyTokens", "UnsubscribeTokens"]
 
 _B32 = "0123456789abcdefghjkmnpqrstvwxyz"  # as chatdesk's ids (Crockford, lower case)
 _ID = r"[0-9a-hjkmnp-tv-z]{26}"
 _REPLY = re.compile(rf"({_ID})([0-9a-hjkmnp-tv-z]{{5}})([0-9a-hjkmnp-tv-z]{{16}})")
-_FIELD = re.compile(r"[A-Za-z0-9_]{1,64}")
+_UNSUBSCRIBE = re.compile(rf"([vum])({_ID})([0-9a-hjkmnp-tv-z]{{20}})")
 
 
 def _key(secret: str, purpose: str) -> bytes:
@@ -104,29 +104,36 @@ class ReplyTokens:
         return now + timedelta(days=days)
 
 
-class LinkSigner:
-    """Signs a short tuple of id-like fields for a link (``purpose`` keeps kinds apart)."""
+class UnsubscribeTokens:
+    """Tokens of unsubscribe links and addresses: ``<kind><id><mac>``, 47 characters,
+    so ``unsubscribe+<token>@<domain>`` fits an address's local part too.
 
-    def __init__(self, secret: str, purpose: str) -> None:
-        self._key = _key(secret, purpose)
+    ``kind`` is one letter: ``v`` a visitor (every email they did not ask for), ``u``
+    an operator's "unanswered" notifications, ``m`` an operator's mention emails. They
+    never expire: an unsubscribe link must work as long as the email exists.
+    """
+
+    KINDS = ("v", "u", "m")
+
+    def __init__(self, secret: str) -> None:
+        self._key = _key(secret, "unsubscribe")
 
     def _mac(self, body: str) -> str:
         digest = hmac.new(self._key, body.encode(), hashlib.sha256).digest()
-        return _b32(int.from_bytes(digest[:20], "big"), 32)
+        return _b32(int.from_bytes(digest[:13], "big") >> 4, 20)
 
-    def sign(self, *fields: str) -> str:
-        for field in fields:
-            if not _FIELD.fullmatch(field):
-                raise ValueError(f"{field!r} cannot be signed into a link")
-        body = "-".join(fields)
-        return f"{body}.{self._mac(body)}"
+    def make(self, kind: str, subject_id: str) -> str:
+        if kind not in self.KINDS or not re.fullmatch(_ID, subject_id):
+            raise ValueError("unsubscribe tokens name a visitor or operator by id")
+        body = kind + subject_id
+        return body + self._mac(body)
 
-    def verify(self, token: str, count: int) -> tuple[str, ...] | None:
-        """The ``count`` fields of a genuine token; None for anything else."""
-        if len(token) > 300 or token.count(".") != 1:
+    def read(self, token: str) -> tuple[str, str] | None:
+        """(kind, id) of a genuine token; None for anything else."""
+        found = _UNSUBSCRIBE.fullmatch(token.lower()) if len(token) == 47 else None
+        if found is None:
             return None
-        body, mac = token.split(".")
-        if not hmac.compare_digest(mac.encode(), self._mac(body).encode()):
+        body = found[1] + found[2]
+        if not hmac.compare_digest(found[3], self._mac(body)):
             return None
-        fields = tuple(body.split("-"))
-        return fields if len(fields) == count else None
+        return found[1], found[2]

@@ -27,6 +27,7 @@ __all__ = [
     "CannedResponseIn",
     "ConversationPatch",
     "LoginIn",
+    "MePatch",
     "NewConversationIn",
     "OperatorIn",
     "OperatorMessageIn",
@@ -191,6 +192,20 @@ class ConversationPatch(_Strict):
 class LoginIn(_Strict):
     email: Annotated[str, Field(min_length=1, max_length=320), AfterValidator(_no_nul)]
     password: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class MePatch(_Strict):
+    """Your own email notifications (``null`` minutes: no unanswered-conversation email)."""
+
+    notify_unanswered_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
+    notify_mentions: bool | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent; ``notify_mentions: null`` means no change."""
+        sent = self.model_dump(include=self.model_fields_set)
+        if sent.get("notify_mentions", False) is None:
+            del sent["notify_mentions"]
+        return sent
 
 
 class PasswordChangeIn(_Strict):
