@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     rate_limit_visitor_message: str = "20/minute"
     rate_limit_visitor_read: str = "600/minute"
     rate_limit_typing: str = "60/minute"
+    # Transcripts by email per visitor: each one is an email to an address they typed.
+    rate_limit_transcript: str = "5/hour"
     # Concurrent event streams (SSE and parked long-polls) one principal may hold, per process.
     max_streams_visitor: int = Field(default=10, ge=1)
     max_streams_operator: int = Field(default=30, ge=1)
@@ -124,6 +126,7 @@ class Settings(BaseSettings):
         "rate_limit_visitor_message",
         "rate_limit_visitor_read",
         "rate_limit_typing",
+        "rate_limit_transcript",
     )
     @classmethod
     def _limit(cls, value: str) -> str:

@@ -200,6 +200,8 @@ class WidgetSite(TypedDict):
     online: bool
     offline_message: str
     identity_required: bool
+    # Whether chatdesk sends email: only then does the widget promise a reply by email.
+    email_enabled: bool
 
 
 class WidgetConfig(TypedDict):

@@ -206,8 +206,9 @@ def own_visitor_shape(visitor: Visitor) -> VisitorProfile:
     return {"id": visitor["id"], "name": visitor["name"], "email": visitor["email"]}
 
 
-def widget_config_shape(site: Row[Any], *, online: bool) -> WidgetConfig:
-    """A site's public widget configuration: nothing a visitor may not read."""
+def widget_config_shape(site: Row[Any], *, online: bool, email: bool) -> WidgetConfig:
+    """A site's public widget configuration: nothing a visitor may not read. ``email``:
+    whether chatdesk sends email, so the widget may promise replies by email."""
     m = site._mapping
     return {
         "site": {
@@ -219,6 +220,7 @@ def widget_config_shape(site: Row[Any], *, online: bool) -> WidgetConfig:
             "online": online,
             "offline_message": m["offline_message"],
             "identity_required": bool(m["identity_required"]),
+            "email_enabled": email,
         }
     }
 

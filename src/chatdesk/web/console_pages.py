@@ -50,7 +50,7 @@ from chatdesk.access import AUDIT_LOG_ROLE, SETTINGS_ROLE, has_role
 from chatdesk.bootstrap import FIRST_OWNER_EMAIL
 from chatdesk.security.principals import OperatorActor
 from chatdesk.web.assets import static_prefix
-from chatdesk.web.deps import session_state
+from chatdesk.web.deps import get_services, session_state
 
 __all__ = ["CONSOLE_HEADERS", "render_page", "router"]
 
@@ -195,6 +195,7 @@ async def account_page(request: Request) -> Response:
         "console/account.html",
         **_shell(actor, "account"),
         first_owner=actor.email.lower() == FIRST_OWNER_EMAIL,
+        email_enabled=get_services(request).settings.email_enabled,
     )
 
 

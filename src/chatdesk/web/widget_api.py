@@ -11,9 +11,11 @@ from starlette.routing import Route
 
 from chatdesk.access import access_conversation, public_site
 from chatdesk.actions.conversations import start_conversation
+from chatdesk.actions.email import request_transcript
 from chatdesk.actions.messages import send_message
 from chatdesk.actions.visitors import create_session, update_visitor
 from chatdesk.business_hours import is_open
+from chatdesk.errors import Conflict
 from chatdesk.queries.conversations import list_visitor_conversations
 from chatdesk.queries.messages import history
 from chatdesk.queries.visitors import own_profile, visitor_name
@@ -58,6 +60,7 @@ Reading = Annotated[VisitorCall, visitor_call("visitor_read")]
 Writing = Annotated[VisitorCall, visitor_call("visitor_message")]
 Starting = Annotated[VisitorCall, visitor_call("visitor_message", ip_group="widget_conversation")]
 Typing = Annotated[VisitorCall, visitor_call("typing")]
+Transcript = Annotated[VisitorCall, visitor_call("transcript")]
 
 
 MESSAGES_PATH = "/conversations/{conversation_id}/messages"
@@ -153,7 +156,8 @@ async def get_config(
     services: ServicesDep, site_key: Annotated[str, Query(min_length=1, max_length=64)]
 ) -> WidgetConfig:
     site = await services.db.read(lambda conn: public_site(conn, site_key))
-    return widget_config_shape(site, online=is_open(site.business_hours, services.clock()))
+    online = is_open(site.business_hours, services.clock())
+    return widget_config_shape(site, online=online, email=services.settings.email_enabled)
 
 
 @router.post(
@@ -242,6 +246,21 @@ async def get_messages(
         return history(conn, conversation_id, before=before, limit=limit, include_private=False)
 
     return {"messages": await call.services.db.read(read)}
+
+
+@router.post(
+    "/conversations/{conversation_id}/transcript",
+    status_code=202,
+    summary="Email me the transcript (to the visitor's email address)",
+    **answers(None, 401, 404, 409, 422, 429, status=202),
+)
+async def post_transcript(call: Transcript, conversation_id: str) -> Response:
+    """Queue the conversation's transcript for the visitor's email: 202; 422 when the
+    visitor gave no email address, 409 when this chatdesk sends no email."""
+    if not call.services.settings.email_enabled:
+        raise Conflict("This chat cannot send email.")
+    await call.services.db.write(request_transcript, call.actor, conversation_id)
+    return Response(status_code=202)
 
 
 @router.post(
