@@ -135,9 +135,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         if problem:  # the server starts (it can still read); /readyz fails meanwhile
             _log.error("%s (%s): writes answer 503 until it is fixed", problem, db.file_path)
         await hub.start()
+        inbound = None
+        if settings.inbound_smtp_port is not None:
+            from chatdesk.inbound.listener import InboundListener  # only where it is on
+
+            inbound = InboundListener(settings, db, clock=clock)
+            await inbound.start()
         try:
             yield
         finally:
+            if inbound is not None:
+                await inbound.stop()
             await hub.stop()
             await services.limiter.close()
             await db.aclose()

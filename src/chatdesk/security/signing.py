@@ -88,15 +88,16 @@ class ReplyTokens:
 
     def check(
         self, parts: tuple[str, int, str], visitor_id: str, now: datetime
-    ) -> ReplyToken | None:
+    ) -> ReplyToken | str:
         """The token's meaning when its MAC is right for ``visitor_id`` and it has not
-        expired; None otherwise."""
+        expired; otherwise why not: ``"forged"`` or ``"expired"`` (only a genuine token
+        can be told expired)."""
         conversation_id, hours, mac = parts
         if not hmac.compare_digest(mac, self._mac(conversation_id, visitor_id, hours)):
-            return None
+            return "forged"
         expires_at = datetime.fromtimestamp(hours * 3600, UTC)
         if expires_at <= now:
-            return None
+            return "expired"
         return ReplyToken(conversation_id, expires_at)
 
     @staticmethod
