@@ -37,6 +37,7 @@ from chatdesk.web import (
 from chatdesk.web.assets import VersionedStatic
 from chatdesk.web.errors import install_error_handlers
 from chatdesk.web.middleware import EdgeMiddleware
+from chatdesk.web.visitor_presence import VisitorPresence
 
 __all__ = ["ChatdeskApp", "DirectLane", "create_app"]
 
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         trusted_proxies=tuple(settings.trusted_proxies),
     )
     services.metrics.watch(services)
+    services.presence = VisitorPresence(db, settings.email_away)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

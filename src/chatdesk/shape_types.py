@@ -163,6 +163,7 @@ class EventData(TypedDict, total=False):
     visitor: Visitor
     author: Author
     private: bool
+    by: Author
 
 
 class Event(TypedDict):

@@ -139,8 +139,14 @@ def update_conversation(
     labels_: list[str] | None = None,
     ip: str | None = None,
 ) -> Conversation:
-    """Change status, assignee and/or labels; appends ``conversation.updated`` on change."""
+    """Change status, assignee and/or labels; appends ``conversation.updated`` on change.
+
+    A bot token's ``{assignee_id: null, status: "open"}`` hands the conversation to the
+    team: it also appends ``conversation.handoff`` (whether or not anything changed),
+    which the site's operators and the visitor see.
+    """
     row = access_conversation(unit.conn, actor, conversation_id)
+    handoff = actor.is_bot and status == "open" and assignee_id is None
     values: dict[str, Any] = {}
     changed: list[str] = []
     if status is not None and status != row.status:
@@ -171,7 +177,25 @@ def update_conversation(
                 ip=ip,
                 details={field: values.get(field, labels_)},
             )
+    if handoff:
+        _append_handoff(unit, actor, row.id)
     return conversation_for(unit.conn, row, actor)
+
+
+def _append_handoff(unit: Unit, actor: OperatorActor, conversation_id: str) -> None:
+    row = _load(unit, conversation_id)
+    append_event(
+        unit,
+        "conversation.handoff",
+        site_id=row.site_id,
+        conversation_id=row.id,
+        visitor_id=row.visitor_id,
+        private=False,
+        data={
+            "conversation": conversation_shape(row, labels_for(unit.conn, [row.id])[row.id]),
+            "by": {"type": "bot", "id": actor.api_token_id, "name": actor.name},
+        },
+    )
 
 
 def mark_read(unit: Unit, actor: OperatorActor, conversation_id: str) -> Conversation:

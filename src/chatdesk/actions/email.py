@@ -38,7 +38,7 @@ from chatdesk.access import access_conversation
 from chatdesk.business_hours import is_open
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import conversations, operators, site_operators, sites, visitors
-from chatdesk.errors import ValidationFailed
+from chatdesk.errors import Conflict, ValidationFailed
 from chatdesk.security.principals import OperatorActor, VisitorActor
 from chatdesk.shape_types import Message
 
@@ -215,11 +215,16 @@ def queue_mentions(
 # -- what visitors and links ask for ------------------------------------------------------
 
 
-def request_transcript(unit: Unit, actor: VisitorActor, conversation_id: str) -> None:
+def request_transcript(
+    unit: Unit, actor: VisitorActor, conversation_id: str, *, email_enabled: bool
+) -> None:
     """The visitor asks for the conversation's transcript by email (to the address on
-    their profile). 422 when they gave none. An explicit request: sent even after
-    they unsubscribed from other email."""
+    their profile): 404 for another's conversation, 409 when chatdesk sends no email,
+    422 when they gave no address. An explicit request: sent even after they
+    unsubscribed from other email."""
     row = access_conversation(unit.conn, actor, conversation_id)
+    if not email_enabled:
+        raise Conflict("This chat cannot send email.")
     email = unit.conn.execute(
         select(visitors.c.email).where(visitors.c.id == actor.visitor_id)
     ).scalar_one()

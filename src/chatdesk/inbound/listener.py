@@ -150,9 +150,7 @@ class _Handler:
             return NO_SUCH_ADDRESS
         return MailTarget(kind, row.id, row.visitor_id, row.site_id)
 
-    async def handle_DATA(
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         targets = self.targets.pop(envelope, {})
         content = envelope.original_content or envelope.content or b""
         raw = content if isinstance(content, bytes) else content.encode("utf-8", "replace")

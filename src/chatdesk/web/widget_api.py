@@ -15,7 +15,6 @@ from chatdesk.actions.email import request_transcript
 from chatdesk.actions.messages import send_message
 from chatdesk.actions.visitors import create_session, update_visitor
 from chatdesk.business_hours import is_open
-from chatdesk.errors import Conflict
 from chatdesk.queries.conversations import list_visitor_conversations
 from chatdesk.queries.messages import history
 from chatdesk.queries.visitors import own_profile, visitor_name
@@ -257,9 +256,10 @@ async def get_messages(
 async def post_transcript(call: Transcript, conversation_id: str) -> Response:
     """Queue the conversation's transcript for the visitor's email: 202; 422 when the
     visitor gave no email address, 409 when this chatdesk sends no email."""
-    if not call.services.settings.email_enabled:
-        raise Conflict("This chat cannot send email.")
-    await call.services.db.write(request_transcript, call.actor, conversation_id)
+    email_enabled = call.services.settings.email_enabled
+    await call.services.db.write(
+        request_transcript, call.actor, conversation_id, email_enabled=email_enabled
+    )
     return Response(status_code=202)
 
 
