@@ -165,7 +165,9 @@ def _unanswered_watchers(unit: Unit, site_id: str) -> list[tuple[str, int]]:
     return [(row.id, int(row.notify_unanswered_minutes)) for row in rows]
 
 
-_MENTION_END = re.compile(r"(?![\w@.-])")
+# A mention ends where the handle does: not inside a longer word or an email address
+# ("@jdoe." ends a sentence; "@jdoe.example" is a domain).
+_MENTION_END = r"(?![\w@-]|\.\w)"
 
 
 def mentioned_operators(conn: Any, site_id: str, body: str, author_id: str) -> list[str]:
@@ -187,7 +189,7 @@ def mentioned_operators(conn: Any, site_id: str, body: str, author_id: str) -> l
     for row in rows:
         handles = {row.name.casefold(), row.email.split("@", 1)[0].casefold()}
         for handle in handles:
-            pattern = re.compile("@" + re.escape(handle) + _MENTION_END.pattern)
+            pattern = re.compile(r"(?<![\w.])@" + re.escape(handle) + _MENTION_END)
             if handle and pattern.search(text):
                 found.append(row.id)
                 break
