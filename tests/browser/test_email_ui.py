@@ -138,3 +138,35 @@ def test_account_notification_preferences(
     me = setup.call("GET", "/api/v1/auth/me")["operator"]
     assert me["notifications"] == {"unanswered_minutes": 15, "mentions": False}
     setup.close()
+
+
+def test_an_admin_makes_a_bot_token_for_one_site(
+    browser: Browser, settings: Settings, live_server: LiveServer
+) -> None:
+    import httpx
+
+    owner = OperatorApi(live_server.url, direct_operator(settings))
+    owner.create_site("Other shop")
+    shop = owner.create_site("Bot shop")
+    with new_page(browser) as page:
+        sign_in_with(page, owner, "/admin/settings/tokens")
+        wait_ready(page)
+        form = page.get_by_role("form", name="Create an API token")
+        site = form.get_by_label("Bot's site")
+        expect(site).to_be_hidden()
+        form.get_by_label("Token name").fill("Shop helper")
+        form.get_by_label("Token role").select_option("bot")
+        expect(site).to_be_visible()
+        site.select_option(label="Bot shop")
+        form.get_by_role("button", name="Create token").click()
+        secret = page.get_by_label("New API token")
+        expect(secret).to_be_visible()
+        token = secret.input_value()
+        expect(page.get_by_role("cell", name="bot · Bot shop")).to_be_visible()
+    tokens = owner.call("GET", "/api/v1/api-tokens")["api_tokens"]
+    (made,) = [t for t in tokens if t["name"] == "Shop helper"]
+    assert made["role"] == "bot" and made["site_id"] == shop["id"]
+    with httpx.Client(base_url=live_server.url) as http:
+        sites = http.get("/api/v1/inbox/sites", headers={"Authorization": f"Bearer {token}"})
+        assert [s["name"] for s in sites.json()["sites"]] == ["Bot shop"]
+    owner.close()
