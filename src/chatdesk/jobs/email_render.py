@@ -36,6 +36,7 @@ from chatdesk.security.signing import ReplyTokens, UnsubscribeTokens
 __all__ = ["Composer", "Letterhead", "conversation_root"]
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+_VISITOR_KIND = "v"  # unsubscribe kinds: security/signing.py
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _SUBJECTS = {
     "replies": "Your conversation with {site}",
@@ -150,10 +151,12 @@ class Composer:
 
     @staticmethod
     def _unsubscribe_subject(plan: EmailPlan) -> tuple[str, str]:
+        """(kind, id) of what the email's unsubscribe link stops (security/signing.py)."""
         if plan.audience == "visitor":
-            return "v", plan.visitor_id
+            return _VISITOR_KIND, plan.visitor_id
         assert plan.operator_id is not None
-        return ("u" if plan.template == "unanswered" else "m"), plan.operator_id
+        kind = "u" if plan.template == "unanswered" else "m"
+        return kind, plan.operator_id
 
     def _context(self, plan: EmailPlan, subject: str, unsubscribe_url: str) -> dict[str, Any]:
         zone = _zone(plan.visitor_timezone) if plan.audience == "visitor" else UTC

@@ -250,6 +250,7 @@ async def get_messages(
 @router.post(
     "/conversations/{conversation_id}/transcript",
     status_code=202,
+    response_class=Response,  # no body: nothing for /openapi.json to describe
     summary="Email me the transcript (to the visitor's email address)",
     **answers(None, 401, 404, 409, 422, 429, status=202),
 )
