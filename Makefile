@@ -29,13 +29,13 @@ demo: $(BIN)/.installed
 	$(BIN)/chatdesk serve
 
 lint: $(BIN)/.installed node_modules/.installed
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy
 	$(BIOME) ci --colors=off
 
 format: $(BIN)/.installed node_modules/.installed
-	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff format src tests bench examples
 	$(BIOME) check --write
 
 unit: $(BIN)/.installed

@@ -23,6 +23,7 @@ LAYER_OF = {
     "settings": "base",
     "logs": "base",
     "business_hours": "base",
+    "smtp_url": "base",
     # The API's JSON bodies as TypedDicts (ADR 0009): types only, used at every layer
     # that builds or passes a shape, from queries up to web.
     "shape_types": "base",
@@ -40,6 +41,10 @@ LAYER_OF = {
     "bootstrap": "services",
     "demo": "services",
     "export": "services",
+    # Work off any request: senders of the outbox (jobs/email.py), and the inbound SMTP
+    # listener that turns replies by email into messages through actions.
+    "jobs": "services",
+    "inbound": "services",
     "web": "web",
     "app": "entry",
     "cli": "entry",

@@ -27,6 +27,7 @@ __all__ = [
     "has_role",
     "may_see_conversation",
     "public_site",
+    "require_person",
     "require_role",
     "require_session",
 ]
@@ -65,6 +66,14 @@ def require_session(actor: OperatorActor, doing: str) -> OperatorActor:
     for what only the person may do (``doing``: e.g. "Change passwords")."""
     if actor.session_id is None:
         raise Forbidden(f"{doing} from a signed-in session, not with an API token.")
+    return actor
+
+
+def require_person(actor: OperatorActor, doing: str) -> OperatorActor:
+    """``actor`` unless it is a bot token, which acts on conversations only: Forbidden
+    for what concerns an operator's own account (``doing``: e.g. "Read your profile")."""
+    if actor.is_bot:
+        raise Forbidden(f"{doing}: a bot token acts on its site's conversations only.")
     return actor
 
 

@@ -31,6 +31,7 @@ from chatdesk.web import (
     auth_api,
     console_api,
     console_pages,
+    email_pages,
     health,
     widget_api,
     widget_pages,
@@ -38,6 +39,7 @@ from chatdesk.web import (
 from chatdesk.web.assets import VersionedStatic
 from chatdesk.web.errors import install_error_handlers
 from chatdesk.web.middleware import EdgeMiddleware
+from chatdesk.web.visitor_presence import VisitorPresence
 
 __all__ = ["ChatdeskApp", "DirectLane", "create_app"]
 
@@ -152,6 +154,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         trusted_proxies=tuple(settings.trusted_proxies),
     )
     services.metrics.watch(services)
+    services.presence = VisitorPresence(db, settings.email_away)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -161,9 +164,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         if problem:  # the server starts (it can still read); /readyz fails meanwhile
             _log.error("%s (%s): writes answer 503 until it is fixed", problem, db.file_path)
         await hub.start()
+        inbound = None
+        if settings.inbound_smtp_port is not None:
+            from chatdesk.inbound.listener import InboundListener  # only where it is on
+
+            inbound = InboundListener(settings, db, clock=clock)
+            await inbound.start()
         try:
             yield
         finally:
+            if inbound is not None:
+                await inbound.stop()
             await hub.stop()
             await services.limiter.close()
             await db.aclose()
@@ -187,6 +198,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         app.include_router(module.router)
     app.include_router(console_pages.router, include_in_schema=False)
     app.include_router(widget_pages.router, include_in_schema=False)
+    app.include_router(email_pages.router, include_in_schema=False)
     if settings.api_docs_on:
         app.add_route(api_docs.DOCS_PATH, api_docs.page, include_in_schema=False)
     app.mount("/static", VersionedStatic(), name="static")  # ADR 0010

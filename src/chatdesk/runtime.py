@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from chatdesk.clock import Clock
 from chatdesk.db.runner import Database
@@ -29,3 +30,5 @@ class Services:
     stream_slots: StreamSlots = field(default_factory=StreamSlots)
     # Set once the log has said that requests come through an untrusted proxy.
     proxy_warned: bool = False
+    # Visitors' presence marks for email (None until create_app sets it).
+    presence: Any = None

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from enum import StrEnum
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Environment", "Settings"]
 
+_DOMAIN = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
 SAMPLE_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-not-for-production"}
 # The loosest sign-in limits production accepts, in failed attempts per hour (ADR 0004):
 # room to tune for a large office, none for a password-guessing run.
@@ -78,6 +81,8 @@ class Settings(BaseSettings):
     rate_limit_visitor_message: str = "20/minute"
     rate_limit_visitor_read: str = "600/minute"
     rate_limit_typing: str = "60/minute"
+    # Transcripts by email per visitor: each one is an email to an address they typed.
+    rate_limit_transcript: str = "5/hour"
     # Concurrent event streams (SSE and parked long-polls) one principal may hold, per process.
     max_streams_visitor: int = Field(default=10, ge=1)
     max_streams_operator: int = Field(default=30, ge=1)
@@ -121,6 +126,7 @@ class Settings(BaseSettings):
         "rate_limit_visitor_message",
         "rate_limit_visitor_read",
         "rate_limit_typing",
+        "rate_limit_transcript",
     )
     @classmethod
     def _limit(cls, value: str) -> str:
@@ -182,6 +188,11 @@ class Settings(BaseSettings):
             problems.append("CHATDESK_LOG_LEVEL=debug is refused in production; use info")
         if self.demo_enabled:
             problems.append("CHATDESK_DEMO_ENABLED=true is refused in production; remove it")
+        if self.email_enabled and not (self.email_from and self.public_url):
+            problems.append(
+                "CHATDESK_SMTP_URL is set without CHATDESK_EMAIL_FROM or CHATDESK_PUBLIC_URL: "
+                "email needs an address to come from and links back to chatdesk"
+            )
         path = sqlite_path(self.database_url)
         if path is not None and on_tmpfs(path):
             problems.append(
@@ -216,6 +227,86 @@ class Settings(BaseSettings):
     def api_docs_on(self) -> bool:
         """Whether /api/docs (Swagger UI) is served; /openapi.json always is."""
         return (not self.is_production) if self.api_docs_enabled is None else self.api_docs_enabled
+
+    # Email (docs/settings.md, "Email"). No SMTP URL: no email is ever sent or promised.
+    smtp_url: SecretStr | None = None
+    # A PEM file of the certificate authorities to trust for the SMTP server's certificate
+    # (a private CA, a self-signed relay); unset: the system's.
+    smtp_ca_file: str | None = None
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    email_from: str | None = None
+    email_away_seconds: int = Field(default=300, ge=10)
+    inbound_smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    inbound_smtp_host: str = "127.0.0.1"
+    inbound_email_domain: str | None = None
+    inbound_max_bytes: int = Field(default=1_048_576, ge=1024)
+    inbound_token_days: int = Field(default=90, ge=1)
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        from chatdesk.smtp_url import parse_smtp_url
+
+        parse_smtp_url(value.get_secret_value())  # raises ValueError naming the problem
+        return value
+
+    @field_validator("email_from")
+    @classmethod
+    def _from(cls, value: str | None) -> str | None:
+        from email.utils import parseaddr
+
+        if value is None or not value.strip():
+            return None
+        if "@" not in parseaddr(value)[1]:
+            raise ValueError(f"{value!r} is not an address like 'Support <help@example.com>'")
+        return value.strip()
+
+    @field_validator("inbound_email_domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().lower()
+        if not _DOMAIN.fullmatch(value):
+            raise ValueError(f"{value!r} is not a domain name like in.example.com")
+        return value
+
+    @model_validator(mode="after")
+    def _inbound_needs_a_domain(self) -> Settings:
+        if self.inbound_smtp_port is not None and self.inbound_email_domain is None:
+            raise ValueError(
+                "CHATDESK_INBOUND_SMTP_PORT needs CHATDESK_INBOUND_EMAIL_DOMAIN: the domain "
+                "reply addresses (reply+<token>@<domain>) are made with"
+            )
+        return self
+
+    @property
+    def email_sender(self) -> str:
+        """The From address of chatdesk's email: ``CHATDESK_EMAIL_FROM``, else one made
+        from the public URL's host (production requires the setting)."""
+        if self.email_from:
+            return self.email_from
+        host = urlsplit(self.public_url or "").hostname or "localhost"
+        return f"chatdesk@{host}"
+
+    @property
+    def email_enabled(self) -> bool:
+        """Whether chatdesk sends email (an SMTP URL is set): the widget promises email
+        only then."""
+        return self.smtp_url is not None
+
+    @property
+    def email_away(self) -> int | None:
+        """What actions are given to queue email: the away delay, None when email is off."""
+        return self.email_away_seconds if self.email_enabled else None
+
+    @property
+    def inbound_enabled(self) -> bool:
+        """Whether replies by email come back in: an inbound domain to address them to,
+        and outgoing email to carry the address."""
+        return self.email_enabled and self.inbound_email_domain is not None
 
 
 def sqlite_path(url: str) -> str | None:

@@ -43,6 +43,7 @@ __all__ = [
     "MessageList",
     "NewApiToken",
     "NewConversation",
+    "Notifications",
     "Operator",
     "OperatorList",
     "Prechat",
@@ -55,6 +56,7 @@ __all__ = [
     "SiteList",
     "TeamList",
     "TeamMember",
+    "TokenRole",
     "Visitor",
     "VisitorConversation",
     "VisitorProfile",
@@ -64,8 +66,9 @@ __all__ = [
 ]
 
 ConversationStatus = Literal["open", "pending", "resolved"]
-AuthorType = Literal["visitor", "operator", "system"]
+AuthorType = Literal["visitor", "operator", "system", "bot"]
 Role = Literal["owner", "admin", "agent"]
+TokenRole = Literal["owner", "admin", "agent", "bot"]
 PrechatMode = Literal["off", "optional", "required"]
 
 
@@ -160,6 +163,7 @@ class EventData(TypedDict, total=False):
     visitor: Visitor
     author: Author
     private: bool
+    by: Author
 
 
 class Event(TypedDict):
@@ -197,6 +201,8 @@ class WidgetSite(TypedDict):
     online: bool
     offline_message: str
     identity_required: bool
+    # Whether chatdesk sends email: only then does the widget promise a reply by email.
+    email_enabled: bool
 
 
 class WidgetConfig(TypedDict):
@@ -226,6 +232,14 @@ class Launcher(TypedDict):
 # -- operators and sign-in ------------------------------------------------------------
 
 
+class Notifications(TypedDict):
+    """Which emails an operator gets: a conversation nobody answered within
+    ``unanswered_minutes`` (null: none), and being @mentioned."""
+
+    unanswered_minutes: int | None
+    mentions: bool
+
+
 class Operator(TypedDict):
     id: str
     email: str
@@ -234,6 +248,7 @@ class Operator(TypedDict):
     active: bool
     created_at: str
     site_ids: NotRequired[list[str]]
+    notifications: NotRequired[Notifications]
 
 
 class OperatorList(TypedDict):
@@ -320,8 +335,9 @@ class ApiToken(TypedDict):
     id: str
     name: str
     prefix: str
-    role: Role
+    role: TokenRole
     operator_id: str
+    site_id: str | None
     created_at: str
     last_used_at: str | None
 

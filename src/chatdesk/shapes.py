@@ -159,6 +159,7 @@ def api_token_shape(row: Row[Any]) -> ApiToken:
         "prefix": m["prefix"],
         "role": m["role"],
         "operator_id": m["operator_id"],
+        "site_id": m["site_id"],
         "created_at": iso(m["created_at"]),
         "last_used_at": iso(m["last_used_at"]),
     }
@@ -205,8 +206,9 @@ def own_visitor_shape(visitor: Visitor) -> VisitorProfile:
     return {"id": visitor["id"], "name": visitor["name"], "email": visitor["email"]}
 
 
-def widget_config_shape(site: Row[Any], *, online: bool) -> WidgetConfig:
-    """A site's public widget configuration: nothing a visitor may not read."""
+def widget_config_shape(site: Row[Any], *, online: bool, email: bool) -> WidgetConfig:
+    """A site's public widget configuration: nothing a visitor may not read. ``email``:
+    whether chatdesk sends email, so the widget may promise replies by email."""
     m = site._mapping
     return {
         "site": {
@@ -218,6 +220,7 @@ def widget_config_shape(site: Row[Any], *, online: bool) -> WidgetConfig:
             "online": online,
             "offline_message": m["offline_message"],
             "identity_required": bool(m["identity_required"]),
+            "email_enabled": email,
         }
     }
 

@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
+from chatdesk.app import create_app
 from chatdesk.settings import Settings
 from tests.browser.widget_helpers import OperatorApi, make_operator, make_site
 from tests.conftest import LiveServer
+from tests.email.conftest import email_settings
 
 SIZES = {"desktop": {"width": 1280, "height": 800}, "360": {"width": 360, "height": 740}}
 CLOSED_ALL_WEEK = {"timezone": "UTC", "days": {}}
@@ -66,9 +68,23 @@ def test_screenshots_of_every_state(
 def test_offline_mode_takes_a_message_and_an_email(
     size: str,
     browser: Browser,
-    live_server: LiveServer,
     settings: Settings,
     screenshot_dir: Path,
+) -> None:
+    # Email is on (an SMTP URL is set): the widget promises a reply by email and so
+    # requires the address (tests/browser/test_email_ui.py has the other way).
+    live_server = LiveServer(lambda: None)
+    configured = email_settings(settings, "smtp://127.0.0.1:9", public_url=live_server.url)
+    live_server.make_app = lambda: create_app(configured)
+    live_server.start()
+    try:
+        _offline_mode(size, browser, live_server, settings, screenshot_dir)
+    finally:
+        live_server.stop()
+
+
+def _offline_mode(
+    size: str, browser: Browser, live_server: LiveServer, settings: Settings, screenshot_dir: Path
 ) -> None:
     make_site(settings, "Demo shop", [live_server.url], business_hours=CLOSED_ALL_WEEK)
     context = browser.new_context(viewport=SIZES[size])  # type: ignore[arg-type]

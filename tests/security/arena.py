@@ -284,10 +284,15 @@ BUILDERS: dict[tuple[str, str], Builder] = {
         _message(a, w),
     ),
     ("POST", "/api/v1/widget/conversations/{conversation_id}/typing"): _wconv("/typing"),
+    ("POST", "/api/v1/widget/conversations/{conversation_id}/transcript"): _wconv("/transcript"),
     ("GET", "/api/v1/widget/events"): lambda a, _w: ("/api/v1/widget/events?after=0&wait=0", None),
     # auth
     ("POST", "/api/v1/auth/logout"): lambda a, _w: ("/api/v1/auth/logout", None),
     ("GET", "/api/v1/auth/me"): lambda a, _w: ("/api/v1/auth/me", None),
+    ("PATCH", "/api/v1/auth/me"): lambda a, _w: (
+        "/api/v1/auth/me",
+        {"notify_unanswered_minutes": 10, "notify_mentions": True},
+    ),
     ("POST", "/api/v1/auth/password"): _password,
     # operator
     ("GET", "/api/v1/conversations"): lambda a, _w: ("/api/v1/conversations", None),

@@ -58,9 +58,14 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/widget/conversations/{conversation_id}/typing"): (
         "401 204 404 401 401 401 401 401 401 401 401"
     ),
+    # The arena sends no email: its own visitor gets 409, anyone else's conversation 404.
+    ("POST", "/api/v1/widget/conversations/{conversation_id}/transcript"): (
+        "401 409 404 401 401 401 401 401 401 401 401"
+    ),
     ("GET", "/api/v1/widget/events"): _VISITOR,
     ("POST", "/api/v1/auth/logout"): "401 401 401 204 204 204 204 401 401 204 204",
     ("GET", "/api/v1/auth/me"): _ANY_OP,
+    ("PATCH", "/api/v1/auth/me"): _ANY_OP,
     ("POST", "/api/v1/auth/password"): "401 401 401 204 204 204 204 401 401 403 403",
     ("GET", "/api/v1/conversations"): _ANY_OP,
     ("GET", "/api/v1/conversations/{conversation_id}"): _SITE1,
@@ -89,7 +94,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/audit-log"): "401 401 401 403 403 403 200 401 401 403 403",
 }
 
-_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
+_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict"}
 
 
 @pytest.fixture

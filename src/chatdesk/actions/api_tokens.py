@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import insert, select, update
 
-from chatdesk.access import SETTINGS_ROLE, access_api_token, require_role
+from chatdesk.access import SETTINGS_ROLE, access_api_token, access_site, require_role
 from chatdesk.actions.audit import record
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import api_tokens
-from chatdesk.errors import Forbidden
+from chatdesk.errors import Forbidden, ValidationFailed
 from chatdesk.ids import hash_token, new_id, new_token
-from chatdesk.security.principals import OperatorActor, role_at_least
+from chatdesk.security.principals import BOT_ROLE, OperatorActor, role_at_least
 from chatdesk.shape_types import ApiToken
 from chatdesk.shapes import api_token_shape
 
@@ -20,12 +20,30 @@ API_TOKEN_PREFIX = "cdk_"  # noqa: S105 (a prefix, not a secret)
 
 
 def create_api_token(
-    unit: Unit, actor: OperatorActor, name: str, role: str, ip: str | None = None
+    unit: Unit,
+    actor: OperatorActor,
+    name: str,
+    role: str,
+    ip: str | None = None,
+    *,
+    site_id: str | None = None,
 ) -> tuple[str, ApiToken]:
-    """A new token acting with ``role`` (never above the creator's); returns (secret, shape)."""
+    """A new token acting with ``role`` (never above the creator's); returns (secret, shape).
+
+    A ``bot`` token belongs to one site (``site_id``, required) and posts as a bot
+    named ``name``; other roles take no site.
+    """
     require_role(actor, SETTINGS_ROLE)
     if not role_at_least(actor.role, role):
         raise Forbidden("A token cannot have a higher role than its creator.")
+    if role == BOT_ROLE:
+        if site_id is None:
+            raise ValidationFailed(
+                "A bot token needs the site it answers on.", {"field": "site_id"}
+            )
+        access_site(unit.conn, actor, site_id)
+    elif site_id is not None:
+        raise ValidationFailed("Only a bot token belongs to a site.", {"field": "site_id"})
     token = new_token(API_TOKEN_PREFIX)
     token_id = new_id()
     unit.conn.execute(
@@ -37,6 +55,7 @@ def create_api_token(
             role=role,
             operator_id=actor.operator_id,
             created_at=unit.now,
+            site_id=site_id,
         )
     )
     record(
@@ -46,7 +65,7 @@ def create_api_token(
         target_type="api_token",
         target_id=token_id,
         ip=ip,
-        details={"name": name, "role": role},
+        details={"name": name, "role": role, "site_id": site_id},
     )
     row = unit.conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).one()
     return token, api_token_shape(row)

@@ -8,6 +8,7 @@ from sqlalchemy import delete, insert, select, update
 
 from chatdesk.access import access_conversation
 from chatdesk.actions.audit import record
+from chatdesk.actions.email import queue_started
 from chatdesk.actions.events import append_conversation_updated, append_event
 from chatdesk.actions.messages import author_of, find_by_client_msg_id, insert_message
 from chatdesk.db.batch import Unit
@@ -32,11 +33,18 @@ _UNSET: Any = object()
 
 
 def start_conversation(
-    unit: Unit, actor: VisitorActor, body: str, client_msg_id: str
+    unit: Unit,
+    actor: VisitorActor,
+    body: str,
+    client_msg_id: str,
+    *,
+    email_away: int | None = None,
 ) -> tuple[VisitorConversation, Message, bool]:
     """A visitor's new conversation with its first message: (conversation, message, created).
 
     The same ``client_msg_id`` again returns the stored pair, never a second conversation.
+    With ``email_away`` (email is on) it queues the emails a new conversation causes
+    (:func:`chatdesk.actions.email.queue_started`).
     """
     author = author_of(unit, actor)
     existing = find_by_client_msg_id(unit, author[0], author[1], client_msg_id)
@@ -71,6 +79,8 @@ def start_conversation(
         data={"conversation": conversation_shape(row, [], visitor_shape(visitor))},
     )
     message = insert_message(unit, row, author, body, client_msg_id)
+    if email_away is not None:
+        queue_started(unit, actor, conversation_id)
     return conversation_for(unit.conn, _load(unit, conversation_id), actor), message, True
 
 
@@ -129,8 +139,14 @@ def update_conversation(
     labels_: list[str] | None = None,
     ip: str | None = None,
 ) -> Conversation:
-    """Change status, assignee and/or labels; appends ``conversation.updated`` on change."""
+    """Change status, assignee and/or labels; appends ``conversation.updated`` on change.
+
+    A bot token's ``{assignee_id: null, status: "open"}`` hands the conversation to the
+    team: it also appends ``conversation.handoff`` (whether or not anything changed),
+    which the site's operators and the visitor see.
+    """
     row = access_conversation(unit.conn, actor, conversation_id)
+    handoff = actor.is_bot and status == "open" and assignee_id is None
     values: dict[str, Any] = {}
     changed: list[str] = []
     if status is not None and status != row.status:
@@ -161,7 +177,25 @@ def update_conversation(
                 ip=ip,
                 details={field: values.get(field, labels_)},
             )
+    if handoff:
+        _append_handoff(unit, actor, row.id)
     return conversation_for(unit.conn, row, actor)
+
+
+def _append_handoff(unit: Unit, actor: OperatorActor, conversation_id: str) -> None:
+    row = _load(unit, conversation_id)
+    append_event(
+        unit,
+        "conversation.handoff",
+        site_id=row.site_id,
+        conversation_id=row.id,
+        visitor_id=row.visitor_id,
+        private=False,
+        data={
+            "conversation": conversation_shape(row, labels_for(unit.conn, [row.id])[row.id]),
+            "by": {"type": "bot", "id": actor.api_token_id, "name": actor.name},
+        },
+    )
 
 
 def mark_read(unit: Unit, actor: OperatorActor, conversation_id: str) -> Conversation:

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Row, bindparam, insert, select, update
 
 from chatdesk.access import may_see_conversation
+from chatdesk.actions.email import queue_after_reply
 from chatdesk.actions.events import append_conversation_updated, append_event
 from chatdesk.clock import iso
 from chatdesk.db.batch import Unit
@@ -40,6 +41,8 @@ _TARGET = Direct(
         conversations.c.status,
         visitors.c.name,
         select(messages.c.id).where(_CLIENT_MSG_ID_MATCH).scalar_subquery(),
+        visitors.c.email,
+        visitors.c.email_unsubscribed_at,
     )
     .select_from(conversations.join(visitors, visitors.c.id == conversations.c.visitor_id))
     .where(conversations.c.id == bindparam("b_id"))
@@ -65,6 +68,8 @@ class _Target(NamedTuple):
     status: str
     visitor_name: str | None
     used_by: str | None  # the message already stored with this client_msg_id
+    visitor_email: str | None
+    visitor_unsubscribed: Any  # when the visitor unsubscribed from email, or None
 
 
 def author_of(
@@ -167,15 +172,22 @@ def send_message(
     client_msg_id: str,
     *,
     private: bool = False,
+    email_away: int | None = None,
 ) -> tuple[Message, bool]:
     """Send into an existing conversation; returns (message, created).
 
     A repeated ``client_msg_id`` from the same author returns the stored message
-    (created False) instead of storing a second one.
+    (created False) instead of storing a second one. A bot token's message has
+    author type ``bot`` (its id the token's, its name the token's name). With
+    ``email_away`` (email is on), an operator's or bot's message queues the emails
+    it causes (:func:`chatdesk.actions.email.queue_after_reply`).
     """
     author_type: AuthorType
+    author_id: str
     if isinstance(actor, VisitorActor):
         author_type, author_id = "visitor", actor.visitor_id
+    elif actor.is_bot and actor.api_token_id is not None:
+        author_type, author_id = "bot", actor.api_token_id
     else:
         author_type, author_id = "operator", actor.operator_id
     params = {
@@ -196,4 +208,7 @@ def send_message(
     # A visitor writes only into its own conversation (checked above): its name is there.
     name = conversation.visitor_name if isinstance(actor, VisitorActor) else actor.name
     author = (author_type, author_id, name)
-    return insert_message(unit, conversation, author, body, client_msg_id, private=private), True
+    message = insert_message(unit, conversation, author, body, client_msg_id, private=private)
+    if email_away is not None and isinstance(actor, OperatorActor):
+        queue_after_reply(unit, actor, conversation, message, email_away)
+    return message, True

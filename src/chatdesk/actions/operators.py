@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
-from chatdesk.access import SETTINGS_ROLE, access_operator, require_role
+from chatdesk.access import SETTINGS_ROLE, access_operator, require_person, require_role
 from chatdesk.actions.audit import record
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import api_tokens, operator_sessions, operators, site_operators, sites
@@ -21,6 +21,7 @@ __all__ = [
     "change_own_password",
     "create_operator",
     "revoke_sessions",
+    "set_own_notifications",
     "update_operator",
 ]
 
@@ -171,3 +172,18 @@ def change_own_password(
         target_id=actor.operator_id,
         ip=ip,
     )
+
+
+def set_own_notifications(unit: Unit, actor: OperatorActor, changes: dict[str, Any]) -> None:
+    """The signed-in operator's email notifications: ``notify_unanswered_minutes`` (a
+    conversation nobody answered within that many minutes; None turns it off) and
+    ``notify_mentions``. A bot token has no account to set them on (403)."""
+    require_person(actor, "Set notification preferences")
+    allowed = {"notify_unanswered_minutes", "notify_mentions"}
+    values = {k: v for k, v in changes.items() if k in allowed}
+    if values:
+        unit.conn.execute(
+            update(operators)
+            .where(operators.c.id == actor.operator_id)
+            .values(updated_at=unit.now, **values)
+        )

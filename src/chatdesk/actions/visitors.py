@@ -22,6 +22,7 @@ from chatdesk.shapes import visitor_shape
 __all__ = [
     "VISITOR_TOKEN_PREFIX",
     "create_session",
+    "mark_visitor_seen",
     "touch_visitor_token",
     "update_visitor",
 ]
@@ -171,3 +172,11 @@ def update_visitor(unit: Unit, actor: VisitorActor, profile: dict[str, str | Non
             data={"visitor": shape},
         )
     return shape
+
+
+def mark_visitor_seen(unit: Unit, visitor_id: str) -> None:
+    """The visitor has the widget connected now (their event stream is open): replies
+    written before this are seen, and no email digest carries them."""
+    unit.conn.execute(
+        update(visitors).where(visitors.c.id == visitor_id).values(last_seen_at=unit.now)
+    )

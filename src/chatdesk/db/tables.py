@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 
 __all__ = [
@@ -87,6 +88,10 @@ operators = Table(
     Column("active", Boolean, nullable=False),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
+    # Email notifications the operator chose (Account): a conversation nobody answered
+    # within this many minutes (null: never), and being @mentioned.
+    Column("notify_unanswered_minutes", Integer, nullable=True),
+    Column("notify_mentions", Boolean, nullable=False, server_default=true()),
 )
 
 site_operators = Table(
@@ -124,6 +129,8 @@ api_tokens = Table(
     Column("created_at", TS, nullable=False),
     Column("last_used_at", TS, nullable=True),
     Column("revoked_at", TS, nullable=True),
+    # A bot token's one site (null for other roles).
+    Column("site_id", ID, ForeignKey("sites.id", ondelete="CASCADE"), nullable=True),
 )
 
 visitors = Table(
@@ -138,7 +145,10 @@ visitors = Table(
     Column("user_agent", String(500), nullable=True),
     Column("timezone", String(64), nullable=True),
     Column("created_at", TS, nullable=False),
+    # When the visitor last had the widget connected (kept current while email is on).
     Column("last_seen_at", TS, nullable=False),
+    # Set by the unsubscribe link: no more email to this visitor unless they ask for one.
+    Column("email_unsubscribed_at", TS, nullable=True),
     UniqueConstraint("site_id", "external_id"),
 )
 
@@ -179,6 +189,8 @@ conversations = Table(
     Column("last_message_preview", String(200), nullable=False),
     Column("last_message_author", String(10), nullable=False),
     Column("unread_count", Integer, nullable=False),
+    # The newest reply already sent to the visitor by email (its created_at).
+    Column("emailed_through", TS, nullable=True),
     Index(None, "last_message_at", "id"),
     Index(None, "visitor_id"),
     Index(None, "site_id", "status"),

@@ -32,9 +32,14 @@ def operator_site_ids(conn: Connection, operator_id: str) -> list[str]:
 
 
 def operator_profile(conn: Connection, operator_id: str) -> Operator:
-    """One operator with their sites."""
+    """One operator with their sites and email notification choices (their own profile)."""
     row = conn.execute(select(operators).where(operators.c.id == operator_id)).one()
-    return operator_shape(row, operator_site_ids(conn, operator_id))
+    shape = operator_shape(row, operator_site_ids(conn, operator_id))
+    shape["notifications"] = {
+        "unanswered_minutes": row.notify_unanswered_minutes,
+        "mentions": bool(row.notify_mentions),
+    }
+    return shape
 
 
 def list_operators(conn: Connection) -> list[Operator]:

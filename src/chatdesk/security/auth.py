@@ -24,6 +24,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -37,7 +38,7 @@ from chatdesk.db.tables import (
     visitors,
 )
 from chatdesk.ids import hash_token
-from chatdesk.security.principals import OperatorActor, VisitorActor, role_at_least
+from chatdesk.security.principals import BOT_ROLE, OperatorActor, VisitorActor, role_at_least
 
 __all__ = [
     "SessionState",
@@ -188,6 +189,8 @@ def operator_from_api_token(conn: Connection, token: str) -> OperatorActor | Non
             api_tokens.c.id.label("token_id"),
             api_tokens.c.token_hash,
             api_tokens.c.role.label("token_role"),
+            api_tokens.c.name.label("token_name"),
+            api_tokens.c.site_id.label("token_site_id"),
             api_tokens.c.revoked_at,
             operators.c.id,
             operators.c.name,
@@ -205,6 +208,8 @@ def operator_from_api_token(conn: Connection, token: str) -> OperatorActor | Non
         or not row.active
     ):
         return None
+    if row.token_role == BOT_ROLE:
+        return _bot(conn, row)
     # A token never acts above its creator's current role.
     role = row.token_role if role_at_least(row.role, row.token_role) else row.role
     return OperatorActor(
@@ -213,5 +218,20 @@ def operator_from_api_token(conn: Connection, token: str) -> OperatorActor | Non
         email=row.email,
         role=role,
         site_ids=_site_ids(conn, row.id, role),
+        api_token_id=row.token_id,
+    )
+
+
+def _bot(conn: Connection, row: Any) -> OperatorActor:
+    """A bot token: its own name, its one site (while its creator may still see it)."""
+    creator_sites = _site_ids(conn, row.id, row.role)
+    site_id = row.token_site_id
+    sites = frozenset({site_id}) if creator_sites is None or site_id in creator_sites else None
+    return OperatorActor(
+        operator_id=row.id,
+        name=row.token_name,
+        email=row.email,
+        role=BOT_ROLE,
+        site_ids=sites or frozenset(),
         api_token_id=row.token_id,
     )

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["ROLES", "OperatorActor", "Principal", "VisitorActor", "role_at_least"]
+__all__ = ["BOT_ROLE", "ROLES", "OperatorActor", "Principal", "VisitorActor", "role_at_least"]
 
-ROLES = ("agent", "admin", "owner")
+# Lowest first. "bot" is an API token's role only (never an operator's): it acts on one
+# site's conversations as a named bot author, and may do nothing an agent's settings
+# or account pages do.
+ROLES = ("bot", "agent", "admin", "owner")
+BOT_ROLE = "bot"
 
 
 def role_at_least(role: str, minimum: str) -> bool:
@@ -66,6 +70,11 @@ class OperatorActor:
         """The operator behind the call, whichever credential it came with: what
         changing or signing out that operator concerns."""
         return Principal("operator", self.operator_id)
+
+    @property
+    def is_bot(self) -> bool:
+        """A bot token's call: ``name`` is the bot's, ``api_token_id`` its author id."""
+        return self.role == BOT_ROLE
 
     def can_see_site(self, site_id: str) -> bool:
         return self.site_ids is None or site_id in self.site_ids

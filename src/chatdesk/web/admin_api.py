@@ -206,14 +206,16 @@ async def get_api_tokens(services: ServicesDep, actor: CurrentOperator) -> ApiTo
 @router.post(
     "/api-tokens",
     status_code=201,
-    summary="Create an API token, shown once (admin+)",
-    **answers(NewApiToken, 401, 403, 422, status=201),
+    summary="Create an API token, shown once (admin+); a bot token belongs to one site",
+    **answers(NewApiToken, 401, 403, 404, 422, status=201),
 )
 async def post_api_token(
     services: ServicesDep, request: Request, actor: CurrentOperator, body: ApiTokenIn
 ) -> NewApiToken:
     ip = request_ip(request)
-    token, shape = await services.db.write(create_api_token, actor, body.name, body.role, ip)
+    token, shape = await services.db.write(
+        create_api_token, actor, body.name, body.role, ip, site_id=body.site_id
+    )
     return {**shape, "token": token}
 
 

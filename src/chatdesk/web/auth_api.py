@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
 
-from chatdesk.access import require_session
+from chatdesk.access import require_person, require_session
 from chatdesk.actions.auth import create_session, record_failed_login, revoke_session
-from chatdesk.actions.operators import change_own_password
+from chatdesk.actions.operators import change_own_password, set_own_notifications
 from chatdesk.errors import Forbidden, Unauthorized
 from chatdesk.queries.operators import (
     operator_by_email,
@@ -29,7 +29,7 @@ from chatdesk.web.deps import (
     check_same_origin,
     request_ip,
 )
-from chatdesk.web.schemas import LoginIn, PasswordChangeIn
+from chatdesk.web.schemas import LoginIn, MePatch, PasswordChangeIn
 
 __all__ = ["router"]
 
@@ -96,8 +96,22 @@ async def logout(services: ServicesDep, request: Request, actor: AdminWriter) ->
     return response
 
 
-@router.get("/me", summary="The signed-in operator and the CSRF token", **answers(SignedIn, 401))
+@router.get(
+    "/me", summary="The signed-in operator and the CSRF token", **answers(SignedIn, 401, 403)
+)
 async def me(services: ServicesDep, actor: CurrentOperator) -> SignedIn:
+    require_person(actor, "Read your profile")
+    operator = await services.db.read(lambda conn: operator_profile(conn, actor.operator_id))
+    return {"operator": operator, "csrf_token": actor.csrf_token}
+
+
+@router.patch(
+    "/me",
+    summary="Change your own email notifications",
+    **answers(SignedIn, 401, 403, 422),
+)
+async def patch_me(services: ServicesDep, actor: AdminWriter, body: MePatch) -> SignedIn:
+    await services.db.write(set_own_notifications, actor, body.changes())
     operator = await services.db.read(lambda conn: operator_profile(conn, actor.operator_id))
     return {"operator": operator, "csrf_token": actor.csrf_token}
 

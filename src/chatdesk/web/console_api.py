@@ -150,7 +150,13 @@ async def post_message(
     services: ServicesDep, actor: CurrentOperator, conversation_id: str, body: OperatorMessageIn
 ) -> Message | JSONResponse:
     message, created = await services.db.write(
-        send_message, actor, conversation_id, body.body, body.client_msg_id, private=body.private
+        send_message,
+        actor,
+        conversation_id,
+        body.body,
+        body.client_msg_id,
+        private=body.private,
+        email_away=services.settings.email_away,
     )
     if not created:
         return JSONResponse(message, status_code=200)

@@ -50,9 +50,9 @@ from chatdesk.access import AUDIT_LOG_ROLE, SETTINGS_ROLE, has_role
 from chatdesk.bootstrap import FIRST_OWNER_EMAIL
 from chatdesk.security.principals import OperatorActor
 from chatdesk.web.assets import static_prefix
-from chatdesk.web.deps import session_state
+from chatdesk.web.deps import get_services, session_state
 
-__all__ = ["CONSOLE_HEADERS", "router"]
+__all__ = ["CONSOLE_HEADERS", "render_page", "router"]
 
 router = APIRouter()
 
@@ -91,6 +91,12 @@ def _templates() -> Environment:
 def _render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     html = _templates().get_template(name).render(static=static_prefix(), **context)
     return HTMLResponse(html, status_code=status, headers=CONSOLE_HEADERS)
+
+
+def render_page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """A page in the console's look and headers, for pages outside the console
+    (``web/email_pages.py``)."""
+    return _render(name, status, **context)
 
 
 async def _signed_in(request: Request) -> OperatorActor | None:
@@ -189,6 +195,7 @@ async def account_page(request: Request) -> Response:
         "console/account.html",
         **_shell(actor, "account"),
         first_owner=actor.email.lower() == FIRST_OWNER_EMAIL,
+        email_enabled=get_services(request).settings.email_enabled,
     )
 
 

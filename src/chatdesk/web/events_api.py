@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Annotated, Any
 
@@ -50,6 +51,9 @@ async def events_response(
     settings = services.settings
     principal = _take_stream_slot(services, actor)
     handed_over = False
+    on_close: Callable[[], None] = partial(services.stream_slots.release, principal)
+    if isinstance(actor, VisitorActor) and services.presence.interval is not None:
+        still_allowed, on_close = _presence(services, actor, on_close)
     try:
         if "text/event-stream" in request.headers.get("accept", ""):
             resume = _last_event_id(request)
@@ -61,7 +65,7 @@ async def events_response(
                 heartbeat=settings.sse_heartbeat_seconds,
                 send_timeout=settings.sse_send_timeout_seconds,
                 still_allowed=still_allowed,
-                on_close=partial(services.stream_slots.release, principal),
+                on_close=on_close,
             )
             handed_over = True  # the stream frees its slot when it ends
             return stream
@@ -73,6 +77,26 @@ async def events_response(
     finally:
         if not handed_over:
             services.stream_slots.release(principal)
+
+
+def _presence(
+    services: Services, actor: VisitorActor, release: Callable[[], None]
+) -> tuple[Callable[[], Awaitable[bool]], Callable[[], None]]:
+    """With email on, a visitor's stream marks them here: now, at heartbeats, and as it
+    closes (``web/visitor_presence.py``); returns the stream's heartbeat check and
+    close hook."""
+    presence = services.presence
+    presence.seen(actor.visitor_id)
+
+    async def heartbeat() -> bool:
+        presence.seen(actor.visitor_id)
+        return True  # a visitor's token is checked at connect; nothing to re-check
+
+    def closed() -> None:
+        release()
+        presence.seen(actor.visitor_id, now_or_never=True)
+
+    return heartbeat, closed
 
 
 def _take_stream_slot(services: Services, actor: OperatorActor | VisitorActor) -> str:
@@ -107,7 +131,10 @@ async def publish_typing(
     if isinstance(actor, VisitorActor):
         author = {"type": "visitor", "id": actor.visitor_id, "name": author_name}
     else:
-        author = {"type": "operator", "id": actor.operator_id, "name": actor.name}
+        if actor.is_bot:
+            author = {"type": "bot", "id": actor.api_token_id, "name": actor.name}
+        else:
+            author = {"type": "operator", "id": actor.operator_id, "name": actor.name}
         if not private:
             shown_to = conversation.visitor_id
     event = typing_shape(conversation.id, author, private=private, created_at=services.clock())

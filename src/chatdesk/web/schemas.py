@@ -27,6 +27,7 @@ __all__ = [
     "CannedResponseIn",
     "ConversationPatch",
     "LoginIn",
+    "MePatch",
     "NewConversationIn",
     "OperatorIn",
     "OperatorMessageIn",
@@ -193,6 +194,20 @@ class LoginIn(_Strict):
     password: Annotated[str, Field(min_length=1, max_length=1000)]
 
 
+class MePatch(_Strict):
+    """Your own email notifications (``null`` minutes: no unanswered-conversation email)."""
+
+    notify_unanswered_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
+    notify_mentions: bool | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent; ``notify_mentions: null`` means no change."""
+        sent = self.model_dump(include=self.model_fields_set)
+        if sent.get("notify_mentions", False) is None:
+            del sent["notify_mentions"]
+        return sent
+
+
 class PasswordChangeIn(_Strict):
     current_password: Annotated[str, Field(min_length=1, max_length=1000)]
     new_password: Password
@@ -263,7 +278,9 @@ class CannedResponseIn(_Strict):
 
 class ApiTokenIn(_Strict):
     name: Name
-    role: Literal["admin", "agent"] = "agent"
+    role: Literal["admin", "agent", "bot"] = "agent"
+    # A bot token's site (required for "bot", refused otherwise).
+    site_id: Annotated[str, Field(min_length=1, max_length=32)] | None = None
 
 
 M = TypeVar("M", bound=BaseModel)

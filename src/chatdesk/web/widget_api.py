@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from chatdesk.access import access_conversation, public_site
 from chatdesk.actions.conversations import start_conversation
+from chatdesk.actions.email import request_transcript
 from chatdesk.actions.messages import send_message
 from chatdesk.actions.visitors import create_session, update_visitor
 from chatdesk.business_hours import is_open
@@ -58,6 +59,7 @@ Reading = Annotated[VisitorCall, visitor_call("visitor_read")]
 Writing = Annotated[VisitorCall, visitor_call("visitor_message")]
 Starting = Annotated[VisitorCall, visitor_call("visitor_message", ip_group="widget_conversation")]
 Typing = Annotated[VisitorCall, visitor_call("typing")]
+Transcript = Annotated[VisitorCall, visitor_call("transcript")]
 
 
 MESSAGES_PATH = "/conversations/{conversation_id}/messages"
@@ -153,7 +155,8 @@ async def get_config(
     services: ServicesDep, site_key: Annotated[str, Query(min_length=1, max_length=64)]
 ) -> WidgetConfig:
     site = await services.db.read(lambda conn: public_site(conn, site_key))
-    return widget_config_shape(site, online=is_open(site.business_hours, services.clock()))
+    online = is_open(site.business_hours, services.clock())
+    return widget_config_shape(site, online=online, email=services.settings.email_enabled)
 
 
 @router.post(
@@ -216,8 +219,9 @@ async def post_conversation(
     call: Starting, body: NewConversationIn
 ) -> NewConversation | JSONResponse:
     actor = call.actor
+    email_away = call.services.settings.email_away
     conversation, message, created = await call.services.db.write(
-        start_conversation, actor, body.body, body.client_msg_id
+        start_conversation, actor, body.body, body.client_msg_id, email_away=email_away
     )
     result: NewConversation = {"conversation": conversation, "message": message}
     if not created:
@@ -241,6 +245,23 @@ async def get_messages(
         return history(conn, conversation_id, before=before, limit=limit, include_private=False)
 
     return {"messages": await call.services.db.read(read)}
+
+
+@router.post(
+    "/conversations/{conversation_id}/transcript",
+    status_code=202,
+    response_class=Response,  # no body: nothing for /openapi.json to describe
+    summary="Email me the transcript (to the visitor's email address)",
+    **answers(None, 401, 404, 409, 422, 429, status=202),
+)
+async def post_transcript(call: Transcript, conversation_id: str) -> Response:
+    """Queue the conversation's transcript for the visitor's email: 202; 422 when the
+    visitor gave no email address, 409 when this chatdesk sends no email."""
+    email_enabled = call.services.settings.email_enabled
+    await call.services.db.write(
+        request_transcript, call.actor, conversation_id, email_enabled=email_enabled
+    )
+    return Response(status_code=202)
 
 
 @router.post(

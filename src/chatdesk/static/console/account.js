@@ -74,4 +74,64 @@ form.addEventListener("submit", async (event) => {
   }
 });
 
-document.body.dataset.ready = "1";
+// Email notifications (PATCH /api/v1/auth/me).
+const notify = {
+  form: document.getElementById("notify-form"),
+  unanswered: document.getElementById("notify-unanswered"),
+  minutes: document.getElementById("notify-minutes"),
+  mentions: document.getElementById("notify-mentions"),
+  error: document.getElementById("notify-error"),
+  status: document.getElementById("notify-status"),
+  save: document.getElementById("notify-save"),
+};
+
+function showNotifications(operator) {
+  const chosen = operator.notifications || { unanswered_minutes: null, mentions: true };
+  notify.unanswered.checked = chosen.unanswered_minutes !== null;
+  if (chosen.unanswered_minutes !== null) notify.minutes.value = String(chosen.unanswered_minutes);
+  notify.mentions.checked = chosen.mentions;
+  notify.minutes.disabled = !notify.unanswered.checked;
+}
+
+notify.unanswered.addEventListener("change", () => {
+  notify.minutes.disabled = !notify.unanswered.checked;
+});
+
+notify.form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  notify.error.textContent = "";
+  notify.status.textContent = "";
+  notify.minutes.removeAttribute("aria-invalid");
+  const minutes = Number(notify.minutes.value);
+  if (
+    notify.unanswered.checked &&
+    !(Number.isInteger(minutes) && minutes >= 1 && minutes <= 1440)
+  ) {
+    notify.error.textContent = "Enter a number of minutes from 1 to 1440.";
+    notify.minutes.setAttribute("aria-invalid", "true");
+    notify.minutes.focus();
+    return;
+  }
+  notify.save.disabled = true;
+  try {
+    const { operator } = await api("PATCH", "/api/v1/auth/me", {
+      notify_unanswered_minutes: notify.unanswered.checked ? minutes : null,
+      notify_mentions: notify.mentions.checked,
+    });
+    showNotifications(operator);
+    notify.status.textContent = "Notifications saved.";
+  } catch (failure) {
+    notify.error.textContent = failure.message;
+  } finally {
+    notify.save.disabled = false;
+  }
+});
+
+api("GET", "/api/v1/auth/me")
+  .then(({ operator }) => showNotifications(operator))
+  .catch((failure) => {
+    notify.error.textContent = failure.message;
+  })
+  .finally(() => {
+    document.body.dataset.ready = "1";
+  });

@@ -5,7 +5,11 @@ import { confirmButton, copyText, field, select } from "./forms.js";
 import { attempt, card, root } from "./section.js";
 
 export async function renderTokens(justCreated) {
-  const { api_tokens: tokens } = await api("GET", "/api/v1/api-tokens");
+  const [{ api_tokens: tokens }, { sites }] = await Promise.all([
+    api("GET", "/api/v1/api-tokens"),
+    api("GET", "/api/v1/sites"),
+  ]);
+  const siteName = new Map(sites.map((s) => [s.id, s.name]));
   clear(root);
   if (justCreated) {
     const value = h("input", {
@@ -34,7 +38,7 @@ export async function renderTokens(justCreated) {
       {},
       h("td", { text: t.name }),
       h("td", {}, h("code", { text: `${t.prefix}…` })),
-      h("td", { text: t.role }),
+      h("td", { text: t.site_id ? `bot · ${siteName.get(t.site_id) || "?"}` : t.role }),
       h("td", { text: shortTime(t.created_at) }),
       h("td", { text: t.last_used_at ? shortTime(t.last_used_at) : "Never" }),
       h(
@@ -92,14 +96,25 @@ export async function renderTokens(justCreated) {
     [
       ["agent", "Agent"],
       ["admin", "Admin"],
+      ["bot", "Bot (one site; posts as a bot named after the token)"],
     ],
     "agent",
   );
+  const site = select(
+    sites.map((s) => [s.id, s.name]),
+    sites[0]?.id,
+  );
+  const siteField = field("Bot's site", site, "The bot reads and answers this site's chats only.");
+  siteField.hidden = true;
+  role.addEventListener("change", () => {
+    siteField.hidden = role.value !== "bot";
+  });
   const form = h(
     "form",
     { class: "grid-2", "aria-label": "Create an API token" },
     field("Token name", name, 'What will use it, e.g. "CRM sync".'),
     field("Token role", role),
+    siteField,
     h(
       "div",
       { class: "full actions" },
@@ -109,7 +124,11 @@ export async function renderTokens(justCreated) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const created = await attempt(() =>
-      api("POST", "/api/v1/api-tokens", { name: name.value.trim(), role: role.value }),
+      api("POST", "/api/v1/api-tokens", {
+        name: name.value.trim(),
+        role: role.value,
+        ...(role.value === "bot" ? { site_id: site.value } : {}),
+      }),
     );
     if (created) await renderTokens(created);
   });

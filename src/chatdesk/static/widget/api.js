@@ -53,6 +53,6 @@ export function makeApi(session) {
       if (error.status === 401 && session.token) session.onUnauthorized();
       throw error;
     }
-    return response.status === 204 ? null : response.json();
+    return response.status === 204 || response.status === 202 ? null : response.json();
   };
 }

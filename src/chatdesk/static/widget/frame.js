@@ -141,10 +141,27 @@ function ensureChat() {
       onSend: (body) => outbox.add(body),
       onTyping: sendTyping,
       onRetry: () => outbox.retry(),
+      onTranscript: state.config?.email_enabled ? emailTranscript : null,
+      hasEmail: () => Boolean(profile.email),
     });
   }
   if (!view.element.isConnected) $("body").replaceChildren(view.element);
   return view;
+}
+
+// POST …/transcript; an address typed in the bar is saved on the visitor first.
+async function emailTranscript(email) {
+  if (!state.conversationId || !session.token)
+    throw new Error("Write us a message first: there is no conversation to send yet.");
+  try {
+    if (email) rememberProfile(await api("PATCH", "/api/v1/widget/visitor", { email }));
+    const path = `/api/v1/widget/conversations/${encodeURIComponent(state.conversationId)}/transcript`;
+    await api("POST", path);
+  } catch (error) {
+    if (error instanceof ApiError) throw new Error(explain(error));
+    throw error;
+  }
+  return `We'll email the transcript to ${profile.email}.`;
 }
 
 function sendTyping() {
@@ -262,9 +279,10 @@ function onEvents(events) {
 function status() {
   const config = state.config;
   if (!config) return;
-  let text = config.online
-    ? "We usually reply in a few minutes"
-    : "Away right now · we'll reply by email";
+  const away = config.email_enabled
+    ? "Away right now · we'll reply by email"
+    : "Away right now · leave a message";
+  let text = config.online ? "We usually reply in a few minutes" : away;
   if (!state.online) text = "Connection lost · reconnecting…";
   $("status").textContent = text;
 }
@@ -343,6 +361,7 @@ function showStart() {
       prechat: config.prechat,
       offline: !config.online,
       offlineMessage: config.offline_message,
+      emailEnabled: config.email_enabled,
       profile,
       onSubmit: submitForm,
     });
@@ -363,7 +382,12 @@ async function submitForm(values) {
   const chat = ensureChat();
   if (values.message) {
     outbox.add(values.message);
-    chat.note(`Thanks! We'll reply to ${values.email} as soon as we're back.`);
+    // A reply by email is promised only when chatdesk sends email.
+    chat.note(
+      state.config.email_enabled && values.email
+        ? `Thanks! We'll reply to ${values.email} as soon as we're back.`
+        : "Thanks! We'll reply here as soon as we're back.",
+    );
   }
   focusFirstField($("body"));
 }

@@ -40,11 +40,21 @@ function field(name, label, mode, type, value) {
 }
 
 // The pre-chat form (name / email as the site asks) or, when away, the leave-a-message form.
-export function prechatForm({ greeting, prechat, offline, offlineMessage, profile, onSubmit }) {
+// Away, the email is required only when chatdesk can send email (a reply by email is
+// promised then); otherwise the site's own pre-chat choice holds.
+export function prechatForm({
+  greeting,
+  prechat,
+  offline,
+  offlineMessage,
+  emailEnabled,
+  profile,
+  onSubmit,
+}) {
   const error = el("p", { class: "error", role: "alert" });
   const parts = [el("p", { class: "greeting", text: offline ? offlineMessage : greeting })];
   const nameMode = prechat.name;
-  const emailMode = offline ? "required" : prechat.email;
+  const emailMode = offline && emailEnabled ? "required" : prechat.email;
   if (nameMode !== "off") parts.push(field("name", "Name", nameMode, "text", profile.name));
   if (emailMode !== "off") parts.push(field("email", "Email", emailMode, "email", profile.email));
   if (offline) {
@@ -102,7 +112,61 @@ function checkForm(form, values) {
   return "";
 }
 
-export function chatView({ greeting, onSend, onTyping, onRetry }) {
+// "Email me the transcript": a button under the conversation; asks for an address first
+// when the visitor gave none (onTranscript(email) resolves to the confirmation text).
+function transcriptBar(onTranscript, hasEmail) {
+  const status = el("p", { class: "transcript-status", role: "status", "aria-live": "polite" });
+  const input = el("input", {
+    id: "transcript-email",
+    type: "email",
+    autocomplete: "email",
+    required: true,
+  });
+  const ask = el(
+    "form",
+    { class: "transcript-ask", hidden: true, novalidate: true },
+    el("label", { for: "transcript-email", text: "Your email" }),
+    input,
+    el("button", { type: "submit", class: "primary", text: "Send transcript" }),
+  );
+  const button = el("button", {
+    type: "button",
+    class: "link-button",
+    id: "transcript",
+    text: "Email me the transcript",
+  });
+  async function send(email) {
+    button.disabled = true;
+    status.textContent = "Sending…";
+    try {
+      status.textContent = await onTranscript(email);
+      ask.hidden = true;
+    } catch (failure) {
+      status.textContent = failure.message || "That didn't work. Please try again.";
+    } finally {
+      button.disabled = false;
+    }
+  }
+  button.addEventListener("click", () => {
+    if (hasEmail()) return send(null);
+    ask.hidden = false;
+    status.textContent = "Where should we send it?";
+    input.focus();
+  });
+  ask.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const email = input.value.trim();
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+      status.textContent = "Please enter a valid email address.";
+      input.focus();
+      return;
+    }
+    send(email);
+  });
+  return el("div", { class: "transcript" }, button, ask, status);
+}
+
+export function chatView({ greeting, onSend, onTyping, onRetry, onTranscript, hasEmail }) {
   const list = el("div", {
     class: "messages",
     id: "messages",
@@ -172,8 +236,9 @@ export function chatView({ greeting, onSend, onTyping, onRetry }) {
     );
   }
 
+  const extra = onTranscript ? transcriptBar(onTranscript, hasEmail) : null;
   return {
-    element: el("div", { class: "chat-view" }, list, typing, composer, live),
+    element: el("div", { class: "chat-view" }, list, typing, extra, composer, live),
     input,
     has: (id) => byId.has(id),
     // Adds a stored message once (by id), in created_at order; a pending twin is replaced.
