@@ -155,6 +155,7 @@ class EventStream(Response):
         heartbeat: float,
         send_timeout: float,
         still_allowed: Callable[[], Awaitable[bool]] | None = None,
+        on_heartbeat: Callable[[], None] | None = None,
         on_close: Callable[[], None] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
@@ -162,6 +163,7 @@ class EventStream(Response):
         self.first, self.listener = first, listener
         self.heartbeat, self.send_timeout = heartbeat, send_timeout
         self.still_allowed = still_allowed
+        self.on_heartbeat = on_heartbeat
         self.on_close = on_close
         self.extra_headers = headers or {}
         super().__init__(status_code=200, media_type="text/event-stream")
@@ -251,6 +253,8 @@ class EventStream(Response):
             if not woken:
                 # Nothing new: the hub hands this listener every event it may see (its
                 # poll covers a lost wake-up), so a heartbeat costs no database read.
+                if self.on_heartbeat is not None:
+                    self.on_heartbeat()
                 await self._body(send, b": ping\n\n")
                 read, handed = [], []
                 continue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any
 
@@ -52,8 +52,9 @@ async def events_response(
     principal = _take_stream_slot(services, actor)
     handed_over = False
     on_close: Callable[[], None] = partial(services.stream_slots.release, principal)
+    on_heartbeat: Callable[[], None] | None = None
     if isinstance(actor, VisitorActor) and services.presence.interval is not None:
-        still_allowed, on_close = _presence(services, actor, on_close)
+        on_heartbeat, on_close = _presence(services, actor, on_close)
     try:
         if "text/event-stream" in request.headers.get("accept", ""):
             resume = _last_event_id(request)
@@ -65,6 +66,7 @@ async def events_response(
                 heartbeat=settings.sse_heartbeat_seconds,
                 send_timeout=settings.sse_send_timeout_seconds,
                 still_allowed=still_allowed,
+                on_heartbeat=on_heartbeat,
                 on_close=on_close,
             )
             handed_over = True  # the stream frees its slot when it ends
@@ -81,16 +83,14 @@ async def events_response(
 
 def _presence(
     services: Services, actor: VisitorActor, release: Callable[[], None]
-) -> tuple[Callable[[], Awaitable[bool]], Callable[[], None]]:
+) -> tuple[Callable[[], None], Callable[[], None]]:
     """With email on, a visitor's stream marks them here: now, at heartbeats, and as it
-    closes (``web/visitor_presence.py``); returns the stream's heartbeat check and
-    close hook."""
+    closes (``web/visitor_presence.py``); returns the stream's heartbeat and close hooks.
+    A mark is rationed in memory (one write per visitor and interval), so a heartbeat
+    still reads nothing."""
     presence = services.presence
     presence.seen(actor.visitor_id)
-
-    async def heartbeat() -> bool:
-        presence.seen(actor.visitor_id)
-        return True  # a visitor's token is checked at connect; nothing to re-check
+    heartbeat = partial(presence.seen, actor.visitor_id)
 
     def closed() -> None:
         release()
