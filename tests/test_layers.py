@@ -32,6 +32,8 @@ LAYER_OF = {
     "realtime": "realtime",
     "access": "access",
     "queries": "queries",
+    # Work off any request (the outbox, its worker and senders): actions enqueue jobs.
+    "jobs": "jobs",
     "actions": "actions",
     # What an app or a command is built from: the services an app owns, metrics,
     # first start, demo data, export. They use actions and queries; web reads them.
@@ -45,7 +47,17 @@ LAYER_OF = {
     "cli": "entry",
     "serving": "entry",
 }
-_BELOW_SERVICES = {"base", "db", "shapes", "security", "realtime", "access", "queries", "actions"}
+_BELOW_SERVICES = {
+    "base",
+    "db",
+    "shapes",
+    "security",
+    "realtime",
+    "access",
+    "queries",
+    "jobs",
+    "actions",
+}
 MAY_IMPORT: dict[str, set[str]] = {
     "base": set(),
     "db": {"base"},
@@ -56,7 +68,10 @@ MAY_IMPORT: dict[str, set[str]] = {
     "realtime": {"base", "security"},
     "access": {"base", "db", "security"},
     "queries": {"base", "db", "security", "shapes"},
-    "actions": {"base", "db", "security", "shapes", "access", "queries"},
+    # The outbox's units and the worker's loop (the hub tells it of events through a
+    # callable the app wires; senders are registered by the app).
+    "jobs": {"base", "db", "security", "shapes", "access", "queries"},
+    "actions": {"base", "db", "security", "shapes", "access", "queries", "jobs"},
     "services": _BELOW_SERVICES,
     "web": _BELOW_SERVICES | {"services"},
     "entry": _BELOW_SERVICES | {"services", "web"},

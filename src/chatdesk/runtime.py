@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from chatdesk.clock import Clock
 from chatdesk.db.runner import Database
+from chatdesk.jobs.worker import Worker
 from chatdesk.metrics import Metrics
 from chatdesk.realtime.hub import Hub
 from chatdesk.realtime.stream_slots import StreamSlots
@@ -23,6 +24,7 @@ class Services:
     hub: Hub
     clock: Clock
     limiter: Limiter
+    worker: Worker
     metrics: Metrics = field(default_factory=Metrics)
     visitor_cache: VisitorCache = field(default_factory=VisitorCache)
     trusted_proxies: tuple[str, ...] = ()

@@ -28,6 +28,7 @@ __all__ = [
     "ConversationList",
     "ConversationPage",
     "ConversationStatus",
+    "DeliveryStatus",
     "ErrorBody",
     "ErrorEnvelope",
     "Event",
@@ -43,6 +44,7 @@ __all__ = [
     "MessageList",
     "NewApiToken",
     "NewConversation",
+    "NewWebhook",
     "Operator",
     "OperatorList",
     "Prechat",
@@ -59,6 +61,11 @@ __all__ = [
     "VisitorConversation",
     "VisitorProfile",
     "VisitorSession",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookDeliveryList",
+    "WebhookEventType",
+    "WebhookList",
     "WidgetConfig",
     "WidgetSite",
 ]
@@ -67,6 +74,15 @@ ConversationStatus = Literal["open", "pending", "resolved"]
 AuthorType = Literal["visitor", "operator", "system"]
 Role = Literal["owner", "admin", "agent"]
 PrechatMode = Literal["off", "optional", "required"]
+# What a webhook may subscribe to (docs/events.md, "Webhooks").
+WebhookEventType = Literal[
+    "conversation.created",
+    "conversation.updated",
+    "conversation.resolved",
+    "message.created",
+    "rating.created",
+]
+DeliveryStatus = Literal["pending", "delivered", "failed"]
 
 
 # -- messages and conversations -------------------------------------------------------
@@ -334,6 +350,43 @@ class NewApiToken(ApiToken):
 
 class ApiTokenList(TypedDict):
     api_tokens: list[ApiToken]
+
+
+class Webhook(TypedDict):
+    id: str
+    url: str
+    events: list[WebhookEventType]
+    site_id: str | None
+    active: bool
+    include_private: bool
+    created_at: str
+    created_by: str | None
+
+
+class NewWebhook(Webhook):
+    """The new webhook with its signing secret, shown only in this answer."""
+
+    secret: str
+
+
+class WebhookList(TypedDict):
+    webhooks: list[Webhook]
+
+
+class WebhookDelivery(TypedDict):
+    id: str
+    event_type: WebhookEventType
+    status: DeliveryStatus
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: str
+    next_attempt_at: str | None
+    delivered_at: str | None
+
+
+class WebhookDeliveryList(TypedDict):
+    deliveries: list[WebhookDelivery]
 
 
 class AuditEntry(TypedDict):

@@ -1,0 +1,60 @@
+"""Webhook deliveries end to end: a message posted through the API reaches a real HTTP
+receiver on loopback, signed as Standard Webhooks says, retried with the same id."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from chatdesk.app import create_app
+from chatdesk.settings import Settings
+from tests.factories import bearer, make_world
+from tests.jobs.conftest import add_webhook, deliveries
+from tests.jobs.receiver import Answer, Receiver, verified
+
+
+@pytest.fixture
+def client(job_settings: Settings) -> TestClient:
+    with TestClient(create_app(job_settings)) as test_client:
+        yield test_client
+
+
+def _post(client: TestClient, token: str, conversation_id: str, body: str) -> None:
+    response = client.post(
+        f"/api/v1/widget/conversations/{conversation_id}/messages",
+        json={"body": body, "client_msg_id": body.replace(" ", "-")},
+        headers=bearer(token),
+    )
+    assert response.status_code == 201, response.text
+
+
+def test_a_failing_receiver_gets_the_same_signed_delivery_until_it_succeeds(
+    client: TestClient, receiver: Receiver
+) -> None:
+    world = make_world(client)
+    receiver.answers = [Answer(500), Answer(503), Answer(429)]
+    hook = add_webhook(client, world.owner, f"{receiver.url}/hook")
+    _post(client, world.visitor_token, world.conversation["id"], "where is my order")
+    receiver.wait_for(lambda r: len(r.receipts) >= 4)
+    by_id = receiver.receipts_by_id()
+    assert len(by_id) == 1
+    [(job_id, receipts)] = by_id.items()
+    assert job_id.startswith("msg_") and len(receipts) == 4
+    for receipt in receipts:
+        body = verified(receipt, hook["secret"])
+        assert receipt.path == "/hook"
+        assert body["type"] == "message.created"
+        assert body["data"]["message"]["body"] == "where is my order"
+        assert body["data"]["site_id"] == world.site["id"]
+    deadline = time.monotonic() + 5
+    while True:
+        [delivery] = deliveries(client, world.owner, hook["id"])
+        if delivery["status"] == "delivered" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert delivery["id"] == job_id
+    assert delivery["status"] == "delivered"
+    assert delivery["attempts"] == 4
+    assert delivery["last_status_code"] == 200
