@@ -41,6 +41,8 @@ class Answer:
     delay: float = 0.0
     location: str | None = None
     body: bytes = b""
+    # A body this long, written in 16 KiB pieces while the client reads (see ``sent``).
+    stream_bytes: int = 0
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Receiver:
     answers: list[Answer] = field(default_factory=list)
     receipts: list[Receipt] = field(default_factory=list)
     port: int = 0
+    sent: int = 0  # bytes of streamed bodies the client took before it hung up
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -76,9 +79,19 @@ class Receiver:
                 self.send_response(answer.status)
                 if answer.location:
                     self.send_header("Location", answer.location)
-                self.send_header("Content-Length", str(len(answer.body)))
+                length = answer.stream_bytes or len(answer.body)
+                self.send_header("Content-Length", str(length))
                 self.end_headers()
-                self.wfile.write(answer.body)
+                if not answer.stream_bytes:
+                    self.wfile.write(answer.body)
+                    return
+                piece = b"x" * 16384
+                try:
+                    for _ in range(length // len(piece)):
+                        self.wfile.write(piece)
+                        receiver.sent += len(piece)
+                except OSError:
+                    self.close_connection = True
 
             def log_message(self, *_args: Any) -> None:
                 pass

@@ -271,9 +271,7 @@ def test_the_dispatcher_queues_what_each_webhook_asked_for(db: Database) -> None
     actor = owner(db)
     site1, site2 = _sites(db)
     every = hook(db, actor, ["message.created", "conversation.created"])
-    site_one = hook(
-        db, actor, ["conversation.updated", "conversation.resolved"], site_id=site1
-    )
+    site_one = hook(db, actor, ["conversation.updated", "conversation.resolved"], site_id=site1)
     notes = hook(db, actor, ["message.created"], include_private=True, site_id=site1)
     paused = hook(db, actor, ["message.created"], active=False)
     db.write_sync(event, "conversation.created", site1, {"mark": "new1"})

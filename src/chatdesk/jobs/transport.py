@@ -23,7 +23,14 @@ import httpcore
 
 from chatdesk.security.outbound import address_refusal
 
-__all__ = ["MAX_RESPONSE_BYTES", "AddressRefused", "GuardedBackend", "WebhookClient"]
+__all__ = [
+    "MAX_RESPONSE_BYTES",
+    "AddressRefused",
+    "GuardedBackend",
+    "Resolver",
+    "WebhookClient",
+    "resolve",
+]
 
 MAX_RESPONSE_BYTES = 64 * 1024
 CONNECT_SECONDS = 5.0
