@@ -3,7 +3,6 @@ made through the API."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,7 +10,6 @@ from fastapi.testclient import TestClient
 
 from chatdesk.settings import Settings
 from tests.factories import Client, Operator, csrf
-from tests.jobs.receiver import Receiver
 
 
 @pytest.fixture
@@ -26,13 +24,6 @@ def job_settings(settings: Settings) -> Settings:
             "webhook_timeout_seconds": 2.0,
         }
     )
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    started = Receiver().start()
-    yield started
-    started.stop()
 
 
 def add_webhook(client: Client, admin: Operator, url: str, **fields: Any) -> dict[str, Any]:

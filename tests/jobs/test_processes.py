@@ -103,6 +103,7 @@ def test_a_killed_server_loses_no_job_and_sends_each_once_after_restart(
         webhook_id = hook.json()["id"]
         _chat(_visitor(server, site["site_key"]), 15, "a")
         _chat(_visitor(server, site["site_key"]), 15, "b")
+
         # Every delivery is queued and has been tried at least once, in vain.
         def tried() -> list[dict[str, Any]] | None:
             found = _deliveries(operator, webhook_id)
@@ -128,7 +129,9 @@ def test_a_killed_server_loses_no_job_and_sends_each_once_after_restart(
         by_id = receiver.receipts_by_id()
         assert sorted(by_id) == sorted(d["id"] for d in _deliveries(operator, webhook_id))
         assert {len(receipts) for receipts in by_id.values()} == {1}
-        bodies = [r.json()["data"] for r in receiver.receipts if r.json()["type"] != "message.created"]
+        bodies = [
+            r.json()["data"] for r in receiver.receipts if r.json()["type"] != "message.created"
+        ]
         assert len(bodies) == 2  # the two conversations' creations
         operator.close()
     finally:
