@@ -534,6 +534,7 @@ PAGES: dict[str, str] = {
     "/admin/conversations/{cid}": "303 303 303 200 200 200 200 303 303 303 303",
     "/admin/settings": "303 303 303 403 403 200 200 303 303 303 303",
     "/admin/settings/tokens": "303 303 303 403 403 200 200 303 303 303 303",
+    "/admin/settings/webhooks": "303 303 303 403 403 200 200 303 303 303 303",
     "/admin/nowhere": "303 303 303 404 404 404 404 303 303 303 303",
 }
 
