@@ -9,6 +9,7 @@ drops duplicates would.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections import defaultdict
@@ -26,6 +27,7 @@ class Receipt:
     headers: dict[str, str]
     body: bytes
     at: float
+    peer: tuple[str, int] = ("", 0)  # the client's address: one per connection
 
     @property
     def webhook_id(self) -> str:
@@ -61,7 +63,7 @@ class Receiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, port: int = 0) -> Receiver:
+    def start(self, port: int = 0, tls: ssl.SSLContext | None = None) -> Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -70,10 +72,9 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
-                answer = receiver._take(
-                    Receipt(self.path, {k.lower(): v for k, v in self.headers.items()}, body,
-                            time.monotonic())
-                )  # fmt: skip
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                peer = (str(self.client_address[0]), int(self.client_address[1]))
+                answer = receiver._take(Receipt(self.path, headers, body, time.monotonic(), peer))
                 if answer.delay:
                     time.sleep(answer.delay)
                 self.send_response(answer.status)
@@ -98,6 +99,8 @@ class Receiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self

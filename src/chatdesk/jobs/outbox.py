@@ -250,12 +250,20 @@ def claim_due(unit: Unit, kinds: Sequence[str], limit: int, lease_seconds: float
             .order_by(outbox.c.next_attempt_at, outbox.c.id)
         ).all()
         jobs = [_job(row) for row in rows]
-    next_due = unit.conn.execute(
-        select(func.min(outbox.c.next_attempt_at))
+    return Claim(jobs, _next_due(unit.conn, kinds))
+
+
+def _next_due(conn: Connection, kinds: Sequence[str]) -> datetime | None:
+    # ORDER BY + LIMIT 1 walks the (status, next_attempt_at) index and stops at the first
+    # row that may be claimed; min() would read every pending row.
+    found = conn.execute(
+        select(outbox.c.next_attempt_at)
         .select_from(_WITH_WEBHOOK)
         .where(*_due_where(kinds))
+        .order_by(outbox.c.next_attempt_at)
+        .limit(1)
     ).scalar()
-    return Claim(jobs, aware(next_due) if next_due is not None else None)
+    return aware(found) if found is not None else None
 
 
 def _job(row: Any) -> Job:
@@ -405,18 +413,11 @@ class OutboxState:
 
 
 def outbox_state(conn: Connection, kinds: Sequence[str]) -> OutboxState:
-    next_due = conn.execute(
-        select(func.min(outbox.c.next_attempt_at))
-        .select_from(_WITH_WEBHOOK)
-        .where(*_due_where(kinds))
-    ).scalar()
     pending, oldest = conn.execute(
         select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.status == "pending")
     ).one()
     return OutboxState(
-        aware(next_due) if next_due is not None else None,
-        int(pending),
-        aware(oldest) if oldest is not None else None,
+        _next_due(conn, kinds), int(pending), aware(oldest) if oldest is not None else None
     )
 
 

@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import json
 
-import httpcore
-
 from chatdesk.clock import Clock
 from chatdesk.jobs.outbox import GiveUp, Job, RetryLater, Sent, TargetGone
 from chatdesk.jobs.signing import signature
-from chatdesk.jobs.transport import AddressRefused, WebhookClient
+from chatdesk.jobs.transport import AddressRefused, ProtocolError, WebhookClient
 
 __all__ = ["CLIENT_ERROR_ATTEMPTS", "WebhookSender", "classify", "encode_body"]
 
@@ -80,10 +78,10 @@ class WebhookSender:
             status = await self.client.post(target.url, headers, body)
         except AddressRefused as exc:
             raise GiveUp(f"refused: {exc}") from exc
-        except (httpcore.UnsupportedProtocol, httpcore.LocalProtocolError) as exc:
+        except ValueError as exc:
             raise GiveUp(f"cannot send to this URL: {exc}") from exc
-        except (TimeoutError, httpcore.TimeoutException) as exc:
+        except TimeoutError as exc:
             raise RetryLater(f"no answer within {self.client.timeout:g} s") from exc
-        except (httpcore.NetworkError, httpcore.RemoteProtocolError, OSError) as exc:
+        except (ProtocolError, OSError) as exc:
             raise RetryLater(f"connection failed: {exc or type(exc).__name__}") from exc
         return classify(status, job.attempts)
