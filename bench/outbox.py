@@ -46,7 +46,7 @@ from run import (
     run_load,
     seed_visitors,
 )
-from servers import BENCH_DIR, Server, free_port, raise_nofile
+from servers import BENCH_DIR, CLK_TCK, Server, descendants, free_port, raise_nofile
 
 BODY = {
     "type": "message.created",
@@ -123,6 +123,19 @@ def stored_messages(server: Server, cookie_headers: dict[str, str]) -> int:
     return uvloop.run(read())
 
 
+def process_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def split_cpu(server: Server) -> tuple[float, float]:
+    """CPU seconds so far of the server process and of its writer process."""
+    return process_cpu(server.pid), sum(process_cpu(pid) for pid in descendants(server.pid))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true")
@@ -191,10 +204,15 @@ def main() -> None:
                     log(f"(p) round {round_no + 1}: message POST load {label}")
                     got_before = received(receiver_port)
                     stored_before = stored_messages(server, operator.headers())
+                    cpu_before = split_cpu(server)
                     load = run_load(server, plan, targets, tag)
+                    cpu_after = split_cpu(server)
+                    stored = stored_messages(server, operator.headers()) - stored_before
                     row: dict[str, Any] = {"round": round_no + 1, "webhook": subscribed, **load}
+                    # Per message stored over the whole run (its warm-up included), apart.
+                    row["server_us"] = (cpu_after[0] - cpu_before[0]) / max(stored, 1) * 1e6
+                    row["writer_us"] = (cpu_after[1] - cpu_before[1]) / max(stored, 1) * 1e6
                     if subscribed:
-                        stored = stored_messages(server, operator.headers()) - stored_before
                         at_end = received(receiver_port) - got_before
                         lag = wait_received(receiver_port, got_before + stored, 120)
                         row.update(stored=stored, delivered_by_load_end=at_end, catch_up_s=lag)
@@ -227,7 +245,8 @@ def main() -> None:
         line = (
             f"    round {row['round']} {'with a webhook' if row['webhook'] else 'without     '}:"
             f" {row['rate']:,.0f} msg/s, p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms,"
-            f" server CPU {per:,.0f} us/msg ({row['server_cpu'] * 100:.0f}%),"
+            f" server CPU {per:,.0f} us/msg ({row['server_cpu'] * 100:.0f}%; the server"
+            f" process {row['server_us']:,.0f}, its writer {row['writer_us']:,.0f}),"
             f" other {row['other_cpu'] * 100:.0f}%"
         )
         if row["webhook"]:

@@ -47,7 +47,8 @@ def test_a_failing_receiver_gets_the_same_signed_delivery_until_it_succeeds(
         assert receipt.path == "/hook"
         assert body["type"] == "message.created"
         assert body["data"]["message"]["body"] == "where is my order"
-        assert body["data"]["site_id"] == world.site["id"]
+        assert body["site_id"] == world.site["id"]
+        assert body["conversation_id"] == world.conversation["id"]
     deadline = time.monotonic() + 5
     while True:
         [delivery] = deliveries(client, world.owner, hook["id"])

@@ -3,6 +3,8 @@ the retry policy, and the dispatcher that derives webhook deliveries from the ev
 
 from __future__ import annotations
 
+import asyncio
+import json
 import random
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from chatdesk.actions.events import append_event
+from chatdesk.actions.maintenance import purge_events
 from chatdesk.actions.operators import create_operator
 from chatdesk.actions.sites import create_site
 from chatdesk.actions.webhooks import create_webhook, update_webhook
@@ -20,7 +23,7 @@ from chatdesk.db.batch import Unit
 from chatdesk.db.engine import make_engine
 from chatdesk.db.migrate import upgrade
 from chatdesk.db.runner import Database
-from chatdesk.db.tables import meta, outbox, webhooks
+from chatdesk.db.tables import events, meta, outbox, webhooks
 from chatdesk.errors import Conflict
 from chatdesk.jobs.dispatch import CURSOR_KEY, dispatch_events
 from chatdesk.jobs.outbox import (
@@ -38,6 +41,8 @@ from chatdesk.jobs.outbox import (
     record_outcomes,
     retry_delay,
 )
+from chatdesk.jobs.transport import WebhookClient
+from chatdesk.jobs.webhooks import WebhookSender
 from chatdesk.security.principals import OperatorActor
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -257,13 +262,18 @@ def _sites(db: Database) -> tuple[str, str]:
     return one["id"], two["id"]
 
 
+def queued_events(unit: Unit) -> list[tuple[str, str, dict[str, Any]]]:
+    joined = outbox.join(events, events.c.id == outbox.c.event_id)
+    query = select(outbox.c.webhook_id, outbox.c.event_type, events.c.data).select_from(joined)
+    return [tuple(row) for row in unit.conn.execute(query.order_by(outbox.c.id))]  # type: ignore[misc]
+
+
 def _queued(db: Database) -> set[tuple[str, str, str]]:
     """(webhook, event type, what the event carried) of every queued delivery."""
     found = set()
-    for row in db.write_sync(rows):
-        data = row["payload"]["data"]
+    for webhook_id, event_type, data in db.write_sync(queued_events):
         mark = data.get("mark") or data.get("message", {}).get("body")
-        found.add((row["webhook_id"], row["event_type"], mark))
+        found.add((webhook_id, event_type, mark))
     return found
 
 
@@ -303,8 +313,19 @@ def test_the_dispatcher_queues_what_each_webhook_asked_for(db: Database) -> None
     # Run again: nothing new, nothing twice.
     again = db.write_sync(dispatch_events)
     assert again.queued == 0 and again.cursor == done.cursor
-    body = next(r["payload"] for r in db.write_sync(rows) if r["event_type"] == "message.created")
-    assert set(body) == {"type", "timestamp", "data"} and body["data"]["site_id"] == site1
+    # Claimed, each delivery carries its body, made from its event.
+    claimed = db.write_sync(claim_due, ["webhook"], 100, LEASE).jobs
+    assert len(claimed) == 8 and all(job.payload == {} for job in claimed)
+    [note] = [j for j in claimed if j.body is not None and '"note"' in j.body]
+    body = json.loads(note.body or "")
+    assert body == {
+        "type": "message.created",
+        "timestamp": START.isoformat().replace("+00:00", "Z"),
+        "site_id": site1,
+        "conversation_id": "c1",
+        "data": {"message": {"body": "note"}},
+    }
+    assert note.webhook is not None and note.webhook.id == notes
 
 
 def test_a_webhook_gets_no_event_older_than_itself_nor_any_from_while_it_was_paused(
@@ -369,7 +390,7 @@ def test_a_paused_webhooks_deliveries_wait_and_410_pauses_it(db: Database, clock
     assert claim.jobs == [] and claim.next_due is None  # held while paused
     db.write_sync(update_webhook, actor, made, {"active": True})
     [second] = db.write_sync(claim_due, ["webhook"], 10, LEASE).jobs
-    assert second.id != first.id and second.payload["data"]["mark"] == "two"
+    assert second.id != first.id and json.loads(second.body or "")["data"]["mark"] == "two"
 
 
 def test_purge_keeps_pending_jobs(db: Database, clock: Clock) -> None:
@@ -381,3 +402,18 @@ def test_purge_keeps_pending_jobs(db: Database, clock: Clock) -> None:
     clock.advance(86400)
     assert db.write_sync(purge_deliveries, clock() - timedelta(hours=1)) == 1
     assert [r["id"] for r in db.write_sync(rows)] == [pending_id] != [done_id]
+
+
+def test_a_delivery_whose_event_was_purged_fails(db: Database, clock: Clock) -> None:
+    actor = owner(db)
+    site1, _ = _sites(db)
+    hook(db, actor, ["conversation.created"])
+    db.write_sync(event, "conversation.created", site1, {"mark": "gone"})
+    db.write_sync(dispatch_events)
+    clock.advance(3600)
+    assert db.write_sync(purge_events, clock()) == 1
+    [job] = db.write_sync(claim_due, ["webhook"], 10, LEASE).jobs
+    assert job.body is None and job.webhook is not None
+    sender = WebhookSender(WebhookClient(allow_private=False, timeout=1, max_connections=1), clock)
+    with pytest.raises(GiveUp, match="purged"):
+        asyncio.run(sender.send(job))

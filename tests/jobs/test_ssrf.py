@@ -148,7 +148,7 @@ def test_the_sender_fails_a_refused_address_at_once_and_retries_a_redirect(
 ) -> None:
     def job(url: str, attempts: int) -> Job:
         target = WebhookTarget("wh", url, "whsec_" + "A" * 32)
-        return Job("msg_x", "webhook", {"type": "t"}, attempts, system_clock(), "t", target)
+        return Job("msg_x", "webhook", {}, attempts, system_clock(), "t", target, '{"type":"t"}')
 
     refused = _send(WebhookSender(_guarded(), system_clock), job(f"{receiver.url}/", 1))
     assert isinstance(refused, GiveUp) and "loopback" in refused.reason

@@ -304,6 +304,8 @@ outbox = Table(
     Column("kind", String(30), nullable=False),
     Column("webhook_id", ID, ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=True),
     Column("event_type", String(40), nullable=True),
+    # A webhook delivery's event: its body is made from the event when the job is claimed.
+    Column("event_id", EVENT_ID, nullable=True),
     Column("payload", JSON, nullable=False),
     Column("status", String(10), nullable=False),
     Column("attempts", Integer, nullable=False),

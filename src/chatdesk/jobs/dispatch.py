@@ -27,7 +27,6 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
-from chatdesk.clock import iso
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import events, meta, webhooks
 from chatdesk.jobs.outbox import insert_jobs, webhook_job
@@ -66,14 +65,22 @@ def dispatch_events(unit: Unit, page: int = PAGE) -> Dispatched:
     if end <= cursor:
         return Dispatched(0, cursor, False)
     rows = unit.conn.execute(
-        select(events)
+        select(events.c.id, events.c.type, events.c.site_id, events.c.private)
         .where(events.c.id > start, events.c.id <= end, events.c.type.in_(_LOG_TYPES))
         .order_by(events.c.id)
     ).all()
+    # Only conversation.updated needs its data read (which change it was); the bodies
+    # are made from the events when the deliveries are claimed.
+    updated = [row.id for row in rows if row.type == "conversation.updated"]
+    data = dict(
+        unit.conn.execute(select(events.c.id, events.c.data).where(events.c.id.in_(updated))).all()
+        if updated
+        else ()
+    )
     jobs = [
-        webhook_job(unit, hook.id, type_, _body(row, type_))
+        webhook_job(unit, hook.id, type_, row.id)
         for row in rows
-        for type_ in webhook_types(row.type, row.data)
+        for type_ in webhook_types(row.type, data.get(row.id) or {})
         for hook in hooks
         if _wants(hook, row, type_)
     ]
@@ -102,17 +109,6 @@ def _wants(hook: Any, row: Any, type_: str) -> bool:
         and (hook.site_id is None or hook.site_id == row.site_id)
         and (hook.include_private or not (row.private and row.type == "message.created"))
     )
-
-
-def _body(row: Any, type_: str) -> dict[str, Any]:
-    """The delivery's JSON body, as the Standard Webhooks payload structure suggests:
-    ``type``, ``timestamp`` (the event's) and ``data`` (the event's data as operators see
-    it, with its site and conversation)."""
-    return {
-        "type": type_,
-        "timestamp": iso(row.created_at),
-        "data": {**row.data, "site_id": row.site_id, "conversation_id": row.conversation_id},
-    }
 
 
 def _lock_cursor(unit: Unit) -> int | None:

@@ -22,17 +22,19 @@ whose process died before recording it is sent again after its lease, with the s
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Text, cast, delete, func, insert, or_, select, update
 
-from chatdesk.clock import aware
+from chatdesk.clock import aware, iso
 from chatdesk.db.batch import Unit
-from chatdesk.db.tables import outbox, webhooks
+from chatdesk.db.direct import Direct
+from chatdesk.db.tables import events, outbox, webhooks
 from chatdesk.ids import new_id
 
 __all__ = [
@@ -57,6 +59,8 @@ __all__ = [
     "purge_deliveries",
     "record_outcomes",
     "retry_delay",
+    "webhook_body",
+    "webhook_job",
 ]
 
 JOB_ID_PREFIX = "msg_"
@@ -85,7 +89,8 @@ class Job:
     """One claimed job as its sender gets it.
 
     ``attempts`` is this attempt's number (1 for the first); ``created_at`` is when the
-    job was enqueued. Webhook jobs also carry their ``event_type`` and ``webhook``.
+    job was enqueued. Webhook jobs also carry their ``event_type``, ``webhook`` and the
+    ``body`` made from their event (see :func:`webhook_body`).
     """
 
     id: str
@@ -95,6 +100,7 @@ class Job:
     created_at: datetime
     event_type: str | None = None
     webhook: WebhookTarget | None = None
+    body: str | None = None  # a webhook delivery's JSON body (None: its event was purged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +168,14 @@ def _row(
     not_before: datetime | None = None,
     webhook_id: str | None = None,
     event_type: str | None = None,
+    event_id: int | None = None,
 ) -> dict[str, Any]:
     return {
         "id": job_id,
         "kind": kind,
         "webhook_id": webhook_id,
         "event_type": event_type,
+        "event_id": event_id,
         "payload": payload,
         "status": "pending",
         "attempts": 0,
@@ -180,17 +188,42 @@ def _row(
     }
 
 
+# A burst of messages with a webhook subscribed inserts one row each: on the cursor.
+_INSERT_JOB = Direct(insert(outbox), tuple(column.name for column in outbox.c))
+
+
 def insert_jobs(unit: Unit, rows: Sequence[dict[str, Any]]) -> None:
     """Insert whole outbox rows (one statement for many)."""
     if rows:
-        unit.conn.execute(insert(outbox), list(rows))
+        _INSERT_JOB.run_many(unit.cursor, unit.dialect, rows)
 
 
-def webhook_job(
-    unit: Unit, webhook_id: str, event_type: str, body: dict[str, Any]
-) -> dict[str, Any]:
-    """The outbox row of one webhook delivery, for :func:`insert_jobs`."""
-    return _row(unit, new_job_id(), "webhook", body, webhook_id=webhook_id, event_type=event_type)
+def webhook_job(unit: Unit, webhook_id: str, event_type: str, event_id: int) -> dict[str, Any]:
+    """The outbox row of one delivery of event ``event_id`` as ``event_type``, for
+    :func:`insert_jobs`; its body is made from the event when it is claimed."""
+    return _row(
+        unit,
+        new_job_id(),
+        "webhook",
+        {},
+        webhook_id=webhook_id,
+        event_type=event_type,
+        event_id=event_id,
+    )
+
+
+def webhook_body(
+    event_type: str, created_at: datetime, site_id: str, conversation_id: str | None, data: str
+) -> str:
+    """A delivery's JSON body, as the Standard Webhooks payload structure suggests:
+    ``type``, ``timestamp`` (the event's), the event's ``site_id`` and
+    ``conversation_id``, and ``data``: the event's data as stored (JSON text, as
+    operators see it), never decoded and encoded again."""
+    return (
+        f'{{"type":{json.dumps(event_type)},"timestamp":{json.dumps(iso(aware(created_at)))},'
+        f'"site_id":{json.dumps(site_id)},"conversation_id":{json.dumps(conversation_id)},'
+        f'"data":{data}}}'
+    )
 
 
 # -- claiming ------------------------------------------------------------------------------
@@ -214,6 +247,7 @@ def _due_where(kinds: Sequence[str]) -> list[Any]:
 
 
 _WITH_WEBHOOK = outbox.outerjoin(webhooks, webhooks.c.id == outbox.c.webhook_id)
+_CLAIMED = _WITH_WEBHOOK.outerjoin(events, events.c.id == outbox.c.event_id)
 
 
 def claim_due(unit: Unit, kinds: Sequence[str], limit: int, lease_seconds: float) -> Claim:
@@ -244,8 +278,17 @@ def claim_due(unit: Unit, kinds: Sequence[str], limit: int, lease_seconds: float
             .values(attempts=outbox.c.attempts + 1, claimed_until=until, next_attempt_at=until)
         )
         rows = unit.conn.execute(
-            select(outbox, webhooks.c.url, webhooks.c.secret)
-            .select_from(_WITH_WEBHOOK)
+            select(
+                outbox,
+                webhooks.c.url,
+                webhooks.c.secret,
+                events.c.created_at.label("event_at"),
+                events.c.site_id.label("event_site_id"),
+                events.c.conversation_id.label("event_conversation_id"),
+                # As stored: the body carries it as it is (webhook_body).
+                cast(events.c.data, Text).label("event_data"),
+            )
+            .select_from(_CLAIMED)
             .where(outbox.c.id.in_(ids))
             .order_by(outbox.c.next_attempt_at, outbox.c.id)
         ).all()
@@ -267,9 +310,17 @@ def _next_due(conn: Connection, kinds: Sequence[str]) -> datetime | None:
 
 
 def _job(row: Any) -> Job:
-    target = None
+    target = body = None
     if row.webhook_id is not None:
         target = WebhookTarget(row.webhook_id, row.url, row.secret)
+    if row.event_data is not None:
+        body = webhook_body(
+            row.event_type,
+            row.event_at,
+            row.event_site_id,
+            row.event_conversation_id,
+            row.event_data,
+        )
     return Job(
         id=row.id,
         kind=row.kind,
@@ -278,6 +329,7 @@ def _job(row: Any) -> Job:
         created_at=aware(row.created_at),
         event_type=row.event_type,
         webhook=target,
+        body=body,
     )
 
 

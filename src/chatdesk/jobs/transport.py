@@ -25,6 +25,7 @@ import ssl
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
 import httptools
@@ -68,6 +69,28 @@ async def resolve(host: str, port: int) -> list[str]:
     except socket.gaierror as exc:
         raise ConnectionError(f"cannot resolve {host}: {exc.strerror}") from exc
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+@lru_cache(maxsize=256)
+def _request_head(url: str) -> tuple[Origin, bytes]:
+    """Where ``url`` goes, and the head lines every POST to it starts with (a webhook's
+    URL changes rarely: parsed once)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("only http:// and https:// URLs with a host")
+    host = parts.hostname
+    port = parts.port or (443 if scheme == "https" else 80)
+    default = port == (443 if scheme == "https" else 80)
+    shown = f"[{host}]" if ":" in host else host
+    authority = shown if default else f"{shown}:{port}"
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    head = [
+        b"POST " + quote(target, safe=_PRINTABLE).encode() + b" HTTP/1.1",
+        b"Host: " + (authority.encode() if authority.isascii() else authority.encode("idna")),
+        b"User-Agent: " + USER_AGENT,
+    ]
+    return (scheme, host, port), b"\r\n".join(head)
 
 
 class _Connection(asyncio.Protocol):
@@ -208,24 +231,10 @@ class WebhookClient:
     def _request(
         self, url: str, headers: Sequence[tuple[bytes, bytes]], body: bytes
     ) -> tuple[Origin, bytes]:
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("only http:// and https:// URLs with a host")
-        host = parts.hostname
-        port = parts.port or (443 if scheme == "https" else 80)
-        default = port == (443 if scheme == "https" else 80)
-        shown = f"[{host}]" if ":" in host else host
-        authority = shown if default else f"{shown}:{port}"
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        head = [
-            b"POST " + quote(target, safe=_PRINTABLE).encode() + b" HTTP/1.1",
-            b"Host: " + (authority.encode() if authority.isascii() else authority.encode("idna")),
-            b"User-Agent: " + USER_AGENT,
-            b"Content-Length: " + str(len(body)).encode(),
-            *(name + b": " + value for name, value in headers),
-        ]
-        return (scheme, host, port), b"\r\n".join(head) + b"\r\n\r\n" + body
+        origin, head = _request_head(url)
+        lines = [head, b"Content-Length: " + str(len(body)).encode()]
+        lines += [name + b": " + value for name, value in headers]
+        return origin, b"\r\n".join(lines) + b"\r\n\r\n" + body
 
     def _take(self, origin: Origin) -> _Connection | None:
         idle = self._idle.get(origin)

@@ -1,8 +1,9 @@
 """The webhook sender: one signed POST per delivery, and what its answer means.
 
-Each attempt POSTs the job's payload as compact JSON with the Standard Webhooks
-headers (``jobs/signing.py``): ``webhook-id`` is the job id on every attempt, so a
-receiver drops duplicates by it. Answers:
+Each attempt POSTs the job's body (made from its event when it was claimed,
+``jobs.outbox.webhook_body``) with the Standard Webhooks headers
+(``jobs/signing.py``): ``webhook-id`` is the job id on every attempt, so a receiver
+drops duplicates by it. Answers:
 
 - 2xx: delivered;
 - 410 Gone: failed, and the webhook is paused (the Standard Webhooks convention; an
@@ -16,21 +17,14 @@ receiver drops duplicates by it. Answers:
 
 from __future__ import annotations
 
-import json
-
 from chatdesk.clock import Clock
 from chatdesk.jobs.outbox import GiveUp, Job, RetryLater, Sent, TargetGone
 from chatdesk.jobs.signing import signature
 from chatdesk.jobs.transport import AddressRefused, ProtocolError, WebhookClient
 
-__all__ = ["CLIENT_ERROR_ATTEMPTS", "WebhookSender", "classify", "encode_body"]
+__all__ = ["CLIENT_ERROR_ATTEMPTS", "WebhookSender", "classify"]
 
 CLIENT_ERROR_ATTEMPTS = 3
-
-
-def encode_body(payload: dict[str, object]) -> bytes:
-    """The request body: compact JSON, UTF-8."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def classify(status: int, attempts: int) -> Sent:
@@ -66,7 +60,9 @@ class WebhookSender:
         target = job.webhook
         if target is None:
             raise GiveUp("the job names no webhook")
-        body = encode_body(job.payload)
+        if job.body is None:
+            raise GiveUp("its event was purged from the log before it could be delivered")
+        body = job.body.encode()
         timestamp = int(self.clock().timestamp())
         headers = [
             (b"Content-Type", b"application/json"),

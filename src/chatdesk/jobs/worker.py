@@ -54,6 +54,12 @@ _log = logging.getLogger("chatdesk.jobs")
 # deliveries of every event committed meanwhile (a burst of messages: a few units a second).
 DISPATCH_LINGER = 0.1
 _STOP_RECORD_SECONDS = 2.0
+# Requests come first. While the worker has work, it times a short sleep every
+# LAG_PROBE seconds; when the event loop answers later than BUSY_LAG (it is serving
+# all the requests it can), the worker sends one job at a time, and catches up at full
+# concurrency once the loop has time again.
+LAG_PROBE = 0.1
+BUSY_LAG = 0.01
 
 
 def _look(conn: Connection, kinds: list[str]) -> tuple[OutboxState, bool]:
@@ -96,6 +102,8 @@ class Worker:
         self._seen_event = 0
         self._dispatched_through = 0
         self._dispatch_at: float | None = None
+        self.lag = 0.0  # how late the loop last answered the probe (seconds)
+        self._prober: asyncio.Task[None] | None = None
 
     def register(self, sender: Sender) -> None:
         """Send the jobs of ``sender.kind`` with ``sender`` (one sender per kind)."""
@@ -145,6 +153,10 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._prober is not None:
+            self._prober.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prober
         sends = list(self._in_flight)
         for task in sends:
             task.cancel()
@@ -193,8 +205,8 @@ class Worker:
             await self._look()
         if self._dispatch_at is not None and self._now_loop() >= self._dispatch_at:
             await self._dispatch()
-        free = self.concurrency - len(self._in_flight)
-        if free > 0 and self._next_due is not None and self._next_due <= self.clock():
+        free = self._free()
+        if free and self._next_due is not None and self._next_due <= self.clock():
             claim: Claim = await self.db.write(
                 claim_due, list(self._senders), free, self.lease_seconds
             )
@@ -208,12 +220,40 @@ class Worker:
                 return  # maybe more are due: claim again once slots free
         await self._wait(self._timeout())
 
+    @property
+    def limit(self) -> int:
+        """Sends at once now: one while the event loop is busy with requests."""
+        return 1 if self.lag > BUSY_LAG else self.concurrency
+
+    def _free(self) -> int:
+        """Slots to claim jobs for now: none until half of them are free (or nothing is
+        in flight), so that a busy worker claims in batches, one unit for many jobs."""
+        limit = self.limit
+        free = limit - len(self._in_flight)
+        return free if free >= max(1, limit // 2) or (free > 0 and not self._in_flight) else 0
+
+    def _has_work(self) -> bool:
+        due = self._next_due is not None and self._next_due <= self.clock()
+        return bool(self._in_flight) or due
+
+    async def _probe(self) -> None:
+        """Measure how late the event loop runs while there is work (see LAG_PROBE)."""
+        loop = asyncio.get_running_loop()
+        while self._has_work():
+            started = loop.time()
+            await asyncio.sleep(LAG_PROBE)
+            was_busy = self.lag > BUSY_LAG
+            self.lag = max(0.0, loop.time() - started - LAG_PROBE)
+            if was_busy and self.lag <= BUSY_LAG:
+                self._wake()  # full concurrency again
+        self.lag = 0.0
+
     def _timeout(self) -> float:
         now = self._now_loop()
         deadlines = [self._look_at]
         if self._dispatch_at is not None:
             deadlines.append(self._dispatch_at)
-        if self._next_due is not None and len(self._in_flight) < self.concurrency:
+        if self._next_due is not None and self._free():
             due_in = (self._next_due - self.clock()).total_seconds()
             deadlines.append(now + max(0.0, due_in))
         return max(0.0, min(deadlines) - now)
@@ -250,13 +290,16 @@ class Worker:
     def _start_send(self, job: Job) -> None:
         if job.attempts == 1:
             self.counts["enqueued", job.kind] += 1
+        if self._prober is None or self._prober.done():
+            self._prober = asyncio.create_task(self._probe(), name="outbox-lag-probe")
         task = asyncio.create_task(self._send(job), name=f"send-{job.id}")
         self._in_flight[task] = job
         task.add_done_callback(self._sent)
 
     def _sent(self, task: asyncio.Task[None]) -> None:
         self._in_flight.pop(task, None)
-        self._wake()  # a slot is free
+        if self._free():
+            self._wake()  # enough slots are free to claim a batch
 
     async def _send(self, job: Job) -> None:
         result: Any
