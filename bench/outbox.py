@@ -29,6 +29,7 @@ from typing import Any
 
 import uvloop
 
+from chatdesk.actions.events import append_event
 from chatdesk.db.batch import Unit
 from chatdesk.db.runner import Database
 from chatdesk.jobs.outbox import insert_jobs, webhook_job
@@ -48,28 +49,33 @@ from run import (
 )
 from servers import BENCH_DIR, CLK_TCK, Server, descendants, free_port, raise_nofile
 
-BODY = {
-    "type": "message.created",
-    "timestamp": "2026-01-01T00:00:00Z",
-    "data": {
-        "message": {
-            "id": "01jd3bench0000000000000000",
-            "conversation_id": "01jd3conv00000000000000000",
-            "author": {"type": "visitor", "id": "01jd3visitor00000000000000", "name": "Vera"},
-            "body": "Hello, I have a question about my order, it has not arrived yet.",
-            "private": False,
-            "client_msg_id": "bench-1",
-            "created_at": "2026-01-01T00:00:00Z",
-        },
-        "site_id": "01jd3site00000000000000000",
+MESSAGE = {
+    "message": {
+        "id": "01jd3bench0000000000000000",
         "conversation_id": "01jd3conv00000000000000000",
-    },
+        "author": {"type": "visitor", "id": "01jd3visitor00000000000000", "name": "Vera"},
+        "body": "Hello, I have a question about my order, it has not arrived yet.",
+        "private": False,
+        "client_msg_id": "bench-1",
+        "created_at": "2026-01-01T00:00:00Z",
+    }
 }
 
 
 def queue_deliveries(unit: Unit, webhook_id: str, count: int) -> None:
-    """``count`` webhook deliveries, due now (a unit of work)."""
-    rows = [webhook_job(unit, webhook_id, "message.created", BODY) for _ in range(count)]
+    """``count`` message events and a delivery of each, due now (a unit of work)."""
+    rows = []
+    for _ in range(count):
+        event_id = append_event(
+            unit,
+            "message.created",
+            site_id="01jd3site00000000000000000",
+            conversation_id="01jd3conv00000000000000000",
+            visitor_id="01jd3visitor00000000000000",
+            private=False,
+            data=MESSAGE,
+        )
+        rows.append(webhook_job(unit, webhook_id, "message.created", event_id))
     insert_jobs(unit, rows)
 
 

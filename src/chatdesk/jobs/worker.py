@@ -10,8 +10,9 @@ next job it knows of falls due, or until it is woken. The hub wakes it when new 
 are committed (:meth:`Worker.saw_event`, at most once per :data:`DISPATCH_LINGER`, and
 only while a webhook is active); the API wakes it when webhooks change or a delivery
 is resent. Events are dispatched in one unit per linger (``jobs/dispatch.py``); due
-jobs are claimed in one unit for every free slot (``jobs/outbox.py``); outcomes are
-recorded in one unit for all that finished meanwhile.
+jobs are claimed in one unit per batch of free slots (``jobs/outbox.py``); outcomes
+are recorded in one unit for all that finished meanwhile. While the event loop is
+busy with requests, all of it slows to one step per :data:`BUSY_PACE`.
 
 On stop, sends in flight are cut short and their jobs released (due again at once,
 for the next process), and every outcome is recorded before the database closes.
@@ -47,7 +48,7 @@ from chatdesk.jobs.outbox import (
 from chatdesk.queries.webhooks import any_active_webhook
 from chatdesk.settings import Settings
 
-__all__ = ["DISPATCH_LINGER", "Worker"]
+__all__ = ["BUSY_PACE", "DISPATCH_LINGER", "Worker"]
 
 _log = logging.getLogger("chatdesk.jobs")
 # After the first new event, the dispatcher waits this long so that one unit queues the
@@ -56,10 +57,13 @@ DISPATCH_LINGER = 0.1
 _STOP_RECORD_SECONDS = 2.0
 # Requests come first. While the worker has work, it times a short sleep every
 # LAG_PROBE seconds; when the event loop answers later than BUSY_LAG (it is serving
-# all the requests it can), the worker sends one job at a time, and catches up at full
-# concurrency once the loop has time again.
+# all the requests it can), the worker is busy: it dispatches and claims at most once
+# per BUSY_PACE (one unit each, for all that is due), and catches up at full speed once
+# the loop has time again. Deferring is safe: the events wait in the log, the jobs in
+# the outbox.
 LAG_PROBE = 0.1
 BUSY_LAG = 0.01
+BUSY_PACE = 1.0
 
 
 def _look(conn: Connection, kinds: list[str]) -> tuple[OutboxState, bool]:
@@ -104,6 +108,7 @@ class Worker:
         self._dispatch_at: float | None = None
         self.lag = 0.0  # how late the loop last answered the probe (seconds)
         self._prober: asyncio.Task[None] | None = None
+        self._paced_until = 0.0  # while busy, no claim before this loop time
 
     def register(self, sender: Sender) -> None:
         """Send the jobs of ``sender.kind`` with ``sender`` (one sender per kind)."""
@@ -122,7 +127,9 @@ class Worker:
             return
         self._seen_event = event_id
         if self._webhooks_active and self._dispatch_at is None and self._loop is not None:
-            self._dispatch_at = self._loop.time() + DISPATCH_LINGER
+            linger = BUSY_PACE if self.busy else DISPATCH_LINGER
+            self._dispatch_at = self._loop.time() + linger
+            self._probe_lag()
             self._wake()
 
     def wake(self) -> None:
@@ -214,6 +221,8 @@ class Worker:
             if not claim.jobs and claim.next_due is not None and claim.next_due <= self.clock():
                 # Due, but held by another process's claim in progress: look again shortly.
                 self._next_due = self.clock() + timedelta(seconds=0.1)
+            if self.busy:
+                self._paced_until = self._now_loop() + BUSY_PACE
             for job in claim.jobs:
                 self._start_send(job)
             if len(claim.jobs) == free:
@@ -221,20 +230,26 @@ class Worker:
         await self._wait(self._timeout())
 
     @property
-    def limit(self) -> int:
-        """Sends at once now: one while the event loop is busy with requests."""
-        return 1 if self.lag > BUSY_LAG else self.concurrency
+    def busy(self) -> bool:
+        """Whether the event loop runs late: it is serving all the requests it can."""
+        return self.lag > BUSY_LAG
 
     def _free(self) -> int:
         """Slots to claim jobs for now: none until half of them are free (or nothing is
-        in flight), so that a busy worker claims in batches, one unit for many jobs."""
-        limit = self.limit
-        free = limit - len(self._in_flight)
-        return free if free >= max(1, limit // 2) or (free > 0 and not self._in_flight) else 0
+        in flight), so that the worker claims in batches, one unit for many jobs; while
+        busy, a batch per BUSY_PACE."""
+        free = self.concurrency - len(self._in_flight)
+        if self.busy:
+            return free if self._now_loop() >= self._paced_until else 0
+        return free if free >= max(1, self.concurrency // 2) or not self._in_flight else 0
 
     def _has_work(self) -> bool:
         due = self._next_due is not None and self._next_due <= self.clock()
-        return bool(self._in_flight) or due
+        return bool(self._in_flight) or due or self._dispatch_at is not None
+
+    def _probe_lag(self) -> None:
+        if self._prober is None or self._prober.done():
+            self._prober = asyncio.create_task(self._probe(), name="outbox-lag-probe")
 
     async def _probe(self) -> None:
         """Measure how late the event loop runs while there is work (see LAG_PROBE)."""
@@ -242,10 +257,10 @@ class Worker:
         while self._has_work():
             started = loop.time()
             await asyncio.sleep(LAG_PROBE)
-            was_busy = self.lag > BUSY_LAG
+            was_busy = self.busy
             self.lag = max(0.0, loop.time() - started - LAG_PROBE)
-            if was_busy and self.lag <= BUSY_LAG:
-                self._wake()  # full concurrency again
+            if was_busy and not self.busy:
+                self._wake()  # full speed again
         self.lag = 0.0
 
     def _timeout(self) -> float:
@@ -256,6 +271,8 @@ class Worker:
         if self._next_due is not None and self._free():
             due_in = (self._next_due - self.clock()).total_seconds()
             deadlines.append(now + max(0.0, due_in))
+        elif self.busy and self._next_due is not None and len(self._in_flight) < self.concurrency:
+            deadlines.append(self._paced_until)
         return max(0.0, min(deadlines) - now)
 
     async def _wait(self, timeout: float) -> None:
@@ -290,8 +307,7 @@ class Worker:
     def _start_send(self, job: Job) -> None:
         if job.attempts == 1:
             self.counts["enqueued", job.kind] += 1
-        if self._prober is None or self._prober.done():
-            self._prober = asyncio.create_task(self._probe(), name="outbox-lag-probe")
+        self._probe_lag()
         task = asyncio.create_task(self._send(job), name=f"send-{job.id}")
         self._in_flight[task] = job
         task.add_done_callback(self._sent)
