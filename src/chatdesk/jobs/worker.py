@@ -55,14 +55,15 @@ _log = logging.getLogger("chatdesk.jobs")
 # deliveries of every event committed meanwhile (a burst of messages: a few units a second).
 DISPATCH_LINGER = 0.1
 _STOP_RECORD_SECONDS = 2.0
-# Requests come first. While the worker has work, it times a short sleep every
-# LAG_PROBE seconds; when the event loop answers later than BUSY_LAG (it is serving
-# all the requests it can), the worker is busy: it dispatches and claims at most once
-# per BUSY_PACE (one unit each, for all that is due), and catches up at full speed once
-# the loop has time again. Deferring is safe: the events wait in the log, the jobs in
-# the outbox.
+# Requests come first. While the worker has work, it looks every LAG_PROBE seconds at
+# how late the event loop answers a timer and how many units wait for the writer: past
+# BUSY_LAG or BUSY_QUEUE the server is serving all the requests it can, and the worker
+# dispatches and claims at most once per BUSY_PACE (one unit each, for all that is
+# due), catching up at full speed once the load eases. Deferring is safe: the events
+# wait in the log, the jobs in the outbox.
 LAG_PROBE = 0.1
 BUSY_LAG = 0.01
+BUSY_QUEUE = 8
 BUSY_PACE = 1.0
 
 
@@ -107,6 +108,7 @@ class Worker:
         self._dispatched_through = 0
         self._dispatch_at: float | None = None
         self.lag = 0.0  # how late the loop last answered the probe (seconds)
+        self._busy = False
         self._prober: asyncio.Task[None] | None = None
         self._paced_until = 0.0  # while busy, no claim before this loop time
 
@@ -231,8 +233,8 @@ class Worker:
 
     @property
     def busy(self) -> bool:
-        """Whether the event loop runs late: it is serving all the requests it can."""
-        return self.lag > BUSY_LAG
+        """Whether the server is serving all the requests it can (see BUSY_LAG)."""
+        return self._busy
 
     def _free(self) -> int:
         """Slots to claim jobs for now: none until half of them are free (or nothing is
@@ -257,11 +259,12 @@ class Worker:
         while self._has_work():
             started = loop.time()
             await asyncio.sleep(LAG_PROBE)
-            was_busy = self.busy
+            was_busy = self._busy
             self.lag = max(0.0, loop.time() - started - LAG_PROBE)
-            if was_busy and not self.busy:
+            self._busy = self.lag > BUSY_LAG or self.db.queued >= BUSY_QUEUE
+            if was_busy and not self._busy:
                 self._wake()  # full speed again
-        self.lag = 0.0
+        self.lag, self._busy = 0.0, False
 
     def _timeout(self) -> float:
         now = self._now_loop()
