@@ -3,7 +3,9 @@ receiver on loopback, signed as Standard Webhooks says, retried with the same id
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -59,3 +61,29 @@ def test_a_failing_receiver_gets_the_same_signed_delivery_until_it_succeeds(
     assert delivery["status"] == "delivered"
     assert delivery["attempts"] == 4
     assert delivery["last_status_code"] == 200
+
+
+def test_an_idle_worker_writes_nothing_and_messages_without_webhooks_dispatch_nothing(
+    job_settings: Settings, tmp_path: Path
+) -> None:
+    """No tight polling: with nothing to send, the worker only reads (every
+    ``CHATDESK_JOB_POLL_SECONDS``, 0.2 s here); without an active webhook, new messages
+    start no dispatcher."""
+    path = tmp_path / "idle.db"  # SQLite's data_version counts commits; the same code on both
+    idle = job_settings.model_copy(update={"database_url": f"sqlite:///{path}"})
+    with TestClient(create_app(idle)) as client:
+        world = make_world(client)
+        _post(client, world.visitor_token, world.conversation["id"], "no webhook here")
+        time.sleep(0.5)
+        watcher = sqlite3.connect(path)
+        before = watcher.execute("PRAGMA data_version").fetchone()[0]
+        time.sleep(1.5)  # about seven looks at the outbox
+        after = watcher.execute("PRAGMA data_version").fetchone()[0]
+        cursor = watcher.execute(
+            "SELECT count(*) FROM meta WHERE key = 'webhooks_dispatched_through'"
+        ).fetchone()[0]
+        watcher.close()
+        worker = client.app.state.services.worker  # type: ignore[attr-defined]
+        assert worker.state is not None and worker.state.pending == 0
+    assert after == before  # nobody committed anything while idle
+    assert cursor == 0  # the dispatcher never ran
