@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from chatdesk.app import create_app
 from chatdesk.settings import Settings
@@ -19,7 +20,10 @@ from tests.jobs.receiver import Answer, Receiver, verified
 
 @pytest.fixture
 def client(job_settings: Settings) -> TestClient:
-    with TestClient(create_app(job_settings)) as test_client:
+    watched = job_settings.model_copy(
+        update={"metrics_token": SecretStr("metrics-token-for-tests")}
+    )
+    with TestClient(create_app(watched)) as test_client:
         yield test_client
 
 
@@ -61,6 +65,16 @@ def test_a_failing_receiver_gets_the_same_signed_delivery_until_it_succeeds(
     assert delivery["status"] == "delivered"
     assert delivery["attempts"] == 4
     assert delivery["last_status_code"] == 200
+    metrics = client.get("/metrics", headers=bearer("metrics-token-for-tests")).text
+    for line in (
+        'chatdesk_jobs_enqueued_total{kind="webhook"} 1.0',
+        'chatdesk_jobs_retried_total{kind="webhook"} 3.0',
+        'chatdesk_jobs_delivered_total{kind="webhook"} 1.0',
+        "chatdesk_jobs_in_flight 0.0",
+    ):
+        assert line in metrics.splitlines(), line
+    assert "chatdesk_outbox_pending " in metrics
+    assert "chatdesk_outbox_oldest_pending_seconds " in metrics
 
 
 def test_an_idle_worker_writes_nothing_and_messages_without_webhooks_dispatch_nothing(

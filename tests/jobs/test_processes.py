@@ -190,3 +190,45 @@ def test_two_servers_on_postgresql_never_send_a_job_twice(tmp_path: Path) -> Non
             for server in servers:
                 server.process.wait(timeout=10)
             receiver.stop()
+
+
+@pytest.mark.live
+def test_sigterm_with_a_delivery_in_flight_stops_in_time_and_releases_it(
+    tmp_path: Path, serve_env: dict[str, str]
+) -> None:
+    receiver = Receiver(default=Answer(200, delay=30)).start()  # answers far too late
+    # A long lease: only a release at the stop lets the restarted server send it at once.
+    serve_env = {**serve_env, "CHATDESK_JOB_LEASE_SECONDS": "60"}
+    server = _start(tmp_path, serve_env, "first")
+    printed = server.log.read_text()
+    try:
+        operator = _sign_in(server, printed)
+        site = operator.post("/api/v1/sites", json={"name": "Shop"}).json()
+        made = operator.post(
+            "/api/v1/webhooks", json={"url": f"{receiver.url}/hook", "events": ["message.created"]}
+        )
+        assert made.status_code == 201, made.text
+        _chat(_visitor(server, site["site_key"]), 1, "t")
+        receiver.wait_for(lambda r: len(r.receipts) == 1)  # the delivery is in flight
+        operator.close()
+        signalled = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        code = server.process.wait(timeout=10)
+        took = time.monotonic() - signalled
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
+    assert code == 0, server.log.read_text()
+    assert took < 5, took
+    receiver.default = Answer(204)
+    again = _start(tmp_path, serve_env, "again")
+    try:
+        # Released at the stop, not held until its lease ends: sent again at once.
+        receiver.wait_for(lambda r: len(r.receipts) == 2, timeout=2.5)
+        first, second = receiver.receipts
+        assert first.webhook_id == second.webhook_id
+    finally:
+        receiver.stop()
+        again.process.send_signal(signal.SIGTERM)
+        again.process.wait(timeout=10)
