@@ -32,7 +32,7 @@ import uvloop
 from chatdesk.actions.events import append_event
 from chatdesk.db.batch import Unit
 from chatdesk.db.runner import Database
-from chatdesk.jobs.outbox import insert_jobs, webhook_job
+from chatdesk.jobs.outbox import insert_deliveries
 from rawhttp import Conn
 from run import (
     FULL,
@@ -75,8 +75,8 @@ def queue_deliveries(unit: Unit, webhook_id: str, count: int) -> None:
             private=False,
             data=MESSAGE,
         )
-        rows.append(webhook_job(unit, webhook_id, "message.created", event_id))
-    insert_jobs(unit, rows)
+        rows.append((webhook_id, "message.created", event_id))
+    insert_deliveries(unit, rows)
 
 
 async def call(port: int, method: str, path: str, headers: dict[str, str], body: Any = None) -> Any:

@@ -29,7 +29,7 @@ from sqlalchemy import func, insert, select, update
 
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import events, meta, webhooks
-from chatdesk.jobs.outbox import insert_jobs, webhook_job
+from chatdesk.jobs.outbox import insert_deliveries
 
 __all__ = ["CURSOR_KEY", "PAGE", "Dispatched", "dispatch_events", "webhook_types"]
 
@@ -78,13 +78,13 @@ def dispatch_events(unit: Unit, page: int = PAGE) -> Dispatched:
         else ()
     )
     jobs = [
-        webhook_job(unit, hook.id, type_, row.id)
+        (hook.id, type_, row.id)
         for row in rows
         for type_ in webhook_types(row.type, data.get(row.id) or {})
         for hook in hooks
         if _wants(hook, row, type_)
     ]
-    insert_jobs(unit, jobs)
+    insert_deliveries(unit, jobs)
     _save_cursor(unit, end, existed=stored is not None)
     return Dispatched(len(jobs), end, end < int(head))
 

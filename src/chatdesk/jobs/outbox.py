@@ -29,7 +29,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import Connection, Text, cast, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Text,
+    cast,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 
 from chatdesk.clock import aware, iso
 from chatdesk.db.batch import Unit
@@ -52,7 +63,7 @@ __all__ = [
     "WebhookTarget",
     "claim_due",
     "enqueue",
-    "insert_jobs",
+    "insert_deliveries",
     "new_job_id",
     "outbox_state",
     "outcome_of",
@@ -60,7 +71,6 @@ __all__ = [
     "record_outcomes",
     "retry_delay",
     "webhook_body",
-    "webhook_job",
 ]
 
 JOB_ID_PREFIX = "msg_"
@@ -155,27 +165,12 @@ def enqueue(
     causes it); it is sent once committed, not before ``not_before`` if given. Returns
     the job id. ``payload`` must be JSON-serialisable."""
     job_id = new_job_id()
-    insert_jobs(unit, [_row(unit, job_id, kind, payload, not_before=not_before)])
-    return job_id
-
-
-def _row(
-    unit: Unit,
-    job_id: str,
-    kind: str,
-    payload: dict[str, Any],
-    *,
-    not_before: datetime | None = None,
-    webhook_id: str | None = None,
-    event_type: str | None = None,
-    event_id: int | None = None,
-) -> dict[str, Any]:
-    return {
+    row = {
         "id": job_id,
         "kind": kind,
-        "webhook_id": webhook_id,
-        "event_type": event_type,
-        "event_id": event_id,
+        "webhook_id": None,
+        "event_type": None,
+        "event_id": None,
         "payload": payload,
         "status": "pending",
         "attempts": 0,
@@ -186,30 +181,44 @@ def _row(
         "created_at": unit.now,
         "delivered_at": None,
     }
+    _INSERT_JOB.run(unit.cursor, unit.dialect, row)
+    return job_id
 
 
-# A burst of messages with a webhook subscribed inserts one row each: on the cursor.
 _INSERT_JOB = Direct(insert(outbox), tuple(column.name for column in outbox.c))
 
 
-def insert_jobs(unit: Unit, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert whole outbox rows (one statement for many)."""
-    if rows:
-        _INSERT_JOB.run_many(unit.cursor, unit.dialect, rows)
+# A delivery's row: what is the same for all of them is written into the statement, so
+# a burst of deliveries binds six values a row.
+_INSERT_DELIVERY = Direct(
+    insert(outbox).values(
+        kind=literal_column("'webhook'"),
+        payload=literal_column("'{}'"),
+        status=literal_column("'pending'"),
+        attempts=literal_column("0"),
+    ),
+    ("id", "webhook_id", "event_type", "event_id", "next_attempt_at", "created_at"),
+)
 
 
-def webhook_job(unit: Unit, webhook_id: str, event_type: str, event_id: int) -> dict[str, Any]:
-    """The outbox row of one delivery of event ``event_id`` as ``event_type``, for
-    :func:`insert_jobs`; its body is made from the event when it is claimed."""
-    return _row(
-        unit,
-        new_job_id(),
-        "webhook",
-        {},
-        webhook_id=webhook_id,
-        event_type=event_type,
-        event_id=event_id,
-    )
+def insert_deliveries(unit: Unit, deliveries: Sequence[tuple[str, str, int]]) -> None:
+    """Queue webhook deliveries, each ``(webhook id, event type, event id)``, due now
+    (one statement for all); a delivery's body is made from its event when it is
+    claimed (:func:`webhook_body`)."""
+    if deliveries:
+        now = unit.now
+        rows = [
+            {
+                "id": new_job_id(),
+                "webhook_id": webhook_id,
+                "event_type": event_type,
+                "event_id": event_id,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for webhook_id, event_type, event_id in deliveries
+        ]
+        _INSERT_DELIVERY.run_many(unit.cursor, unit.dialect, rows)
 
 
 def webhook_body(
