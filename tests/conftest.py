@@ -27,6 +27,7 @@ from chatdesk.db.engine import make_engine
 from chatdesk.db.migrate import upgrade
 from chatdesk.db.tables import metadata
 from chatdesk.settings import Settings
+from tests.jobs.receiver import Receiver
 from tests.schema_conformance import conformance_for
 
 # Fails the run if any captured log line carries a token, cookie or password.
@@ -150,3 +151,11 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback (tests/jobs/receiver.py), answering 200 by default."""
+    started = Receiver().start()
+    yield started
+    started.stop()

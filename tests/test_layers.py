@@ -33,6 +33,8 @@ LAYER_OF = {
     "realtime": "realtime",
     "access": "access",
     "queries": "queries",
+    # Work off any request (the outbox, its worker and senders): actions enqueue jobs.
+    "jobs": "jobs",
     "actions": "actions",
     # What an app or a command is built from: the services an app owns, metrics,
     # first start, demo data, export. They use actions and queries; web reads them.
@@ -41,16 +43,24 @@ LAYER_OF = {
     "bootstrap": "services",
     "demo": "services",
     "export": "services",
-    # Work off any request: senders of the outbox (jobs/email.py), and the inbound SMTP
-    # listener that turns replies by email into messages through actions.
-    "jobs": "services",
+    # The inbound SMTP listener, which turns replies by email into messages through actions.
     "inbound": "services",
     "web": "web",
     "app": "entry",
     "cli": "entry",
     "serving": "entry",
 }
-_BELOW_SERVICES = {"base", "db", "shapes", "security", "realtime", "access", "queries", "actions"}
+_BELOW_SERVICES = {
+    "base",
+    "db",
+    "shapes",
+    "security",
+    "realtime",
+    "access",
+    "queries",
+    "jobs",
+    "actions",
+}
 MAY_IMPORT: dict[str, set[str]] = {
     "base": set(),
     "db": {"base"},
@@ -61,7 +71,10 @@ MAY_IMPORT: dict[str, set[str]] = {
     "realtime": {"base", "security"},
     "access": {"base", "db", "security"},
     "queries": {"base", "db", "security", "shapes"},
-    "actions": {"base", "db", "security", "shapes", "access", "queries"},
+    # The outbox's units and the worker's loop (the hub tells it of events through a
+    # callable the app wires; senders are registered by the app).
+    "jobs": {"base", "db", "security", "shapes", "access", "queries"},
+    "actions": {"base", "db", "security", "shapes", "access", "queries", "jobs"},
     "services": _BELOW_SERVICES,
     "web": _BELOW_SERVICES | {"services"},
     "entry": _BELOW_SERVICES | {"services", "web"},

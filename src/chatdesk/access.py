@@ -12,7 +12,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Table, bindparam, select
 
-from chatdesk.db.tables import api_tokens, canned_responses, conversations, operators, sites
+from chatdesk.db.tables import (
+    api_tokens,
+    canned_responses,
+    conversations,
+    operators,
+    outbox,
+    sites,
+    webhooks,
+)
 from chatdesk.errors import Forbidden, NotFound
 from chatdesk.security.principals import OperatorActor, VisitorActor
 
@@ -24,6 +32,8 @@ __all__ = [
     "access_conversation",
     "access_operator",
     "access_site",
+    "access_webhook",
+    "access_webhook_delivery",
     "has_role",
     "may_see_conversation",
     "public_site",
@@ -34,7 +44,7 @@ __all__ = [
 
 Actor = OperatorActor | VisitorActor
 
-# Sites, operators, canned responses and API tokens are managed from this role up;
+# Sites, operators, canned responses, API tokens and webhooks are managed from this role up;
 # the audit log is read from this one. The console's settings pages ask the same.
 SETTINGS_ROLE = "admin"
 AUDIT_LOG_ROLE = "owner"
@@ -134,4 +144,24 @@ def access_api_token(conn: Connection, actor: Actor, token_id: str) -> Row[Any]:
     row = _by_id(conn, api_tokens, token_id)
     if row is None or row.revoked_at is not None:
         raise NotFound("API token not found.")
+    return row
+
+
+def access_webhook(conn: Connection, actor: Actor, webhook_id: str) -> Row[Any]:
+    """A webhook, for admins and owners (of every site, as all settings are)."""
+    require_role(actor, SETTINGS_ROLE)
+    row = _by_id(conn, webhooks, webhook_id)
+    if row is None:
+        raise NotFound("Webhook not found.")
+    return row
+
+
+def access_webhook_delivery(
+    conn: Connection, actor: Actor, webhook_id: str, delivery_id: str
+) -> Row[Any]:
+    """One delivery of a webhook, for admins and owners; another webhook's is not found."""
+    access_webhook(conn, actor, webhook_id)
+    row = _by_id(conn, outbox, delivery_id)
+    if row is None or row.webhook_id != webhook_id:
+        raise NotFound("Delivery not found.")
     return row

@@ -18,6 +18,9 @@ from chatdesk import __version__
 from chatdesk.bootstrap import ensure_schema
 from chatdesk.clock import Clock, system_clock
 from chatdesk.db.runner import Database
+from chatdesk.jobs.transport import WebhookClient
+from chatdesk.jobs.webhooks import WebhookSender
+from chatdesk.jobs.worker import Worker
 from chatdesk.logs import configure_logging
 from chatdesk.queries.events import EventLogReader
 from chatdesk.realtime.bus import make_bus
@@ -33,6 +36,7 @@ from chatdesk.web import (
     console_pages,
     email_pages,
     health,
+    webhooks_api,
     widget_api,
     widget_pages,
 )
@@ -141,6 +145,23 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         poll_seconds=settings.event_poll_seconds,
     )
     db.on_commit = hub.committed  # wake-ups are published once the data is committed
+    worker = Worker(db, settings, clock)
+    worker.register(
+        WebhookSender(
+            WebhookClient(
+                allow_private=settings.webhook_allow_private,
+                timeout=settings.webhook_timeout_seconds,
+                max_connections=settings.job_concurrency,
+            ),
+            clock,
+        )
+    )
+    if settings.email_enabled:  # only where email is configured: aiosmtplib, the templates
+        from chatdesk.jobs.email import EmailSender
+
+        worker.register(EmailSender(settings, db, clock=clock))
+    # The worker hears of every new event the hub learns of, to dispatch webhooks.
+    hub.watchers.append(worker.saw_event)
     services = Services(
         settings=settings,
         db=db,
@@ -152,6 +173,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             redis_url=settings.redis_url,
         ),
         trusted_proxies=tuple(settings.trusted_proxies),
+        worker=worker,
     )
     services.metrics.watch(services)
     services.presence = VisitorPresence(db, settings.email_away)
@@ -170,9 +192,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
 
             inbound = InboundListener(settings, db, clock=clock)
             await inbound.start()
+        await worker.start()
         try:
             yield
         finally:
+            await worker.stop()
             if inbound is not None:
                 await inbound.stop()
             await hub.stop()
@@ -194,7 +218,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.state.services = services
     install_error_handlers(app)
     # Routes are matched in order, one by one: the busiest (the widget's) go first.
-    for module in (widget_api, console_api, auth_api, admin_api, health):
+    for module in (widget_api, console_api, auth_api, admin_api, webhooks_api, health):
         app.include_router(module.router)
     app.include_router(console_pages.router, include_in_schema=False)
     app.include_router(widget_pages.router, include_in_schema=False)

@@ -318,17 +318,21 @@ def export(
 @app.command()
 def purge(
     days: Annotated[
-        int | None, typer.Option(help="Delete events older than this many days")
+        int | None, typer.Option(help="Delete events and sent jobs older than this many days")
     ] = None,
 ) -> None:
-    """Delete old events (cursors older than the cut get 410 and refetch)."""
+    """Delete old events (cursors older than the cut get 410 and refetch), and delivered
+    or failed outbox jobs (webhook deliveries, emails) as old."""
     from chatdesk.actions.maintenance import purge_events
+    from chatdesk.jobs.outbox import purge_deliveries
 
     settings = _settings()
     keep = days if days is not None else settings.event_retention_days
     with _database(settings) as db:
-        removed = db.write_sync(purge_events, db.clock() - timedelta(days=keep))
-    _say(f"Removed {removed} events older than {keep} days.")
+        cutoff = db.clock() - timedelta(days=keep)
+        removed = db.write_sync(purge_events, cutoff)
+        jobs = db.write_sync(purge_deliveries, cutoff)
+    _say(f"Removed {removed} events and {jobs} sent or failed jobs older than {keep} days.")
 
 
 def main() -> None:

@@ -70,6 +70,40 @@ class _LiveValues(Collector):
         yield GaugeMetricFamily(
             "chatdesk_db_write_queue", "Units of work waiting for the writer", value=db.queued
         )
+        yield from self._jobs()
+
+    def _jobs(self) -> Iterator[Metric]:
+        worker = self.services.worker
+        described = {
+            "enqueued": "Outbox jobs this process took up for their first attempt, by kind "
+            "(every job is taken up once, by one process)",
+            "delivered": "Outbox jobs this process delivered, by kind",
+            "retried": "Attempts this process made that failed and left the job due again",
+            "failed": "Outbox jobs this process marked failed for good, by kind",
+        }
+        for outcome, text in described.items():
+            family = CounterMetricFamily(f"chatdesk_jobs_{outcome}", text, labels=["kind"])
+            for (counted, kind), value in sorted(worker.counts.items()):
+                if counted == outcome:
+                    family.add_metric([kind], value)
+            yield family
+        yield GaugeMetricFamily(
+            "chatdesk_jobs_in_flight", "Jobs this process is sending now", value=worker.in_flight
+        )
+        state = worker.state
+        yield GaugeMetricFamily(
+            "chatdesk_outbox_pending",
+            "Jobs waiting to be sent (every kind and process), as of this worker's last look",
+            value=state.pending if state else 0,
+        )
+        oldest = 0.0
+        if state is not None and state.oldest_pending is not None:
+            oldest = max(0.0, (self.services.clock() - state.oldest_pending).total_seconds())
+        yield GaugeMetricFamily(
+            "chatdesk_outbox_oldest_pending_seconds",
+            "Age of the oldest job waiting to be sent, as of this worker's last look",
+            value=oldest,
+        )
 
 
 class Metrics:

@@ -7,6 +7,7 @@ from typing import Any
 
 from chatdesk.clock import Clock
 from chatdesk.db.runner import Database
+from chatdesk.jobs.worker import Worker
 from chatdesk.metrics import Metrics
 from chatdesk.realtime.hub import Hub
 from chatdesk.realtime.stream_slots import StreamSlots
@@ -24,6 +25,7 @@ class Services:
     hub: Hub
     clock: Clock
     limiter: Limiter
+    worker: Worker
     metrics: Metrics = field(default_factory=Metrics)
     visitor_cache: VisitorCache = field(default_factory=VisitorCache)
     trusted_proxies: tuple[str, ...] = ()

@@ -223,6 +223,19 @@ class Settings(BaseSettings):
     max_header_count: int = Field(default=100, ge=16)
     api_docs_enabled: bool | None = None
 
+    # The outbox (jobs/): each process's worker sends due jobs (webhook deliveries, email).
+    job_concurrency: int = Field(default=16, ge=1, le=256)
+    job_poll_seconds: float = Field(default=5.0, gt=0)
+    job_lease_seconds: float = Field(default=60.0, gt=0)
+    job_retry_base_seconds: float = Field(default=10.0, gt=0)
+    job_retry_max_seconds: float = Field(default=6 * 3600.0, gt=0)
+    job_max_attempts: int = Field(default=16, ge=1)
+    job_max_age_hours: float = Field(default=48.0, gt=0)
+    # Webhooks may reach loopback, private, link-local and metadata addresses: only for a
+    # receiver on your own network (and the tests' loopback receivers).
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
     @property
     def api_docs_on(self) -> bool:
         """Whether /api/docs (Swagger UI) is served; /openapi.json always is."""

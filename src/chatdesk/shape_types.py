@@ -28,6 +28,7 @@ __all__ = [
     "ConversationList",
     "ConversationPage",
     "ConversationStatus",
+    "DeliveryStatus",
     "ErrorBody",
     "ErrorEnvelope",
     "Event",
@@ -43,6 +44,7 @@ __all__ = [
     "MessageList",
     "NewApiToken",
     "NewConversation",
+    "NewWebhook",
     "Notifications",
     "Operator",
     "OperatorList",
@@ -61,6 +63,11 @@ __all__ = [
     "VisitorConversation",
     "VisitorProfile",
     "VisitorSession",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookDeliveryList",
+    "WebhookEventType",
+    "WebhookList",
     "WidgetConfig",
     "WidgetSite",
 ]
@@ -70,6 +77,15 @@ AuthorType = Literal["visitor", "operator", "system", "bot"]
 Role = Literal["owner", "admin", "agent"]
 TokenRole = Literal["owner", "admin", "agent", "bot"]
 PrechatMode = Literal["off", "optional", "required"]
+# What a webhook may subscribe to (docs/events.md, "Webhooks").
+WebhookEventType = Literal[
+    "conversation.created",
+    "conversation.updated",
+    "conversation.resolved",
+    "message.created",
+    "rating.created",
+]
+DeliveryStatus = Literal["pending", "delivered", "failed"]
 
 
 # -- messages and conversations -------------------------------------------------------
@@ -350,6 +366,43 @@ class NewApiToken(ApiToken):
 
 class ApiTokenList(TypedDict):
     api_tokens: list[ApiToken]
+
+
+class Webhook(TypedDict):
+    id: str
+    url: str
+    events: list[WebhookEventType]
+    site_id: str | None
+    active: bool
+    include_private: bool
+    created_at: str
+    created_by: str | None
+
+
+class NewWebhook(Webhook):
+    """The new webhook with its signing secret, shown only in this answer."""
+
+    secret: str
+
+
+class WebhookList(TypedDict):
+    webhooks: list[Webhook]
+
+
+class WebhookDelivery(TypedDict):
+    id: str
+    event_type: WebhookEventType
+    status: DeliveryStatus
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: str
+    next_attempt_at: str | None
+    delivered_at: str | None
+
+
+class WebhookDeliveryList(TypedDict):
+    deliveries: list[WebhookDelivery]
 
 
 class AuditEntry(TypedDict):

@@ -25,6 +25,8 @@ from chatdesk.shape_types import (
     Visitor,
     VisitorConversation,
     VisitorProfile,
+    Webhook,
+    WebhookDelivery,
     WidgetConfig,
 )
 
@@ -43,6 +45,8 @@ __all__ = [
     "team_member_shape",
     "typing_shape",
     "visitor_shape",
+    "webhook_delivery_shape",
+    "webhook_shape",
     "widget_config_shape",
 ]
 
@@ -162,6 +166,37 @@ def api_token_shape(row: Row[Any]) -> ApiToken:
         "site_id": m["site_id"],
         "created_at": iso(m["created_at"]),
         "last_used_at": iso(m["last_used_at"]),
+    }
+
+
+def webhook_shape(row: Row[Any]) -> Webhook:
+    """A webhook as settings show it: never its secret, which is shown once."""
+    m = row._mapping
+    return {
+        "id": m["id"],
+        "url": m["url"],
+        "events": list(m["events"]),
+        "site_id": m["site_id"],
+        "active": bool(m["active"]),
+        "include_private": bool(m["include_private"]),
+        "created_at": iso(m["created_at"]),
+        "created_by": m["created_by"],
+    }
+
+
+def webhook_delivery_shape(row: Row[Any]) -> WebhookDelivery:
+    m = row._mapping
+    pending = m["status"] == "pending"
+    return {
+        "id": m["id"],
+        "event_type": m["event_type"],
+        "status": m["status"],
+        "attempts": m["attempts"],
+        "last_status_code": m["last_status_code"],
+        "last_error": m["last_error"],
+        "created_at": iso(m["created_at"]),
+        "next_attempt_at": iso(m["next_attempt_at"]) if pending else None,
+        "delivered_at": iso(m["delivered_at"]),
     }
 
 

@@ -144,6 +144,13 @@ def test_responses_with_a_secret_are_never_compressed(client: TestClient) -> Non
     assert made.status_code == 201 and len(body) > MIN_JSON and "token" in _json(body)
     assert_compressed(client, "GET", "/api/v1/api-tokens", headers=csrf(owner))
 
+    hook = {"url": f"https://hooks.example.com/{WIDE}", "events": ["message.created"]}
+    made, body = assert_plain(client, "POST", "/api/v1/webhooks", json=hook, headers=csrf(owner))
+    assert made.status_code == 201 and len(body) > MIN_JSON and "secret" in _json(body)
+    for _ in range(3):
+        client.post("/api/v1/webhooks", json=hook, headers=csrf(owner))
+    assert_compressed(client, "GET", "/api/v1/webhooks", headers=csrf(owner))
+
     session, body = assert_plain(
         client,
         "POST",

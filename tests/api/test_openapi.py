@@ -11,6 +11,7 @@ import json
 import secrets
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,26 @@ def _settings_calls(client: TestClient, op: dict[str, str]) -> None:
     ok(client.get("/api/v1/api-tokens", headers=op))
     ok(client.delete(f"/api/v1/api-tokens/{made['id']}", headers=op), 204)
     ok(client.get("/api/v1/audit-log", headers=op))
+    hook = {"url": "https://hooks.example.com/in", "events": ["conversation.created"]}
+    made = ok(client.post("/api/v1/webhooks", json=hook, headers=op), 201)
+    ok(client.get("/api/v1/webhooks", headers=op))
+    ok(client.patch(f"/api/v1/webhooks/{made['id']}", json={"active": False}, headers=op))
+    ok(client.patch(f"/api/v1/webhooks/{made['id']}", json={"active": True}, headers=op))
+    token = client.post("/api/v1/widget/sessions", json={"site_key": site["site_key"]})
+    visitor = bearer(token.json()["visitor_token"])
+    first = {"body": "Hello", "client_msg_id": "hook-1"}
+    ok(client.post("/api/v1/widget/conversations", json=first, headers=visitor), 201)
+    deliveries: list[Any] = []
+    for _ in range(200):  # the worker queues the delivery within a moment
+        deliveries = ok(client.get(f"/api/v1/webhooks/{made['id']}/deliveries", headers=op))[
+            "deliveries"
+        ]
+        if deliveries:
+            break
+        time.sleep(0.02)
+    resend = f"/api/v1/webhooks/{made['id']}/deliveries/{deliveries[0]['id']}/resend"
+    ok(client.post(resend, headers=op), 202)
+    ok(client.delete(f"/api/v1/webhooks/{made['id']}", headers=op), 204)
 
 
 def test_every_operation_answers_as_declared(client: TestClient) -> None:

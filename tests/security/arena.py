@@ -8,6 +8,7 @@ one client can act as anyone; the client's cookie jar is emptied after every cal
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -96,6 +97,7 @@ class Arena:
     conv_b: dict[str, Any]
     conv_c: dict[str, Any]
     dummy: Operator  # an agent whose name the matrix changes
+    webhook: dict[str, Any]  # the owner's, for conversation.created of every site
     principals: dict[str, Principal] = field(default_factory=dict)
 
     def session(self, operator: Operator) -> Principal:
@@ -159,6 +161,12 @@ def build_arena(client: TestClient) -> Arena:
     try:
         site1 = create_site(client, owner, name="Site one")
         site2 = create_site(client, owner, name="Site two")
+        # Before the conversations start, so their events become deliveries.
+        webhook = client.post(
+            "/api/v1/webhooks",
+            json={"url": "https://hooks.example.com/arena", "events": ["conversation.created"]},
+            headers={"X-CSRF-Token": headers["X-CSRF-Token"]},
+        ).json()
     finally:
         del client.headers["Cookie"]
     admin = new_operator("admin", [site1["id"]])
@@ -175,7 +183,7 @@ def build_arena(client: TestClient) -> Arena:
 
     arena = Arena(
         client, owner, admin, agent1, agent2, site1, site2, token_a, token_b, token_c,
-        conv_a, conv_b, conv_c, dummy,
+        conv_a, conv_b, conv_c, dummy, webhook,
     )  # fmt: skip
     p = arena.principals
     p["none"] = Principal("none", {})
@@ -224,6 +232,33 @@ def _fresh_canned(arena: Arena, _who: str) -> Request:
 def _fresh_token(arena: Arena, _who: str) -> Request:
     token_id, _ = arena.api_token("own", "agent")
     return f"/api/v1/api-tokens/{token_id}", None
+
+
+def _fresh_webhook(arena: Arena, _who: str) -> Request:
+    made = arena.call(
+        "POST",
+        "/api/v1/webhooks",
+        "own",
+        json={"url": f"https://hooks.example.com/{_uniq()}", "events": ["message.created"]},
+    )
+    assert made.status_code == 201, made.text
+    return f"/api/v1/webhooks/{made.json()['id']}", None
+
+
+def a_delivery(arena: Arena) -> str:
+    """The id of one of the arena webhook's deliveries (queued once the worker has run)."""
+    path = f"/api/v1/webhooks/{arena.webhook['id']}/deliveries"
+    deadline = time.monotonic() + 10
+    while True:
+        found = arena.call("GET", path, "own").json()["deliveries"]
+        if found or time.monotonic() > deadline:
+            assert found, "the arena's conversations queued no delivery"
+            return str(found[0]["id"])
+        time.sleep(0.02)
+
+
+def _resend(arena: Arena, _who: str) -> Request:
+    return f"/api/v1/webhooks/{arena.webhook['id']}/deliveries/{a_delivery(arena)}/resend", None
 
 
 def _password(arena: Arena, who: str) -> Request:
@@ -336,6 +371,21 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ),
     ("DELETE", "/api/v1/api-tokens/{token_id}"): _fresh_token,
     ("GET", "/api/v1/audit-log"): lambda a, _w: ("/api/v1/audit-log", None),
+    ("GET", "/api/v1/webhooks"): lambda a, _w: ("/api/v1/webhooks", None),
+    ("POST", "/api/v1/webhooks"): lambda a, _w: (
+        "/api/v1/webhooks",
+        {"url": f"https://hooks.example.com/{_uniq()}", "events": ["conversation.created"]},
+    ),
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): lambda a, _w: (
+        f"/api/v1/webhooks/{a.webhook['id']}",
+        {"events": ["conversation.created", "conversation.resolved"]},
+    ),
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): _fresh_webhook,
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): lambda a, _w: (
+        f"/api/v1/webhooks/{a.webhook['id']}/deliveries",
+        None,
+    ),
+    ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/resend"): _resend,
 }
 
 # Routes that only visitors (bearer cdv_) or nobody in particular call: never cookie-authenticated.

@@ -92,6 +92,14 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/api-tokens"): _ADMIN_201,
     ("DELETE", "/api/v1/api-tokens/{token_id}"): _ADMIN_204,
     ("GET", "/api/v1/audit-log"): "401 401 401 403 403 403 200 401 401 403 403",
+    ("GET", "/api/v1/webhooks"): _ADMIN,
+    ("POST", "/api/v1/webhooks"): _ADMIN_201,
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): _ADMIN,
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): _ADMIN_204,
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): _ADMIN,
+    ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/resend"): _ADMIN.replace(
+        "200", "202"
+    ),
 }
 
 _CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict"}
@@ -196,6 +204,10 @@ def test_settings_ids_that_do_not_exist_are_404(arena: Arena) -> None:
         ("PATCH", f"/api/v1/operators/{MISSING_ID}", {"name": "x"}),
         ("DELETE", f"/api/v1/canned-responses/{MISSING_ID}", None),
         ("DELETE", f"/api/v1/api-tokens/{MISSING_ID}", None),
+        ("PATCH", f"/api/v1/webhooks/{MISSING_ID}", {"active": False}),
+        ("DELETE", f"/api/v1/webhooks/{MISSING_ID}", None),
+        ("GET", f"/api/v1/webhooks/{MISSING_ID}/deliveries", None),
+        ("POST", f"/api/v1/webhooks/{MISSING_ID}/deliveries/{MISSING_ID}/resend", None),
     ]:
         response = arena.call(method, path, "own", json=body)
         assert response.status_code == 404, (path, response.text)
@@ -491,6 +503,15 @@ def test_agents_cannot_escalate_or_reach_across_sites(arena: Arena) -> None:
         ("own", "POST", "/api/v1/sites", {"name": "S", "site_key": "pk_mine"}, 422),
         ("own", "POST", "/api/v1/sites", {"name": "S", "identity_secret": "known"}, 422),
         ("own", "PATCH", f"/api/v1/sites/{arena.site1['id']}", {"id": "x"}, 422),
+        ("ag1", "POST", "/api/v1/webhooks", {"url": "https://h.example.com/",
+                                              "events": ["message.created"]}, 403),
+        ("tag", "PATCH", f"/api/v1/webhooks/{arena.webhook['id']}", {"active": False}, 403),
+        ("own", "POST", "/api/v1/webhooks", {"url": "https://h.example.com/",
+                                              "events": ["message.created"],
+                                              "secret": "whsec_known"}, 422),
+        ("own", "PATCH", f"/api/v1/webhooks/{arena.webhook['id']}",
+         {"site_id": arena.site2["id"]}, 422),
+        ("own", "PATCH", f"/api/v1/webhooks/{arena.webhook['id']}", {"after_event_id": 0}, 422),
     ]  # fmt: skip
     for who, method, path, body, status in refused:
         response = arena.call(method, path, who, json=body)
@@ -505,6 +526,9 @@ def test_agents_cannot_escalate_or_reach_across_sites(arena: Arena) -> None:
     roles = {o["id"]: o["role"] for o in arena.call("GET", "/api/v1/operators", "own").json()[
         "operators"]}  # fmt: skip
     assert list(roles.values()).count("owner") == 1
+    # Nothing about the webhook changed, and its secret is never listed.
+    [hook] = arena.call("GET", "/api/v1/webhooks", "own").json()["webhooks"]
+    assert hook == {k: v for k, v in arena.webhook.items() if k != "secret"}
 
 
 # -- console pages ---------------------------------------------------------------------------
@@ -515,6 +539,7 @@ PAGES: dict[str, str] = {
     "/admin/conversations/{cid}": "303 303 303 200 200 200 200 303 303 303 303",
     "/admin/settings": "303 303 303 403 403 200 200 303 303 303 303",
     "/admin/settings/tokens": "303 303 303 403 403 200 200 303 303 303 303",
+    "/admin/settings/webhooks": "303 303 303 403 403 200 200 303 303 303 303",
     "/admin/nowhere": "303 303 303 404 404 404 404 303 303 303 303",
 }
 

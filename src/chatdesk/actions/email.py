@@ -26,7 +26,6 @@ Nothing here is on the message path unless email is on: callers pass
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 from datetime import datetime, timedelta
@@ -37,14 +36,14 @@ from sqlalchemy import or_, select, update
 from chatdesk.access import access_conversation
 from chatdesk.business_hours import is_open
 from chatdesk.db.batch import Unit
-from chatdesk.db.tables import conversations, operators, site_operators, sites, visitors
+from chatdesk.db.tables import operators, site_operators, sites, visitors
 from chatdesk.errors import Conflict, ValidationFailed
+from chatdesk.jobs.outbox import enqueue
 from chatdesk.security.principals import OperatorActor, VisitorActor
 from chatdesk.shape_types import Message
 
 __all__ = [
     "EMAIL_KIND",
-    "mark_emailed",
     "mentioned_operators",
     "queue_after_reply",
     "queue_email",
@@ -57,29 +56,14 @@ __all__ = [
 ]
 
 _log = logging.getLogger("chatdesk.email")
-_WARNED: list[bool] = []
 EMAIL_KIND = "email"
 # The operator notifications an unsubscribe link can turn off.
 OPERATOR_NOTIFICATIONS = ("unanswered", "mention")
 
 
-def queue_email(
-    unit: Unit, payload: dict[str, Any], *, not_before: datetime | None = None
-) -> str | None:
-    """Queue one email job in ``unit`` (the outbox's ``enqueue``); returns the job id.
-
-    The outbox (``chatdesk.jobs.outbox``) comes with its own change: until it is there,
-    nothing is queued (None) and a warning says so once per process.
-    """
-    try:
-        outbox = importlib.import_module("chatdesk.jobs.outbox")
-    except ModuleNotFoundError:
-        if not _WARNED:
-            _WARNED.append(True)
-            _log.warning("no outbox in this build: email jobs are not queued")
-        return None
-    job_id: str = outbox.enqueue(unit, EMAIL_KIND, payload, not_before=not_before)
-    return job_id
+def queue_email(unit: Unit, payload: dict[str, Any], *, not_before: datetime | None = None) -> str:
+    """Queue one email job in ``unit`` (the outbox's ``enqueue``); returns the job id."""
+    return enqueue(unit, EMAIL_KIND, payload, not_before=not_before)
 
 
 def queue_after_reply(
@@ -268,17 +252,3 @@ def unsubscribe_operator(unit: Unit, operator_id: str, notification: str) -> boo
 
 
 # -- what the sender records --------------------------------------------------------------
-
-
-def mark_emailed(unit: Unit, conversation_id: str, through: datetime) -> None:
-    """Replies up to ``through`` went to the visitor by email: later digests skip them."""
-    unit.conn.execute(
-        update(conversations)
-        .where(
-            conversations.c.id == conversation_id,
-            or_(
-                conversations.c.emailed_through.is_(None), conversations.c.emailed_through < through
-            ),
-        )
-        .values(emailed_through=through)
-    )

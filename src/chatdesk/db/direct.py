@@ -16,7 +16,7 @@ integers); anything else goes through ``Connection.execute``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, DateTime
@@ -119,4 +119,10 @@ class Direct:
         """Execute on ``cursor`` (from :func:`cursor_of`); returns the cursor."""
         prepared = self._for(dialect)
         cursor.execute(prepared.sql, prepared.parameters(values))
+        return cursor
+
+    def run_many(self, cursor: Any, dialect: Dialect, rows: Sequence[Mapping[str, Any]]) -> Any:
+        """Execute once per row of ``rows`` (the driver's ``executemany``)."""
+        prepared = self._for(dialect)
+        cursor.executemany(prepared.sql, [prepared.parameters(values) for values in rows])
         return cursor

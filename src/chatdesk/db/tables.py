@@ -34,10 +34,12 @@ __all__ = [
     "metadata",
     "operator_sessions",
     "operators",
+    "outbox",
     "site_operators",
     "sites",
     "visitor_tokens",
     "visitors",
+    "webhooks",
 ]
 
 metadata = MetaData(
@@ -279,6 +281,54 @@ audit_log = Table(
     Column("ip", String(64), nullable=True),
     Column("created_at", TS, nullable=False),
     Column("details", JSON, nullable=False),
+    Index(None, "created_at"),
+)
+
+# Outgoing webhooks (admin settings). A webhook gets the events with ids above
+# ``after_event_id`` (the log's head when it was made), of the types it lists, from its
+# site (or every site when ``site_id`` is null); private notes only with ``include_private``.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("site_id", ID, ForeignKey("sites.id", ondelete="CASCADE"), nullable=True),
+    Column("url", String(2000), nullable=False),
+    Column("events", JSON, nullable=False),
+    # Standard Webhooks signing secret (whsec_<base64>): needed in clear to sign.
+    Column("secret", String(100), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("include_private", Boolean, nullable=False),
+    Column("after_event_id", EVENT_ID, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("created_by", ID, ForeignKey("operators.id", ondelete="SET NULL"), nullable=True),
+    Column("updated_at", TS, nullable=False),
+)
+
+# The durable outbox (jobs/outbox.py): one row per job to send (a webhook delivery, an
+# email), written in the transaction that causes it. ``id`` is stable across attempts
+# (the Standard Webhooks ``webhook-id``). A job is due when pending and
+# ``next_attempt_at`` has passed; claiming it pushes ``next_attempt_at`` to the end of
+# its lease (``claimed_until``), so a job whose claimer died is due again after it.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("kind", String(30), nullable=False),
+    Column("webhook_id", ID, ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=True),
+    Column("event_type", String(40), nullable=True),
+    # A webhook delivery's event: its body is made from the event when the job is claimed.
+    Column("event_id", EVENT_ID, nullable=True),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", TS, nullable=False),
+    Column("claimed_until", TS, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("created_at", TS, nullable=False),
+    Column("delivered_at", TS, nullable=True),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "webhook_id", "id"),
     Index(None, "created_at"),
 )
 

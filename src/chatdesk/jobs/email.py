@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from chatdesk.actions.email import mark_emailed
 from chatdesk.clock import Clock, system_clock
 from chatdesk.db.runner import Database
 from chatdesk.jobs.email_render import Composer, Letterhead
-from chatdesk.jobs.smtp import GiveUp, RetryLater, SmtpTransport
+from chatdesk.jobs.marks import mark_emailed
+from chatdesk.jobs.outbox import GiveUp, RetryLater, Sent
+from chatdesk.jobs.smtp import SmtpTransport
 from chatdesk.queries.email import plan_email
 from chatdesk.settings import Settings
 from chatdesk.smtp_url import parse_smtp_url
@@ -47,11 +48,11 @@ class EmailJob(Protocol):
     def created_at(self) -> datetime: ...
 
 
-@dataclass(frozen=True)
-class EmailSent:
+@dataclass(frozen=True, slots=True)
+class EmailSent(Sent):
     """The outcome of a job: the Message-ID sent, or why nothing needed sending."""
 
-    message_id: str | None
+    message_id: str | None = None
     skipped: str = ""
 
 
@@ -97,11 +98,11 @@ class EmailSender:
         plan, why = await self.db.read(lambda conn: plan_email(conn, payload, now, away))
         if plan is None:
             _log.info("email job %s sends nothing: %s", job.id, why)
-            return EmailSent(None, why)
+            return EmailSent(message_id=None, skipped=why)
         message = self.composer.compose(plan, job.id, now)
         await self.transport.deliver(message)
         message_id = str(message["Message-ID"])
         _log.info("email job %s sent (%s, %s)", job.id, plan.template, message_id)
         if plan.emailed_through is not None:
             await self.db.write(mark_emailed, plan.conversation_id, plan.emailed_through)
-        return EmailSent(message_id)
+        return EmailSent(message_id=message_id)

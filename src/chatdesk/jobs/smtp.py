@@ -16,25 +16,10 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
+from chatdesk.jobs.outbox import GiveUp, RetryLater
 from chatdesk.smtp_url import SmtpTarget
 
 __all__ = ["GiveUp", "RetryLater", "SmtpTransport"]
-
-
-class RetryLater(Exception):
-    """A transient failure: try the job again later."""
-
-    def __init__(self, reason: str, status_code: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason, self.status_code = reason, status_code
-
-
-class GiveUp(Exception):
-    """A permanent failure: the job fails for good."""
-
-    def __init__(self, reason: str, status_code: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason, self.status_code = reason, status_code
 
 
 class SmtpTransport:

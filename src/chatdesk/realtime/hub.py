@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from chatdesk.errors import Unavailable
@@ -222,6 +222,9 @@ class Hub:
         self._publishing: set[asyncio.Future[None]] = set()
         # Set once the server stops: delivery answers parked readers and parks no more.
         self.closing = False
+        # Told every event id the hub learns of (wake-ups, polls of the head), on its loop:
+        # how the outbox worker hears of new events to dispatch. Each must be cheap.
+        self.watchers: list[Callable[[int], None]] = []
 
     @property
     def parked(self) -> int:
@@ -370,6 +373,8 @@ class Hub:
     # -- following the log ---------------------------------------------------------
 
     def _want(self, event_id: int) -> None:
+        for watch in self.watchers:
+            watch(event_id)
         if event_id > self._target:
             self._target = event_id
         if not self._listeners:

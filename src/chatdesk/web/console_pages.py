@@ -74,6 +74,7 @@ SETTINGS_SECTIONS = {
     "operators": "Operators",
     "canned": "Canned responses",
     "tokens": "API tokens",
+    "webhooks": "Webhooks",
     "audit": "Audit log",
 }
 # The role each section needs (the API's own rule, from access.py); a section is

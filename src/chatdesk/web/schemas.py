@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from chatdesk.business_hours import validate_hours
+from chatdesk.shape_types import WebhookEventType
 
 __all__ = [
     "ApiTokenIn",
@@ -38,6 +39,8 @@ __all__ = [
     "TypingIn",
     "VisitorMessageIn",
     "VisitorPatch",
+    "WebhookIn",
+    "WebhookPatch",
     "WidgetSessionIn",
     "json_body_openapi",
     "query_openapi",
@@ -281,6 +284,33 @@ class ApiTokenIn(_Strict):
     role: Literal["admin", "agent", "bot"] = "agent"
     # A bot token's site (required for "bot", refused otherwise).
     site_id: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+
+
+def _webhook_url(value: str) -> str:
+    # Only the URL's form here; what it may point at is the action's check (it knows
+    # CHATDESK_WEBHOOK_ALLOW_PRIVATE).
+    if _CONTROL.search(value):
+        raise ValueError("must not contain spaces or control characters")
+    return value
+
+
+WebhookUrl = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_webhook_url)]
+WebhookEvents = Annotated[list[WebhookEventType], Field(min_length=1, max_length=10)]
+
+
+class WebhookIn(_Strict):
+    url: WebhookUrl
+    events: WebhookEvents
+    site_id: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    active: bool = True
+    include_private: bool = False
+
+
+class WebhookPatch(_Strict):
+    url: WebhookUrl | None = None
+    events: WebhookEvents | None = None
+    active: bool | None = None
+    include_private: bool | None = None
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -1,5 +1,5 @@
-// Settings (admins and owners): sites and their widget, operators, canned responses, API tokens;
-// the audit log (owners only). One section per page, drawn by its own module.
+// Settings (admins and owners): sites and their widget, operators, canned responses, API tokens,
+// webhooks; the audit log (owners only). One section per page, drawn by its own module.
 import { renderAudit } from "./audit.js";
 import { renderCanned } from "./canned.js";
 import "./chrome.js";
@@ -7,6 +7,7 @@ import { renderOperators } from "./operators.js";
 import { say } from "./section.js";
 import { renderSites } from "./sites.js";
 import { renderTokens } from "./tokens.js";
+import { renderWebhooks } from "./webhooks.js";
 
 const section = document.getElementById("settings").dataset.section;
 
@@ -15,6 +16,7 @@ const RENDER = {
   operators: renderOperators,
   canned: renderCanned,
   tokens: renderTokens,
+  webhooks: renderWebhooks,
   audit: renderAudit,
 };
 

@@ -1,7 +1,7 @@
 """email: notification preferences, visitor unsubscribe, digest marker, bot tokens' site
 
-Revision ID: 0003_email
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-10 08:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_email"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

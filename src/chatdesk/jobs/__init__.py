@@ -1,0 +1,1 @@
+"""Work that happens off any request: the outbox of jobs to send and the worker that sends them."""
