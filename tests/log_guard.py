@@ -24,6 +24,7 @@ __all__ = ["SECRET_SHAPES", "LineRecorder", "logged", "offending", "recorder"]
 
 SECRET_SHAPES = re.compile(
     r"cd[vsk]_[A-Za-z0-9_-]{20,}"  # visitor, session and API tokens
+    r"|whsec_[A-Za-z0-9+/=]{20,}"  # webhook signing secrets
     r"|Bearer "  # an Authorization value
     r"|chatdesk_session="  # a cookie header
     r"|pw-[A-Za-z0-9_-]{16}"  # passwords made by tests/factories.py

@@ -44,7 +44,9 @@ with _rich_hidden():
 _SECRET_KEYS = re.compile(
     r"pass(word)?|secret|token|cookie|authorization|api[_-]?key|csrf|session|body", re.I
 )
-_SECRET_SHAPES = re.compile(r"cd[vsk]_[A-Za-z0-9_-]{8,}|Bearer\s+\S+", re.I)
+_SECRET_SHAPES = re.compile(
+    r"cd[vsk]_[A-Za-z0-9_-]{8,}|whsec_[A-Za-z0-9+/=]{8,}|Bearer\s+\S+", re.I
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x1b]")
 _SAFE_KEYS = {"event", "level", "timestamp", "logger", "status", "duration_ms", "method"}
 

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from chatdesk.app import create_app
 from chatdesk.db.runner import Database
+from chatdesk.jobs.signing import new_secret
 from chatdesk.logs import redact
 from chatdesk.settings import Settings
 from tests.conftest import LiveServer
@@ -114,6 +115,7 @@ def test_control_characters_cannot_forge_log_lines(
 
 def test_the_redactor_blanks_secrets_in_every_field() -> None:
     token = "cdv_" + secrets.token_urlsafe(32)
+    signing = new_secret()
     line = redact(
         None,
         "error",
@@ -124,10 +126,12 @@ def test_the_redactor_blanks_secrets_in_every_field() -> None:
             "path": f"/api/v1/widget/{token}",
             "values": [f"Bearer {token}", "fine"],
             "exception": f"Traceback ...\nValueError: bad token {token}",
+            "hook": f"signed with {signing}",
         },
     )
     text = json.dumps(line)
     assert token not in text and "hunter2" not in text and "chatdesk_session=" not in text
+    assert signing not in text and "whsec_" not in text
     assert line["values"][1] == "fine"
 
 
