@@ -3,7 +3,6 @@ the retry policy, and the dispatcher that derives webhook deliveries from the ev
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from collections.abc import Iterator
@@ -44,6 +43,7 @@ from chatdesk.jobs.outbox import (
 from chatdesk.jobs.transport import WebhookClient
 from chatdesk.jobs.webhooks import WebhookSender
 from chatdesk.security.principals import OperatorActor
+from tests.event_loops import run_coroutine
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEASE = 60.0
@@ -416,4 +416,4 @@ def test_a_delivery_whose_event_was_purged_fails(db: Database, clock: Clock) -> 
     assert job.body is None and job.webhook is not None
     sender = WebhookSender(WebhookClient(allow_private=False, timeout=1, max_connections=1), clock)
     with pytest.raises(GiveUp, match="purged"):
-        asyncio.run(sender.send(job))
+        run_coroutine(lambda: sender.send(job))

@@ -5,7 +5,6 @@ receivers time out. Against real receivers on loopback; private addresses refuse
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 
@@ -26,6 +25,7 @@ from chatdesk.jobs.transport import (
 from chatdesk.jobs.webhooks import WebhookSender
 from chatdesk.security.principals import OperatorActor
 from chatdesk.settings import Settings
+from tests.event_loops import run_coroutine
 from tests.factories import add_operator, bearer, make_world, services_db
 from tests.jobs.conftest import deliveries
 from tests.jobs.receiver import Answer, Receiver
@@ -38,7 +38,7 @@ def _post(client: WebhookClient, url: str) -> int:
         finally:
             await client.aclose()
 
-    return asyncio.run(go())
+    return run_coroutine(go)
 
 
 def _guarded(resolver: Resolver = resolve) -> WebhookClient:
@@ -140,7 +140,7 @@ def _send(sender: WebhookSender, job: Job) -> object:
         finally:
             await sender.aclose()
 
-    return asyncio.run(go())
+    return run_coroutine(go)
 
 
 def test_the_sender_fails_a_refused_address_at_once_and_retries_a_redirect(

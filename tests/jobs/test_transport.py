@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import pytest
 
 from chatdesk.jobs.transport import ProtocolError, WebhookClient
+from tests.event_loops import run_coroutine
 from tests.jobs.receiver import Receiver
 
 T = TypeVar("T")
@@ -28,7 +29,7 @@ def run(make: Callable[[WebhookClient], Awaitable[T]], client: WebhookClient) ->
         finally:
             await client.aclose()
 
-    return asyncio.run(go())
+    return run_coroutine(go)
 
 
 def _client(**kwargs: Any) -> WebhookClient:
