@@ -80,7 +80,7 @@ def metric_names(expressions: list[str]) -> set[str]:
 
 
 def test_alert_rules_and_config_pass_promtool() -> None:
-    assert "SUCCESS: 10 rules found" in promtool("check", "rules", PROMETHEUS / "alerts.yml")
+    assert "SUCCESS: 11 rules found" in promtool("check", "rules", PROMETHEUS / "alerts.yml")
     assert "SUCCESS" in promtool("test", "rules", PROMETHEUS / "alerts.test.yml")
     promtool("check", "config", PROMETHEUS / "prometheus.yml")
 
@@ -96,6 +96,7 @@ def test_the_alerts_cover_what_production_needs() -> None:
         "ChatdeskManyOpenStreams": "chatdesk_open_streams",
         "ChatdeskDatabaseUnavailable": "chatdesk_database_unavailable_total",
         "ChatdeskRedisDown": "chatdesk_bus_connected",
+        "ChatdeskOutboxStuck": "chatdesk_outbox_oldest_pending_seconds",
     }
     for alert, metric in needed.items():
         assert metric in rules[alert]["expr"], alert

@@ -474,8 +474,14 @@ class OutboxState:
 
 
 def outbox_state(conn: Connection, kinds: Sequence[str]) -> OutboxState:
+    # Every kind, every process's; a paused webhook's deliveries are not waiting to go.
     pending, oldest = conn.execute(
-        select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.status == "pending")
+        select(func.count(), func.min(outbox.c.created_at))
+        .select_from(_WITH_WEBHOOK)
+        .where(
+            outbox.c.status == "pending",
+            or_(outbox.c.webhook_id.is_(None), webhooks.c.active.is_(True)),
+        )
     ).one()
     return OutboxState(
         _next_due(conn, kinds), int(pending), aware(oldest) if oldest is not None else None
