@@ -57,7 +57,7 @@ def main() -> None:
 def _fork_writer(settings: Settings) -> None:
     """Fork SQLite's writer process while this one holds only the data layer: the
     writer's modules and those of the units it runs (every write is in actions/, and the
-    outbox's in jobs/outbox.py and jobs/dispatch.py)."""
+    outbox's in jobs/outbox.py, jobs/dispatch.py and jobs/marks.py)."""
     import chatdesk.actions
     from chatdesk.db import writer_pipe
     from chatdesk.db.writer_process import absolute_sqlite_url
@@ -65,8 +65,10 @@ def _fork_writer(settings: Settings) -> None:
     importlib.import_module("chatdesk.db.writer_child")
     for module in pkgutil.iter_modules(chatdesk.actions.__path__):
         importlib.import_module(f"{chatdesk.actions.__name__}.{module.name}")
-    # The outbox's units (claims, outcomes, the webhook dispatcher); not its senders.
+    # The outbox's units (claims, outcomes, the webhook dispatcher, the email sender's
+    # mark); not its senders.
     importlib.import_module("chatdesk.jobs.dispatch")
+    importlib.import_module("chatdesk.jobs.marks")
     gc.collect()
     gc.freeze()  # see _serve
     log_config = (settings.log_format, settings.log_level, settings.is_production)
