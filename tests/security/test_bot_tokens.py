@@ -43,6 +43,12 @@ BOT_EXPECTED: dict[tuple[str, str], int] = {
     ("POST", "/api/v1/api-tokens"): 403,
     ("DELETE", "/api/v1/api-tokens/{token_id}"): 403,
     ("GET", "/api/v1/audit-log"): 403,
+    ("GET", "/api/v1/webhooks"): 403,
+    ("POST", "/api/v1/webhooks"): 403,
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): 403,
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): 403,
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): 403,
+    ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/resend"): 403,
 }
 
 

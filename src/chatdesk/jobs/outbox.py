@@ -77,6 +77,11 @@ JOB_ID_PREFIX = "msg_"
 _ERROR_CHARS = 500  # outbox.last_error
 
 
+# The backoff's jitter draws from a generator of its own: the process's global one is
+# everyone's (and a test that fixes its seed must not see the worker move it).
+_JITTER = random.Random()
+
+
 def new_job_id() -> str:
     """A job id: ``msg_`` and a time-ordered chatdesk id (30 characters)."""
     return JOB_ID_PREFIX + new_id()
@@ -393,10 +398,11 @@ def outcome_of(
     result: Sent | BaseException,
     now: datetime,
     policy: RetryPolicy,
-    rand: Callable[[], float] = random.random,
+    rand: Callable[[], float] | None = None,
 ) -> Outcome:
     """What a sender's answer means for ``job``: delivered, failed for good (``GiveUp``, or
     out of attempts or age), or due again after :func:`retry_delay`."""
+    rand = rand or _JITTER.random
     delivered = Outcome(job.id, job.kind, job.attempts, "delivered")
     if isinstance(result, Sent):
         return replace(delivered, status_code=result.status_code)
