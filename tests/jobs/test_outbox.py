@@ -3,8 +3,10 @@ the retry policy, and the dispatcher that derives webhook deliveries from the ev
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -42,7 +44,9 @@ from chatdesk.jobs.outbox import (
 )
 from chatdesk.jobs.transport import WebhookClient
 from chatdesk.jobs.webhooks import WebhookSender
+from chatdesk.jobs.worker import Worker
 from chatdesk.security.principals import OperatorActor
+from chatdesk.settings import Settings
 from tests.event_loops import run_coroutine
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -417,3 +421,54 @@ def test_a_delivery_whose_event_was_purged_fails(db: Database, clock: Clock) -> 
     sender = WebhookSender(WebhookClient(allow_private=False, timeout=1, max_connections=1), clock)
     with pytest.raises(GiveUp, match="purged"):
         run_coroutine(lambda: sender.send(job))
+
+
+# -- the worker's shutdown --------------------------------------------------------------------
+
+
+class StubbornSender:
+    """A send that swallows its first cancellation and goes on, as a careless client might."""
+
+    kind = "email.test"
+
+    def __init__(self) -> None:
+        self.started: asyncio.Event | None = None
+        self.cancelled = 0
+
+    async def send(self, job: Job) -> Sent:
+        assert self.started is not None
+        self.started.set()
+        while True:
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                self.cancelled += 1
+                if self.cancelled > 1:
+                    raise
+
+
+def test_a_send_that_will_not_stop_cannot_hang_the_workers_shutdown(
+    db: Database, settings: Settings
+) -> None:
+    sender = StubbornSender()
+    worker = Worker(db, settings, clock=lambda: datetime.now(UTC), senders=[sender])
+    db.write_sync(enqueue_unit, "email.test", {"n": 1})
+
+    async def scene() -> tuple[float, int, int]:
+        sender.started = asyncio.Event()
+        await worker.start()
+        async with asyncio.timeout(10):
+            await sender.started.wait()
+        began = time.monotonic()
+        await worker.stop()
+        seen = (time.monotonic() - began, sender.cancelled, worker.in_flight)
+        left = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in left:  # the test's own clean-up: the second cancellation ends the send
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
+        return seen
+
+    took, cancelled, in_flight = run_coroutine(scene)
+    assert cancelled == 1
+    assert 1.5 < took < 6, took  # the send was given its bounded time, then left behind
+    assert in_flight == 1

@@ -55,6 +55,7 @@ _log = logging.getLogger("chatdesk.jobs")
 # deliveries of every event committed meanwhile (a burst of messages: a few units a second).
 DISPATCH_LINGER = 0.1
 _STOP_RECORD_SECONDS = 2.0
+_STOP_TASK_SECONDS = 2.0
 # Requests come first. While the worker has work, it looks every LAG_PROBE seconds at
 # how late the event loop answers a timer and how many units wait for the writer: past
 # BUSY_LAG or BUSY_QUEUE the server is serving all the requests it can, and the worker
@@ -156,24 +157,13 @@ class Worker:
 
     async def stop(self) -> None:
         """Stop looping, cut sends in flight short (their jobs are released) and record
-        every outcome; within about two seconds."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._prober is not None:
-            self._prober.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._prober
-        sends = list(self._in_flight)
-        for task in sends:
-            task.cancel()
-        await asyncio.gather(*sends, return_exceptions=True)
-        if self._recorder is not None:
-            self._recorder.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._recorder
+        every outcome. Each step is bounded in time: a send that will not stop cannot hang
+        the shutdown (its job's lease runs out and it is sent again, same id)."""
+        await _cancel(self._task)
+        self._task = None
+        await _cancel(self._prober)
+        await _cancel(*self._in_flight)
+        await _cancel(self._recorder)
         if self._outcomes:
             batch, self._outcomes = self._outcomes, []
             try:
@@ -280,8 +270,11 @@ class Worker:
 
     async def _wait(self, timeout: float) -> None:
         assert self._woken is not None
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for may swallow a cancellation
+        # that arrives as the wait ends, and the loop would go on past stop().
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._woken.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._woken.wait()
 
     async def _look(self) -> None:
         kinds = list(self._senders)
@@ -354,3 +347,19 @@ class Worker:
                 if self._next_due is None or soonest < self._next_due:
                     self._next_due = soonest
                     self._wake()
+
+
+async def _cancel(*tasks: asyncio.Task[Any] | None) -> None:
+    """Cancel ``tasks`` and wait for them to end, for at most _STOP_TASK_SECONDS: a task
+    that swallows its cancellation is left behind rather than hanging the shutdown."""
+    present = [task for task in tasks if task is not None]
+    for task in present:
+        task.cancel()
+    if not present:
+        return
+    done, pending = await asyncio.wait(present, timeout=_STOP_TASK_SECONDS)
+    for task in done:  # retrieved, so that none is reported as never retrieved
+        if not task.cancelled():
+            task.exception()
+    if pending:
+        _log.warning("%d outbox task(s) did not stop in time", len(pending))
