@@ -96,13 +96,16 @@ async def visitor_sse(port: int, auth: str, cursor: int, arrivals: Arrivals) -> 
         conn.close()
 
 
-async def visitor_long_poll(port: int, auth: str, cursor: int, arrivals: Arrivals) -> None:
+async def visitor_long_poll(
+    port: int, auth: str, cursor: int, arrivals: Arrivals, wait: int = 25
+) -> None:
+    """A widget's long-poll loop, each poll parked for up to ``wait`` seconds."""
     conn = Conn(port)
     mine: set[bytes] = set()
     try:
         await conn.open()
         while True:
-            conn.send("GET", f"{EVENTS_WIDGET}?after={cursor}&wait=25", {"authorization": auth})
+            conn.send("GET", f"{EVENTS_WIDGET}?after={cursor}&wait={wait}", {"authorization": auth})
             status, headers, _ = await conn.read_head()
             body = await conn.read_body(headers)
             if status != 200:

@@ -24,7 +24,7 @@ from typing import Any
 
 import uvloop
 
-from fanout import EVENTS_WIDGET, Arrivals, visitor_sse
+from fanout import EVENTS_WIDGET, Arrivals, visitor_long_poll, visitor_sse
 from rawhttp import Conn
 from run import chatdesk_env, log, open_streams, prepare_chatdesk, seed_visitors
 from servers import Server, free_port, raise_nofile
@@ -59,23 +59,9 @@ async def _parked_settled(port: int, count: int, before: int) -> int:
 
 
 async def _long_poll(port: int, auth: str, cursor: int, arrivals: Arrivals) -> None:
-    """A widget's long-poll loop, each poll parked for the longest wait allowed (55 s):
-    the count stays still while it is measured."""
-    conn = Conn(port)
-    try:
-        await conn.open()
-        while True:
-            conn.send("GET", f"{EVENTS_WIDGET}?after={cursor}&wait=55", {"authorization": auth})
-            status, headers, _ = await conn.read_head()
-            body = await conn.read_body(headers)
-            if status != 200:
-                arrivals.errors.append(f"long-poll {status}")
-                return
-            cursor = json.loads(body)["cursor"]
-    except (OSError, asyncio.IncompleteReadError) as exc:
-        arrivals.errors.append(f"long-poll {type(exc).__name__}")
-    finally:
-        conn.close()
+    """Each poll parked for the longest wait allowed (55 s): the count stays still while
+    it is measured."""
+    await visitor_long_poll(port, auth, cursor, arrivals, wait=55)
 
 
 async def chatdesk(count: int, mode: str) -> dict[str, Any]:
