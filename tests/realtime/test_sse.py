@@ -6,13 +6,17 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from chatdesk.actions.messages import send_message
+from chatdesk.db.engine import make_engine
+from chatdesk.db.tables import operator_sessions
 from chatdesk.security.principals import OperatorActor
+from chatdesk.web import delivery
 from tests.factories import csrf
 from tests.realtime.conftest import (
     REDIS_URL,
@@ -239,4 +243,33 @@ def test_signing_out_on_one_node_ends_the_stream_on_another(
                 assert all(frame.event is None for frame in rest)
             assert response.is_closed
     finally:
+        scene.close()
+
+
+def test_a_session_that_runs_out_ends_its_stream_at_the_next_check(
+    live_factory: Callable[..., Live], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No sign-out wakes the stream: only its periodic check of the session can end it
+    # (once a minute in production; once a second here).
+    monkeypatch.setattr(delivery, "CREDENTIAL_CHECK_SECONDS", 1.0)
+    live = live_factory(event_poll_seconds=30)
+    scene = make_scene(live)
+    engine = make_engine(live.settings.database_url)
+    try:
+        with stream(scene.owner_http, CONSOLE, {}) as (response, frames):
+            assert next(frames).retry is not None
+            assert next(frames).comment == "ping"  # alive while the session is
+            with engine.begin() as conn:
+                conn.execute(
+                    update(operator_sessions).values(expires_at=datetime.now(UTC) - timedelta(1))
+                )
+            started = time.monotonic()
+            rest = list(frames)  # ends when the check finds the session gone
+            assert time.monotonic() - started < 5
+            assert all(frame.event is None for frame in rest)
+        assert response.is_closed
+        # And the session is refused outright from then on.
+        assert scene.owner_http.get("/api/v1/auth/me").status_code == 401
+    finally:
+        engine.dispose()
         scene.close()
