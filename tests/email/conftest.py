@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import gc
@@ -193,5 +194,16 @@ class JobLike:
 
 def run(coro: Any) -> Any:
     """Await ``coro`` on a loop of its own thread (Playwright keeps one running in the
-    main thread once a browser test ran)."""
-    return run_coroutine(lambda: coro)
+    main thread once a browser test ran); and check that it left no connection open:
+    the loop ends here, and a socket still open (a TLS shutdown waiting for the server's
+    reply) would be left to the garbage collector."""
+
+    async def awaited() -> Any:
+        result = await coro
+        await asyncio.sleep(0)  # closing connections' callbacks run
+        transports = getattr(asyncio.get_running_loop(), "_transports", {})
+        still_open = [t for t in list(transports.values()) if not t.is_closing()]
+        assert still_open == [], f"connections left open: {still_open}"
+        return result
+
+    return run_coroutine(awaited)

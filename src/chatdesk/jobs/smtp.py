@@ -11,6 +11,7 @@ reply to the sender, a recipient or the data).
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from email.message import EmailMessage
 
@@ -20,6 +21,18 @@ from chatdesk.jobs.outbox import GiveUp, RetryLater
 from chatdesk.smtp_url import SmtpTarget
 
 __all__ = ["GiveUp", "RetryLater", "SmtpTransport"]
+
+
+class _Client(aiosmtplib.SMTP):
+    """aiosmtplib's client, closing its connection at once: after QUIT (or a failure) the
+    session is over, and waiting for the server's TLS close_notify would hold the socket
+    for up to half a minute (asyncio's TLS shutdown timeout) per email."""
+
+    def close(self) -> None:
+        transport = self.transport
+        if isinstance(transport, asyncio.Transport) and not transport.is_closing():
+            transport.abort()
+        super().close()
 
 
 class SmtpTransport:
@@ -35,18 +48,19 @@ class SmtpTransport:
     async def deliver(self, message: EmailMessage) -> str:
         """Hand ``message`` over; the server's reply text. Raises RetryLater or GiveUp."""
         target = self.target
+        client = _Client(
+            hostname=target.host,
+            port=target.port,
+            username=target.username,
+            password=target.password,
+            use_tls=target.tls == "implicit",
+            start_tls=target.tls == "starttls",
+            tls_context=self.tls_context,
+            timeout=self.timeout,
+        )
         try:
-            _refused, reply = await aiosmtplib.send(
-                message,
-                hostname=target.host,
-                port=target.port,
-                username=target.username,
-                password=target.password,
-                use_tls=target.tls == "implicit",
-                start_tls=target.tls == "starttls",
-                tls_context=self.tls_context,
-                timeout=self.timeout,
-            )
+            async with client:  # connects, signs in; QUIT and close on the way out
+                _refused, reply = await client.send_message(message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             code = max(codes) if codes else None
