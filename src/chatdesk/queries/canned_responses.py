@@ -5,20 +5,20 @@ from __future__ import annotations
 from sqlalchemy import Connection, or_, select
 
 from chatdesk.db.tables import canned_responses
+from chatdesk.security.principals import OperatorActor
 from chatdesk.shape_types import CannedResponse
 from chatdesk.shapes import canned_response_shape
 
 __all__ = ["list_canned_responses"]
 
 
-def list_canned_responses(
-    conn: Connection, site_ids: frozenset[str] | None = None
-) -> list[CannedResponse]:
-    """The global responses and those of ``site_ids`` (None: every site's), by shortcut,
-    a global one before a site's of the same shortcut.
+def list_canned_responses(conn: Connection, actor: OperatorActor) -> list[CannedResponse]:
+    """The global responses and those of ``actor``'s sites, by shortcut, a global one
+    before a site's of the same shortcut.
 
     The same rule as :func:`chatdesk.access.may_use_canned_response`, as a query."""
     query = select(canned_responses)
+    site_ids = actor.site_ids
     if site_ids is not None:
         query = query.where(
             or_(

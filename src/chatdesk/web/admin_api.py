@@ -165,8 +165,7 @@ async def patch_operator(
     **answers(CannedResponseList, 401),
 )
 async def get_canned(services: ServicesDep, actor: CurrentOperator) -> CannedResponseList:
-    site_ids = actor.site_ids
-    found = await services.db.read(lambda conn: list_canned_responses(conn, site_ids))
+    found = await services.db.read(lambda conn: list_canned_responses(conn, actor))
     return {"canned_responses": found}
 
 
