@@ -207,13 +207,19 @@ def test_links_and_formatting_in_the_widget(
     operator = WidgetOperator(live_server, make_operator(settings))
     with new_page(browser, viewport={"width": 1280, "height": 800}) as page:
         watch = DialogWatch(page)
+        fetched: list[str] = []
+        page.on("request", lambda request: fetched.append(request.url))
         frame = _widget_frame(page, live_server.url)
         box = frame.get_by_role("textbox", name="Message")
+        box.fill("Hello, do you ship **today**?")
+        box.press("Enter")
+        mine = frame.locator(".confirmed .msg.me .bubble")
+        expect(mine.locator("strong")).to_have_text("today")
+        # No address in sight: the address finder (the widget's largest file) is not loaded.
+        assert not [u for u in fetched if u.endswith("/linkify.mjs")]
         box.fill(f"See {SCRIPT} and {DATA}")
         box.press("Enter")
-        expect(frame.locator(".confirmed .msg.me .bubble")).to_have_text(
-            [f"See {SCRIPT} and {DATA}"]
-        )
+        expect(mine).to_have_text(["Hello, do you ship today?", f"See {SCRIPT} and {DATA}"])
         (conversation,) = operator.conversations()
         operator.reply(conversation["id"], f"{FORMATTED}\nDetails: https://example.com/x")
         reply = frame.locator(".confirmed .msg.them .bubble")
@@ -226,13 +232,13 @@ def test_links_and_formatting_in_the_widget(
         expect(link).to_have_attribute("href", "https://example.com/x")
         expect(link).to_have_attribute("rel", REL)
         expect(link).to_have_attribute("target", "_blank")
-        mine = frame.locator(".confirmed .msg.me .bubble")
         expect(mine.locator("a")).to_have_count(0)
+        assert len([u for u in fetched if u.endswith("/linkify.mjs")]) == 1
         # One day, one separator, above the day's first message.
         expect(frame.get_by_role("separator")).to_have_text(["Today"])
         assert frame.locator(".confirmed > *").evaluate_all(
             "(nodes) => nodes.map((node) => node.className)"
-        ) == ["day-separator", "msg me", "msg them"]
+        ) == ["day-separator", "msg me", "msg me", "msg them"]
         assert watch.seen == [] and watch.errors == []
         screenshot(page, screenshot_dir, "widget-messages-desktop")
         page.set_viewport_size(PHONE)

@@ -1,6 +1,6 @@
 // The open conversation: transcript, status, assignee, labels, typing indicator.
 import { renderDays } from "../shared/days.js";
-import { messageText } from "../shared/message-text.js";
+import { loadLinks, messageText } from "../shared/message-text.js";
 import { api, query } from "./api.js";
 import { clear, h } from "./dom.js";
 import { operatorName, remember, state, visitorName } from "./state.js";
@@ -80,6 +80,9 @@ export class ConversationView {
           "GET",
           `/api/v1/conversations/${encodeURIComponent(id)}/messages${query({ limit: 50 })}`,
         ),
+        // Links are drawn from the first render on: the finder loads beside the requests
+        // (without it, addresses stay text).
+        loadLinks().catch(() => {}),
       ]);
       if (generation !== this.generation) return null;
       const merged = remember(conversation);

@@ -5,7 +5,10 @@
 // Only createElement and textContent: the body never goes through innerHTML, so "<b>" is
 // four characters on screen. A link is made only for http:, https: and mailto: (decided
 // on the parsed URL, not on the text), so javascript:, data: and any other scheme stay text.
-import { find } from "../vendor/linkifyjs/linkify.mjs";
+//
+// The address finder (linkifyjs, 19 kB compressed: more than the rest of the widget) is
+// loaded by loadLinks(), not imported: the widget asks for it only when a message may hold
+// an address, and draws that message again once it is there.
 
 export const LINK_REL = "noopener noreferrer nofollow ugc";
 const LINK_PROTOCOLS = new Set(["http:", "https:", "mailto:"]);
@@ -14,6 +17,29 @@ const CODE = /`([^`\n]+)`/g;
 // nor a marker, so "**<link>**" is bold and markers inside a link or code are never seen.
 const ATOM = "\uFFFC";
 const SPACE = /\s/;
+// Anything an address could be made of: "example.com", "a@b.co", "https:".
+const MAY_LINK = /[\p{L}\p{N}][.@:][\p{L}\p{N}/]/u;
+let find = null;
+let loading = null;
+
+/** Load the address finder once; resolves when messageText draws links. */
+export function loadLinks() {
+  loading ||= import("../vendor/linkifyjs/linkify.mjs").then(
+    (module) => {
+      find = module.find;
+    },
+    (error) => {
+      loading = null; // offline for a moment: a later message tries again
+      throw error;
+    },
+  );
+  return loading;
+}
+
+/** Whether ``body`` may hold an address that is not drawn as a link yet (see loadLinks). */
+export function awaitsLinks(body) {
+  return find === null && MAY_LINK.test(String(body ?? ""));
+}
 const PUNCTUATION = /[\p{P}\p{S}]/u;
 
 /** The URL to link to for ``href``, or null when it must not become a link. */
@@ -53,6 +79,10 @@ function addAtom(scanned, atom) {
 }
 
 function addLinks(scanned, text) {
+  if (find === null) {
+    scanned.text += text;
+    return;
+  }
   let last = 0;
   for (const found of find(text, { defaultProtocol: "https" })) {
     if (found.start < last) continue;

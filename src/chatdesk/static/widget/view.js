@@ -1,6 +1,6 @@
 // DOM for the frame. Text goes in with textContent / createElement only, never innerHTML.
 import { renderDays } from "../shared/days.js";
-import { messageText } from "../shared/message-text.js";
+import { awaitsLinks, loadLinks, messageText } from "../shared/message-text.js";
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -20,6 +20,17 @@ const TIME = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
 function time(iso) {
   const date = new Date(iso);
   return iso && !Number.isNaN(date.getTime()) ? TIME.format(date) : "";
+}
+
+// A message's text; one that may hold an address is drawn again once links can be.
+function bubbleText(body) {
+  const node = el("div", { class: "bubble" }, messageText(body));
+  if (awaitsLinks(body))
+    loadLinks().then(
+      () => node.replaceChildren(messageText(body)),
+      () => {}, // stays plain text
+    );
+  return node;
 }
 
 function field(name, label, mode, type, value) {
@@ -233,7 +244,7 @@ export function chatView({ greeting, onSend, onTyping, onRetry, onTranscript, ha
         "data-client-id": message.client_msg_id || "",
       },
       el("span", { class: "sr-only", text: `${who}: ` }),
-      el("div", { class: "bubble" }, messageText(message.body)),
+      bubbleText(message.body),
       el("div", {
         class: "meta",
         text: mine ? time(message.created_at) : `${who} · ${time(message.created_at)}`,
