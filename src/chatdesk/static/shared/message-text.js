@@ -17,6 +17,7 @@ const CODE = /`([^`\n]+)`/g;
 // nor a marker, so "**<link>**" is bold and markers inside a link or code are never seen.
 const ATOM = "\uFFFC";
 const SPACE = /\s/;
+const PUNCTUATION = /[\p{P}\p{S}]/u;
 // Anything an address could be made of: "example.com", "a@b.co", "https:".
 const MAY_LINK = /[\p{L}\p{N}][.@:][\p{L}\p{N}/]/u;
 let find = null;
@@ -40,7 +41,6 @@ export function loadLinks() {
 export function awaitsLinks(body) {
   return find === null && MAY_LINK.test(String(body ?? ""));
 }
-const PUNCTUATION = /[\p{P}\p{S}]/u;
 
 /** The URL to link to for ``href``, or null when it must not become a link. */
 export function safeHref(href) {
