@@ -36,6 +36,7 @@ __all__ = [
     "access_webhook_delivery",
     "has_role",
     "may_see_conversation",
+    "may_use_canned_response",
     "public_site",
     "require_person",
     "require_role",
@@ -132,11 +133,18 @@ def access_operator(conn: Connection, actor: Actor, operator_id: str) -> Row[Any
 
 
 def access_canned_response(conn: Connection, actor: Actor, canned_id: str) -> Row[Any]:
-    require_role(actor, SETTINGS_ROLE)
+    """A canned response to change, for admins and owners: a global one, or one of a site
+    the operator reaches (every site, for these roles)."""
+    operator = require_role(actor, SETTINGS_ROLE)
     row = _by_id(conn, canned_responses, canned_id)
-    if row is None:
+    if row is None or not may_use_canned_response(operator, row.site_id):
         raise NotFound("Canned response not found.")
     return row
+
+
+def may_use_canned_response(actor: OperatorActor, site_id: str | None) -> bool:
+    """The rule: a global response is every operator's; a site's, that site's operators'."""
+    return site_id is None or actor.can_see_site(site_id)
 
 
 def access_api_token(conn: Connection, actor: Actor, token_id: str) -> Row[Any]:

@@ -340,7 +340,9 @@ class CannedResponse(TypedDict):
     id: str
     shortcut: str
     body: str
+    site_id: str | None  # None: every site's
     created_at: str
+    updated_at: str | None
 
 
 class CannedResponseList(TypedDict):

@@ -206,7 +206,9 @@ def canned_response_shape(row: Row[Any]) -> CannedResponse:
         "id": m["id"],
         "shortcut": m["shortcut"],
         "body": m["body"],
+        "site_id": m["site_id"],
         "created_at": iso(m["created_at"]),
+        "updated_at": iso(m["updated_at"]),
     }
 
 

@@ -162,6 +162,8 @@ def _settings_calls(client: TestClient, op: dict[str, str]) -> None:
     canned = {"shortcut": "hi", "body": "Hello there"}
     made = ok(client.post("/api/v1/canned-responses", json=canned, headers=op), 201)
     ok(client.get("/api/v1/canned-responses", headers=op))
+    edit = {"shortcut": "hello", "body": "Hello again"}
+    ok(client.patch(f"/api/v1/canned-responses/{made['id']}", json=edit, headers=op))
     ok(client.delete(f"/api/v1/canned-responses/{made['id']}", headers=op), 204)
     made = ok(client.post("/api/v1/api-tokens", json={"name": "ci"}, headers=op), 201)
     ok(client.get("/api/v1/api-tokens", headers=op))

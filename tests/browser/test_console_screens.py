@@ -101,7 +101,7 @@ def test_console_screenshots(
 
         row(page, "Maya Okafor").get_by_role("link").click()
         transcript = page.get_by_role("list", name="Messages")
-        expect(transcript.locator("li")).to_have_count(4)
+        expect(transcript.locator("li.msg")).to_have_count(4)
         expect(page.get_by_label("Reply")).to_be_visible()
         if width == "390":
             expect(page.locator("#inbox")).to_be_hidden()

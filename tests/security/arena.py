@@ -363,6 +363,10 @@ BUILDERS: dict[tuple[str, str], Builder] = {
         "/api/v1/canned-responses",
         {"shortcut": f"s{_uniq()}", "body": "Hello"},
     ),
+    ("PATCH", "/api/v1/canned-responses/{canned_id}"): lambda a, w: (
+        _fresh_canned(a, w)[0],
+        {"body": f"Thanks again {_uniq()}!"},
+    ),
     ("DELETE", "/api/v1/canned-responses/{canned_id}"): _fresh_canned,
     ("GET", "/api/v1/api-tokens"): lambda a, _w: ("/api/v1/api-tokens", None),
     ("POST", "/api/v1/api-tokens"): lambda a, _w: (

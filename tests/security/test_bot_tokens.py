@@ -38,6 +38,7 @@ BOT_EXPECTED: dict[tuple[str, str], int] = {
     ("POST", "/api/v1/operators"): 403,
     ("PATCH", "/api/v1/operators/{operator_id}"): 403,
     ("POST", "/api/v1/canned-responses"): 403,
+    ("PATCH", "/api/v1/canned-responses/{canned_id}"): 403,
     ("DELETE", "/api/v1/canned-responses/{canned_id}"): 403,
     ("GET", "/api/v1/api-tokens"): 403,
     ("POST", "/api/v1/api-tokens"): 403,

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
     true,
 )
 
@@ -264,10 +265,23 @@ canned_responses = Table(
     "canned_responses",
     metadata,
     Column("id", ID, primary_key=True),
-    Column("shortcut", String(50), nullable=False, unique=True),
+    Column("shortcut", String(50), nullable=False),
     Column("body", Text, nullable=False),
+    # The site whose operators use it; NULL: every site's (a global response).
+    Column("site_id", ID, ForeignKey("sites.id", ondelete="CASCADE"), nullable=True),
     Column("created_by", ID, ForeignKey("operators.id", ondelete="SET NULL"), nullable=True),
     Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=True),
+    # A shortcut is unique per site, and among global responses: NULLs are distinct in a
+    # UNIQUE constraint, so the global ones need an index of their own.
+    UniqueConstraint("site_id", "shortcut"),
+    Index(
+        "uq_canned_responses_global_shortcut",
+        "shortcut",
+        unique=True,
+        sqlite_where=text("site_id IS NULL"),
+        postgresql_where=text("site_id IS NULL"),
+    ),
 )
 
 audit_log = Table(

@@ -9,7 +9,11 @@ from fastapi import APIRouter, Query, Request, Response
 
 from chatdesk.access import AUDIT_LOG_ROLE, SETTINGS_ROLE, access_site, require_role
 from chatdesk.actions.api_tokens import create_api_token, revoke_api_token
-from chatdesk.actions.canned_responses import create_canned_response, delete_canned_response
+from chatdesk.actions.canned_responses import (
+    create_canned_response,
+    delete_canned_response,
+    update_canned_response,
+)
 from chatdesk.actions.operators import create_operator, update_operator
 from chatdesk.actions.sites import create_site, update_site
 from chatdesk.queries.api_tokens import list_api_tokens
@@ -36,6 +40,7 @@ from chatdesk.web.deps import ADMIN_LIMITS, CurrentOperator, ServicesDep, reques
 from chatdesk.web.schemas import (
     ApiTokenIn,
     CannedResponseIn,
+    CannedResponsePatch,
     OperatorIn,
     OperatorPatch,
     SiteIn,
@@ -156,24 +161,43 @@ async def patch_operator(
 
 @router.get(
     "/canned-responses",
-    summary="Canned responses (any operator)",
+    summary="Canned responses: the global ones and those of your sites (any operator)",
     **answers(CannedResponseList, 401),
 )
 async def get_canned(services: ServicesDep, actor: CurrentOperator) -> CannedResponseList:
-    return {"canned_responses": await services.db.read(list_canned_responses)}
+    found = await services.db.read(lambda conn: list_canned_responses(conn, actor))
+    return {"canned_responses": found}
 
 
 @router.post(
     "/canned-responses",
     status_code=201,
-    summary="Create a canned response (admin+)",
-    **answers(CannedResponse, 401, 403, 409, 422, status=201),
+    summary="Create a canned response for one site or every site (admin+)",
+    **answers(CannedResponse, 401, 403, 404, 409, 422, status=201),
 )
 async def post_canned(
     services: ServicesDep, request: Request, actor: CurrentOperator, body: CannedResponseIn
 ) -> CannedResponse:
     ip = request_ip(request)
-    return await services.db.write(create_canned_response, actor, body.shortcut, body.body, ip)
+    return await services.db.write(
+        create_canned_response, actor, body.shortcut, body.body, ip, site_id=body.site_id
+    )
+
+
+@router.patch(
+    "/canned-responses/{canned_id}",
+    summary="Change a canned response (admin+)",
+    **answers(CannedResponse, 401, 403, 404, 409, 422),
+)
+async def patch_canned(
+    services: ServicesDep,
+    request: Request,
+    actor: CurrentOperator,
+    canned_id: str,
+    body: CannedResponsePatch,
+) -> CannedResponse:
+    ip = request_ip(request)
+    return await services.db.write(update_canned_response, actor, canned_id, body.changes(), ip)
 
 
 @router.delete(

@@ -26,6 +26,7 @@ from chatdesk.shape_types import WebhookEventType
 __all__ = [
     "ApiTokenIn",
     "CannedResponseIn",
+    "CannedResponsePatch",
     "ConversationPatch",
     "LoginIn",
     "MePatch",
@@ -274,9 +275,27 @@ class OperatorPatch(_Strict):
     site_ids: Annotated[list[str], Field(max_length=500)] | None = None
 
 
+Shortcut = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,50}$")]
+SiteId = Annotated[str, Field(min_length=1, max_length=32)]
+
+
 class CannedResponseIn(_Strict):
-    shortcut: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,50}$")]
+    shortcut: Shortcut
     body: Body
+    # The site whose operators use it; absent or null: every site.
+    site_id: SiteId | None = None
+
+
+class CannedResponsePatch(_Strict):
+    """Absent fields stay as they are; ``site_id: null`` makes a response global."""
+
+    shortcut: Shortcut | None = None
+    body: Body | None = None
+    site_id: SiteId | None = None
+
+    def changes(self) -> dict[str, Any]:
+        wanted = {k: getattr(self, k) for k in self.model_fields_set}
+        return {k: v for k, v in wanted.items() if v is not None or k == "site_id"}
 
 
 class ApiTokenIn(_Strict):

@@ -3,6 +3,7 @@ import { api, query } from "./api.js";
 import { clear, h } from "./dom.js";
 import { field, select } from "./forms.js";
 import { card, me, root, say } from "./section.js";
+import { formatDate, formatTimeSeconds } from "./time.js";
 
 const AUDIT_PAGE = 50;
 const ACTIONS = [
@@ -15,6 +16,7 @@ const ACTIONS = [
   ["site.create", "Added a site"],
   ["site.update", "Changed a site"],
   ["canned_response.create", "Added a canned response"],
+  ["canned_response.update", "Changed a canned response"],
   ["canned_response.delete", "Deleted a canned response"],
   ["api_token.create", "Created an API token"],
   ["api_token.revoke", "Revoked an API token"],
@@ -27,8 +29,6 @@ const ACTIONS = [
   ["conversation.labels", "Changed conversation labels"],
 ];
 const ACTION_LABELS = new Map(ACTIONS);
-const clockFormat = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
-const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
 
 function auditTarget(entry, names) {
   const { target_type: type, target_id: id } = entry;
@@ -96,9 +96,9 @@ function auditRow(entry, names) {
       h(
         "time",
         { datetime: entry.created_at, title: when.toISOString() },
-        h("span", { class: "audit-clock", text: clockFormat.format(when) }),
+        h("span", { class: "audit-clock", text: formatTimeSeconds(when) }),
         " ",
-        h("span", { class: "audit-date", text: dateFormat.format(when) }),
+        h("span", { class: "audit-date", text: formatDate(when) }),
       ),
     ),
     auditCell("Who", auditWho(entry, names)),

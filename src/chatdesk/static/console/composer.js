@@ -6,6 +6,41 @@ import { clear, h, randomId } from "./dom.js";
 import { state } from "./state.js";
 
 const TYPING_EVERY_MS = 3000;
+// {{visitor.name}}, {{ operator.name }}: a dotted name between double braces.
+const VARIABLE = /\{\{\s*([a-z]+\.[a-z_]+)\s*\}\}/g;
+// Said in place of a visitor who gave no name: "Hi {{visitor.name}}!" reads "Hi there!".
+const NO_VISITOR_NAME = "there";
+
+/** ``text`` with the variables it names filled from ``values``; unknown ones stay as written. */
+export function fillVariables(text, values) {
+  return text.replace(VARIABLE, (whole, name) =>
+    Object.hasOwn(values, name) ? values[name] : whole,
+  );
+}
+
+/** What a canned response's variables mean in the open conversation. */
+function variables() {
+  const conversation = state.conversations.get(state.openId);
+  const values = {
+    "visitor.name": conversation?.visitor?.name?.trim() || NO_VISITOR_NAME,
+    "operator.name": state.me.name || "",
+  };
+  const site = conversation && state.sites.get(conversation.site_id);
+  if (site) values["site.name"] = site;
+  return values;
+}
+
+/** The responses usable in the open conversation: the global ones and its site's, a site's
+ * response taking the place of a global one with the same shortcut. */
+function usableCanned() {
+  const siteId = state.conversations.get(state.openId)?.site_id;
+  const byShortcut = new Map();
+  for (const canned of state.canned) {
+    if (canned.site_id && canned.site_id !== siteId) continue;
+    if (canned.site_id || !byShortcut.has(canned.shortcut)) byShortcut.set(canned.shortcut, canned);
+  }
+  return [...byShortcut.values()].sort((a, b) => (a.shortcut < b.shortcut ? -1 : 1));
+}
 
 export class Composer {
   constructor({ onSent }) {
@@ -108,7 +143,9 @@ export class Composer {
   updateSuggestions() {
     const token = this.slashToken();
     this.matches = token
-      ? state.canned.filter((c) => c.shortcut.startsWith(token.word)).slice(0, 8)
+      ? usableCanned()
+          .filter((c) => c.shortcut.startsWith(token.word))
+          .slice(0, 8)
       : [];
     this.active = 0;
     if (!this.matches.length) this.hideSuggestions();
@@ -132,7 +169,7 @@ export class Composer {
         },
         h("strong", { text: `/${canned.shortcut}` }),
         " ",
-        h("span", { class: "muted", text: canned.body }),
+        h("span", { class: "muted", text: fillVariables(canned.body, variables()) }),
       );
       this.suggestions.appendChild(option);
     });
@@ -150,8 +187,9 @@ export class Composer {
     if (!canned || !token) return;
     const value = this.input.value;
     const caret = this.input.selectionStart;
-    this.input.value = value.slice(0, token.start) + canned.body + value.slice(caret);
-    const at = token.start + canned.body.length;
+    const text = fillVariables(canned.body, variables());
+    this.input.value = value.slice(0, token.start) + text + value.slice(caret);
+    const at = token.start + text.length;
     this.input.setSelectionRange(at, at);
     this.hideSuggestions();
   }
@@ -159,8 +197,8 @@ export class Composer {
   /** Expand a message that is exactly "/shortcut". */
   expand(body) {
     const match = /^\/([a-z0-9_-]+)$/i.exec(body.trim());
-    const canned = match && state.canned.find((c) => c.shortcut === match[1].toLowerCase());
-    return canned ? canned.body : body;
+    const canned = match && usableCanned().find((c) => c.shortcut === match[1].toLowerCase());
+    return canned ? fillVariables(canned.body, variables()) : body;
   }
 
   sendTyping() {

@@ -1,7 +1,10 @@
 // The open conversation: transcript, status, assignee, labels, typing indicator.
+import { renderDays } from "../shared/days.js";
+import { loadLinks, messageText } from "../shared/message-text.js";
 import { api, query } from "./api.js";
-import { clear, h, timeElement } from "./dom.js";
+import { clear, h } from "./dom.js";
 import { operatorName, remember, state, visitorName } from "./state.js";
+import { formatDateTime, formatTime, timeElement } from "./time.js";
 
 const TYPING_SHOWN_MS = 5000;
 
@@ -30,6 +33,8 @@ export class ConversationView {
     this.generation = 0;
     this.bind();
     setInterval(() => this.renderTyping(), 1000);
+    // "Today" becomes "Yesterday" at midnight without a reload.
+    setInterval(() => this.renderDays(), 60_000);
   }
 
   bind() {
@@ -75,6 +80,9 @@ export class ConversationView {
           "GET",
           `/api/v1/conversations/${encodeURIComponent(id)}/messages${query({ limit: 50 })}`,
         ),
+        // Links are drawn from the first render on: the finder loads beside the requests
+        // (without it, addresses stay text).
+        loadLinks().catch(() => {}),
       ]);
       if (generation !== this.generation) return null;
       const merged = remember(conversation);
@@ -165,7 +173,7 @@ export class ConversationView {
     if (c.visitor?.email) parts.push(c.visitor.email);
     const site = state.sites.get(c.site_id);
     if (site && state.sites.size > 1) parts.push(site);
-    parts.push(`Started ${new Date(c.created_at).toLocaleString()}`);
+    parts.push(`Started ${formatDateTime(c.created_at)}`);
     this.subtitle.textContent = parts.join(" · ");
     this.status.value = c.status;
     this.resolve.textContent = c.status === "resolved" ? "Reopen" : "Resolve";
@@ -215,7 +223,13 @@ export class ConversationView {
     }
     if (prepend) this.transcript.prepend(...nodes);
     else this.transcript.append(...nodes);
+    if (nodes.length) this.renderDays();
     return nodes.length;
+  }
+
+  /** A separator ("Today", "Yesterday", a date) before the first message of each day. */
+  renderDays(now = new Date()) {
+    renderDays(this.transcript, daySeparator, now);
   }
 
   receive(message) {
@@ -236,15 +250,18 @@ export class ConversationView {
     else author = mine ? `${author || "You"} (you)` : author || operatorName(message.author.id);
     return h(
       "li",
-      { class: `msg msg-${type}${mine ? " msg-mine" : ""}`, dataset: { id: message.id } },
+      {
+        class: `msg msg-${type}${mine ? " msg-mine" : ""}`,
+        dataset: { id: message.id, at: message.created_at },
+      },
       h(
         "div",
         { class: "msg-meta" },
         h("span", { class: "msg-author", text: author }),
         message.private ? h("span", { class: "note-tag", text: "Private note" }) : null,
-        timeElement(message.created_at, "msg-time"),
+        timeElement(message.created_at, "msg-time", { text: formatTime }),
       ),
-      h("div", { class: "msg-body", text: message.body }),
+      h("div", { class: "msg-body" }, messageText(message.body)),
     );
   }
 
@@ -275,4 +292,12 @@ export class ConversationView {
     const text = texts.join(" ");
     if (this.typing.textContent !== text) this.typing.textContent = text;
   }
+}
+
+function daySeparator(label, key) {
+  return h(
+    "li",
+    { class: "day-separator", role: "separator", "aria-label": label, dataset: { day: key } },
+    h("span", { text: label }),
+  );
 }

@@ -57,28 +57,6 @@ export function isTyping(target) {
   return false;
 }
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const dayFormat = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
-const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-
-/** "14:05" today, "Mar 3" before; the full stamp goes in a title/datetime. */
-export function shortTime(iso) {
-  if (!iso) return "";
-  const date = new Date(iso);
-  const now = new Date();
-  return date.toDateString() === now.toDateString()
-    ? timeFormat.format(date)
-    : dayFormat.format(date);
-}
-
-export function fullTime(iso) {
-  return iso ? fullFormat.format(new Date(iso)) : "";
-}
-
-export function timeElement(iso, className = "time") {
-  return h("time", { class: className, datetime: iso, title: fullTime(iso), text: shortTime(iso) });
-}
-
 /** A random id for client_msg_id; works outside secure contexts too. */
 export function randomId(prefix = "c") {
   const bytes = new Uint8Array(16);

@@ -77,3 +77,31 @@ export async function copyText(text, source, button) {
     }, 1500);
   }
 }
+
+/**
+ * Show ``message`` in words under ``control`` (inside its field), or clear it with "".
+ * The control is marked invalid and described by the message, so screen readers say it too.
+ */
+export function setFieldError(control, message) {
+  const wrap = control.closest(".field");
+  if (!wrap) return;
+  const id = `${control.id}-error`;
+  let error = wrap.querySelector(":scope > .field-error");
+  if (!error) {
+    error = h("p", { class: "field-error", id, hidden: true });
+    wrap.appendChild(error);
+  }
+  error.textContent = message;
+  error.hidden = !message;
+  const described = (control.getAttribute("aria-describedby") || "")
+    .split(" ")
+    .filter((part) => part && part !== id);
+  if (message) {
+    control.setAttribute("aria-invalid", "true");
+    described.push(id);
+  } else {
+    control.removeAttribute("aria-invalid");
+  }
+  if (described.length) control.setAttribute("aria-describedby", described.join(" "));
+  else control.removeAttribute("aria-describedby");
+}

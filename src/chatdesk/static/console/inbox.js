@@ -1,7 +1,9 @@
 // The conversation list: filters, search, paging over next_cursor, live reordering.
+import { plainText } from "../shared/message-text.js";
 import { api, query } from "./api.js";
-import { clear, h, timeElement } from "./dom.js";
+import { clear, h } from "./dom.js";
 import { byActivity, operatorName, remember, state, visitorName } from "./state.js";
+import { refreshTimes, timeElement } from "./time.js";
 
 const PAGE = 25;
 
@@ -19,6 +21,11 @@ export class Inbox {
     this.generation = 0;
     this.filters = this.readFilters();
     this.bind();
+    // "3 min. ago" stays true while the list sits open, and is right again on return.
+    setInterval(() => refreshTimes(this.list), 30_000);
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") refreshTimes(this.list);
+    });
   }
 
   bind() {
@@ -195,14 +202,14 @@ export class Inbox {
       "aria-current": c.id === state.openId ? "true" : null,
     });
     const unread = c.unread_count || 0;
-    const preview = c.last_message?.preview || "";
+    const preview = plainText(c.last_message?.preview || "");
     const fromOperator = c.last_message?.author_type === "operator";
     fresh.append(
       h(
         "span",
         { class: "row-top" },
         h("span", { class: "row-name", text: visitorName(c) }),
-        timeElement(c.last_message_at, "row-time"),
+        timeElement(c.last_message_at, "row-time", { relative: true }),
       ),
       h(
         "span",

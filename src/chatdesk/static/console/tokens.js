@@ -1,8 +1,9 @@
 // Settings: API tokens (the secret is shown once, right after creation).
 import { api } from "./api.js";
-import { clear, h, shortTime } from "./dom.js";
+import { clear, h } from "./dom.js";
 import { confirmButton, copyText, field, select } from "./forms.js";
 import { attempt, card, root } from "./section.js";
+import { shortTime } from "./time.js";
 
 export async function renderTokens(justCreated) {
   const [{ api_tokens: tokens }, { sites }] = await Promise.all([

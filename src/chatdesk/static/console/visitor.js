@@ -1,7 +1,9 @@
 // The visitor panel: who they are, where they are, what time it is for them, their history.
+import { plainText } from "../shared/message-text.js";
 import { api, query } from "./api.js";
-import { clear, h, shortTime } from "./dom.js";
+import { clear, h } from "./dom.js";
 import { state } from "./state.js";
+import { formatDateTime, formatZoneTime, shortTime } from "./time.js";
 
 /** "Chrome 120 on macOS" from a User-Agent string (best effort, never trusted). */
 export function describeBrowser(ua) {
@@ -38,18 +40,8 @@ export function describeBrowser(ua) {
 }
 
 export function localTime(timezone, now = new Date()) {
-  if (!timezone) return null;
-  try {
-    const time = new Intl.DateTimeFormat(undefined, {
-      timeZone: timezone,
-      hour: "2-digit",
-      minute: "2-digit",
-      weekday: "short",
-    }).format(now);
-    return `${time} (${timezone})`;
-  } catch {
-    return null;
-  }
+  const time = formatZoneTime(now, timezone);
+  return time ? `${time} (${timezone})` : null;
 }
 
 function safeUrl(text) {
@@ -119,7 +111,10 @@ export class VisitorPanel {
                   this.onOpen(other.id, { push: true });
                 },
               },
-              h("span", { class: "past-preview", text: other.last_message?.preview || "—" }),
+              h("span", {
+                class: "past-preview",
+                text: plainText(other.last_message?.preview) || "—",
+              }),
               h("span", {
                 class: "muted small",
                 text: ` ${shortTime(other.last_message_at)} · ${other.status}`,
@@ -159,7 +154,7 @@ export class VisitorPanel {
       ["Browser", describeBrowser(v.user_agent)],
       ["Local time", localTime(v.timezone) || "Unknown"],
       ["Site", state.sites.get(v.site_id) || "—"],
-      ["First seen", v.created_at ? new Date(v.created_at).toLocaleString() : "—"],
+      ["First seen", formatDateTime(v.created_at) || "—"],
     ];
     if (v.external_id) rows.push(["Verified user", v.external_id]);
     for (const [term, value] of rows) {

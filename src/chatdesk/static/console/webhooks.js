@@ -1,9 +1,10 @@
 // Settings: webhooks (the signing secret is shown once, right after creation), their recent
 // deliveries, and resending one.
 import { api } from "./api.js";
-import { clear, h, timeElement } from "./dom.js";
+import { clear, h } from "./dom.js";
 import { checkbox, confirmButton, copyText, field, select } from "./forms.js";
 import { attempt, card, root, say } from "./section.js";
+import { timeElement } from "./time.js";
 
 const EVENTS = [
   ["conversation.created", "A conversation starts"],

@@ -1,4 +1,6 @@
 // DOM for the frame. Text goes in with textContent / createElement only, never innerHTML.
+import { renderDays } from "../shared/days.js";
+import { awaitsLinks, loadLinks, messageText } from "../shared/message-text.js";
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -12,11 +14,23 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// The visitor's own locale and time zone, as the console does for operators.
+const TIME = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
+
 function time(iso) {
   const date = new Date(iso);
-  return Number.isNaN(date.getTime())
-    ? ""
-    : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return iso && !Number.isNaN(date.getTime()) ? TIME.format(date) : "";
+}
+
+// A message's text; one that may hold an address is drawn again once links can be.
+function bubbleText(body) {
+  const node = el("div", { class: "bubble" }, messageText(body));
+  if (awaitsLinks(body))
+    loadLinks().then(
+      () => node.replaceChildren(messageText(body)),
+      () => {}, // stays plain text
+    );
+  return node;
 }
 
 function field(name, label, mode, type, value) {
@@ -191,6 +205,8 @@ export function chatView({ greeting, onSend, onTyping, onRetry, onTranscript, ha
   const composer = el("form", { class: "composer" }, input, send);
   const byId = new Map();
   let typingTimer = null;
+  // "Today" becomes "Yesterday" at midnight while the chat stays open.
+  setInterval(() => renderDays(confirmed, daySeparator), 60_000);
 
   composer.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -228,7 +244,7 @@ export function chatView({ greeting, onSend, onTyping, onRetry, onTranscript, ha
         "data-client-id": message.client_msg_id || "",
       },
       el("span", { class: "sr-only", text: `${who}: ` }),
-      el("div", { class: "bubble", text: message.body }),
+      bubbleText(message.body),
       el("div", {
         class: "meta",
         text: mine ? time(message.created_at) : `${who} · ${time(message.created_at)}`,
@@ -257,11 +273,13 @@ export function chatView({ greeting, onSend, onTyping, onRetry, onTranscript, ha
         sibling;
         sibling = sibling.previousElementSibling
       ) {
+        if (!sibling.dataset.at) continue; // a day separator: renderDays puts it right
         if (sibling.dataset.at <= message.created_at) break;
         before = sibling;
       }
       confirmed.insertBefore(node, before);
       byId.set(message.id, node);
+      renderDays(confirmed, daySeparator);
       if (!mine) {
         typing.hidden = true;
         if (announce)
@@ -316,6 +334,13 @@ export function chatView({ greeting, onSend, onTyping, onRetry, onTranscript, ha
       byId.clear();
     },
   };
+}
+
+function daySeparator(label, key) {
+  const node = el("div", { class: "day-separator", role: "separator", "aria-label": label });
+  node.dataset.day = key;
+  node.append(el("span", { text: label }));
+  return node;
 }
 
 export function svg(d) {
