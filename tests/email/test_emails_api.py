@@ -4,11 +4,14 @@ failed one again, up to a real SMTP server (aiosmtpd on loopback) taking it."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from chatdesk.actions.email import queue_email
 from chatdesk.app import create_app
@@ -148,6 +151,54 @@ def test_the_list_by_state_with_recipient_and_subject_and_never_a_note(client: T
     assert sent["to"] == "ann@example.org" and sent["kind"] == "offline_ack"
     assert _emails(client, owner, "?status=pending") == []
     assert [e["id"] for e in _emails(client, owner, "?status=failed&limit=2")] == [gone, mention]
+
+
+@contextmanager
+def count_statements(client: TestClient) -> Iterator[list[str]]:
+    """The statements the readers run meanwhile."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = services_db(client).read_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_the_list_costs_the_same_statements_however_many_emails(settings: Settings) -> None:
+    # The hub's and the worker's periodic reads share the read engine: slowed right down,
+    # only the request's own statements are counted.
+    quiet = settings.model_copy(update={"event_poll_seconds": 3600.0, "job_poll_seconds": 3600.0})
+    with TestClient(create_app(quiet)) as client:
+        world = make_world(client)
+        db = services_db(client)
+
+        def add_emails(count: int) -> None:
+            for i in range(count):
+                token = visitor_token(client, world.site["site_key"], email=f"v{i}@example.org")
+                cid = start_conversation(client, token)["conversation"]["id"]
+                watcher = add_operator(db, "agent")
+                failed_email(db, {"template": "transcript", "conversation_id": cid})
+                failed_email(
+                    db,
+                    {"template": "unanswered", "conversation_id": cid, "operator_id": watcher.id},
+                )
+
+        def cost() -> int:
+            client.get("/api/v1/emails", headers=csrf(world.owner))  # warm the pool
+            with count_statements(client) as statements:
+                listed = _emails(client, world.owner)
+            assert all(email["to"] for email in listed)
+            return len(statements)
+
+        add_emails(1)
+        few = cost()
+        add_emails(6)
+        assert cost() == few
 
 
 @pytest.mark.parametrize(
