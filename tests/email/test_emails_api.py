@@ -245,7 +245,11 @@ def test_resend_refuses_what_is_not_a_failed_email(settings: Settings) -> None:
         again = client.post(f"/api/v1/emails/{delivered}/resend", headers=csrf(owner))
         assert again.status_code == 409, again.text
         assert again.json()["error"]["details"] == {"status": "delivered"}
-        failed = failed_email(db, payload)
+        # To a visitor with an address (one without would be "sent" at once: nothing to
+        # send), so the job stays pending while the worker retries port 9.
+        token = visitor_token(client, world.site["site_key"], email="ann@example.org")
+        cid = start_conversation(client, token)["conversation"]["id"]
+        failed = failed_email(db, {"template": "transcript", "conversation_id": cid})
         first = client.post(f"/api/v1/emails/{failed}/resend", headers=csrf(owner))
         assert first.status_code == 202, first.text
         assert first.json()["status"] == "pending" and first.json()["attempts"] == 0
