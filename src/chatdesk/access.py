@@ -30,6 +30,7 @@ __all__ = [
     "access_api_token",
     "access_canned_response",
     "access_conversation",
+    "access_email_job",
     "access_operator",
     "access_site",
     "access_webhook",
@@ -161,6 +162,16 @@ def access_webhook(conn: Connection, actor: Actor, webhook_id: str) -> Row[Any]:
     row = _by_id(conn, webhooks, webhook_id)
     if row is None:
         raise NotFound("Webhook not found.")
+    return row
+
+
+def access_email_job(conn: Connection, actor: Actor, job_id: str) -> Row[Any]:
+    """An email job of the outbox (its kind starts with ``email``), for admins and owners
+    (of every site, as all settings are); any other job is not found."""
+    require_role(actor, SETTINGS_ROLE)
+    row = _by_id(conn, outbox, job_id)
+    if row is None or not str(row.kind).startswith("email"):
+        raise NotFound("Email not found.")
     return row
 
 

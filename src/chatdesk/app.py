@@ -35,6 +35,7 @@ from chatdesk.web import (
     console_api,
     console_pages,
     email_pages,
+    emails_api,
     health,
     webhooks_api,
     widget_api,
@@ -218,7 +219,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.state.services = services
     install_error_handlers(app)
     # Routes are matched in order, one by one: the busiest (the widget's) go first.
-    for module in (widget_api, console_api, auth_api, admin_api, webhooks_api, health):
+    routers = (widget_api, console_api, auth_api, admin_api, webhooks_api, emails_api, health)
+    for module in routers:
         app.include_router(module.router)
     app.include_router(console_pages.router, include_in_schema=False)
     app.include_router(widget_pages.router, include_in_schema=False)

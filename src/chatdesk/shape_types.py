@@ -29,6 +29,8 @@ __all__ = [
     "ConversationPage",
     "ConversationStatus",
     "DeliveryStatus",
+    "EmailJob",
+    "EmailJobList",
     "ErrorBody",
     "ErrorEnvelope",
     "Event",
@@ -405,6 +407,29 @@ class WebhookDelivery(TypedDict):
 
 class WebhookDeliveryList(TypedDict):
     deliveries: list[WebhookDelivery]
+
+
+class EmailJob(TypedDict):
+    """An email job of the outbox as the console lists it (``queries/email_jobs.py``)."""
+
+    id: str
+    kind: str
+    to: str | None
+    subject: str | None
+    conversation_id: str | None
+    status: DeliveryStatus
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: str
+    updated_at: str
+    next_attempt_at: str | None
+    delivered_at: str | None
+
+
+class EmailJobList(TypedDict):
+    emails: list[EmailJob]
+    email_enabled: bool
 
 
 class AuditEntry(TypedDict):

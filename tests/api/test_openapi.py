@@ -21,8 +21,8 @@ from fastapi.testclient import TestClient
 from chatdesk.settings import Settings
 from chatdesk.web import widget_api
 from tests.api.world import PASSWORD, api_world, new_site
-from tests.email.conftest import email_settings
-from tests.factories import bearer, csrf, login
+from tests.email.conftest import email_settings, failed_email
+from tests.factories import bearer, csrf, login, services_db
 from tests.schema_conformance import conformance_for
 
 COMPONENT = "#/components/schemas/"
@@ -189,6 +189,10 @@ def _settings_calls(client: TestClient, op: dict[str, str]) -> None:
     resend = f"/api/v1/webhooks/{made['id']}/deliveries/{deliveries[0]['id']}/resend"
     ok(client.post(resend, headers=op), 202)
     ok(client.delete(f"/api/v1/webhooks/{made['id']}", headers=op), 204)
+    payload = {"template": "transcript", "conversation_id": "01jzzzzzzzzzzzzzzzzzzzzzzz"}
+    email_id = failed_email(services_db(client), payload)
+    ok(client.get("/api/v1/emails?status=failed", headers=op))
+    ok(client.post(f"/api/v1/emails/{email_id}/resend", headers=op), 202)
 
 
 def test_every_operation_answers_as_declared(client: TestClient) -> None:

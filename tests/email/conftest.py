@@ -20,7 +20,13 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from sqlalchemy import update
 
+from chatdesk.actions.email import queue_email
+from chatdesk.db.batch import Unit
+from chatdesk.db.runner import Database
+from chatdesk.db.tables import outbox
+from chatdesk.jobs.outbox import Outcome, record_outcomes
 from chatdesk.settings import Settings
 from tests.conftest import free_port
 from tests.event_loops import run_coroutine
@@ -131,12 +137,17 @@ def _start(handler: SinkHandler, **kwargs: Any) -> Iterator[Controller]:
             gc.collect()
 
 
-@pytest.fixture
-def smtp_sink() -> Iterator[Sink]:
-    """A plain SMTP server (no TLS, no sign-in)."""
+def plain_sink() -> Iterator[Sink]:
+    """A plain SMTP server (no TLS, no sign-in) while the generator runs (one item)."""
     handler = SinkHandler()
     for controller in _start(handler):
         yield Sink(handler, controller.port, f"smtp://127.0.0.1:{controller.port}")
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[Sink]:
+    """A plain SMTP server (no TLS, no sign-in)."""
+    yield from plain_sink()
 
 
 @pytest.fixture
@@ -190,6 +201,31 @@ class JobLike:
     kind: str = "email"
     attempts: int = 0
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def failed_email(
+    db: Database,
+    payload: dict[str, Any],
+    *,
+    error: str = "the recipient was refused (550)",
+    status_code: int | None = 550,
+    attempts: int = 1,
+) -> str:
+    """An email job that failed for good after ``attempts`` attempts, as the worker
+    records it (``record_outcomes``); its id."""
+    job_id: str = db.write_sync(_failed_email, payload, error, status_code, attempts)
+    return job_id
+
+
+def _failed_email(
+    unit: Unit, payload: dict[str, Any], error: str, status_code: int | None, attempts: int
+) -> str:
+    job_id = queue_email(unit, payload)
+    # As ``attempts`` claims would have counted them.
+    unit.conn.execute(update(outbox).where(outbox.c.id == job_id).values(attempts=attempts))
+    failed = Outcome(job_id, "email", attempts, "failed", status_code=status_code, error=error)
+    assert record_outcomes(unit, [failed]) == 1
+    return job_id
 
 
 def run(coro: Any) -> Any:

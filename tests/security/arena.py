@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from chatdesk.actions.auth import create_session
 from chatdesk.actions.operators import create_operator
 from chatdesk.security.passwords import hash_password
+from tests.email.conftest import failed_email
 from tests.factories import (
     Operator,
     bearer,
@@ -261,6 +262,12 @@ def _resend(arena: Arena, _who: str) -> Request:
     return f"/api/v1/webhooks/{arena.webhook['id']}/deliveries/{a_delivery(arena)}/resend", None
 
 
+def _resend_email(arena: Arena, _who: str) -> Request:
+    """A fresh failed email each time (the arena sends no email: admins get 409)."""
+    payload = {"template": "transcript", "conversation_id": arena.conv_a["id"]}
+    return f"/api/v1/emails/{failed_email(services_db(arena.client), payload)}/resend", None
+
+
 def _password(arena: Arena, who: str) -> Request:
     operator = arena.principals[who].operator
     password = operator.password if operator else "pw-not-a-real-password"
@@ -390,6 +397,8 @@ BUILDERS: dict[tuple[str, str], Builder] = {
         None,
     ),
     ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/resend"): _resend,
+    ("GET", "/api/v1/emails"): lambda a, _w: ("/api/v1/emails?status=failed&limit=5", None),
+    ("POST", "/api/v1/emails/{email_id}/resend"): _resend_email,
 }
 
 # Routes that only visitors (bearer cdv_) or nobody in particular call: never cookie-authenticated.

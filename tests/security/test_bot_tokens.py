@@ -50,6 +50,8 @@ BOT_EXPECTED: dict[tuple[str, str], int] = {
     ("DELETE", "/api/v1/webhooks/{webhook_id}"): 403,
     ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): 403,
     ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/resend"): 403,
+    ("GET", "/api/v1/emails"): 403,
+    ("POST", "/api/v1/emails/{email_id}/resend"): 403,
 }
 
 

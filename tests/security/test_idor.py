@@ -101,6 +101,9 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/resend"): _ADMIN.replace(
         "200", "202"
     ),
+    ("GET", "/api/v1/emails"): _ADMIN,
+    # The arena sends no email: a failed email cannot be sent again there (409).
+    ("POST", "/api/v1/emails/{email_id}/resend"): _ADMIN.replace("200", "409"),
 }
 
 _CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict"}
@@ -210,6 +213,8 @@ def test_settings_ids_that_do_not_exist_are_404(arena: Arena) -> None:
         ("DELETE", f"/api/v1/webhooks/{MISSING_ID}", None),
         ("GET", f"/api/v1/webhooks/{MISSING_ID}/deliveries", None),
         ("POST", f"/api/v1/webhooks/{MISSING_ID}/deliveries/{MISSING_ID}/resend", None),
+        ("POST", f"/api/v1/emails/{MISSING_ID}/resend", None),
+        ("POST", f"/api/v1/emails/msg_{MISSING_ID}/resend", None),
     ]:
         response = arena.call(method, path, "own", json=body)
         assert response.status_code == 404, (path, response.text)

@@ -1,5 +1,5 @@
 """Email: which emails a change causes (queued in the same unit of work), a visitor's
-transcript request, unsubscribing, and what a sent digest marks.
+transcript request, unsubscribing, and an admin sending a failed email again.
 
 Every email is a job of the durable outbox, kind ``"email"``, queued with
 :func:`queue_email` inside the unit that causes it, so a crash never loses nor
@@ -33,14 +33,16 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
-from chatdesk.access import access_conversation
+from chatdesk.access import access_conversation, access_email_job
+from chatdesk.actions.audit import record
 from chatdesk.business_hours import is_open
 from chatdesk.db.batch import Unit
-from chatdesk.db.tables import operators, site_operators, sites, visitors
+from chatdesk.db.tables import operators, outbox, site_operators, sites, visitors
 from chatdesk.errors import Conflict, ValidationFailed
 from chatdesk.jobs.outbox import enqueue
+from chatdesk.queries.email_jobs import email_job
 from chatdesk.security.principals import OperatorActor, VisitorActor
-from chatdesk.shape_types import Message
+from chatdesk.shape_types import EmailJob, Message
 
 __all__ = [
     "EMAIL_KIND",
@@ -51,6 +53,7 @@ __all__ = [
     "queue_reply_digest",
     "queue_started",
     "request_transcript",
+    "resend_email",
     "unsubscribe_operator",
     "unsubscribe_visitor",
 ]
@@ -251,4 +254,46 @@ def unsubscribe_operator(unit: Unit, operator_id: str, notification: str) -> boo
     return bool(result.rowcount)
 
 
-# -- what the sender records --------------------------------------------------------------
+# -- what admins do -------------------------------------------------------------------------
+
+
+def resend_email(
+    unit: Unit,
+    actor: OperatorActor,
+    job_id: str,
+    *,
+    email_enabled: bool,
+    ip: str | None = None,
+) -> EmailJob:
+    """Queue a failed email job again, due now, with its attempts counted afresh (the
+    same job id, so the same Message-ID). 404 for what is not an email job, 409 for one
+    that has not failed or when chatdesk sends no email. The email is rendered when it
+    is sent, so it says what is true then. Its age still counts from when it was queued:
+    one older than ``CHATDESK_JOB_MAX_AGE_HOURS`` gets this one attempt."""
+    row = access_email_job(unit.conn, actor, job_id)
+    if not email_enabled:
+        raise Conflict("chatdesk sends no email: CHATDESK_SMTP_URL is not set.")
+    if row.status != "failed":
+        raise Conflict("Only a failed email can be sent again.", {"status": row.status})
+    unit.conn.execute(
+        update(outbox)
+        .where(outbox.c.id == job_id, outbox.c.status == "failed")
+        .values(
+            status="pending",
+            attempts=0,
+            next_attempt_at=unit.now,
+            claimed_until=None,
+            delivered_at=None,
+        )
+    )
+    shown = email_job(unit.conn, job_id)
+    record(
+        unit,
+        "email.resend",
+        operator_id=actor.operator_id,
+        target_type="email",
+        target_id=job_id,
+        ip=ip,
+        details={"kind": shown["kind"], "attempts": row.attempts, "last_error": row.last_error},
+    )
+    return shown

@@ -322,7 +322,8 @@ webhooks = Table(
 # email), written in the transaction that causes it. ``id`` is stable across attempts
 # (the Standard Webhooks ``webhook-id``). A job is due when pending and
 # ``next_attempt_at`` has passed; claiming it pushes ``next_attempt_at`` to the end of
-# its lease (``claimed_until``), so a job whose claimer died is due again after it.
+# its lease (``claimed_until``), so a job whose claimer died is due again after it. A
+# ``failed`` job is never due again: its ``next_attempt_at`` keeps when it failed.
 outbox = Table(
     "outbox",
     metadata,

@@ -18,7 +18,6 @@ mailbox providers expect.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -30,21 +29,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 
-from chatdesk.queries.email import EmailPlan, MailMessage
+from chatdesk.queries.email import EmailPlan, MailMessage, email_subject, header_text
 from chatdesk.security.signing import ReplyTokens, UnsubscribeTokens
 
 __all__ = ["Composer", "Letterhead", "conversation_root"]
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 _VISITOR_KIND = "v"  # unsubscribe kinds: security/signing.py
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-_SUBJECTS = {
-    "replies": "Your conversation with {site}",
-    "transcript": "Your conversation with {site}",
-    "offline_ack": "Your conversation with {site}",
-    "unanswered": "[{site}] Waiting for an answer: {visitor}",
-    "mention": "[{site}] You were mentioned: {visitor}",
-}
 _PREHEADERS = {
     "replies": "New replies to your conversation",
     "transcript": "The transcript you asked for",
@@ -66,11 +57,6 @@ def _templates() -> jinja2.Environment:
         "  " + line for line in str(text).splitlines()
     )
     return env
-
-
-def _header_text(value: str, limit: int = 200) -> str:
-    """Text fit for a header: no line breaks or control characters, bounded."""
-    return _CONTROL.sub(" ", value).strip()[:limit]
 
 
 def _on_accent(color: str) -> str:
@@ -114,9 +100,9 @@ class Composer:
         kind, subject_id = self._unsubscribe_subject(plan)
         token = self.unsubscribe.make(kind, subject_id)
         unsubscribe_url = f"{head.base_url.rstrip('/')}/email/unsubscribe/{token}"
-        site = _header_text(plan.site_name, 100)
-        visitor = _header_text(plan.visitor_name or plan.visitor_email or "a visitor", 100)
-        subject = _SUBJECTS[plan.template].format(site=site, visitor=visitor)
+        site = header_text(plan.site_name, 100)
+        visitor_label = plan.visitor_name or plan.visitor_email or "a visitor"
+        subject = email_subject(plan.template, plan.site_name, visitor_label)
         context = self._context(plan, subject, unsubscribe_url)
         env = _templates()
         text = env.get_template(f"email/{plan.template}.txt").render(context)
@@ -125,7 +111,7 @@ class Composer:
         message = EmailMessage()
         display = site if plan.audience == "visitor" else f"{site} (chatdesk)"
         message["From"] = formataddr((display, self.address))
-        message["To"] = formataddr((_header_text(plan.to_name or ""), plan.to_address))
+        message["To"] = formataddr((header_text(plan.to_name or ""), plan.to_address))
         message["Subject"] = subject
         message["Date"] = format_datetime(now.astimezone(UTC))
         message["Message-ID"] = f"<{job_id}.{plan.template}@{self.domain}>"

@@ -425,7 +425,8 @@ def record_outcomes(unit: Unit, outcomes: Sequence[Outcome]) -> int:
 
     An outcome applies only while its job is still pending at that attempt: one that a
     slower claimer reports after the lease ran out and another process claimed the job
-    again (so the attempt count moved on) changes nothing.
+    again (so the attempt count moved on) changes nothing. A job that fails for good
+    keeps the time it failed in ``next_attempt_at`` (it is never due again).
     """
     applied = 0
     for outcome in outcomes:
@@ -442,6 +443,8 @@ def record_outcomes(unit: Unit, outcomes: Sequence[Outcome]) -> int:
                 values["delivered_at"] = unit.now
             elif outcome.status == "pending":
                 values["next_attempt_at"] = outcome.next_attempt_at or unit.now
+            else:  # never due again: the column keeps when it failed (the console shows it)
+                values["next_attempt_at"] = unit.now
         done = unit.conn.execute(
             update(outbox)
             .where(

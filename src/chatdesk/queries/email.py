@@ -7,6 +7,7 @@ Private notes are never read into a plan: an email carries public messages only.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,10 +17,44 @@ from sqlalchemy import Connection, Row, or_, select
 from chatdesk.clock import aware
 from chatdesk.db.tables import conversations, messages, operators, site_operators, sites, visitors
 
-__all__ = ["EmailPlan", "MailMessage", "plan_email"]
+__all__ = [
+    "OPERATOR_TEMPLATES",
+    "VISITOR_TEMPLATES",
+    "EmailPlan",
+    "MailMessage",
+    "email_subject",
+    "header_text",
+    "plan_email",
+]
 
 STAFF = ("operator", "bot")
 TRANSCRIPT_LIMIT = 1000  # messages in one transcript email, the newest kept
+# Who each template is written to: the conversation's visitor, or one operator
+# (the job's ``operator_id``).
+VISITOR_TEMPLATES = ("replies", "transcript", "offline_ack")
+OPERATOR_TEMPLATES = ("unanswered", "mention")
+_SUBJECTS = {
+    "replies": "Your conversation with {site}",
+    "transcript": "Your conversation with {site}",
+    "offline_ack": "Your conversation with {site}",
+    "unanswered": "[{site}] Waiting for an answer: {visitor}",
+    "mention": "[{site}] You were mentioned: {visitor}",
+}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def header_text(value: str, limit: int = 200) -> str:
+    """Text fit for a header: no line breaks or control characters, bounded."""
+    return _CONTROL.sub(" ", value).strip()[:limit]
+
+
+def email_subject(template: str, site_name: str, visitor_label: str) -> str:
+    """The subject of an email of ``template`` (one of ``plan_email``'s); ``visitor_label``
+    is the visitor's name, else their email, else "a visitor". It names no message:
+    the console may show it wherever it shows the email."""
+    site = header_text(site_name, 100)
+    visitor = header_text(visitor_label, 100)
+    return _SUBJECTS[template].format(site=site, visitor=visitor)
 
 
 @dataclass(frozen=True)

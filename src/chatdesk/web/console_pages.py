@@ -32,6 +32,10 @@ Decisions (the front end lives in ``static/console/``, one ES module per job):
   (``owner@chatdesk.local``), it asks them to replace the generated password.
 - The audit log is a settings section for owners only (``/admin/settings/audit``):
   admins see no tab and get a 403 page, as agents do for all of settings.
+- Emails (``/admin/settings/emails``, beside Webhooks) lists the outbox's email jobs,
+  failed ones first, with a "Send again" button each; ``?status=pending|delivered``
+  shows the others. Without ``CHATDESK_SMTP_URL`` the page says email is not
+  configured and the buttons are disabled (the API would answer 409).
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ SETTINGS_SECTIONS = {
     "canned": "Canned responses",
     "tokens": "API tokens",
     "webhooks": "Webhooks",
+    "emails": "Emails",
     "audit": "Audit log",
 }
 # The role each section needs (the API's own rule, from access.py); a section is

@@ -24,6 +24,7 @@ const ACTIONS = [
   ["webhook.update", "Changed a webhook"],
   ["webhook.delete", "Deleted a webhook"],
   ["webhook.resend", "Resent a webhook delivery"],
+  ["email.resend", "Sent a failed email again"],
   ["conversation.status", "Changed a conversation status"],
   ["conversation.assignee_id", "Assigned a conversation"],
   ["conversation.labels", "Changed conversation labels"],

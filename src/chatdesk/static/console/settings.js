@@ -1,8 +1,9 @@
 // Settings (admins and owners): sites and their widget, operators, canned responses, API tokens,
-// webhooks; the audit log (owners only). One section per page, drawn by its own module.
+// webhooks, emails; the audit log (owners only). One section per page, drawn by its own module.
 import { renderAudit } from "./audit.js";
 import { renderCanned } from "./canned.js";
 import "./chrome.js";
+import { renderEmails } from "./emails.js";
 import { renderOperators } from "./operators.js";
 import { say } from "./section.js";
 import { renderSites } from "./sites.js";
@@ -17,6 +18,7 @@ const RENDER = {
   canned: renderCanned,
   tokens: renderTokens,
   webhooks: renderWebhooks,
+  emails: renderEmails,
   audit: renderAudit,
 };
 
