@@ -1,9 +1,10 @@
 // Settings: the emails chatdesk could not send (or is still sending, or sent), and sending a
 // failed one again. Recipient and subject are what the email would carry now (docs/api.md).
 import { api, query } from "./api.js";
-import { clear, fullTime, h } from "./dom.js";
+import { clear, h } from "./dom.js";
 import { field, select } from "./forms.js";
 import { attempt, card, root, say } from "./section.js";
+import { formatDateTime, timeElement } from "./time.js";
 
 const KINDS = new Map([
   ["replies", "Reply notification"],
@@ -53,20 +54,10 @@ function recipientOf(email) {
   });
 }
 
-const thisYear = new Intl.DateTimeFormat(undefined, {
-  month: "short",
-  day: "numeric",
-  hour: "numeric",
-  minute: "2-digit",
-});
-const otherYear = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-
 function whenOf(email) {
   const [key] = WHEN[email.status];
   const value = email[key] || email.updated_at;
-  const date = new Date(value);
-  const format = date.getFullYear() === new Date().getFullYear() ? thisYear : otherYear;
-  return h("time", { datetime: value, title: fullTime(value), text: format.format(date) });
+  return timeElement(value, "time", { text: formatDateTime });
 }
 
 function emailRow(email, { canSend, noEmailHint, reload }) {
