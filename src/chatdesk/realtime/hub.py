@@ -225,6 +225,8 @@ class Hub:
         # Told every event id the hub learns of (wake-ups, polls of the head), on its loop:
         # how the outbox worker hears of new events to dispatch. Each must be cheap.
         self.watchers: list[Callable[[int], None]] = []
+        # Handlers of the bus's other kinds of message, by kind (operator presence).
+        self._handlers: dict[str, Callable[[Message], None]] = {}
 
     @property
     def parked(self) -> int:
@@ -354,6 +356,16 @@ class Hub:
         self._publishing.add(task)
         task.add_done_callback(self._publishing.discard)
 
+    def hand_here(self, keys: list[Key], event: Mapping[str, Any]) -> None:
+        """Hand ``event`` to the listeners parked under ``keys`` in this process only;
+        never stored (each process derives it for its own listeners)."""
+        self._wake(keys, dict(event))
+
+    def on_bus(self, kind: str, handler: Callable[[Message], None]) -> None:
+        """Have ``handler`` called (on the hub's loop) with every bus message of ``kind``,
+        from any process, this one included."""
+        self._handlers[kind] = handler
+
     async def publish_ephemeral(self, keys: list[Key], event: Mapping[str, Any]) -> None:
         """Hand ``event`` to the listeners parked under ``keys`` in every process; never stored."""
         # A Mapping: the hub carries any JSON object, a shape's TypedDict included.
@@ -369,6 +381,8 @@ class Hub:
             who = message["principal"]
             if who[0] in ("visitor", "operator", "api_token"):
                 self._recheck(Principal(who[0], str(who[1])))
+        elif isinstance(kind, str) and kind in self._handlers:
+            self._handlers[kind](message)
 
     # -- following the log ---------------------------------------------------------
 
