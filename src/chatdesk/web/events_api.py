@@ -58,7 +58,7 @@ async def events_response(
     streaming = "text/event-stream" in request.headers.get("accept", "")
     seconds = settings.long_poll_default_wait if wait is None else wait
     seconds = min(seconds, settings.long_poll_max_wait)
-    console = _console_stream(services, actor, streaming or seconds > 0)
+    console: Callable[[], None] | None = None
     try:
         if streaming:
             resume = _last_event_id(request)
@@ -71,22 +71,28 @@ async def events_response(
                 send_timeout=settings.sse_send_timeout_seconds,
                 still_allowed=still_allowed,
                 on_heartbeat=on_heartbeat,
-                on_close=_both(on_close, console) if console is not None else on_close,
+                on_close=on_close,
             )
             handed_over = True  # the stream frees its slot when it ends
+            # Counted once its listener is parked, so the operator's own stream carries
+            # the news of their arrival too.
+            console = _console_stream(services, actor, parks=True)
+            if console is not None:
+                stream.on_close = _both(on_close, console)
             return stream
+        console = _console_stream(services, actor, parks=seconds > 0)
         return await long_poll(
             services.db, services.hub, actor, after, seconds, receive=request.receive
         )
     finally:
         if not handed_over:
             services.stream_slots.release(principal)
-            if console is not None:
+            if console is not None:  # a long-poll's wait is over
                 console()
 
 
 def _console_stream(
-    services: Services, actor: OperatorActor | VisitorActor, parks: bool
+    services: Services, actor: OperatorActor | VisitorActor, *, parks: bool
 ) -> Callable[[], None] | None:
     """A signed-in operator's stream that may park (SSE, a long-poll with a wait) is a
     console open: they count as connected (ADR 0015) until the returned hook is
