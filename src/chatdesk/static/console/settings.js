@@ -4,6 +4,7 @@ import { renderAudit } from "./audit.js";
 import { renderCanned } from "./canned.js";
 import "./chrome.js";
 import { renderOperators } from "./operators.js";
+import { followPresence } from "./presence.js";
 import { say } from "./section.js";
 import { renderSites } from "./sites.js";
 import { renderTokens } from "./tokens.js";
@@ -19,6 +20,8 @@ const RENDER = {
   webhooks: renderWebhooks,
   audit: renderAudit,
 };
+
+followPresence(); // an operator on a settings page is at the console too
 
 (async () => {
   try {

@@ -13,6 +13,7 @@ const TYPES = [
   "message.created",
   "visitor.updated",
   "typing",
+  "operator.presence",
 ];
 
 export class LiveStream {
