@@ -58,7 +58,9 @@ async def events_response(
     streaming = "text/event-stream" in request.headers.get("accept", "")
     seconds = settings.long_poll_default_wait if wait is None else wait
     seconds = min(seconds, settings.long_poll_max_wait)
-    console: Callable[[], None] | None = None
+    # Counted before its listener parks: an operator's own stream does not carry the
+    # news of their own arrival (the console reads its team's presence over REST).
+    console = _console_stream(services, actor, parks=streaming or seconds > 0)
     try:
         if streaming:
             resume = _last_event_id(request)
@@ -71,23 +73,17 @@ async def events_response(
                 send_timeout=settings.sse_send_timeout_seconds,
                 still_allowed=still_allowed,
                 on_heartbeat=on_heartbeat,
-                on_close=on_close,
+                on_close=_both(on_close, console) if console is not None else on_close,
             )
-            handed_over = True  # the stream frees its slot when it ends
-            # Counted once its listener is parked, so the operator's own stream carries
-            # the news of their arrival too.
-            console = _console_stream(services, actor, parks=True)
-            if console is not None:
-                stream.on_close = _both(on_close, console)
+            handed_over = True  # the stream frees its slot (and its console) when it ends
             return stream
-        console = _console_stream(services, actor, parks=seconds > 0)
         return await long_poll(
             services.db, services.hub, actor, after, seconds, receive=request.receive
         )
     finally:
         if not handed_over:
             services.stream_slots.release(principal)
-            if console is not None:  # a long-poll's wait is over
+            if console is not None:  # a long-poll's wait is over (or the stream never began)
                 console()
 
 
