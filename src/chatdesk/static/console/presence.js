@@ -120,6 +120,9 @@ export async function followPresence() {
     onResync: refreshPresence,
     // Presence changes are not kept for a stream that was not open: read them again.
     onStatus: (status) => status === "live" && refreshPresence(),
+    // Signed out elsewhere: this page's next action sends the operator to sign in
+    // (a form being filled in is not taken away under them).
+    onSignedOut: () => stream.close(),
   });
   try {
     stream.start(await stream.head());
