@@ -44,6 +44,9 @@ _log = logging.getLogger("chatdesk.presence")
 EVENT_TYPE = "operator.presence"
 # A process not heard of for this many of its announce intervals is gone.
 _MISSED = 3
+# A process tells the others an operator's last stream here closed only if it stays
+# closed this long: a long-poll console polls again within it, and costs no message.
+_SETTLE = 1.0
 _CENSUS, _SYNC, _AWAY = "presence", "presence.sync", "presence.away"
 
 
@@ -74,6 +77,7 @@ class OperatorPresence:
         self._streams: dict[str, int] = {}  # operator id -> console streams open here
         self._nodes: dict[str, _Node] = {}
         self._present: set[str] = set()  # connected, or less than ``grace`` ago
+        self._snapshot: frozenset[str] | None = None  # of _present, made when asked
         self._leaving: dict[str, asyncio.TimerHandle] = {}
         self._away: set[str] = set()
         self._away_loaded = False
@@ -84,6 +88,8 @@ class OperatorPresence:
         # carries the whole set, so only the newest matters).
         self._outgoing: list[Message] = []
         self._census_due = False
+        self._census_forced = False
+        self._announced: frozenset[str] = frozenset()
         self._wake = asyncio.Event()
         self._bus_was_up = True
 
@@ -126,8 +132,11 @@ class OperatorPresence:
         return operator_id in self._present and operator_id not in self._away
 
     def connected(self) -> frozenset[str]:
-        """Operators with a console stream open in some process (or within the grace)."""
-        return frozenset(self._present)
+        """Operators with a console stream open in some process (or within the grace):
+        a snapshot, safe to hand to a reader thread."""
+        if self._snapshot is None:
+            self._snapshot = frozenset(self._present)
+        return self._snapshot
 
     def stamp(self, shapes: Iterable[Operator] | Iterable[TeamMember]) -> None:
         """Fill in ``online`` on operator shapes built from the database, which can only
@@ -146,7 +155,7 @@ class OperatorPresence:
         held = self._streams.get(operator_id, 0)
         self._streams[operator_id] = held + 1
         if held == 0:
-            self._publish()
+            self._publish()  # sent only if the others do not know it yet
             self._arrive(operator_id)
 
     def closed(self, operator_id: str) -> None:
@@ -158,7 +167,7 @@ class OperatorPresence:
         self._streams.pop(operator_id, None)
         if self._loop is None:
             return  # stopping: the goodbye census says it
-        self._publish()
+        self._loop.call_later(min(_SETTLE, self.grace), self._publish)
         self._maybe_leave(operator_id)
 
     # -- the away choice -------------------------------------------------------------
@@ -179,10 +188,13 @@ class OperatorPresence:
 
     async def _load_away(self) -> None:
         try:
-            self._away = set(await self.load_away())
-            self._away_loaded = True
+            stored = set(await self.load_away())
         except Exception as exc:  # the database is down: the next tick tries again
             _log.warning("presence: could not read away choices (%s)", type(exc).__name__)
+            return
+        self._away_loaded = True
+        for operator_id in stored ^ self._away:  # choices missed while the bus was down
+            self._choose(operator_id, operator_id in stored)
 
     # -- what this process shows -----------------------------------------------------
 
@@ -217,6 +229,7 @@ class OperatorPresence:
         if operator_id not in self._present:
             before = self._shown(operator_id)
             self._present.add(operator_id)
+            self._snapshot = None
             self._tell(operator_id, before)
 
     def _maybe_leave(self, operator_id: str) -> None:
@@ -232,6 +245,7 @@ class OperatorPresence:
             return
         before = self._shown(operator_id)
         self._present.discard(operator_id)
+        self._snapshot = None
         self._tell(operator_id, before)
 
     # -- the bus ---------------------------------------------------------------------
@@ -246,12 +260,14 @@ class OperatorPresence:
             "operators": sorted(self._streams),
         }
 
-    def _publish(self, message: Message | None = None) -> None:
-        """Queue ``message`` for the bus (None: this process's census)."""
+    def _publish(self, message: Message | None = None, *, force: bool = False) -> None:
+        """Queue ``message`` for the bus; None: this process's census, sent when its set
+        changed since the last one sent (or with ``force``: a heartbeat, an answer)."""
         if self._loop is None:
             return
         if message is None:
             self._census_due = True
+            self._census_forced |= force
         else:
             self._outgoing.append(message)
         self._wake.set()
@@ -262,10 +278,16 @@ class OperatorPresence:
             self._wake.clear()
             batch, self._outgoing = self._outgoing, []
             if self._census_due:
-                self._census_due = False
-                batch.append(self._census())
+                current = frozenset(self._streams)
+                if self._census_forced or current != self._announced:
+                    batch.append(self._census())
+                    self._announced = current
+                self._census_due = self._census_forced = False
             for message in batch:
-                await self.hub.bus.publish(message)  # never raises: a lost one is re-sent
+                try:
+                    await self.hub.bus.publish(message)  # a lost one is repaired by the next
+                except Exception:
+                    _log.exception("presence: publishing failed")
 
     def _on_census(self, message: Message) -> None:
         node_id = str(message["node"])
@@ -288,7 +310,7 @@ class OperatorPresence:
 
     def _on_sync(self, message: Message) -> None:
         if message.get("node") != self.node:
-            self._publish()
+            self._publish(force=True)
 
     def _on_away(self, message: Message) -> None:
         if message.get("node") != self.node:
@@ -315,7 +337,7 @@ class OperatorPresence:
             await self._load_away()
         self._bus_was_up = up
         if self._streams:
-            self._publish()
+            self._publish(force=True)  # still here: the others keep this process's set
         if up:  # while the bus is down the others cannot be heard: nobody expires
             self._expire()
 
