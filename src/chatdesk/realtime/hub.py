@@ -120,6 +120,7 @@ class Listener:
         "ephemeral",
         "keys",
         "left",
+        "listening",
         "principal",
         "recheck",
         "seen",
@@ -141,6 +142,7 @@ class Listener:
         self.backlog: list[Entry] | None = None
         self.recheck = False
         self.left = False  # its client hung up (set by the delivery that serves it)
+        self.listening = False  # registered with the hub (counted in ``Hub.parked``)
         self._woken = False
         self._waiter: asyncio.Future[bool] | None = None
         self.ephemeral: list[dict[str, Any]] = []
@@ -227,10 +229,12 @@ class Hub:
         self.watchers: list[Callable[[int], None]] = []
         # Handlers of the bus's other kinds of message, by kind (operator presence).
         self._handlers: dict[str, Callable[[Message], None]] = {}
+        self._parked = 0
 
     @property
     def parked(self) -> int:
-        return sum(len(group) for group in self._listeners.values())
+        """Listeners parked now, each once however many keys it parks under."""
+        return self._parked
 
     @property
     def seen(self) -> int:
@@ -266,9 +270,14 @@ class Hub:
         listener = Listener(keys, principal, seen, self._seen)
         for key in keys:
             self._listeners[key].add(listener)
+        listener.listening = True
+        self._parked += 1
         return listener
 
     def unlisten(self, listener: Listener) -> None:
+        if listener.listening:
+            listener.listening = False
+            self._parked -= 1
         for key in listener.keys:
             group = self._listeners.get(key)
             if group is not None:
