@@ -51,11 +51,21 @@ def test_every_event_type_is_documented() -> None:
     emitted = set()
     for path in SRC.rglob("*.py"):
         emitted |= set(
-            re.findall(r'"((?:conversation|message|visitor)\.[a-z_]+)"', path.read_text())
+            re.findall(r'"((?:conversation|message|visitor|operator)\.[a-z_]+)"', path.read_text())
         )
         emitted |= set(re.findall(r'"type": "(typing)"', path.read_text()))
-    emitted = {e for e in emitted if e == "typing" or e.endswith((".created", ".updated"))}
-    assert emitted >= {"conversation.created", "conversation.updated", "message.created", "typing"}
+    emitted = {
+        e
+        for e in emitted
+        if e == "typing" or e == "operator.presence" or e.endswith((".created", ".updated"))
+    }
+    assert emitted >= {
+        "conversation.created",
+        "conversation.updated",
+        "message.created",
+        "operator.presence",
+        "typing",
+    }
     assert {event for event in emitted if f"`{event}`" not in text} == set()
 
 

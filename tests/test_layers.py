@@ -199,7 +199,7 @@ def test_principals_are_spelt_in_one_place() -> None:
 
 
 def test_routing_keys_are_built_in_one_place() -> None:
-    """The hub's ``("all"|"s"|"v", id)`` keys come from realtime.routing only."""
+    """The hub's ``("all"|"s"|"v"|"ops", id)`` keys come from realtime.routing only."""
     found = []
     for path, tree in _all_trees():
         if path == SRC / "realtime" / "routing.py":
@@ -209,7 +209,7 @@ def test_routing_keys_are_built_in_one_place() -> None:
                 isinstance(node, ast.Tuple)
                 and len(node.elts) == 2
                 and isinstance(node.elts[0], ast.Constant)
-                and node.elts[0].value in {"all", "s", "v"}
+                and node.elts[0].value in {"all", "s", "v", "ops"}
             ):
                 found.append(f"{path.relative_to(SRC)}:{node.lineno}")
     assert found == []

@@ -23,8 +23,10 @@ from chatdesk.jobs.webhooks import WebhookSender
 from chatdesk.jobs.worker import Worker
 from chatdesk.logs import configure_logging
 from chatdesk.queries.events import EventLogReader
+from chatdesk.queries.operators import away_operator_ids
 from chatdesk.realtime.bus import make_bus
 from chatdesk.realtime.hub import Hub
+from chatdesk.realtime.operator_presence import OperatorPresence
 from chatdesk.runtime import Services
 from chatdesk.security.rate_limits import Limiter
 from chatdesk.settings import Settings
@@ -163,6 +165,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         worker.register(EmailSender(settings, db, clock=clock))
     # The worker hears of every new event the hub learns of, to dispatch webhooks.
     hub.watchers.append(worker.saw_event)
+    operator_presence = OperatorPresence(
+        hub,
+        clock,
+        lambda: db.read(away_operator_ids),
+        grace=settings.presence_grace_seconds,
+        announce=settings.presence_announce_seconds,
+    )
     services = Services(
         settings=settings,
         db=db,
@@ -175,6 +184,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         ),
         trusted_proxies=tuple(settings.trusted_proxies),
         worker=worker,
+        operator_presence=operator_presence,
     )
     services.metrics.watch(services)
     services.presence = VisitorPresence(db, settings.email_away)
@@ -187,6 +197,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         if problem:  # the server starts (it can still read); /readyz fails meanwhile
             _log.error("%s (%s): writes answer 503 until it is fixed", problem, db.file_path)
         await hub.start()
+        await operator_presence.start()
         inbound = None
         if settings.inbound_smtp_port is not None:
             from chatdesk.inbound.listener import InboundListener  # only where it is on
@@ -200,6 +211,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             await worker.stop()
             if inbound is not None:
                 await inbound.stop()
+            await operator_presence.stop()
             await hub.stop()
             await services.limiter.close()
             await db.aclose()

@@ -10,6 +10,7 @@ from chatdesk.db.runner import Database
 from chatdesk.jobs.worker import Worker
 from chatdesk.metrics import Metrics
 from chatdesk.realtime.hub import Hub
+from chatdesk.realtime.operator_presence import OperatorPresence
 from chatdesk.realtime.stream_slots import StreamSlots
 from chatdesk.security.auth import VisitorCache
 from chatdesk.security.rate_limits import Limiter
@@ -26,6 +27,8 @@ class Services:
     clock: Clock
     limiter: Limiter
     worker: Worker
+    # Which operators are online (ADR 0015).
+    operator_presence: OperatorPresence
     metrics: Metrics = field(default_factory=Metrics)
     visitor_cache: VisitorCache = field(default_factory=VisitorCache)
     trusted_proxies: tuple[str, ...] = ()

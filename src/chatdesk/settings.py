@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
     sse_send_timeout_seconds: float = Field(default=30.0, gt=0)
     event_poll_seconds: float = Field(default=2.0, gt=0)
+    # Operator presence (ADR 0015): how long a closed console stream still counts as
+    # online (a reconnect within it does not flicker offline), and how often each
+    # process tells the others whose streams it holds.
+    presence_grace_seconds: float = Field(default=5.0, ge=0, le=300)
+    presence_announce_seconds: float = Field(default=10.0, gt=0, le=300)
     # SQLite: readiness fails when the database's disk has less than this free.
     disk_min_free_mb: int = Field(default=32, ge=0)
     event_retention_days: int = Field(default=30, ge=1)

@@ -52,6 +52,7 @@ __all__ = [
     "OperatorList",
     "Prechat",
     "PrechatMode",
+    "Presence",
     "Readiness",
     "ReadinessCheck",
     "Role",
@@ -79,6 +80,9 @@ AuthorType = Literal["visitor", "operator", "system", "bot"]
 Role = Literal["owner", "admin", "agent"]
 TokenRole = Literal["owner", "admin", "agent", "bot"]
 PrechatMode = Literal["off", "optional", "required"]
+# An operator's presence: ``online`` with a console stream open and not away, ``away``
+# when they chose it, else ``offline`` (ADR 0015).
+Presence = Literal["online", "away", "offline"]
 # What a webhook may subscribe to (docs/events.md, "Webhooks").
 WebhookEventType = Literal[
     "conversation.created",
@@ -182,6 +186,8 @@ class EventData(TypedDict, total=False):
     author: Author
     private: bool
     by: Author
+    operator_id: str
+    presence: Presence
 
 
 class Event(TypedDict):
@@ -218,6 +224,8 @@ class WidgetSite(TypedDict):
     prechat: Prechat
     online: bool
     offline_message: str
+    # The line under the header while online ("We usually reply in a few minutes").
+    reply_time: str
     identity_required: bool
     # Whether chatdesk sends email: only then does the widget promise a reply by email.
     email_enabled: bool
@@ -265,6 +273,9 @@ class Operator(TypedDict):
     role: Role
     active: bool
     created_at: str
+    presence: Presence
+    # The most open conversations routing may give them (null: no limit).
+    max_open: int | None
     site_ids: NotRequired[list[str]]
     notifications: NotRequired[Notifications]
 
@@ -284,6 +295,7 @@ class TeamMember(TypedDict):
     id: str
     name: str
     role: Role
+    presence: Presence
 
 
 class TeamList(TypedDict):
@@ -329,6 +341,9 @@ class Site(TypedDict):
     identity_required: bool
     identity_replay_protection: bool
     identity_secret_set: bool
+    # The widget shows itself offline while no operator who answers the site is online.
+    require_agent_online: bool
+    reply_time: str
     created_at: str
     updated_at: str
     identity_secret: NotRequired[str | None]

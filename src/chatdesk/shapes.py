@@ -20,6 +20,7 @@ from chatdesk.shape_types import (
     Launcher,
     Message,
     Operator,
+    Presence,
     Site,
     TeamMember,
     Visitor,
@@ -42,6 +43,7 @@ __all__ = [
     "own_visitor_shape",
     "site_name_shape",
     "site_shape",
+    "stored_presence",
     "team_member_shape",
     "typing_shape",
     "visitor_shape",
@@ -115,6 +117,14 @@ def visitor_shape(row: Row[Any], prefix: str = "") -> Visitor:
     }
 
 
+def stored_presence(row: Row[Any]) -> Presence:
+    """What the database tells of an operator's presence: ``away`` (their choice) or
+    ``offline``; whether they are online only the process's memory knows, and the web
+    layer fills it in (``OperatorPresence.stamp``)."""
+    m = row._mapping
+    return "away" if m["away"] and m["active"] else "offline"
+
+
 def operator_shape(row: Row[Any], site_ids: list[str] | None = None) -> Operator:
     m = row._mapping
     shape: Operator = {
@@ -124,6 +134,8 @@ def operator_shape(row: Row[Any], site_ids: list[str] | None = None) -> Operator
         "role": m["role"],
         "active": bool(m["active"]),
         "created_at": iso(m["created_at"]),
+        "presence": stored_presence(row),
+        "max_open": m["max_open"],
     }
     if site_ids is not None:
         shape["site_ids"] = site_ids
@@ -147,6 +159,8 @@ def site_shape(row: Row[Any], *, with_secret: bool = True) -> Site:
         "identity_required": bool(m["identity_required"]),
         "identity_replay_protection": bool(m["identity_replay_protection"]),
         "identity_secret_set": m["identity_secret"] is not None,
+        "require_agent_online": bool(m["require_agent_online"]),
+        "reply_time": m["reply_time"],
         "created_at": iso(m["created_at"]),
         "updated_at": iso(m["updated_at"]),
     }
@@ -229,7 +243,7 @@ def audit_entry_shape(row: Row[Any]) -> AuditEntry:
 def team_member_shape(row: Row[Any]) -> TeamMember:
     """An operator as a teammate sees them (for assignment): no email, no sites."""
     m = row._mapping
-    return {"id": m["id"], "name": m["name"], "role": m["role"]}
+    return {"id": m["id"], "name": m["name"], "role": m["role"], "presence": stored_presence(row)}
 
 
 def site_name_shape(row: Row[Any]) -> InboxSite:
@@ -256,6 +270,7 @@ def widget_config_shape(site: Row[Any], *, online: bool, email: bool) -> WidgetC
             "prechat": {"name": m["prechat_name"], "email": m["prechat_email"]},
             "online": online,
             "offline_message": m["offline_message"],
+            "reply_time": m["reply_time"],
             "identity_required": bool(m["identity_required"]),
             "email_enabled": email,
         }

@@ -107,8 +107,8 @@ def test_team_and_labels(client: TestClient) -> None:
     world = api_world(client)
     agent = quick_operator(client, "agent", name="Zed Agent")
     team = client.get("/api/v1/team", headers=world.op).json()["operators"]
-    assert {"id": agent.id, "name": "Zed Agent", "role": "agent"} in team
-    assert all(set(member) == {"id", "name", "role"} for member in team)
+    assert {"id": agent.id, "name": "Zed Agent", "role": "agent", "presence": "offline"} in team
+    assert all(set(member) == {"id", "name", "role", "presence"} for member in team)
     assert client.get("/api/v1/labels", headers=world.op).json() == {"labels": []}
 
 

@@ -59,7 +59,7 @@ def test_change_password_signs_out_other_sessions(
         account = page.get_by_role("link", name="Account")
         expect(account).to_have_attribute("aria-current", "page")
         expect(page.get_by_role("heading", name="Your account")).to_be_visible()
-        expect(page.locator("#account-name")).to_have_text("Olivia Owner")
+        expect(page.get_by_label("Your name")).to_have_value("Olivia Owner")
         expect(page.locator("#account-email")).to_have_text(owner.email)
         expect(page.locator("#account-role")).to_contain_text("Owner")
         # Not the first-start owner: no nudge.

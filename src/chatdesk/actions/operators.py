@@ -21,8 +21,8 @@ __all__ = [
     "change_own_password",
     "create_operator",
     "revoke_sessions",
-    "set_own_notifications",
     "update_operator",
+    "update_own_profile",
 ]
 
 
@@ -55,6 +55,7 @@ def create_operator(
     role: str,
     password_hash: str,
     site_ids: list[str] | None = None,
+    max_open: int | None = None,
     ip: str | None = None,
 ) -> Operator:
     """A new operator; agents join ``site_ids`` (default: every site). Email is unique."""
@@ -71,6 +72,7 @@ def create_operator(
             role=role,
             password_hash=password_hash,
             active=True,
+            max_open=max_open,
             created_at=unit.now,
             updated_at=unit.now,
         )
@@ -109,7 +111,8 @@ def update_operator(
     *,
     ip: str | None = None,
 ) -> Operator:
-    """Change name, role, active, password or sites; role/active/password changes end sessions."""
+    """Change name, role, active, password, sites or ``max_open``; role/active/password
+    changes end sessions."""
     row = access_operator(unit.conn, actor, operator_id)
     if row.role == "owner" and not actor.at_least("owner"):
         raise Forbidden("Only an owner can change an owner.")
@@ -174,16 +177,31 @@ def change_own_password(
     )
 
 
-def set_own_notifications(unit: Unit, actor: OperatorActor, changes: dict[str, Any]) -> None:
-    """The signed-in operator's email notifications: ``notify_unanswered_minutes`` (a
-    conversation nobody answered within that many minutes; None turns it off) and
-    ``notify_mentions``. A bot token has no account to set them on (403)."""
-    require_person(actor, "Set notification preferences")
-    allowed = {"notify_unanswered_minutes", "notify_mentions"}
+def update_own_profile(
+    unit: Unit, actor: OperatorActor, changes: dict[str, Any], *, ip: str | None = None
+) -> None:
+    """The signed-in operator's own settings: ``name`` (what colleagues and visitors
+    see; audit-logged), ``away`` (their presence choice) and email notifications,
+    ``notify_unanswered_minutes`` (a conversation nobody answered within that many
+    minutes; None turns it off) and ``notify_mentions``. A bot token has no account to
+    set them on (403)."""
+    require_person(actor, "Change your profile")
+    allowed = {"name", "away", "notify_unanswered_minutes", "notify_mentions"}
     values = {k: v for k, v in changes.items() if k in allowed}
-    if values:
-        unit.conn.execute(
-            update(operators)
-            .where(operators.c.id == actor.operator_id)
-            .values(updated_at=unit.now, **values)
+    if not values:
+        return
+    unit.conn.execute(
+        update(operators)
+        .where(operators.c.id == actor.operator_id)
+        .values(updated_at=unit.now, **values)
+    )
+    if "name" in values and values["name"] != actor.name:
+        record(
+            unit,
+            "operator.update",
+            operator_id=actor.operator_id,
+            target_type="operator",
+            target_id=actor.operator_id,
+            ip=ip,
+            details={"name": values["name"]},
         )

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, update
 from chatdesk.access import SETTINGS_ROLE, access_site, require_role
 from chatdesk.actions.audit import record
 from chatdesk.db.batch import Unit
-from chatdesk.db.tables import operators, site_operators, sites
+from chatdesk.db.tables import REPLY_TIME, operators, site_operators, sites
 from chatdesk.ids import new_id
 from chatdesk.security.principals import OperatorActor
 from chatdesk.shape_types import Site
@@ -29,6 +29,8 @@ SITE_DEFAULTS: dict[str, Any] = {
     "enabled": True,
     "identity_required": False,
     "identity_replay_protection": False,
+    "require_agent_online": False,
+    "reply_time": REPLY_TIME,
 }
 
 

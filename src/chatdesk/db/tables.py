@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "REPLY_TIME",
     "api_tokens",
     "audit_log",
     "canned_responses",
@@ -56,6 +57,7 @@ ID = String(32)
 TS = DateTime(timezone=True)
 # BigInteger for PostgreSQL's bigserial; SQLite needs INTEGER PRIMARY KEY to alias the rowid.
 EVENT_ID = BigInteger().with_variant(Integer(), "sqlite")
+REPLY_TIME = "We usually reply in a few minutes"
 
 sites = Table(
     "sites",
@@ -78,6 +80,10 @@ sites = Table(
     Column("identity_replay_protection", Boolean, nullable=False, server_default=false()),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
+    # The widget shows itself offline while no operator who answers this site is online.
+    Column("require_agent_online", Boolean, nullable=False, server_default=false()),
+    # The line under the widget's header while the site is online.
+    Column("reply_time", String(200), nullable=False, server_default=REPLY_TIME),
 )
 
 operators = Table(
@@ -95,6 +101,11 @@ operators = Table(
     # within this many minutes (null: never), and being @mentioned.
     Column("notify_unanswered_minutes", Integer, nullable=True),
     Column("notify_mentions", Boolean, nullable=False, server_default=true()),
+    # The operator chose Away (kept until they choose Online); whether they are
+    # connected lives in memory only (realtime/operator_presence.py).
+    Column("away", Boolean, nullable=False, server_default=false()),
+    # How many open conversations routing may give them (null: no limit).
+    Column("max_open", Integer, nullable=True),
 )
 
 site_operators = Table(

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, select
+from sqlalchemy import Connection, Row, Select, exists, or_, select
 
 from chatdesk.db.tables import operator_sessions, operators, site_operators
 from chatdesk.shape_types import Operator, TeamMember
 from chatdesk.shapes import operator_shape, team_member_shape
 
 __all__ = [
+    "answering",
+    "away_operator_ids",
     "list_operators",
     "operator_by_email",
     "operator_profile",
@@ -51,7 +54,13 @@ def list_operators(conn: Connection) -> list[Operator]:
 def team(conn: Connection) -> list[TeamMember]:
     """Active operators by name: whom a conversation can be assigned to."""
     query: Select[Any] = (
-        select(operators.c.id, operators.c.name, operators.c.role)
+        select(
+            operators.c.id,
+            operators.c.name,
+            operators.c.role,
+            operators.c.away,
+            operators.c.active,
+        )
         .where(operators.c.active.is_(True))
         .order_by(operators.c.name)
     )
@@ -84,3 +93,30 @@ def signed_in_from(conn: Connection, email: str, ip: str, since: datetime) -> bo
         .limit(1)
     ).first()
     return found is not None
+
+
+def away_operator_ids(conn: Connection) -> list[str]:
+    """Active operators who chose Away."""
+    query = select(operators.c.id).where(operators.c.away.is_(True), operators.c.active.is_(True))
+    return list(conn.execute(query).scalars())
+
+
+def answering(conn: Connection, site_id: str, connected: Collection[str]) -> bool:
+    """Whether one of ``connected`` (operators with a console open) answers ``site_id``
+    and is online: active, not away, and an admin or owner or one of the site's agents."""
+    if not connected:
+        return False
+    member = exists().where(
+        site_operators.c.site_id == site_id, site_operators.c.operator_id == operators.c.id
+    )
+    query = (
+        select(operators.c.id)
+        .where(
+            operators.c.id.in_(sorted(connected)),
+            operators.c.active.is_(True),
+            operators.c.away.is_(False),
+            or_(operators.c.role.in_(("owner", "admin")), member),
+        )
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None

@@ -120,6 +120,7 @@ class Listener:
         "ephemeral",
         "keys",
         "left",
+        "listening",
         "principal",
         "recheck",
         "seen",
@@ -141,6 +142,7 @@ class Listener:
         self.backlog: list[Entry] | None = None
         self.recheck = False
         self.left = False  # its client hung up (set by the delivery that serves it)
+        self.listening = False  # registered with the hub (counted in ``Hub.parked``)
         self._woken = False
         self._waiter: asyncio.Future[bool] | None = None
         self.ephemeral: list[dict[str, Any]] = []
@@ -225,10 +227,14 @@ class Hub:
         # Told every event id the hub learns of (wake-ups, polls of the head), on its loop:
         # how the outbox worker hears of new events to dispatch. Each must be cheap.
         self.watchers: list[Callable[[int], None]] = []
+        # Handlers of the bus's other kinds of message, by kind (operator presence).
+        self._handlers: dict[str, Callable[[Message], None]] = {}
+        self._parked = 0
 
     @property
     def parked(self) -> int:
-        return sum(len(group) for group in self._listeners.values())
+        """Listeners parked now, each once however many keys it parks under."""
+        return self._parked
 
     @property
     def seen(self) -> int:
@@ -264,9 +270,14 @@ class Hub:
         listener = Listener(keys, principal, seen, self._seen)
         for key in keys:
             self._listeners[key].add(listener)
+        listener.listening = True
+        self._parked += 1
         return listener
 
     def unlisten(self, listener: Listener) -> None:
+        if listener.listening:
+            listener.listening = False
+            self._parked -= 1
         for key in listener.keys:
             group = self._listeners.get(key)
             if group is not None:
@@ -354,6 +365,16 @@ class Hub:
         self._publishing.add(task)
         task.add_done_callback(self._publishing.discard)
 
+    def hand_here(self, keys: list[Key], event: Mapping[str, Any]) -> None:
+        """Hand ``event`` to the listeners parked under ``keys`` in this process only;
+        never stored (each process derives it for its own listeners)."""
+        self._wake(keys, dict(event))
+
+    def on_bus(self, kind: str, handler: Callable[[Message], None]) -> None:
+        """Have ``handler`` called (on the hub's loop) with every bus message of ``kind``,
+        from any process, this one included."""
+        self._handlers[kind] = handler
+
     async def publish_ephemeral(self, keys: list[Key], event: Mapping[str, Any]) -> None:
         """Hand ``event`` to the listeners parked under ``keys`` in every process; never stored."""
         # A Mapping: the hub carries any JSON object, a shape's TypedDict included.
@@ -369,6 +390,8 @@ class Hub:
             who = message["principal"]
             if who[0] in ("visitor", "operator", "api_token"):
                 self._recheck(Principal(who[0], str(who[1])))
+        elif isinstance(kind, str) and kind in self._handlers:
+            self._handlers[kind](message)
 
     # -- following the log ---------------------------------------------------------
 

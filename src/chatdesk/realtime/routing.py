@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from chatdesk.security.principals import OperatorActor, VisitorActor
 
-__all__ = ["EVERYTHING", "Key", "event_keys", "reader_keys"]
+__all__ = ["EVERYTHING", "OPERATORS", "Key", "event_keys", "reader_keys"]
 
 Key = tuple[str, str]
 # Operators who see every site (admins and owners) park under this one key.
 EVERYTHING: Key = ("all", "")
+# Every operator's reader parks under this key too: what concerns the whole team and no
+# site (``operator.presence``). No stored event carries it, and no visitor parks under it.
+OPERATORS: Key = ("ops", "")
 
 
 def _site(site_id: str) -> Key:
@@ -26,12 +29,13 @@ def _visitor(visitor_id: str) -> Key:
 
 
 def reader_keys(actor: OperatorActor | VisitorActor) -> tuple[Key, ...]:
-    """The keys a reader parks under: its own visitor key, or its sites' keys."""
+    """The keys a reader parks under: its own visitor key, or its sites' keys and the
+    team's."""
     if isinstance(actor, VisitorActor):
         return (_visitor(actor.visitor_id),)
     if actor.site_ids is None:
-        return (EVERYTHING,)
-    return tuple(_site(site_id) for site_id in sorted(actor.site_ids))
+        return (EVERYTHING, OPERATORS)
+    return (*(_site(site_id) for site_id in sorted(actor.site_ids)), OPERATORS)
 
 
 def event_keys(site_id: str, visitor_id: str | None) -> list[Key]:

@@ -108,7 +108,9 @@ async def patch_site(
 @router.get("/operators", summary="Operators (admin+)", **answers(OperatorList, 401, 403))
 async def get_operators(services: ServicesDep, actor: CurrentOperator) -> OperatorList:
     require_role(actor, SETTINGS_ROLE)
-    return {"operators": await services.db.read(list_operators)}
+    operators = await services.db.read(list_operators)
+    services.operator_presence.stamp(operators)
+    return {"operators": operators}
 
 
 @router.post(
@@ -130,6 +132,7 @@ async def post_operator(
         role=body.role,
         password_hash=password_hash,
         site_ids=body.site_ids,
+        max_open=body.max_open,
         ip=ip,
     )
 
@@ -147,12 +150,14 @@ async def patch_operator(
     body: OperatorPatch,
 ) -> Operator:
     fields = body.model_dump(exclude_unset=True, exclude={"password"})
-    fields = {k: v for k, v in fields.items() if v is not None}
+    # null is "no change", except for max_open, where it means no limit.
+    fields = {k: v for k, v in fields.items() if v is not None or k == "max_open"}
     if body.password is not None:
         fields["password_hash"] = await asyncio.to_thread(hash_password, body.password)
     ip = request_ip(request)
     result = await services.db.write(update_operator, actor, operator_id, fields, ip=ip)
     services.hub.disconnect(Principal("operator", operator_id))
+    services.operator_presence.stamp([result])
     return result
 
 

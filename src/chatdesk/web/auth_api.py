@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from chatdesk.access import require_person, require_session
 from chatdesk.actions.auth import create_session, record_failed_login, revoke_session
-from chatdesk.actions.operators import change_own_password, set_own_notifications
+from chatdesk.actions.operators import change_own_password, update_own_profile
 from chatdesk.errors import Forbidden, Unauthorized
 from chatdesk.queries.operators import (
     operator_by_email,
@@ -17,9 +17,10 @@ from chatdesk.queries.operators import (
     password_hash_of,
     signed_in_from,
 )
+from chatdesk.runtime import Services
 from chatdesk.security.passwords import DUMMY_HASH, hash_password, verify_password
 from chatdesk.security.sign_in_limits import KNOWN_ADDRESS_DAYS, begin_sign_in
-from chatdesk.shape_types import SignedIn
+from chatdesk.shape_types import Operator, SignedIn
 from chatdesk.web.answers import answers
 from chatdesk.web.deps import (
     SESSION_COOKIE,
@@ -34,6 +35,13 @@ from chatdesk.web.schemas import LoginIn, MePatch, PasswordChangeIn
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+async def _profile(services: Services, operator_id: str) -> Operator:
+    """The operator's own profile, presence included."""
+    operator = await services.db.read(lambda conn: operator_profile(conn, operator_id))
+    services.operator_presence.stamp([operator])
+    return operator
 
 
 @router.post(
@@ -74,8 +82,7 @@ async def login(
         secure=settings.secure_cookies,
         path="/",
     )
-    operator = await services.db.read(lambda conn: operator_profile(conn, row.id))
-    return {"operator": operator, "csrf_token": csrf_token}
+    return {"operator": await _profile(services, row.id), "csrf_token": csrf_token}
 
 
 @router.post(
@@ -101,19 +108,23 @@ async def logout(services: ServicesDep, request: Request, actor: AdminWriter) ->
 )
 async def me(services: ServicesDep, actor: CurrentOperator) -> SignedIn:
     require_person(actor, "Read your profile")
-    operator = await services.db.read(lambda conn: operator_profile(conn, actor.operator_id))
-    return {"operator": operator, "csrf_token": actor.csrf_token}
+    return {"operator": await _profile(services, actor.operator_id), "csrf_token": actor.csrf_token}
 
 
 @router.patch(
     "/me",
-    summary="Change your own email notifications",
+    summary="Change your own presence (online or away), name or email notifications",
     **answers(SignedIn, 401, 403, 422),
 )
-async def patch_me(services: ServicesDep, actor: AdminWriter, body: MePatch) -> SignedIn:
-    await services.db.write(set_own_notifications, actor, body.changes())
-    operator = await services.db.read(lambda conn: operator_profile(conn, actor.operator_id))
-    return {"operator": operator, "csrf_token": actor.csrf_token}
+async def patch_me(
+    services: ServicesDep, request: Request, actor: AdminWriter, body: MePatch
+) -> SignedIn:
+    changes = body.changes()
+    ip = request_ip(request)
+    await services.db.write(update_own_profile, actor, changes, ip=ip)
+    if "away" in changes:  # stored: now shown in every process, and told to colleagues
+        services.operator_presence.set_away(actor.operator_id, changes["away"])
+    return {"operator": await _profile(services, actor.operator_id), "csrf_token": actor.csrf_token}
 
 
 @router.post(

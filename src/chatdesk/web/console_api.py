@@ -214,10 +214,14 @@ async def get_labels(services: ServicesDep, actor: CurrentOperator) -> LabelList
 
 
 @router.get(
-    "/team", summary="Active operators, for assignment (any operator)", **answers(TeamList, 401)
+    "/team",
+    summary="Active operators with their presence, for assignment (any operator)",
+    **answers(TeamList, 401),
 )
 async def get_team(services: ServicesDep, actor: CurrentOperator) -> TeamList:
-    return {"operators": await services.db.read(team)}
+    operators = await services.db.read(team)
+    services.operator_presence.stamp(operators)
+    return {"operators": operators}
 
 
 @router.get(

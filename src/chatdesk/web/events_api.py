@@ -55,8 +55,14 @@ async def events_response(
     on_heartbeat: Callable[[], None] | None = None
     if isinstance(actor, VisitorActor) and services.presence.interval is not None:
         on_heartbeat, on_close = _presence(services, actor, on_close)
+    streaming = "text/event-stream" in request.headers.get("accept", "")
+    seconds = settings.long_poll_default_wait if wait is None else wait
+    seconds = min(seconds, settings.long_poll_max_wait)
+    # Counted before its listener parks: an operator's own stream does not carry the
+    # news of their own arrival (the console reads its team's presence over REST).
+    console = _console_stream(services, actor, parks=streaming or seconds > 0)
     try:
-        if "text/event-stream" in request.headers.get("accept", ""):
+        if streaming:
             resume = _last_event_id(request)
             stream = await EventStream.open(
                 services.db,
@@ -67,18 +73,39 @@ async def events_response(
                 send_timeout=settings.sse_send_timeout_seconds,
                 still_allowed=still_allowed,
                 on_heartbeat=on_heartbeat,
-                on_close=on_close,
+                on_close=_both(on_close, console) if console is not None else on_close,
             )
-            handed_over = True  # the stream frees its slot when it ends
+            handed_over = True  # the stream frees its slot (and its console) when it ends
             return stream
-        seconds = settings.long_poll_default_wait if wait is None else wait
-        seconds = min(seconds, settings.long_poll_max_wait)
         return await long_poll(
             services.db, services.hub, actor, after, seconds, receive=request.receive
         )
     finally:
         if not handed_over:
             services.stream_slots.release(principal)
+            if console is not None:  # a long-poll's wait is over (or the stream never began)
+                console()
+
+
+def _console_stream(
+    services: Services, actor: OperatorActor | VisitorActor, *, parks: bool
+) -> Callable[[], None] | None:
+    """A signed-in operator's stream that may park (SSE, a long-poll with a wait) is a
+    console open: they count as connected (ADR 0015) until the returned hook is
+    called as it ends. API tokens are integrations, not people at a console."""
+    if not parks or not isinstance(actor, OperatorActor) or actor.session_id is None:
+        return None
+    presence = services.operator_presence
+    presence.opened(actor.operator_id)
+    return partial(presence.closed, actor.operator_id)
+
+
+def _both(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:
+    def both() -> None:
+        first()
+        second()
+
+    return both
 
 
 def _presence(

@@ -198,17 +198,37 @@ class LoginIn(_Strict):
     password: Annotated[str, Field(min_length=1, max_length=1000)]
 
 
-class MePatch(_Strict):
-    """Your own email notifications (``null`` minutes: no unanswered-conversation email)."""
+def _own_name(value: str) -> str:
+    value = value.strip()
+    if not 1 <= len(value) <= OWN_NAME_MAX:
+        raise ValueError(
+            f"name must be 1 to {OWN_NAME_MAX} characters long (spaces at either end do not count)"
+        )
+    return value
 
+
+OWN_NAME_MAX = 100
+OwnName = Annotated[str, Field(max_length=1000), AfterValidator(_no_nul), AfterValidator(_own_name)]
+
+
+class MePatch(_Strict):
+    """Your own profile: presence (``online`` or ``away``), the name colleagues and
+    visitors see, and email notifications (``null`` minutes: no unanswered-conversation
+    email). ``null`` for ``presence``, ``name`` or ``notify_mentions`` means no change."""
+
+    presence: Literal["online", "away"] | None = None
+    name: OwnName | None = None
     notify_unanswered_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
     notify_mentions: bool | None = None
 
     def changes(self) -> dict[str, Any]:
-        """The fields sent; ``notify_mentions: null`` means no change."""
+        """The fields sent, as the operators table's columns (``away`` for presence)."""
         sent = self.model_dump(include=self.model_fields_set)
-        if sent.get("notify_mentions", False) is None:
-            del sent["notify_mentions"]
+        for key in ("notify_mentions", "name", "presence"):
+            if key in sent and sent[key] is None:
+                del sent[key]
+        if "presence" in sent:
+            sent["away"] = sent.pop("presence") == "away"
         return sent
 
 
@@ -233,6 +253,11 @@ class _SiteFields(_Strict):
     enabled: bool | None = None
     identity_required: bool | None = None
     identity_replay_protection: bool | None = None
+    require_agent_online: bool | None = None
+    reply_time: (
+        Annotated[str, Field(max_length=200), AfterValidator(_no_nul), AfterValidator(str.strip)]
+        | None
+    ) = None
 
     @field_validator("business_hours")
     @classmethod
@@ -259,12 +284,16 @@ class SitePatch(_SiteFields):
     rotate_identity_secret: bool = False
 
 
+MaxOpen = Annotated[int, Field(ge=1, le=1000)]
+
+
 class OperatorIn(_Strict):
     email: Email
     name: Name
     role: Role = "agent"
     password: Password
     site_ids: Annotated[list[str], Field(max_length=500)] | None = None
+    max_open: MaxOpen | None = None
 
 
 class OperatorPatch(_Strict):
@@ -273,6 +302,8 @@ class OperatorPatch(_Strict):
     active: bool | None = None
     password: Password | None = None
     site_ids: Annotated[list[str], Field(max_length=500)] | None = None
+    # How many open conversations routing may give them; null: no limit.
+    max_open: MaxOpen | None = None
 
 
 Shortcut = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,50}$")]

@@ -17,6 +17,7 @@ from chatdesk.actions.visitors import create_session, update_visitor
 from chatdesk.business_hours import is_open
 from chatdesk.queries.conversations import list_visitor_conversations
 from chatdesk.queries.messages import history
+from chatdesk.queries.operators import answering
 from chatdesk.queries.visitors import own_profile, visitor_name
 from chatdesk.shape_types import (
     ConversationList,
@@ -154,8 +155,18 @@ def fast_routes() -> list[Route]:
 async def get_config(
     services: ServicesDep, site_key: Annotated[str, Query(min_length=1, max_length=64)]
 ) -> WidgetConfig:
-    site = await services.db.read(lambda conn: public_site(conn, site_key))
-    online = is_open(site.business_hours, services.clock())
+    now = services.clock()
+    connected = services.operator_presence.connected()
+
+    def read(conn: Any) -> tuple[Any, bool]:
+        site = public_site(conn, site_key)
+        online = is_open(site.business_hours, now)
+        if online and site.require_agent_online:
+            # Offline while nobody who answers this site is online (not away).
+            online = answering(conn, site.id, connected)
+        return site, online
+
+    site, online = await services.db.read(read)
     return widget_config_shape(site, online=online, email=services.settings.email_enabled)
 
 

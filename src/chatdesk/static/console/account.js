@@ -1,6 +1,60 @@
-// The account page: change your own password (POST /api/v1/auth/password).
+// The account page: your name, your password (POST /api/v1/auth/password) and your
+// email notifications (PATCH /api/v1/auth/me).
 import { api } from "./api.js";
 import "./chrome.js";
+import { followPresence } from "./presence.js";
+
+followPresence(); // an operator on this page is at the console too
+
+// Your name (PATCH /api/v1/auth/me): what colleagues and visitors see.
+const NAME_MAX = 100;
+const nameForm = document.getElementById("name-form");
+const nameInput = document.getElementById("account-name-input");
+const nameError = document.getElementById("name-error");
+const nameStatus = document.getElementById("name-status");
+const nameSave = document.getElementById("name-save");
+
+function showName(name) {
+  nameInput.value = name;
+  document.body.dataset.operatorName = name;
+  for (const id of ["menu-name", "menu-who-name"]) {
+    const node = document.getElementById(id);
+    if (node) node.textContent = name;
+  }
+  const avatar = document.getElementById("menu-avatar");
+  if (avatar) avatar.textContent = name.slice(0, 1).toUpperCase();
+}
+
+function nameFails(text) {
+  nameError.textContent = text;
+  nameInput.setAttribute("aria-invalid", "true");
+  nameInput.focus();
+}
+
+nameForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  nameError.textContent = "";
+  nameStatus.textContent = "";
+  nameInput.removeAttribute("aria-invalid");
+  const name = nameInput.value.trim();
+  if (!name) return nameFails("Enter your name: colleagues and visitors see it.");
+  if (name.length > NAME_MAX)
+    return nameFails(`Your name can be at most ${NAME_MAX} characters (it has ${name.length}).`);
+  nameSave.disabled = true;
+  try {
+    const { operator } = await api("PATCH", "/api/v1/auth/me", { name });
+    showName(operator.name);
+    nameStatus.textContent = "Name saved.";
+  } catch (failure) {
+    nameFails(
+      failure.status === 422
+        ? `Your name must be 1 to ${NAME_MAX} characters. Nothing was changed.`
+        : failure.message,
+    );
+  } finally {
+    nameSave.disabled = false;
+  }
+});
 
 const MIN_LENGTH = 10;
 const form = document.getElementById("password-form");

@@ -72,7 +72,16 @@ export async function api(method, path, body, { signal, redirectOn401 = true } =
   return data;
 }
 
+// Set while signing out: the sign-out itself goes to the sign-in page, and a stream
+// that its ending cut off must not race it there with a ``next`` of its own.
+let signingOut = false;
+
+export function signingOutNow() {
+  signingOut = true;
+}
+
 export function goToLogin() {
+  if (signingOut) return;
   const here = location.pathname;
   const next =
     here.startsWith("/admin") && here !== "/admin/login" ? `?next=${encodeURIComponent(here)}` : "";

@@ -6,6 +6,7 @@ import { ConversationView } from "./conversation.js";
 import { isTyping } from "./dom.js";
 import { Inbox } from "./inbox.js";
 import { askPermissionOnFirstGesture, notify, ping, setBadge } from "./notify.js";
+import { presenceEvent, refreshPresence, rememberPresence } from "./presence.js";
 import { remember, state, totalUnread, visitorName } from "./state.js";
 import { LiveStream } from "./stream.js";
 import { VisitorPanel } from "./visitor.js";
@@ -172,6 +173,9 @@ function onEvent(event) {
     case "typing":
       view.showTyping(event);
       break;
+    case "operator.presence":
+      presenceEvent(event);
+      break;
     default:
       break;
   }
@@ -184,7 +188,11 @@ const stream = new LiveStream({
   onStatus: (status) => {
     connStatus.textContent = STATUS_TEXT[status] ?? "";
     connStatus.dataset.status = status;
-    if (status === "live") composer.retryFailed();
+    if (status === "live") {
+      composer.retryFailed();
+      // Presence changes are not kept for a stream that was not open: read them again.
+      refreshPresence();
+    }
   },
   onResync: async () => {
     await inbox.reload();
@@ -211,6 +219,7 @@ async function loadReference() {
     loadLabels(),
   ]);
   for (const operator of team.operators) state.team.set(operator.id, operator);
+  rememberPresence(team.operators);
   for (const site of sites.sites) state.sites.set(site.id, site.name);
   inbox.setSites(sites.sites);
   state.canned = canned.canned_responses;

@@ -1,11 +1,12 @@
 // The top bar on every console page: sign out, preferences, shortcut help.
-import { api } from "./api.js";
+import { api, signingOutNow } from "./api.js";
 import { preferences } from "./notify.js";
 
 export function setupChrome() {
   const logout = document.getElementById("logout");
   logout?.addEventListener("click", async () => {
     logout.disabled = true;
+    signingOutNow();
     try {
       await api("POST", "/api/v1/auth/logout", undefined, { redirectOn401: false });
     } catch {

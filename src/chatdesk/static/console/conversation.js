@@ -3,10 +3,12 @@ import { renderDays } from "../shared/days.js";
 import { loadLinks, messageText } from "../shared/message-text.js";
 import { api, query } from "./api.js";
 import { clear, h } from "./dom.js";
+import { onPresence, presenceDot, presenceOf } from "./presence.js";
 import { operatorName, remember, state, visitorName } from "./state.js";
 import { formatDateTime, formatTime, timeElement } from "./time.js";
 
 const TYPING_SHOWN_MS = 5000;
+const PRESENCE_GROUPS = { online: "Online", away: "Away", offline: "Offline" };
 
 export class ConversationView {
   constructor({ onChanged }) {
@@ -31,10 +33,26 @@ export class ConversationView {
     this.messageIds = new Set();
     this.typers = new Map(); // author key -> {text, until}
     this.generation = 0;
+    this.assigneePresence = document.getElementById("assignee-presence");
     this.bind();
     setInterval(() => this.renderTyping(), 1000);
     // "Today" becomes "Yesterday" at midnight without a reload.
     setInterval(() => this.renderDays(), 60_000);
+    // The picker says who is online: keep it current while it is shown (not while it
+    // is being used: redrawing it would close it under the operator's pointer).
+    let stale = false;
+    const redraw = () => {
+      const current = this.current();
+      if (current) this.renderAssignees(current);
+    };
+    onPresence(() => {
+      if (document.activeElement === this.assignee) stale = true;
+      else redraw();
+    });
+    this.assignee.addEventListener("blur", () => {
+      if (stale) redraw();
+      stale = false;
+    });
   }
 
   bind() {
@@ -206,11 +224,20 @@ export class ConversationView {
     const team = [...state.team.values()];
     if (c.assignee_id && !state.team.has(c.assignee_id))
       team.push({ id: c.assignee_id, name: "Operator" });
-    for (const operator of team) {
-      const label = operator.id === state.me.id ? `${operator.name} (you)` : operator.name;
-      this.assignee.appendChild(h("option", { value: operator.id, text: label }));
+    // Grouped by presence: who is online first, the group's name says it in words.
+    for (const presence of ["online", "away", "offline"]) {
+      const members = team.filter((operator) => presenceOf(operator.id) === presence);
+      if (!members.length) continue;
+      const group = h("optgroup", { label: PRESENCE_GROUPS[presence] });
+      for (const operator of members) {
+        const label = operator.id === state.me.id ? `${operator.name} (you)` : operator.name;
+        group.appendChild(h("option", { value: operator.id, text: label }));
+      }
+      this.assignee.appendChild(group);
     }
     this.assignee.value = c.assignee_id || "";
+    clear(this.assigneePresence);
+    if (c.assignee_id) this.assigneePresence.appendChild(presenceDot(c.assignee_id));
   }
 
   /** A message from the API or the stream; shown once however often it arrives. */

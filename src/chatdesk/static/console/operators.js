@@ -2,7 +2,44 @@
 import { api } from "./api.js";
 import { clear, h } from "./dom.js";
 import { checkbox, confirmButton, field, select } from "./forms.js";
+import { presenceDot, rememberPresence } from "./presence.js";
 import { attempt, card, me, root, say } from "./section.js";
+
+/** How many open conversations routing may give ``op`` (empty: no limit). */
+function maxOpenEditor(op) {
+  const input = h("input", {
+    type: "number",
+    class: "max-open",
+    min: 1,
+    max: 1000,
+    step: 1,
+    inputmode: "numeric",
+    placeholder: "No limit",
+    value: op.max_open ?? "",
+    "aria-label": `Most open conversations for ${op.name} (empty: no limit)`,
+  });
+  input.addEventListener("change", async () => {
+    const raw = input.value.trim();
+    const max_open = raw === "" ? null : Number(raw);
+    if (max_open !== null && !(Number.isInteger(max_open) && max_open >= 1 && max_open <= 1000)) {
+      say(`${op.name}: enter a whole number from 1 to 1000, or leave it empty for no limit.`, {
+        error: true,
+      });
+      input.setAttribute("aria-invalid", "true");
+      return;
+    }
+    input.removeAttribute("aria-invalid");
+    const saved = await attempt(
+      () => api("PATCH", `/api/v1/operators/${encodeURIComponent(op.id)}`, { max_open }),
+      max_open === null
+        ? `${op.name} has no limit of open conversations.`
+        : `${op.name} gets at most ${max_open} open conversations.`,
+    );
+    if (saved) op.max_open = saved.max_open;
+    else input.value = op.max_open ?? "";
+  });
+  return input;
+}
 
 /** Which sites an agent answers for: a summary that opens into checkboxes. */
 function siteEditor(op, sites) {
@@ -61,6 +98,7 @@ export async function renderOperators() {
           ["agent", "Agent"],
           ["admin", "Admin"],
         ];
+  rememberPresence(operators);
   clear(root);
   const rows = operators.map((op) => {
     const self = op.id === me.id;
@@ -116,8 +154,13 @@ export async function renderOperators() {
       h(
         "td",
         {},
-        h("strong", { text: op.name }),
-        self ? h("span", { class: "muted", text: " (you)" }) : null,
+        h(
+          "span",
+          { class: "operator-name" },
+          presenceDot(op.id),
+          h("strong", { text: op.name }),
+          self ? h("span", { class: "muted", text: " (you)" }) : null,
+        ),
       ),
       h("td", { text: op.email }),
       h("td", {}, role),
@@ -128,6 +171,7 @@ export async function renderOperators() {
           ? siteEditor(op, sites)
           : h("span", { class: "muted", text: "All sites" }),
       ),
+      h("td", {}, maxOpenEditor(op)),
       h(
         "td",
         {},
@@ -142,6 +186,10 @@ export async function renderOperators() {
   root.appendChild(
     card(
       "Team",
+      h("p", {
+        class: "muted small",
+        text: "A green dot: online (the console is open); amber: away; grey: offline. Max open: the most open conversations automatic assignment may give someone (empty: no limit).",
+      }),
       h(
         "div",
         { class: "table-wrap" },
@@ -154,7 +202,7 @@ export async function renderOperators() {
             h(
               "tr",
               {},
-              ["Name", "Email", "Role", "Sites", "Status", ""].map((t) =>
+              ["Name", "Email", "Role", "Sites", "Max open", "Status", ""].map((t) =>
                 h("th", { scope: "col", text: t }),
               ),
             ),

@@ -5,6 +5,7 @@ import { renderCanned } from "./canned.js";
 import "./chrome.js";
 import { renderEmails } from "./emails.js";
 import { renderOperators } from "./operators.js";
+import { followPresence } from "./presence.js";
 import { say } from "./section.js";
 import { renderSites } from "./sites.js";
 import { renderTokens } from "./tokens.js";
@@ -21,6 +22,8 @@ const RENDER = {
   emails: renderEmails,
   audit: renderAudit,
 };
+
+followPresence(); // an operator on a settings page is at the console too
 
 (async () => {
   try {

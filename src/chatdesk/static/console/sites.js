@@ -109,6 +109,11 @@ function siteForm(site, onSaved) {
   const prechatEmail = select(PRECHAT, site.prechat?.email);
   const offline = h("textarea", { rows: 2, maxlength: 500 });
   offline.value = site.offline_message || "";
+  const replyTime = h("input", { value: site.reply_time ?? "", maxlength: 200 });
+  const requireOnline = checkbox(
+    "Show the chat as away while none of this site's agents (or an admin) is online",
+    site.require_agent_online,
+  );
   const hours = hoursEditor(site.business_hours);
   const enabled = checkbox("Widget enabled", site.enabled);
   const identityRequired = checkbox(
@@ -134,18 +139,28 @@ function siteForm(site, onSaved) {
       ),
     ),
     h("div", { class: "full" }, field("Greeting", greeting, "The first thing visitors read.")),
+    h(
+      "div",
+      { class: "full" },
+      field(
+        "Reply time",
+        replyTime,
+        "The line under the chat's title while you are online, e.g. “We usually reply in a few minutes”. Leave it empty to show none.",
+      ),
+    ),
     field("Launcher position", position),
     h("div", {}),
     field("Ask for name before chat", prechatName),
     field("Ask for email before chat", prechatEmail),
     hours.node,
+    h("div", { class: "full checks" }, requireOnline.node),
     h(
       "div",
       { class: "full" },
       field(
         "Offline message",
         offline,
-        "Shown outside business hours; visitors can leave a message and their email.",
+        "Shown while the chat is away (outside business hours, or nobody online when that is required); visitors can leave a message and their email.",
       ),
     ),
     h("div", { class: "full checks" }, enabled.node, identityRequired.node, replayProtection.node),
@@ -168,6 +183,8 @@ function siteForm(site, onSaved) {
       position: position.value,
       prechat: { name: prechatName.value, email: prechatEmail.value },
       offline_message: offline.value,
+      reply_time: replyTime.value.trim(),
+      require_agent_online: requireOnline.input.checked,
       business_hours: hours.value(),
       enabled: enabled.input.checked,
       identity_required: identityRequired.input.checked,

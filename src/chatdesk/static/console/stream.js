@@ -13,13 +13,16 @@ const TYPES = [
   "message.created",
   "visitor.updated",
   "typing",
+  "operator.presence",
 ];
 
 export class LiveStream {
-  constructor({ onEvent, onResync, onStatus }) {
+  constructor({ onEvent, onResync, onStatus, onSignedOut }) {
     this.onEvent = onEvent;
     this.onResync = onResync;
     this.onStatus = onStatus || (() => {});
+    // The session ended (401): by default, sign in again at once.
+    this.onSignedOut = onSignedOut || goToLogin;
     this.cursor = null;
     this.source = null;
     this.retries = 0;
@@ -99,7 +102,7 @@ export class LiveStream {
       this.backoff();
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) {
-        goToLogin();
+        this.onSignedOut();
       } else if (error instanceof ApiError && error.status === 410) {
         await this.resync();
       } else {

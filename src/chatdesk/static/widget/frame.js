@@ -41,6 +41,7 @@ const post = connectHost(document.body.dataset.hostOrigin, {
     state.open = true;
     markSeen();
     focusFirstField($("body"));
+    serial(refreshConfig);
   },
   close() {
     state.open = false;
@@ -282,7 +283,8 @@ function status() {
   const away = config.email_enabled
     ? "Away right now · we'll reply by email"
     : "Away right now · leave a message";
-  let text = config.online ? "We usually reply in a few minutes" : away;
+  // The site's own words (its settings' "reply time"); empty: no line.
+  let text = config.online ? config.reply_time || "" : away;
   if (!state.online) text = "Connection lost · reconnecting…";
   $("status").textContent = text;
 }
@@ -392,6 +394,33 @@ async function submitForm(values) {
   focusFirstField($("body"));
 }
 
+// Whether the site is online can change while the page stays open (business hours, the
+// team's presence): opening the chat after a while reads the config again.
+const CONFIG_MAX_AGE_MS = 60000;
+let configReadAt = 0;
+
+async function readConfig() {
+  const path = `/api/v1/widget/config?site_key=${encodeURIComponent(siteKey)}`;
+  const { site } = await api("GET", path);
+  configReadAt = Date.now();
+  return site;
+}
+
+async function refreshConfig() {
+  if (!state.config || Date.now() - configReadAt < CONFIG_MAX_AGE_MS) return;
+  let config;
+  try {
+    config = await readConfig();
+  } catch {
+    return; // keep what we have; the next opening tries again
+  }
+  const changed = config.online !== state.config.online;
+  applyConfig(config);
+  // A visitor who has not started yet gets the start that fits (the away form or not);
+  // a conversation under way keeps its view, with the new status line.
+  if (changed && !session.token) showStart();
+}
+
 function applyConfig(config) {
   state.config = config;
   document.title = `Chat with ${config.name}`;
@@ -435,8 +464,7 @@ async function boot() {
   post("ready");
   let config;
   try {
-    config = (await api("GET", `/api/v1/widget/config?site_key=${encodeURIComponent(siteKey)}`))
-      .site;
+    config = await readConfig();
   } catch (error) {
     $("body").replaceChildren(
       el("p", {
