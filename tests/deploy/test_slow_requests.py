@@ -75,7 +75,9 @@ def test_a_slow_request_logs_its_timing_breakdown(settings: Settings) -> None:
             took = time.monotonic() - started
             assert response.status_code == 401
             time.sleep(0.05)  # the line is written after the response's last byte
-    [line] = slow_lines(recorder)  # healthz and the events call are not slow lines
+    # On a loaded machine the quick calls before it may pass the threshold too; the
+    # threshold's other side (nothing logged under it) is the next test's.
+    [line] = [line for line in slow_lines(recorder) if line.get("request_id") == "slow-login-1"]
     assert line["level"] == "warning"
     assert line["request_id"] == "slow-login-1"
     assert (line["method"], line["route"], line["status"]) == ("POST", "/api/v1/auth/login", 401)
