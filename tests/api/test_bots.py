@@ -184,8 +184,14 @@ def test_the_example_faq_bot_answers_and_hands_over(
                 headers=as_visitor,
             )
             _wait(lambda: len([m for m in history() if m["author"]["type"] == "bot"]) == 2)
-            events = http.get("/api/v1/widget/events?after=0&wait=0", headers=as_visitor).json()
-            assert any(e["type"] == "conversation.handoff" for e in events["events"])
+
+            # The bot posts its reply, then hands over: the hand-over may come a moment later.
+            def handed_over() -> bool:
+                path = "/api/v1/widget/events?after=0&wait=0"
+                events = http.get(path, headers=as_visitor).json()["events"]
+                return any(e["type"] == "conversation.handoff" for e in events)
+
+            assert _wait(handed_over)
             # Handed over: the bot stays quiet, even when it would know the answer.
             http.post(
                 f"/api/v1/widget/conversations/{cid}/messages",
