@@ -10,10 +10,13 @@ from sqlalchemy.pool import QueuePool
 __all__ = ["make_engine"]
 
 
-def make_engine(url: str, *, pool_size: int = 5, writer: bool = False) -> Engine:
-    """An engine for ``url``; for SQLite, ``writer`` engines begin ``IMMEDIATE``."""
+def make_engine(
+    url: str, *, pool_size: int = 5, writer: bool = False, busy_seconds: float = 30
+) -> Engine:
+    """An engine for ``url``; for SQLite, ``writer`` engines begin ``IMMEDIATE``, and a
+    statement waits at most ``busy_seconds`` for a lock (opening the connection too)."""
     if url.startswith("sqlite"):
-        return _sqlite_engine(url, pool_size=pool_size, writer=writer)
+        return _sqlite_engine(url, pool_size=pool_size, writer=writer, busy=busy_seconds)
     return create_engine(
         url,
         hide_parameters=True,  # SQL errors must never log message bodies or tokens
@@ -28,14 +31,16 @@ def make_engine(url: str, *, pool_size: int = 5, writer: bool = False) -> Engine
     )
 
 
-def _sqlite_engine(url: str, *, pool_size: int, writer: bool) -> Engine:
+def _sqlite_engine(url: str, *, pool_size: int, writer: bool, busy: float) -> Engine:
     engine = create_engine(
         url,
         hide_parameters=True,  # SQL errors must never log message bodies or tokens
         poolclass=QueuePool,
         pool_size=pool_size,
         max_overflow=0,
-        connect_args={"check_same_thread": False, "timeout": 30},
+        # The driver's ``timeout`` is the busy wait of the statements the connection makes
+        # as it opens (the pragmas below); ``busy_timeout`` the same for every later one.
+        connect_args={"check_same_thread": False, "timeout": busy},
     )
 
     @event.listens_for(engine, "connect")
@@ -47,7 +52,7 @@ def _sqlite_engine(url: str, *, pool_size: int, writer: bool) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={round(busy * 1000)}")
         cursor.close()
 
     begin = "BEGIN IMMEDIATE" if writer else "BEGIN"

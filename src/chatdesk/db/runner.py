@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Connection, Engine, event, make_url
+from sqlalchemy import Connection, Engine, make_url
 
 from chatdesk.clock import Clock, system_clock
 from chatdesk.db.batch import Unit
@@ -65,8 +65,10 @@ class Database:
         # (:meth:`read_here`); PostgreSQL's go to the reader threads like the rest.
         self.here_engine: Engine | None = None
         if self.is_sqlite:
-            self.here_engine = make_engine(url, pool_size=1)
-            event.listen(self.here_engine, "connect", _short_busy_wait)
+            # A read on the event loop must not wait long for a lock (a reader of a WAL
+            # database seldom meets one): past a quarter second it fails as an outage, and
+            # is retried. The wait is as short when the connection opens.
+            self.here_engine = make_engine(url, pool_size=1, busy_seconds=0.25)
         self._read_threads = read_threads
         self._writer: Writer
         if self.writer == "process":
@@ -257,9 +259,3 @@ class Database:
                 on_commit(newest)
             except Exception:
                 _log.exception("after-commit hook failed")
-
-
-def _short_busy_wait(dbapi_connection: Any, _record: Any) -> None:
-    # A read on the event loop must not wait long for a lock (a reader of a WAL database
-    # seldom meets one): past a quarter second it fails as an outage, and is retried.
-    dbapi_connection.execute("PRAGMA busy_timeout=250")
