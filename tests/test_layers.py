@@ -28,6 +28,8 @@ LAYER_OF = {
     # that builds or passes a shape, from queries up to web.
     "shape_types": "base",
     "db": "db",
+    # Where attachments' bytes live (a directory, S3): used by jobs and the web layer.
+    "storage": "storage",
     "shapes": "shapes",
     "security": "security",
     "realtime": "realtime",
@@ -53,6 +55,7 @@ LAYER_OF = {
 _BELOW_SERVICES = {
     "base",
     "db",
+    "storage",
     "shapes",
     "security",
     "realtime",
@@ -64,6 +67,7 @@ _BELOW_SERVICES = {
 MAY_IMPORT: dict[str, set[str]] = {
     "base": set(),
     "db": {"base"},
+    "storage": {"base"},
     "shapes": {"base"},
     # security/auth.py resolves tokens and sessions with its own reads of db.
     "security": {"base", "db"},
@@ -73,7 +77,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "queries": {"base", "db", "security", "shapes"},
     # The outbox's units and the worker's loop (the hub tells it of events through a
     # callable the app wires; senders are registered by the app).
-    "jobs": {"base", "db", "security", "shapes", "access", "queries"},
+    "jobs": {"base", "db", "storage", "security", "shapes", "access", "queries"},
     "actions": {"base", "db", "security", "shapes", "access", "queries", "jobs"},
     "services": _BELOW_SERVICES,
     "web": _BELOW_SERVICES | {"services"},
