@@ -72,10 +72,11 @@ def database_url(tmp_path: Path, _pg_database: str | None) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         env="test",
         database_url=database_url,
+        files_dir=str(tmp_path / "files"),
         redis_url=None,
         log_format="json",
         event_poll_seconds=0.5,

@@ -45,6 +45,7 @@ LAYER_OF = {
     "bootstrap": "services",
     "demo": "services",
     "export": "services",
+    "file_sweep": "services",
     # The inbound SMTP listener, which turns replies by email into messages through actions.
     "inbound": "services",
     "web": "web",

@@ -29,10 +29,13 @@ from chatdesk.realtime.hub import Hub
 from chatdesk.realtime.operator_presence import OperatorPresence
 from chatdesk.runtime import Services
 from chatdesk.security.rate_limits import Limiter
+from chatdesk.security.signing import FileLinks
 from chatdesk.settings import Settings
+from chatdesk.storage.stores import open_store
 from chatdesk.web import (
     admin_api,
     api_docs,
+    attachments_api,
     auth_api,
     console_api,
     console_pages,
@@ -185,6 +188,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         trusted_proxies=tuple(settings.trusted_proxies),
         worker=worker,
         operator_presence=operator_presence,
+        files=open_store(settings),
+        file_links=FileLinks(settings.secret_key.get_secret_value()),
     )
     services.metrics.watch(services)
     services.presence = VisitorPresence(db, settings.email_away)
@@ -214,6 +219,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             await operator_presence.stop()
             await hub.stop()
             await services.limiter.close()
+            await services.files.aclose()
             await db.aclose()
 
     app = ChatdeskApp(
@@ -231,7 +237,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.state.services = services
     install_error_handlers(app)
     # Routes are matched in order, one by one: the busiest (the widget's) go first.
-    routers = (widget_api, console_api, auth_api, admin_api, webhooks_api, emails_api, health)
+    routers = (
+        widget_api,
+        console_api,
+        auth_api,
+        admin_api,
+        webhooks_api,
+        emails_api,
+        attachments_api,
+        health,
+    )
     for module in routers:
         app.include_router(module.router)
     app.include_router(console_pages.router, include_in_schema=False)
@@ -247,6 +262,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.add_middleware(
         EdgeMiddleware,
         max_bytes=settings.max_body_bytes,
+        # An upload's body: the file and a few KiB of multipart framing.
+        upload_bytes=settings.attachment_max_bytes + 16 * 1024,
         production=settings.is_production,
         hsts_subdomains=settings.hsts_include_subdomains,
         metrics=services.metrics,

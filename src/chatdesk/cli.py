@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -322,9 +323,12 @@ def purge(
     ] = None,
 ) -> None:
     """Delete old events (cursors older than the cut get 410 and refetch), and delivered
-    or failed outbox jobs (webhook deliveries, emails) as old."""
+    or failed outbox jobs (webhook deliveries, emails) as old; and attachments uploaded
+    but never sent within a day, and files whose conversation was deleted."""
     from chatdesk.actions.maintenance import purge_events
+    from chatdesk.file_sweep import sweep_files
     from chatdesk.jobs.outbox import purge_deliveries
+    from chatdesk.storage.stores import open_store
 
     settings = _settings()
     keep = days if days is not None else settings.event_retention_days
@@ -332,7 +336,17 @@ def purge(
         cutoff = db.clock() - timedelta(days=keep)
         removed = db.write_sync(purge_events, cutoff)
         jobs = db.write_sync(purge_deliveries, cutoff)
+        store = open_store(settings)
+
+        async def sweep() -> tuple[int, int]:
+            try:
+                return await sweep_files(db, store, db.clock())
+            finally:
+                await store.aclose()
+
+        unsent, orphans = asyncio.run(sweep())
     _say(f"Removed {removed} events and {jobs} sent or failed jobs older than {keep} days.")
+    _say(f"Removed {unsent} attachments never sent and {orphans} files of deleted conversations.")
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ __all__ = [
     "CursorExpired",
     "DatabaseUnavailable",
     "Forbidden",
+    "Gone",
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
@@ -61,6 +62,10 @@ class Conflict(ChatdeskError):
 class CursorExpired(ChatdeskError):
     code, status = "cursor_expired", 410
     default_message = "This cursor is older than the events the server keeps; refetch and resume."
+
+
+class Gone(ChatdeskError):
+    code, status, default_message = "gone", 410, "This is no longer available."
 
 
 class PayloadTooLarge(ChatdeskError):

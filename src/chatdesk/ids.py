@@ -8,7 +8,7 @@ import secrets
 import threading
 import time
 
-__all__ = ["encode_id", "hash_token", "new_id", "new_token", "random_bytes"]
+__all__ = ["encode_id", "hash_token", "id_millis", "new_id", "new_token", "random_bytes"]
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 # Two characters (10 bits) at a time: 13 lookups instead of 26 shifts and appends.
@@ -56,6 +56,20 @@ def encode_id(value: int) -> str:
     """A 128-bit value as 26 Crockford base32 characters, most significant first
     (the value read as 130 bits, so fixed-length ids sort as their values do)."""
     return "".join([_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
+
+
+def id_millis(id_: str) -> int | None:
+    """When :func:`new_id` made ``id_`` (milliseconds since 1970); None for anything
+    that is not such an id."""
+    if len(id_) != 26:
+        return None
+    value = 0
+    for char in id_:
+        digit = _ALPHABET.find(char)
+        if digit < 0:
+            return None
+        value = value * 32 + digit
+    return value >> 80
 
 
 def new_token(prefix: str) -> str:

@@ -14,7 +14,9 @@ from chatdesk.realtime.operator_presence import OperatorPresence
 from chatdesk.realtime.stream_slots import StreamSlots
 from chatdesk.security.auth import VisitorCache
 from chatdesk.security.rate_limits import Limiter
+from chatdesk.security.signing import FileLinks
 from chatdesk.settings import Settings
+from chatdesk.storage.base import FileStore
 
 __all__ = ["Services"]
 
@@ -29,6 +31,9 @@ class Services:
     worker: Worker
     # Which operators are online (ADR 0015).
     operator_presence: OperatorPresence
+    # Where attachments' bytes live, and the links that serve them.
+    files: FileStore
+    file_links: FileLinks
     metrics: Metrics = field(default_factory=Metrics)
     visitor_cache: VisitorCache = field(default_factory=VisitorCache)
     trusted_proxies: tuple[str, ...] = ()

@@ -22,6 +22,24 @@ SAMPLE_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-not-for-pro
 # The loosest sign-in limits production accepts, in failed attempts per hour (ADR 0004):
 # room to tune for a large office, none for a password-guessing run.
 LOGIN_LIMIT_CEILINGS = {"login_account_ip": 120, "login_ip": 6000, "login_account": 100}
+# The types an attachment may be, as sniffed from its bytes (storage/inspect.py knows
+# each); the default allows all but archives.
+KNOWN_ATTACHMENT_TYPES = {
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.oasis.opendocument.presentation",
+    "application/zip",
+}
+DEFAULT_ATTACHMENT_TYPES = sorted(KNOWN_ATTACHMENT_TYPES - {"application/zip"})
 
 
 class Environment(StrEnum):
@@ -88,6 +106,21 @@ class Settings(BaseSettings):
     rate_limit_typing: str = "60/minute"
     # Transcripts by email per visitor: each one is an email to an address they typed.
     rate_limit_transcript: str = "5/hour"
+    # Files a visitor may upload (each is stored, sniffed and, for images, re-encoded).
+    rate_limit_visitor_upload: str = "30/hour"
+    # Attachments: where their bytes live (a directory, by default next to the SQLite
+    # file, or an S3-compatible bucket), how large they may be and which types.
+    files_dir: str | None = None
+    s3_bucket: str | None = None
+    s3_prefix: str = Field(default="", pattern=r"^([a-z0-9][a-z0-9_-]*/)*$")
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    attachment_types: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_ATTACHMENT_TYPES)
+    )
+    attachment_max_pixels: int = Field(default=40_000_000, ge=10_000, le=200_000_000)
+    attachment_link_hours: int = Field(default=168, ge=1, le=24 * 90)
     # Concurrent event streams (SSE and parked long-polls) one principal may hold, per process.
     max_streams_visitor: int = Field(default=10, ge=1)
     max_streams_operator: int = Field(default=30, ge=1)
@@ -99,6 +132,22 @@ class Settings(BaseSettings):
     hsts_include_subdomains: bool = False
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     demo_enabled: bool | None = None
+
+    @field_validator("attachment_types", mode="before")
+    @classmethod
+    def _split_types(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("attachment_types")
+    @classmethod
+    def _known_types(cls, value: list[str]) -> list[str]:
+        unknown = [item for item in value if item not in KNOWN_ATTACHMENT_TYPES]
+        if unknown:
+            known = ", ".join(sorted(KNOWN_ATTACHMENT_TYPES))
+            raise ValueError(f"unknown types {', '.join(unknown)}; known: {known}")
+        return value
 
     @field_validator("trusted_proxies", "metrics_allow", mode="before")
     @classmethod
@@ -132,6 +181,7 @@ class Settings(BaseSettings):
         "rate_limit_visitor_read",
         "rate_limit_typing",
         "rate_limit_transcript",
+        "rate_limit_visitor_upload",
     )
     @classmethod
     def _limit(cls, value: str) -> str:

@@ -16,6 +16,7 @@ from typing_extensions import TypedDict
 __all__ = [
     "ApiToken",
     "ApiTokenList",
+    "Attachment",
     "AuditEntry",
     "AuditLog",
     "Author",
@@ -111,6 +112,20 @@ class Message(TypedDict):
     private: bool
     client_msg_id: str | None
     created_at: str
+
+
+class Attachment(TypedDict):
+    """A file in a conversation. ``url`` (and ``thumbnail_url``, for images) are signed
+    links that work without other credentials until they expire."""
+
+    id: str
+    name: str
+    content_type: str
+    size: int
+    url: str
+    thumbnail_url: str | None
+    width: int | None
+    height: int | None
 
 
 class LastMessage(TypedDict):

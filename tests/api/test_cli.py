@@ -4,23 +4,32 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, update
 from typer.testing import CliRunner
 
 from chatdesk.cli import app
+from chatdesk.db.tables import attachments
+from chatdesk.ids import encode_id
+from chatdesk.settings import Settings
+from chatdesk.storage.local import LocalStore
 from tests.api.expect import assert_error
 from tests.api.world import api_world
+from tests.event_loops import run_coroutine
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> str:
+def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str, settings: Settings) -> str:
     monkeypatch.setenv("CHATDESK_DATABASE_URL", database_url)
+    assert settings.files_dir is not None
+    monkeypatch.setenv("CHATDESK_FILES_DIR", settings.files_dir)  # the app's, as in production
     monkeypatch.setenv("COLUMNS", "60")  # a narrow terminal must not break what is printed
     return database_url
 
@@ -289,3 +298,57 @@ def test_an_invalid_setting_is_one_clear_line_and_a_failure(
         assert len(lines) == 1, result.output
         assert lines[0].startswith(f"error: invalid setting: {name}:"), lines
         assert "Traceback" not in result.output
+
+
+def test_purge_removes_attachments_never_sent_and_files_of_deleted_conversations(
+    cli_env: str, client: TestClient, settings: Settings
+) -> None:
+    world = api_world(client)
+    cid = world.conversation["id"]
+    path = f"/api/v1/widget/conversations/{cid}/attachments"
+
+    def upload(name: str) -> dict[str, Any]:
+        files = {"file": (name, name.encode(), "text/plain")}
+        response = client.post(path, files=files, headers=world.visitor)
+        assert response.status_code == 201, response.text
+        shape: dict[str, Any] = response.json()
+        return shape
+
+    stale, fresh, sent = upload("stale.txt"), upload("fresh.txt"), upload("sent.txt")
+    first = client.get(f"/api/v1/conversations/{cid}/messages", headers=world.op).json()
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)
+    engine = create_engine(cli_env)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                update(attachments)
+                .where(attachments.c.id.in_([stale["id"], sent["id"]]))
+                .values(created_at=two_days_ago)
+            )
+            # Carried by a message (as sending it with attachment_ids does).
+            conn.execute(
+                update(attachments)
+                .where(attachments.c.id == sent["id"])
+                .values(message_id=first["messages"][0]["id"])
+            )
+    finally:
+        engine.dispose()
+    # Files whose rows are gone with their conversation: one made two days ago (a file
+    # and its thumbnail), and one just now (perhaps an upload whose row is being written).
+    store = LocalStore(Path(str(settings.files_dir)))
+    old_id = encode_id((int(two_days_ago.timestamp() * 1000) << 80) | 12345)
+    new_id_ = encode_id((int(datetime.now(UTC).timestamp() * 1000) << 80) | 6789)
+    site = world.site["id"]
+    for key in (f"{site}/gone/{old_id}", f"{site}/gone/{old_id}.thumb", f"{site}/gone/{new_id_}"):
+        run_coroutine(lambda key=key: store.put(key, b"x", "text/plain"))
+
+    result = runner.invoke(app, ["purge"])
+    assert result.exit_code == 0, result.output
+    assert "Removed 1 attachments never sent and 2 files of deleted conversations" in result.output
+    assert client.get(stale["url"]).status_code == 404
+    assert client.get(fresh["url"]).content == b"fresh.txt"
+    assert client.get(sent["url"]).content == b"sent.txt"
+    left = run_coroutine(store.keys)
+    assert f"{site}/gone/{new_id_}" in left and not any(old_id in key for key in left)
+    again = runner.invoke(app, ["purge"])
+    assert "Removed 0 attachments never sent and 0 files" in again.output

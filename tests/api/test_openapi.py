@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import compileall
 import importlib
+import io
 import json
 import secrets
 import subprocess
@@ -17,8 +18,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
-from chatdesk.settings import Settings
+from chatdesk.settings import KNOWN_ATTACHMENT_TYPES, Settings
 from chatdesk.web import widget_api
 from tests.api.world import PASSWORD, api_world, new_site
 from tests.email.conftest import email_settings, failed_email
@@ -124,6 +126,14 @@ def _widget_calls(client: TestClient, site_key: str) -> None:
     ok(client.get(messages, headers=visitor))
     typing = messages.removesuffix("/messages") + "/typing"
     ok(client.post(typing, headers=visitor), 204)
+    uploads = messages.removesuffix("/messages") + "/attachments"
+    png = io.BytesIO()
+    Image.new("RGB", (40, 30), (1, 2, 3)).save(png, "PNG")
+    image = {"file": ("dot.png", png.getvalue(), "image/png")}
+    attachment = ok(client.post(uploads, files=image, headers=visitor), 201)
+    # The signed links (outside /api/, checked against their declared types all the same).
+    assert client.get(attachment["url"]).status_code == 200
+    assert client.get(attachment["thumbnail_url"]).status_code == 200
     ok(client.patch("/api/v1/widget/visitor", json={"email": "wanda@example.com"}, headers=visitor))
     transcript = messages.removesuffix("/messages") + "/transcript"
     ok(client.post(transcript, headers=visitor), 202)
@@ -138,6 +148,8 @@ def _operator_calls(client: TestClient, op: dict[str, str], conversation_id: str
     ok(client.get(one, headers=op))
     ok(client.patch(one, json={"status": "pending", "labels": ["vip"]}, headers=op))
     ok(client.post(f"{one}/read", headers=op))
+    note = {"file": ("note.txt", b"words", "text/plain")}
+    ok(client.post(f"{one}/attachments", files=note, headers=op), 201)
     reply = {"body": "Hello!", "client_msg_id": secrets.token_hex(6), "private": True}
     ok(client.post(f"{one}/messages", json=reply, headers=op), 201)
     ok(client.post(f"{one}/messages", json=reply, headers=op))  # a repeat
@@ -223,7 +235,17 @@ def _generate(spec: dict[str, Any], tmp_path: Path) -> str:
     (tmp_path / "openapi.json").write_text(json.dumps(spec))
     # No post hooks: the client is not formatted, only generated, compiled and imported.
     (tmp_path / "config.json").write_text(
-        json.dumps({"package_name_override": package, "post_hooks": []})
+        json.dumps(
+            {
+                "package_name_override": package,
+                "post_hooks": [],
+                # Attachments are served as their own types; a client reads them as bytes.
+                "content_type_overrides": {
+                    kind: "application/octet-stream"
+                    for kind in KNOWN_ATTACHMENT_TYPES | {"image/webp"}
+                },
+            }
+        )
     )
     generated = subprocess.run(
         [

@@ -65,6 +65,15 @@ def api_routes(app: FastAPI) -> set[tuple[str, str]]:
     return found
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A request body that is one uploaded file (``multipart/form-data``)."""
+
+    name: str = "note.txt"
+    data: bytes = b"a file's words\n"
+    content_type: str = "text/plain"
+
+
 @dataclass
 class Principal:
     name: str
@@ -130,6 +139,9 @@ class Arena:
         **kwargs: Any,
     ) -> httpx.Response:
         who = principal if isinstance(principal, Principal) else self.principals[principal]
+        if isinstance(json, Upload):  # a file upload: multipart, not JSON
+            kwargs["files"] = {"file": (json.name, json.data, json.content_type)}
+            json = None
         try:
             return self.client.request(
                 method, path, json=json, headers={**who.headers, **(headers or {})}, **kwargs
@@ -211,7 +223,7 @@ def build_arena(client: TestClient) -> Arena:
 
 # -- one request per route -----------------------------------------------------------------
 
-Request = tuple[str, Any]  # (path, JSON body or None)
+Request = tuple[str, Any]  # (path, JSON body, an Upload, or None)
 Builder = Callable[[Arena, str], Request]
 
 
@@ -327,6 +339,9 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ),
     ("POST", "/api/v1/widget/conversations/{conversation_id}/typing"): _wconv("/typing"),
     ("POST", "/api/v1/widget/conversations/{conversation_id}/transcript"): _wconv("/transcript"),
+    ("POST", "/api/v1/widget/conversations/{conversation_id}/attachments"): _wconv(
+        "/attachments", Upload()
+    ),
     ("GET", "/api/v1/widget/events"): lambda a, _w: ("/api/v1/widget/events?after=0&wait=0", None),
     # auth
     ("POST", "/api/v1/auth/logout"): lambda a, _w: ("/api/v1/auth/logout", None),
@@ -347,6 +362,9 @@ BUILDERS: dict[tuple[str, str], Builder] = {
         _message(a, w),
     ),
     ("POST", "/api/v1/conversations/{conversation_id}/typing"): _conv("/typing"),
+    ("POST", "/api/v1/conversations/{conversation_id}/attachments"): _conv(
+        "/attachments", Upload()
+    ),
     ("GET", "/api/v1/events"): lambda a, _w: ("/api/v1/events?after=0&wait=0", None),
     ("GET", "/api/v1/labels"): lambda a, _w: ("/api/v1/labels", None),
     ("GET", "/api/v1/team"): lambda a, _w: ("/api/v1/team", None),

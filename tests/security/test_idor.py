@@ -29,6 +29,8 @@ from tests.security.arena import (
     PRINCIPALS,
     SESSION_PRINCIPALS,
     Arena,
+    Principal,
+    Upload,
     api_routes,
     build_arena,
 )
@@ -62,6 +64,9 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/widget/conversations/{conversation_id}/transcript"): (
         "401 409 404 401 401 401 401 401 401 401 401"
     ),
+    ("POST", "/api/v1/widget/conversations/{conversation_id}/attachments"): (
+        "401 201 404 401 401 401 401 401 401 401 401"
+    ),
     ("GET", "/api/v1/widget/events"): _VISITOR,
     ("POST", "/api/v1/auth/logout"): "401 401 401 204 204 204 204 401 401 204 204",
     ("GET", "/api/v1/auth/me"): _ANY_OP,
@@ -74,6 +79,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/conversations/{conversation_id}/messages"): _SITE1,
     ("POST", "/api/v1/conversations/{conversation_id}/messages"): _SITE1.replace("200", "201"),
     ("POST", "/api/v1/conversations/{conversation_id}/typing"): _SITE1.replace("200", "204"),
+    ("POST", "/api/v1/conversations/{conversation_id}/attachments"): _SITE1.replace("200", "201"),
     ("GET", "/api/v1/events"): _ANY_OP,
     ("GET", "/api/v1/labels"): _ANY_OP,
     ("GET", "/api/v1/team"): _ANY_OP,
@@ -160,6 +166,7 @@ CONVERSATION_ROUTES = [
     ("GET", "/messages"),
     ("POST", "/messages"),
     ("POST", "/typing"),
+    ("POST", "/attachments"),
 ]
 
 
@@ -177,13 +184,15 @@ def _check_same_404(arena: Arena, method: str, suffix: str) -> None:
     body: Any = {"status": "pending"} if method == "PATCH" else None
     if suffix == "/messages" and method == "POST":
         body = {"body": "x", "client_msg_id": "same-id"}
+    if suffix == "/attachments":
+        body = Upload()
     for missing in (MISSING_ID, "nope", "0", "%2e%2e"):
         not_yours = arena.call(
             method, f"/api/v1/conversations/{arena.conv_a['id']}{suffix}", "ag2", json=body
         )
         not_there = arena.call(method, f"/api/v1/conversations/{missing}{suffix}", "ag1", json=body)
         _same_404(not_yours, not_there)
-    if suffix in ("/messages", "/typing"):
+    if suffix in ("/messages", "/typing", "/attachments"):
         not_yours = arena.call(
             method, f"/api/v1/widget/conversations/{arena.conv_a['id']}{suffix}", "vb", json=body
         )
@@ -192,11 +201,11 @@ def _check_same_404(arena: Arena, method: str, suffix: str) -> None:
         )
         _same_404(not_yours, not_there)
         # A visitor of another site gets the same answer.
-        other_site = arena.client.request(
+        other_site = arena.call(
             method,
             f"/api/v1/widget/conversations/{arena.conv_a['id']}{suffix}",
+            Principal("vc", bearer(arena.token_c)),
             json=body,
-            headers=bearer(arena.token_c),
         )
         _same_404(not_yours, other_site)
 

@@ -27,22 +27,51 @@ def _who(template: str) -> str:
     return "va" if template.startswith("/api/v1/widget/") else "own"
 
 
-def _body_routes(arena: Arena) -> dict[tuple[str, str], bool]:
-    """Routes taking a JSON body -> whether the body is required (from the OpenAPI schema)."""
+def _body_routes(arena: Arena, media: str = "application/json") -> dict[tuple[str, str], bool]:
+    """Routes taking a ``media`` body -> whether the body is required (from the OpenAPI
+    schema)."""
     spec = arena.client.get("/openapi.json").json()
     found = {}
     for path, item in spec["paths"].items():
         for method, operation in item.items():
-            if "requestBody" in operation:
+            if media in operation.get("requestBody", {}).get("content", {}):
                 found[(method.upper(), path)] = operation["requestBody"].get("required", False)
     return found
 
 
+UPLOAD_ROUTES = {
+    ("POST", "/api/v1/widget/conversations/{conversation_id}/attachments"),
+    ("POST", "/api/v1/conversations/{conversation_id}/attachments"),
+}
+
+
+def test_upload_routes_refuse_what_is_not_one_multipart_file(arena: Arena) -> None:
+    """Uploads take multipart bodies (their own malformed cases are in
+    tests/api/test_attachments.py); every JSON or broken body gets a 4xx envelope."""
+    assert set(_body_routes(arena, "multipart/form-data")) == UPLOAD_ROUTES
+    before = _count_rows(arena)
+    for key in UPLOAD_ROUTES:
+        who = _who(key[1])
+        for name, content in BAD_BODIES.items():
+            _check_4xx(_send(arena, key, who, content), f"{key} {name}")
+        for content_type in (
+            "multipart/form-data",  # no boundary
+            "multipart/form-data; boundary=zz",  # a boundary the body never has
+            "multipart/mixed; boundary=zz",
+            "text/plain",
+        ):
+            _check_4xx(_send(arena, key, who, b"--zz\r\n", **{"Content-Type": content_type}), key)
+    assert _count_rows(arena) == before
+
+
 def _query_routes(arena: Arena) -> dict[tuple[str, str], dict[str, str]]:
-    """Routes with query parameters -> {name: JSON-schema type}."""
+    """Routes of the API with query parameters -> {name: JSON-schema type}. (The signed
+    file links' token, outside /api/, is tried in tests/api/test_attachments.py.)"""
     spec = arena.client.get("/openapi.json").json()
     found: dict[tuple[str, str], dict[str, str]] = {}
     for path, item in spec["paths"].items():
+        if not path.startswith("/api/"):
+            continue
         for method, operation in item.items():
             params = {}
             for param in operation.get("parameters", []):

@@ -253,6 +253,35 @@ messages = Table(
     UniqueConstraint("author_type", "author_id", "client_msg_id"),
 )
 
+# Files uploaded into a conversation (their bytes in the file store, storage/): a row
+# from the upload on; ``message_id`` once a message carries it. Uploaded and never sent,
+# it is removed after a day (``chatdesk purge``).
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("site_id", ID, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "conversation_id",
+        ID,
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("message_id", ID, ForeignKey("messages.id", ondelete="CASCADE"), nullable=True),
+    Column("uploader_type", String(10), nullable=False),
+    Column("uploader_id", ID, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("thumbnail", Boolean, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Index(None, "conversation_id"),
+    Index(None, "message_id"),
+    Index(None, "created_at"),
+)
+
 events = Table(
     "events",
     metadata,

@@ -9,6 +9,11 @@ Two kinds:
   the conversation id (26), an expiry in hours since 1970 (5) and the first 80 bits
   of the MAC (16). The MAC also covers the conversation's visitor, so a token
   names both without spelling out the visitor.
+- **File links** let whoever was handed an attachment's URL fetch it, without other
+  credentials, until the link expires: ``<expiry hours (6)><MAC (20)>``, 26 base32
+  characters, the MAC covering the attachment id, the variant (the file, or its
+  thumbnail) and the expiry. Expiries are rounded up to the hour, so the links made
+  within an hour are the same (a browser's cache keeps the file).
 - **Unsubscribe tokens** name a visitor, or an operator and one notification, with
   no expiry (an unsubscribe link must keep working as long as the email exists);
   47 characters too, so they serve in a ``mailto:`` address as well as in a link.
@@ -25,11 +30,12 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["ReplyToken", "ReplyTokens", "UnsubscribeTokens"]
+__all__ = ["FileLinks", "ReplyToken", "ReplyTokens", "UnsubscribeTokens"]
 
 _B32 = "0123456789abcdefghjkmnpqrstvwxyz"  # as chatdesk's ids (Crockford, lower case)
 _ID = r"[0-9a-hjkmnp-tv-z]{26}"
 _REPLY = re.compile(rf"({_ID})([0-9a-hjkmnp-tv-z]{{5}})([0-9a-hjkmnp-tv-z]{{16}})")
+_FILE_LINK = re.compile(r"([0-9a-hjkmnp-tv-z]{6})([0-9a-hjkmnp-tv-z]{20})")
 _UNSUBSCRIBE = re.compile(rf"([vum])({_ID})([0-9a-hjkmnp-tv-z]{{20}})")
 
 
@@ -138,3 +144,34 @@ class UnsubscribeTokens:
         if not hmac.compare_digest(found[3], self._mac(body)):
             return None
         return found[1], found[2]
+
+
+class FileLinks:
+    """Makes and checks the tokens of signed attachment links."""
+
+    VARIANTS = ("file", "thumbnail")
+
+    def __init__(self, secret: str) -> None:
+        self._key = _key(secret, "file-link")
+
+    def _mac(self, attachment_id: str, variant: str, hours: int) -> str:
+        message = f"{attachment_id}.{variant}.{hours}".encode()
+        digest = hmac.new(self._key, message, hashlib.sha256).digest()
+        return _b32(int.from_bytes(digest[:13], "big") >> 4, 20)
+
+    def make(self, attachment_id: str, variant: str, expires_at: datetime) -> str:
+        hours = int(expires_at.timestamp() // 3600) + 1
+        return _b32(hours, 6) + self._mac(attachment_id, variant, hours)
+
+    def check(self, token: str, attachment_id: str, variant: str, now: datetime) -> str | None:
+        """None when the token is genuine for this attachment and variant and has not
+        expired; otherwise why not: ``"forged"`` or ``"expired"``."""
+        found = _FILE_LINK.fullmatch(token) if len(token) == 26 else None
+        if found is None or variant not in self.VARIANTS:
+            return "forged"
+        hours = _from_b32(found[1])
+        if not hmac.compare_digest(found[2], self._mac(attachment_id, variant, hours)):
+            return "forged"
+        if datetime.fromtimestamp(hours * 3600, UTC) <= now:
+            return "expired"
+        return None

@@ -50,8 +50,9 @@ class EdgeMiddleware:
       log line per request: id, method, route, status, duration, principal; plus the
       request metrics; a request slower than ``slow_request_ms`` (0: never) logs a
       ``slow_request`` warning with its timing breakdown;
-    - the body limit: over ``max_bytes`` is refused with 413, by Content-Length before
-      anything is read, or while streaming in; NUL bytes in the path or query with 400;
+    - the body limit: over ``max_bytes`` (``upload_bytes`` for an upload) is refused
+      with 413, by Content-Length before anything is read, or while streaming in;
+      NUL bytes in the path or query with 400;
     - the headers every response gets. Surfaces that need their own (console CSP,
       widget frame, loader script) set them on the response and are left alone;
     - gzip or brotli for the responses web/compression.py allows, when the client
@@ -64,12 +65,15 @@ class EdgeMiddleware:
         *,
         max_bytes: int,
         production: bool,
+        upload_bytes: int | None = None,
         hsts_subdomains: bool = False,
         metrics: Metrics | None = None,
         slow_request_ms: int = 0,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # An upload (a POST to a path ending in /attachments) may be larger.
+        self.upload_bytes = max(upload_bytes or max_bytes, max_bytes)
         self.metrics = metrics
         self.slow_seconds = slow_request_ms / 1000 if slow_request_ms > 0 else math.inf
         self.compression = Compression()
@@ -134,13 +138,16 @@ class EdgeMiddleware:
             await send_body(message)
 
         received = 0
+        max_bytes = self.max_bytes
+        if scope["method"] == "POST" and path.endswith("/attachments"):
+            max_bytes = self.upload_bytes
 
         async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise _TooLarge()
             return message
 
@@ -150,9 +157,7 @@ class EdgeMiddleware:
             del headers  # a parked events request keeps this frame: it holds no more than needs
             if "\x00" in path or b"%00" in query or b"\x00" in query:
                 await _send_error(send_wrapped, 400, "bad_request", "NUL bytes are not allowed.")
-            elif declared is not None and (
-                not declared.isdigit() or int(declared) > self.max_bytes
-            ):
+            elif declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
                 await _send_error(send_wrapped, *_TOO_LARGE)
             else:
                 try:

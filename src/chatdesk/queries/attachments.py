@@ -1,0 +1,38 @@
+"""Reading attachment rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from chatdesk.db.tables import attachments
+
+__all__ = ["attachment_by_id", "existing_ids", "unsent_before"]
+
+
+def attachment_by_id(conn: Connection, attachment_id: str) -> Any:
+    return conn.execute(select(attachments).where(attachments.c.id == attachment_id)).first()
+
+
+def unsent_before(conn: Connection, before: datetime, limit: int = 1000) -> list[Any]:
+    """Attachments uploaded before ``before`` that no message carries."""
+    return list(
+        conn.execute(
+            select(attachments)
+            .where(attachments.c.message_id.is_(None), attachments.c.created_at < before)
+            .order_by(attachments.c.created_at)
+            .limit(limit)
+        )
+    )
+
+
+def existing_ids(conn: Connection, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found.update(
+            conn.execute(select(attachments.c.id).where(attachments.c.id.in_(chunk))).scalars()
+        )
+    return found
