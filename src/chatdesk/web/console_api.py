@@ -107,7 +107,10 @@ async def patch_conversation(
     if "assignee_id" in body.model_fields_set:
         changes["assignee_id"] = body.assignee_id
     ip = request_ip(request)
-    return await services.db.write(update_conversation, actor, conversation_id, ip=ip, **changes)
+    online = services.operator_presence.connected()
+    return await services.db.write(
+        update_conversation, actor, conversation_id, ip=ip, online=online, **changes
+    )
 
 
 @router.post(
