@@ -47,7 +47,7 @@ def start_conversation(
     With ``email_away`` (email is on) it queues the emails a new conversation causes
     (:func:`chatdesk.actions.email.queue_started`). When the site routes automatically,
     one of ``online`` (the operators with a console open) gets it
-    (:func:`chatdesk.actions.routing.route_new`), after its first message.
+    (:func:`chatdesk.actions.routing.route_new`).
     """
     author = author_of(unit, actor)
     existing = find_by_client_msg_id(unit, author[0], author[1], client_msg_id)
@@ -81,8 +81,10 @@ def start_conversation(
         private=False,
         data={"conversation": conversation_shape(row, [], visitor_shape(visitor))},
     )
-    message = insert_message(unit, row, author, body, client_msg_id)
+    # Routed before the first message is stored, so every console knows the assignee
+    # when the message arrives (whom it notifies depends on it).
     route_new(unit, actor.site_id, conversation_id, online)
+    message = insert_message(unit, row, author, body, client_msg_id)
     if email_away is not None:
         queue_started(unit, actor, conversation_id)
     return conversation_for(unit.conn, _load(unit, conversation_id), actor), message, True
