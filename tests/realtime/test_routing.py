@@ -335,3 +335,42 @@ def test_concurrent_arrivals_on_two_nodes_are_routed_fairly_and_once(
         for http, _ in agents:
             http.close()
         scene.close()
+
+
+def test_the_team_of_a_site_and_lists_of_several_statuses(node: Live, scene_on: Scene) -> None:
+    site = scene_on.site
+    ada_http, _ada = signed_in(node, "agent", "Ada", site_ids=[site["id"]])
+    eli_http, eli = signed_in(node, "agent", "Eli", site_ids=[])
+    try:
+        path = f"/api/v1/team?site_id={site['id']}"
+        names = {o["name"] for o in ada_http.get(path).json()["operators"]}
+        assert names == {"Ada", "Olive Owner"}  # the owner answers every site; Eli none
+        assert eli.id in {o["id"] for o in ada_http.get("/api/v1/team").json()["operators"]}
+        response = eli_http.get(path)  # a site Eli does not see: as if it did not exist
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["code"] == "not_found"
+        _token, other = scene_on.new_visitor()
+        owner = scene_on.owner_http
+        response = owner.patch(
+            f"/api/v1/conversations/{other}",
+            json={"status": "pending"},
+            headers=csrf(scene_on.owner),
+        )
+        assert response.status_code == 200, response.text
+
+        def listed(status: str) -> set[str]:
+            response = owner.get("/api/v1/conversations", params={"status": status})
+            assert response.status_code == 200, response.text
+            return {c["id"] for c in response.json()["conversations"]}
+
+        first = scene_on.conversation_id
+        assert listed("open") == {first}
+        assert listed("pending") == {other}
+        assert listed("open,pending") == {first, other}
+        assert listed("resolved") == set()
+        for bad in ("open,", "snooze", "open,pending,resolved,open", "OPEN"):
+            response = owner.get("/api/v1/conversations", params={"status": bad})
+            assert response.status_code == 422, (bad, response.text)
+    finally:
+        ada_http.close()
+        eli_http.close()
