@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from chatdesk.db.tables import audit_log, events
-from tests.factories import Operator, bearer, csrf
+from tests.factories import Operator, bearer, create_site, csrf
 from tests.realtime.conftest import Live, Scene, make_scene, start_chat, visitor_session, wait_until
 from tests.realtime.test_operator_presence import (
     CONSOLE,
@@ -97,7 +97,7 @@ def test_round_robin_takes_turns_among_the_online_agents_of_the_site(
     node: Live, scene_on: Scene
 ) -> None:
     site = scene_on.site
-    assert site["assignment"] == "manual" and site["assign_on_reply"] is True
+    assert site["assignment"] == "manual"
     other = node.client()
     people = [signed_in(node, "agent", name, site_ids=[site["id"]]) for name in ("Ada", "Bo")]
     offline_http, offline_agent = signed_in(node, "agent", "Cy", site_ids=[site["id"]])
@@ -190,7 +190,7 @@ def test_least_busy_never_fills_anyone_past_max_open_and_waiting_ones_are_picked
 
 
 def test_the_first_reply_assigns_and_a_private_note_does_not(node: Live, scene_on: Scene) -> None:
-    site = scene_on.site
+    site = set_site(scene_on, assign_on_reply=True)
     agent_http, agent = signed_in(node, "agent", "Ada", site_ids=[site["id"]])
     try:
         cid = scene_on.conversation_id
@@ -227,6 +227,9 @@ def test_site_routing_settings_are_validated(scene_on: Scene) -> None:
         assert response.status_code == 422, response.text
         assert response.json()["error"]["code"] == "validation_error"
     assert scene_on.owner_http.get(path).json()["assignment"] == "manual"
+    # A new site assigns on first reply, by hand otherwise, until told.
+    created = create_site(scene_on.owner_http, scene_on.owner)
+    assert (created["assignment"], created["assign_on_reply"]) == ("manual", True)
 
 
 def test_private_notes_carry_the_mentioned_operators_of_the_site(
