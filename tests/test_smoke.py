@@ -39,5 +39,12 @@ def test_visitor_and_operator_converse(client: TestClient) -> None:
         "/api/v1/widget/events?after=0&wait=0", headers=bearer(world.visitor_token)
     ).json()
     types = [e["type"] for e in events["events"]]
-    assert types == ["conversation.created", "message.created", "message.created"]
+    # The first reply assigned the conversation to whoever answered (ADR 0016), just before it.
+    assert types == [
+        "conversation.created",
+        "message.created",
+        "conversation.updated",
+        "message.created",
+    ]
+    assert events["events"][2]["data"]["conversation"]["assignee_id"] == world.owner.id
     assert all(not e["data"].get("message", {}).get("private") for e in events["events"])

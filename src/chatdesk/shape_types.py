@@ -112,6 +112,8 @@ class Message(TypedDict):
     private: bool
     client_msg_id: str | None
     created_at: str
+    # The operators a private note @mentions (ids of the site's operators); else empty.
+    mentions: list[str]
 
 
 class Attachment(TypedDict):
@@ -359,6 +361,9 @@ class Site(TypedDict):
     # The widget shows itself offline while no operator who answers the site is online.
     require_agent_online: bool
     reply_time: str
+    # How new conversations get an assignee, and whether a first reply assigns (ADR 0016).
+    assignment: Literal["manual", "round_robin", "least_busy"]
+    assign_on_reply: bool
     created_at: str
     updated_at: str
     identity_secret: NotRequired[str | None]

@@ -63,6 +63,7 @@ def message_shape(row: Row[Any]) -> Message:
         "private": bool(m["private"]),
         "client_msg_id": m["client_msg_id"],
         "created_at": iso(m["created_at"]),
+        "mentions": list(m["mentions"] or ()),
     }
 
 
@@ -161,6 +162,8 @@ def site_shape(row: Row[Any], *, with_secret: bool = True) -> Site:
         "identity_secret_set": m["identity_secret"] is not None,
         "require_agent_online": bool(m["require_agent_online"]),
         "reply_time": m["reply_time"],
+        "assignment": m["assignment"],
+        "assign_on_reply": bool(m["assign_on_reply"]),
         "created_at": iso(m["created_at"]),
         "updated_at": iso(m["updated_at"]),
     }

@@ -219,7 +219,9 @@ def add_owner(db: Database) -> Operator:
 def make_scene(live: Live) -> Scene:
     owner_http = live.client()
     owner = login(owner_http, add_owner(live.db))
-    site = create_site(owner_http, owner)
+    # Replies here are about delivery: they do not assign (assign_on_reply, ADR 0016), so
+    # each one appends exactly its message.created.
+    site = create_site(owner_http, owner, assign_on_reply=False)
     visitor_http = live.client()
     token = visitor_session(visitor_http, site["site_key"], name="Vera Visitor")
     started = start_chat(visitor_http, token, "Hello")

@@ -119,7 +119,9 @@ def add_agent(scene: Scene, site_ids: list[str]) -> tuple[httpx.Client, Operator
 
 
 def test_agent_sees_only_its_sites_events(scene: Scene) -> None:
-    other_site = create_site(scene.owner_http, scene.owner, name="Other shop")
+    other_site = create_site(
+        scene.owner_http, scene.owner, name="Other shop", assign_on_reply=False
+    )
     agent_http, agent = add_agent(scene, [scene.site["id"]])
     start = head_of(agent_http, CONSOLE, {})
     stranger = visitor_session(scene.visitor_http, other_site["site_key"], name="Stan")

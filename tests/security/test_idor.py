@@ -247,6 +247,12 @@ def test_lists_only_hold_what_the_caller_may_see(arena: Arena) -> None:
     visitor_a = arena.conv_a["visitor_id"]
     assert ids("ag2", f"/api/v1/conversations?visitor_id={visitor_a}") == set()
     assert ids("ag2", "/api/v1/inbox/sites", "sites") == {arena.site2["id"]}
+    # The team of a site the agent does not work on: the same 404 as a site that is not.
+    not_yours = arena.call("GET", f"/api/v1/team?site_id={site1}", "ag2")
+    not_there = arena.call("GET", f"/api/v1/team?site_id={MISSING_ID}", "ag1")
+    _same_404(not_yours, not_there)
+    team = ids("ag1", f"/api/v1/team?site_id={site1}", "operators")
+    assert arena.agent1.id in team and arena.agent2.id not in team
     # Event logs: each reader sees only its own conversations' events.
     for who, allowed in [("va", {a}), ("vb", {b}), ("ag2", {c}), ("ag1", {a, b})]:
         events = arena.call("GET", "/api/v1/widget/events?after=0&wait=0", who)

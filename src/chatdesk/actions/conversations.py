@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 
 from chatdesk.access import access_conversation
-from chatdesk.actions.audit import record
 from chatdesk.actions.email import queue_started
 from chatdesk.actions.events import append_conversation_updated, append_event
 from chatdesk.actions.messages import author_of, find_by_client_msg_id, insert_message
+from chatdesk.actions.routing import apply_changes, route_new, route_waiting
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import (
     conversation_labels,
@@ -39,12 +39,15 @@ def start_conversation(
     client_msg_id: str,
     *,
     email_away: int | None = None,
+    online: frozenset[str] = frozenset(),
 ) -> tuple[VisitorConversation, Message, bool]:
     """A visitor's new conversation with its first message: (conversation, message, created).
 
     The same ``client_msg_id`` again returns the stored pair, never a second conversation.
     With ``email_away`` (email is on) it queues the emails a new conversation causes
-    (:func:`chatdesk.actions.email.queue_started`).
+    (:func:`chatdesk.actions.email.queue_started`). When the site routes automatically,
+    one of ``online`` (the operators with a console open) gets it
+    (:func:`chatdesk.actions.routing.route_new`).
     """
     author = author_of(unit, actor)
     existing = find_by_client_msg_id(unit, author[0], author[1], client_msg_id)
@@ -78,6 +81,9 @@ def start_conversation(
         private=False,
         data={"conversation": conversation_shape(row, [], visitor_shape(visitor))},
     )
+    # Routed before the first message is stored, so every console knows the assignee
+    # when the message arrives (whom it notifies depends on it).
+    route_new(unit, actor.site_id, conversation_id, online)
     message = insert_message(unit, row, author, body, client_msg_id)
     if email_away is not None:
         queue_started(unit, actor, conversation_id)
@@ -138,14 +144,20 @@ def update_conversation(
     assignee_id: str | None = _UNSET,
     labels_: list[str] | None = None,
     ip: str | None = None,
+    online: frozenset[str] | None = None,
 ) -> Conversation:
     """Change status, assignee and/or labels; appends ``conversation.updated`` on change.
 
     A bot token's ``{assignee_id: null, status: "open"}`` hands the conversation to the
     team: it also appends ``conversation.handoff`` (whether or not anything changed),
     which the site's operators and the visitor see.
+
+    An assigned open conversation that stops being open frees its assignee's capacity:
+    with ``online`` (the connected operators), the site's waiting conversations are
+    routed again (:func:`chatdesk.actions.routing.route_waiting`).
     """
     row = access_conversation(unit.conn, actor, conversation_id)
+    frees = row.assignee_id is not None and row.status == "open" and status not in (None, "open")
     handoff = actor.is_bot and status == "open" and assignee_id is None
     values: dict[str, Any] = {}
     changed: list[str] = []
@@ -163,22 +175,13 @@ def update_conversation(
             _set_labels(unit, row.id, labels_)
             changed.append("labels")
     if changed:
-        values["updated_at"] = unit.now
-        unit.conn.execute(update(conversations).where(conversations.c.id == row.id).values(values))
-        # Visitors see status and assignee changes; label changes are internal.
-        row = append_conversation_updated(unit, row.id, changed, private=changed == ["labels"])
-        for field in changed:
-            record(
-                unit,
-                f"conversation.{field}",
-                operator_id=actor.operator_id,
-                target_type="conversation",
-                target_id=row.id,
-                ip=ip,
-                details={field: values.get(field, labels_)},
-            )
+        row = apply_changes(
+            unit, row, values, changed, by=actor.operator_id, ip=ip, details={"labels": labels_}
+        )
     if handoff:
         _append_handoff(unit, actor, row.id)
+    if frees and online is not None and "status" in changed:
+        route_waiting(unit, [row.site_id], online)
     return conversation_for(unit.conn, row, actor)
 
 

@@ -157,20 +157,22 @@ def _unanswered_watchers(unit: Unit, site_id: str) -> list[tuple[str, int]]:
 _MENTION_END = r"(?![\w@-]|\.\w)"
 
 
-def mentioned_operators(conn: Any, site_id: str, body: str, author_id: str) -> list[str]:
+def mentioned_operators(
+    conn: Any, site_id: str, body: str, author_id: str, *, wanting_email: bool = True
+) -> list[str]:
     """Ids of the site's active operators that ``body`` @mentions, by name (``@Jane Doe``,
-    any case) or by the part of their email before the @ (``@jane``), who want
-    mention emails; never the author."""
+    any case) or by the part of their email before the @ (``@jane``); never the author.
+    With ``wanting_email``, only those who want mention emails."""
     if "@" not in body:
         return []
-    rows = conn.execute(
-        select(operators.c.id, operators.c.name, operators.c.email).where(
-            operators.c.active.is_(True),
-            operators.c.notify_mentions.is_(True),
-            operators.c.id != author_id,
-            _site_members(site_id),
-        )
-    ).all()
+    query = select(operators.c.id, operators.c.name, operators.c.email).where(
+        operators.c.active.is_(True),
+        operators.c.id != author_id,
+        _site_members(site_id),
+    )
+    if wanting_email:
+        query = query.where(operators.c.notify_mentions.is_(True))
+    rows = conn.execute(query.order_by(operators.c.id)).all()
     text = body.casefold()
     found = []
     for row in rows:

@@ -7,12 +7,13 @@ from typing import Any, NamedTuple
 from sqlalchemy import Row, bindparam, insert, select, update
 
 from chatdesk.access import may_see_conversation
-from chatdesk.actions.email import queue_after_reply
+from chatdesk.actions.email import mentioned_operators, queue_after_reply
 from chatdesk.actions.events import append_conversation_updated, append_event
+from chatdesk.actions.routing import assign
 from chatdesk.clock import iso
 from chatdesk.db.batch import Unit
 from chatdesk.db.direct import Direct
-from chatdesk.db.tables import conversations, messages, visitors
+from chatdesk.db.tables import conversations, messages, sites, visitors
 from chatdesk.errors import Conflict, NotFound
 from chatdesk.ids import new_id
 from chatdesk.security.principals import OperatorActor, VisitorActor
@@ -43,8 +44,14 @@ _TARGET = Direct(
         select(messages.c.id).where(_CLIENT_MSG_ID_MATCH).scalar_subquery(),
         visitors.c.email,
         visitors.c.email_unsubscribed_at,
+        conversations.c.assignee_id,
+        sites.c.assign_on_reply,
     )
-    .select_from(conversations.join(visitors, visitors.c.id == conversations.c.visitor_id))
+    .select_from(
+        conversations.join(visitors, visitors.c.id == conversations.c.visitor_id).join(
+            sites, sites.c.id == conversations.c.site_id
+        )
+    )
     .where(conversations.c.id == bindparam("b_id"))
 )
 _VISITOR_NAME = Direct(select(visitors.c.name).where(visitors.c.id == bindparam("b_visitor_id")))
@@ -70,6 +77,8 @@ class _Target(NamedTuple):
     used_by: str | None  # the message already stored with this client_msg_id
     visitor_email: str | None
     visitor_unsubscribed: Any  # when the visitor unsubscribed from email, or None
+    assignee_id: str | None
+    assign_on_reply: Any  # the site's setting (a driver's boolean or integer)
 
 
 def author_of(
@@ -103,10 +112,12 @@ def insert_message(
     client_msg_id: str | None,
     *,
     private: bool = False,
+    mentions: list[str] | None = None,
 ) -> Message:
     """Store one message, update its conversation and append the events, in ``unit``.
 
-    ``conversation`` has ``id``, ``site_id``, ``visitor_id`` and ``status``.
+    ``conversation`` has ``id``, ``site_id``, ``visitor_id`` and ``status``;
+    ``mentions``, a private note's @mentioned operators.
     """
     author_type, author_id, author_name = author
     message_id = new_id()
@@ -120,6 +131,7 @@ def insert_message(
         "private": private,
         "client_msg_id": client_msg_id,
         "created_at": unit.now,
+        "mentions": mentions or None,
     }
     unit.run(_INSERT_MESSAGE, values)
     changes: dict[str, Any] = {"b_conversation_id": conversation.id, "updated_at": unit.now}
@@ -149,6 +161,7 @@ def insert_message(
         "private": private,
         "client_msg_id": client_msg_id,
         "created_at": iso(unit.now),
+        "mentions": mentions or [],
     }
     append_event(
         unit,
@@ -208,7 +221,31 @@ def send_message(
     # A visitor writes only into its own conversation (checked above): its name is there.
     name = conversation.visitor_name if isinstance(actor, VisitorActor) else actor.name
     author = (author_type, author_id, name)
-    message = insert_message(unit, conversation, author, body, client_msg_id, private=private)
+    mentions = None
+    if private and author_type == "operator" and "@" in body:
+        mentions = mentioned_operators(
+            unit.conn, conversation.site_id, body, author_id, wanting_email=False
+        )
+    if (
+        author_type == "operator"
+        and not private
+        and conversation.assignee_id is None
+        and conversation.assign_on_reply
+    ):
+        # Before the reply, so the log reads "assigned", then the reply itself.
+        _assign_to_replier(unit, actor, conversation.id)
+    message = insert_message(
+        unit, conversation, author, body, client_msg_id, private=private, mentions=mentions
+    )
     if email_away is not None and isinstance(actor, OperatorActor):
         queue_after_reply(unit, actor, conversation, message, email_away)
     return message, True
+
+
+def _assign_to_replier(unit: Unit, actor: Any, conversation_id: str) -> None:
+    """The first operator to answer an unassigned conversation takes it (the site's
+    ``assign_on_reply``): through the same path as any assignment (ADR 0016)."""
+    row = unit.conn.execute(
+        select(conversations).where(conversations.c.id == conversation_id)
+    ).one()
+    assign(unit, row, actor.operator_id, by=actor.operator_id, how="reply")

@@ -31,6 +31,8 @@ SITE_DEFAULTS: dict[str, Any] = {
     "identity_replay_protection": False,
     "require_agent_online": False,
     "reply_time": REPLY_TIME,
+    "assignment": "manual",
+    "assign_on_reply": True,
 }
 
 

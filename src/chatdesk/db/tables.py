@@ -84,6 +84,14 @@ sites = Table(
     Column("require_agent_online", Boolean, nullable=False, server_default=false()),
     # The line under the widget's header while the site is online.
     Column("reply_time", String(200), nullable=False, server_default=REPLY_TIME),
+    # How new conversations get an assignee: "manual", "round_robin" or "least_busy"
+    # (actions/routing.py); and whether an operator's first reply to an unassigned
+    # conversation makes it theirs.
+    Column("assignment", String(20), nullable=False, server_default="manual"),
+    Column("assign_on_reply", Boolean, nullable=False, server_default=true()),
+    # Round-robin's pointer: the operator routing assigned last on this site (no
+    # foreign key: a deleted operator's id still orders the next turn).
+    Column("last_assigned_id", ID, nullable=True),
 )
 
 operators = Table(
@@ -248,6 +256,8 @@ messages = Table(
     Column("private", Boolean, nullable=False),
     Column("client_msg_id", String(64), nullable=True),
     Column("created_at", TS, nullable=False),
+    # A private note's @mentioned operators (ids, resolved when stored); null: none.
+    Column("mentions", JSON(none_as_null=True), nullable=True),
     Index(None, "conversation_id", "id"),
     # Idempotency: one message per (author, client_msg_id), whatever the retries.
     UniqueConstraint("author_type", "author_id", "client_msg_id"),

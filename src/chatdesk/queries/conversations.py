@@ -131,8 +131,8 @@ def list_conversations(
     query = select(c, *visitor_columns).join(visitors, visitors.c.id == c.c.visitor_id)
     if actor.site_ids is not None:
         query = query.where(c.c.site_id.in_(sorted(actor.site_ids)))
-    if flt.status:
-        query = query.where(c.c.status == flt.status)
+    if flt.status:  # one status, or several separated by commas ("open,pending")
+        query = query.where(c.c.status.in_(sorted(set(flt.status.split(",")))))
     if flt.site_id:
         query = query.where(c.c.site_id == flt.site_id)
     if flt.visitor_id:

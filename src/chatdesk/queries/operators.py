@@ -51,8 +51,9 @@ def list_operators(conn: Connection) -> list[Operator]:
     return [operator_shape(row, operator_site_ids(conn, row.id)) for row in rows]
 
 
-def team(conn: Connection) -> list[TeamMember]:
-    """Active operators by name: whom a conversation can be assigned to."""
+def team(conn: Connection, site_id: str | None = None) -> list[TeamMember]:
+    """Active operators by name: whom a conversation can be assigned to; with
+    ``site_id``, only those who answer that site (its agents, admins and owners)."""
     query: Select[Any] = (
         select(
             operators.c.id,
@@ -64,6 +65,11 @@ def team(conn: Connection) -> list[TeamMember]:
         .where(operators.c.active.is_(True))
         .order_by(operators.c.name)
     )
+    if site_id is not None:
+        member = select(site_operators.c.operator_id).where(site_operators.c.site_id == site_id)
+        query = query.where(
+            or_(operators.c.role.in_(("owner", "admin")), operators.c.id.in_(member))
+        )
     return [team_member_shape(row) for row in conn.execute(query).all()]
 
 

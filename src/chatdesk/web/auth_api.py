@@ -30,6 +30,7 @@ from chatdesk.web.deps import (
     check_same_origin,
     request_ip,
 )
+from chatdesk.web.routing_sweep import sweep_for
 from chatdesk.web.schemas import LoginIn, MePatch, PasswordChangeIn
 
 __all__ = ["router"]
@@ -124,6 +125,8 @@ async def patch_me(
     await services.db.write(update_own_profile, actor, changes, ip=ip)
     if "away" in changes:  # stored: now shown in every process, and told to colleagues
         services.operator_presence.set_away(actor.operator_id, changes["away"])
+        if not changes["away"]:
+            sweep_for(services, actor.operator_id)
     return {"operator": await _profile(services, actor.operator_id), "csrf_token": actor.csrf_token}
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from chatdesk.access import access_conversation
+from chatdesk.access import access_conversation, access_site
 from chatdesk.actions.conversations import mark_read, update_conversation
 from chatdesk.actions.messages import send_message
 from chatdesk.queries.conversations import (
@@ -28,6 +28,7 @@ from chatdesk.shape_types import (
     Message,
     MessageList,
     TeamList,
+    TeamMember,
 )
 from chatdesk.web.answers import SSE, answers
 from chatdesk.web.deps import (
@@ -43,6 +44,9 @@ from chatdesk.web.schemas import ConversationPatch, OperatorMessageIn, TypingIn
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["operator"], dependencies=OPERATOR_LIMITS)
+# One status or several, comma-separated: the console's default list is "open,pending".
+_STATUS = "(open|pending|resolved)"
+_STATUSES = rf"^{_STATUS}(,{_STATUS}){{0,2}}$"
 Short = Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")]
 
 
@@ -54,7 +58,7 @@ Short = Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")]
 async def get_conversations(
     services: ServicesDep,
     actor: CurrentOperator,
-    status: Literal["open", "pending", "resolved"] | None = None,
+    status: Annotated[str | None, Query(pattern=_STATUSES)] = None,
     assignee: Short = None,
     site_id: Short = None,
     label: Short = None,
@@ -107,7 +111,10 @@ async def patch_conversation(
     if "assignee_id" in body.model_fields_set:
         changes["assignee_id"] = body.assignee_id
     ip = request_ip(request)
-    return await services.db.write(update_conversation, actor, conversation_id, ip=ip, **changes)
+    online = services.operator_presence.connected()
+    return await services.db.write(
+        update_conversation, actor, conversation_id, ip=ip, online=online, **changes
+    )
 
 
 @router.post(
@@ -216,10 +223,20 @@ async def get_labels(services: ServicesDep, actor: CurrentOperator) -> LabelList
 @router.get(
     "/team",
     summary="Active operators with their presence, for assignment (any operator)",
-    **answers(TeamList, 401),
+    **answers(TeamList, 401, 404, 422),
 )
-async def get_team(services: ServicesDep, actor: CurrentOperator) -> TeamList:
-    operators = await services.db.read(team)
+async def get_team(
+    services: ServicesDep, actor: CurrentOperator, site_id: Short = None
+) -> TeamList:
+    """With ``site_id``, only those who answer that site (for @mentions); a site the
+    operator does not see → 404, as one that does not exist."""
+
+    def read(conn: Any) -> list[TeamMember]:
+        if site_id is not None:
+            access_site(conn, actor, site_id)
+        return team(conn, site_id)
+
+    operators = await services.db.read(read)
     services.operator_presence.stamp(operators)
     return {"operators": operators}
 

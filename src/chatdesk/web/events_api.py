@@ -17,6 +17,7 @@ from chatdesk.security.rate_limits import RateLimitExceeded
 from chatdesk.shape_types import Author, EventsPage
 from chatdesk.shapes import typing_shape
 from chatdesk.web.delivery import EventStream, long_poll
+from chatdesk.web.routing_sweep import sweep_for
 
 __all__ = ["After", "Wait", "events_response", "publish_typing"]
 
@@ -96,7 +97,10 @@ def _console_stream(
     if not parks or not isinstance(actor, OperatorActor) or actor.session_id is None:
         return None
     presence = services.operator_presence
+    arriving = actor.operator_id not in presence.connected()
     presence.opened(actor.operator_id)
+    if arriving:  # not a reconnect within the grace: what waited for them may be theirs
+        sweep_for(services, actor.operator_id)
     return partial(presence.closed, actor.operator_id)
 
 

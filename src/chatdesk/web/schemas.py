@@ -254,6 +254,8 @@ class _SiteFields(_Strict):
     identity_required: bool | None = None
     identity_replay_protection: bool | None = None
     require_agent_online: bool | None = None
+    assignment: Literal["manual", "round_robin", "least_busy"] | None = None
+    assign_on_reply: bool | None = None
     reply_time: (
         Annotated[str, Field(max_length=200), AfterValidator(_no_nul), AfterValidator(str.strip)]
         | None

@@ -231,8 +231,14 @@ async def post_conversation(
 ) -> NewConversation | JSONResponse:
     actor = call.actor
     email_away = call.services.settings.email_away
+    online = call.services.operator_presence.connected()
     conversation, message, created = await call.services.db.write(
-        start_conversation, actor, body.body, body.client_msg_id, email_away=email_away
+        start_conversation,
+        actor,
+        body.body,
+        body.client_msg_id,
+        email_away=email_away,
+        online=online,
     )
     result: NewConversation = {"conversation": conversation, "message": message}
     if not created:

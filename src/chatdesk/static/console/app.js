@@ -6,7 +6,7 @@ import { ConversationView } from "./conversation.js";
 import { isTyping } from "./dom.js";
 import { Inbox } from "./inbox.js";
 import { askPermissionOnFirstGesture, notify, ping, setBadge } from "./notify.js";
-import { presenceEvent, refreshPresence, rememberPresence } from "./presence.js";
+import { presenceEvent, presenceOf, refreshPresence, rememberPresence } from "./presence.js";
 import { remember, state, totalUnread, visitorName } from "./state.js";
 import { LiveStream } from "./stream.js";
 import { VisitorPanel } from "./visitor.js";
@@ -19,6 +19,16 @@ const view = new ConversationView({ onChanged: changed });
 const composer = new Composer({ onSent: (message) => onMessage(message, { local: true }) });
 const panel = new VisitorPanel({ onOpen: openConversation });
 let readTimer = null;
+
+const announcer = document.getElementById("inbox-announce");
+
+/** Tell screen-reader users (and everyone, briefly) something the keyboard did. */
+function announce(text) {
+  announcer.textContent = text;
+  setTimeout(() => {
+    if (announcer.textContent === text) announcer.textContent = "";
+  }, 4000);
+}
 
 function refreshBadge() {
   setBadge(totalUnread());
@@ -90,6 +100,30 @@ function attentionFor(conversation, text, body) {
   notify(text, body || "", () => openConversation(conversation.id, { push: true }));
 }
 
+/** Whether this operator takes the site's unassigned work now: online, not away. */
+function available() {
+  return presenceOf(state.me.id) !== "away";
+}
+
+/** Who hears of a visitor's message: in an unassigned conversation every online
+ * operator of the site (each console receives only its sites' events), in an
+ * assigned one only the assignee. */
+function visitorWrote(conversation, message, { first, isOpen }) {
+  const mine = conversation.assignee_id === state.me.id;
+  const forMe = mine || (!conversation.assignee_id && available());
+  if (!forMe || (isOpen && !document.hidden)) return;
+  const who = visitorName(conversation);
+  const title = first ? `New conversation from ${who}` : `New message from ${who}`;
+  attentionFor(conversation, title, message.body);
+}
+
+/** Run ``fn`` with a conversation not yet known here, once it has been fetched. */
+async function whenKnown(id, fn) {
+  await fetchConversation(id);
+  const conversation = state.conversations.get(id);
+  if (conversation) fn(conversation);
+}
+
 function onMessage(message, { local = false } = {}) {
   let conversation = state.conversations.get(message.conversation_id);
   if (!conversation) {
@@ -113,15 +147,19 @@ function onMessage(message, { local = false } = {}) {
       clearTimeout(readTimer);
       readTimer = setTimeout(() => view.markRead(), 400);
     }
-    const mine = conversation && conversation.assignee_id === state.me.id;
-    if (awaitingFirstMessage.delete(message.conversation_id)) {
+    const first = awaitingFirstMessage.delete(message.conversation_id);
+    if (conversation) visitorWrote(conversation, message, { first, isOpen });
+    else whenKnown(message.conversation_id, (c) => visitorWrote(c, message, { first, isOpen }));
+  }
+  if (message.private && !local && (message.mentions || []).includes(state.me.id)) {
+    const author = message.author.id === state.me.id ? null : message.author.name;
+    if (author) {
+      const about = conversation ? ` (${visitorName(conversation)})` : "";
       attentionFor(
-        conversation,
-        `New conversation from ${visitorName(conversation)}`,
+        { id: message.conversation_id },
+        `${author} mentioned you${about}`,
         message.body,
       );
-    } else if (mine && (!isOpen || document.hidden)) {
-      attentionFor(conversation, `New message from ${visitorName(conversation)}`, message.body);
     }
   }
   refreshBadge();
@@ -234,6 +272,10 @@ document.addEventListener("keydown", (event) => {
   if (key === "j" || key === "k") {
     const id = inbox.neighbour(key === "j" ? 1 : -1);
     if (id) openConversation(id, { push: true });
+  } else if (key === "n") {
+    const id = inbox.nextUnread();
+    if (id) openConversation(id, { push: true });
+    else announce("No unread conversations.");
   } else if (key === "e" && state.openId) {
     view.patch({ status: "resolved" });
   } else if (key === "a" && state.openId) {

@@ -1,8 +1,10 @@
-// The reply box: Enter sends, Shift+Enter breaks the line, /shortcut expands canned responses.
+// The reply box: Enter sends, Shift+Enter breaks the line, /shortcut expands canned responses,
+// and in a private note "@" offers the site's operators to mention.
 // Each message gets its client_msg_id once, when it is written; a retry reuses it, so a
 // double click, a resend or a lost response never stores the message twice.
 import { ApiError, api } from "./api.js";
 import { clear, h, randomId } from "./dom.js";
+import { presenceWord } from "./presence.js";
 import { state } from "./state.js";
 
 const TYPING_EVERY_MS = 3000;
@@ -42,6 +44,24 @@ function usableCanned() {
   return [...byShortcut.values()].sort((a, b) => (a.shortcut < b.shortcut ? -1 : 1));
 }
 
+// The operators who answer each site (GET /team?site_id=), for @mentions; fetched once.
+const siteTeams = new Map(); // site id -> Promise<[{id, name, role, presence}]>
+
+function siteTeam(siteId) {
+  if (!siteTeams.has(siteId)) {
+    const path = `/api/v1/team?site_id=${encodeURIComponent(siteId)}`;
+    const loading = api("GET", path).then(
+      (answer) => answer.operators,
+      () => {
+        siteTeams.delete(siteId); // asked again next time
+        return [];
+      },
+    );
+    siteTeams.set(siteId, loading);
+  }
+  return siteTeams.get(siteId);
+}
+
 export class Composer {
   constructor({ onSent }) {
     this.onSent = onSent;
@@ -72,8 +92,12 @@ export class Composer {
       this.updateSuggestions();
       this.sendTyping();
     });
+    this.input.addEventListener("click", () => this.updateSuggestions());
     this.input.addEventListener("blur", () => setTimeout(() => this.hideSuggestions(), 150));
-    this.privateToggle.addEventListener("change", () => this.renderMode());
+    this.privateToggle.addEventListener("change", () => {
+      this.renderMode();
+      this.updateSuggestions();
+    });
   }
 
   renderMode() {
@@ -140,8 +164,22 @@ export class Composer {
       : null;
   }
 
+  /** In a private note, the "@name" being typed just before the caret, if any. */
+  mentionToken() {
+    if (!this.privateToggle.checked) return null;
+    const before = this.input.value.slice(0, this.input.selectionStart);
+    const match = /(^|\s)@([^\s@][^@\n]{0,40}|)$/u.exec(before);
+    return match ? { word: match[2], start: before.length - match[2].length - 1 } : null;
+  }
+
   updateSuggestions() {
+    const mention = this.mentionToken();
+    if (mention) {
+      this.updateMentions(mention);
+      return;
+    }
     const token = this.slashToken();
+    this.mode = "canned";
     this.matches = token
       ? usableCanned()
           .filter((c) => c.shortcut.startsWith(token.word))
@@ -152,8 +190,29 @@ export class Composer {
     else this.renderSuggestions();
   }
 
+  async updateMentions(token) {
+    const siteId = state.conversations.get(state.openId)?.site_id;
+    if (!siteId) return;
+    const operators = await siteTeam(siteId);
+    const now = this.mentionToken(); // the text may have changed while the team loaded
+    if (!now || now.start !== token.start || now.word !== token.word) return;
+    const word = token.word.toLocaleLowerCase();
+    this.mode = "mention";
+    this.matches = operators
+      .filter((o) => o.id !== state.me.id && o.name.toLocaleLowerCase().startsWith(word))
+      .slice(0, 8);
+    this.active = 0;
+    if (!this.matches.length) this.hideSuggestions();
+    else this.renderSuggestions();
+  }
+
   renderSuggestions() {
     clear(this.suggestions);
+    if (this.mode === "mention") {
+      this.renderMentions();
+      return;
+    }
+    this.suggestions.setAttribute("aria-label", "Canned responses");
     this.matches.forEach((canned, index) => {
       const option = h(
         "li",
@@ -177,17 +236,60 @@ export class Composer {
     this.input.setAttribute("aria-activedescendant", `canned-${this.active}`);
   }
 
+  renderMentions() {
+    this.suggestions.setAttribute("aria-label", "Mention a teammate");
+    this.matches.forEach((operator, index) => {
+      this.suggestions.appendChild(
+        h(
+          "li",
+          {
+            role: "option",
+            id: `mention-${index}`,
+            class: "canned-option",
+            "aria-selected": index === this.active ? "true" : "false",
+            onmousedown: (event) => {
+              event.preventDefault();
+              this.pick(operator);
+            },
+          },
+          h("strong", { text: `@${operator.name}` }),
+          " ",
+          h("span", { class: "muted", text: presenceWord(operator.id) }),
+        ),
+      );
+    });
+    this.suggestions.hidden = false;
+    this.input.setAttribute("aria-activedescendant", `mention-${this.active}`);
+  }
+
   hideSuggestions() {
     this.suggestions.hidden = true;
     this.input.removeAttribute("aria-activedescendant");
   }
 
-  pick(canned) {
+  pick(choice) {
+    if (this.mode === "mention") {
+      this.pickMention(choice);
+      return;
+    }
+    const canned = choice;
     const token = this.slashToken();
     if (!canned || !token) return;
     const value = this.input.value;
     const caret = this.input.selectionStart;
     const text = fillVariables(canned.body, variables());
+    this.input.value = value.slice(0, token.start) + text + value.slice(caret);
+    const at = token.start + text.length;
+    this.input.setSelectionRange(at, at);
+    this.hideSuggestions();
+  }
+
+  pickMention(operator) {
+    const token = this.mentionToken();
+    if (!operator || !token) return;
+    const value = this.input.value;
+    const caret = this.input.selectionStart;
+    const text = `@${operator.name} `;
     this.input.value = value.slice(0, token.start) + text + value.slice(caret);
     const at = token.start + text.length;
     this.input.setSelectionRange(at, at);

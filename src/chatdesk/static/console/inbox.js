@@ -88,7 +88,8 @@ export class Inbox {
 
   matches(c) {
     const f = this.filters;
-    if (f.status && c.status !== f.status) return false;
+    // A search looks across every status (the status filter applies to the list only).
+    if (f.status && !f.q && !f.status.split(",").includes(c.status)) return false;
     if (f.assignee === "me" && c.assignee_id !== state.me.id) return false;
     if (f.assignee === "unassigned" && c.assignee_id) return false;
     if (f.site_id && c.site_id !== f.site_id) return false;
@@ -98,11 +99,13 @@ export class Inbox {
 
   async fetchPage(cursor) {
     const params = { ...this.filters, limit: PAGE, cursor };
+    if (params.q) params.status = "";
     return api("GET", `/api/v1/conversations${query(params)}`);
   }
 
   async reload() {
     this.filters = this.readFilters();
+    document.getElementById("search-scope").hidden = !this.filters.q;
     const generation = ++this.generation;
     this.list.setAttribute("aria-busy", "true");
     try {
@@ -186,7 +189,7 @@ export class Inbox {
     }
     this.empty.hidden = this.ids.length > 0;
     const f = this.filters;
-    const narrowed = f.assignee || f.site_id || f.label || f.q || f.status !== "open";
+    const narrowed = f.assignee || f.site_id || f.label || f.q || f.status !== "open,pending";
     this.empty.textContent = narrowed
       ? "No conversations match these filters."
       : "No open conversations. New chats appear here the moment a visitor writes in.";
@@ -249,6 +252,21 @@ export class Inbox {
     if (index === -1) return this.ids[0];
     const next = index + step;
     return next >= 0 && next < this.ids.length ? this.ids[next] : null;
+  }
+
+  /** The next conversation with unread messages after the open one (in list order,
+   * wrapping round), else any other unresolved one with unread messages; null if none. */
+  nextUnread() {
+    const unread = (id) => {
+      const c = state.conversations.get(id);
+      return Boolean(c && c.id !== state.openId && c.status !== "resolved" && c.unread_count);
+    };
+    const start = this.ids.indexOf(state.openId) + 1;
+    const ordered = [...this.ids.slice(start), ...this.ids.slice(0, start)];
+    const listed = ordered.find(unread);
+    if (listed) return listed;
+    const others = [...state.conversations.values()].filter((c) => unread(c.id)).sort(byActivity);
+    return others[0]?.id ?? null;
   }
 
   focusRow(id) {

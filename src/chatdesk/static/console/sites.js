@@ -114,6 +114,18 @@ function siteForm(site, onSaved) {
     "Show the chat as away while none of this site's agents (or an admin) is online",
     site.require_agent_online,
   );
+  const assignment = select(
+    [
+      ["manual", "By hand"],
+      ["round_robin", "Round-robin among online agents"],
+      ["least_busy", "Least busy online agent (within each one's max open)"],
+    ],
+    site.assignment || "manual",
+  );
+  const assignOnReply = checkbox(
+    "Assign an unassigned conversation to whoever replies first",
+    site.assign_on_reply ?? true,
+  );
   const hours = hoursEditor(site.business_hours);
   const enabled = checkbox("Widget enabled", site.enabled);
   const identityRequired = checkbox(
@@ -154,6 +166,12 @@ function siteForm(site, onSaved) {
     field("Ask for email before chat", prechatEmail),
     hours.node,
     h("div", { class: "full checks" }, requireOnline.node),
+    field(
+      "Assign new conversations",
+      assignment,
+      "Automatic assignment picks among this site's agents (and admins) who are online; with nobody free a conversation waits and goes to the next one who comes online or frees a place.",
+    ),
+    h("div", { class: "checks" }, assignOnReply.node),
     h(
       "div",
       { class: "full" },
@@ -185,6 +203,8 @@ function siteForm(site, onSaved) {
       offline_message: offline.value,
       reply_time: replyTime.value.trim(),
       require_agent_online: requireOnline.input.checked,
+      assignment: assignment.value,
+      assign_on_reply: assignOnReply.input.checked,
       business_hours: hours.value(),
       enabled: enabled.input.checked,
       identity_required: identityRequired.input.checked,
