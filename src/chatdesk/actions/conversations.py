@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -11,6 +12,9 @@ from chatdesk.actions.audit import record
 from chatdesk.actions.email import queue_started
 from chatdesk.actions.events import append_conversation_updated, append_event
 from chatdesk.actions.messages import author_of, find_by_client_msg_id, insert_message
+from chatdesk.actions.snooze import check_snooze
+from chatdesk.actions.timeline import Change, by_actor, record_changes
+from chatdesk.clock import aware, iso
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import (
     conversation_labels,
@@ -135,38 +139,58 @@ def update_conversation(
     conversation_id: str,
     *,
     status: str | None = None,
+    snoozed_until: datetime | None = None,
     assignee_id: str | None = _UNSET,
     labels_: list[str] | None = None,
     ip: str | None = None,
 ) -> Conversation:
-    """Change status, assignee and/or labels; appends ``conversation.updated`` on change.
+    """Change status (incl. snooze), assignee and/or labels; appends ``conversation.updated``
+    and the timeline's entries (:func:`chatdesk.actions.timeline.record_changes`) on change.
 
-    A bot token's ``{assignee_id: null, status: "open"}`` hands the conversation to the
-    team: it also appends ``conversation.handoff`` (whether or not anything changed),
-    which the site's operators and the visitor see.
+    ``snoozed_until`` goes with ``status: "snoozed"`` (or alone, on a snoozed
+    conversation, to move its wake-up); any other status clears it. A bot token's
+    ``{assignee_id: null, status: "open"}`` hands the conversation to the team: it also
+    appends ``conversation.handoff`` (whether or not anything changed), which the
+    site's operators and the visitor see.
     """
     row = access_conversation(unit.conn, actor, conversation_id)
     handoff = actor.is_bot and status == "open" and assignee_id is None
+    until = check_snooze(unit.now, row.status, status, snoozed_until)
     values: dict[str, Any] = {}
     changed: list[str] = []
+    change = Change()
     if status is not None and status != row.status:
         values["status"] = status
+        values["snoozed_until"] = until
         changed.append("status")
+        change.status = (row.status, status)
+        change.snoozed_until = until
+    elif until is not None and until != _aware(row.snoozed_until):
+        values["snoozed_until"] = until
+        changed.append("snoozed_until")
+        change.snoozed_until = until
     if assignee_id is not _UNSET and assignee_id != row.assignee_id:
         if assignee_id is not None:
             _check_assignee(unit, row.site_id, assignee_id)
         values["assignee_id"] = assignee_id
         changed.append("assignee_id")
+        change.assignee = (row.assignee_id, assignee_id)
     if labels_ is not None:
         current = labels_for(unit.conn, [row.id])[row.id]
         if sorted(set(labels_)) != current:
             _set_labels(unit, row.id, labels_)
             changed.append("labels")
+            change.labels = (current, sorted(set(labels_)))
     if changed:
         values["updated_at"] = unit.now
         unit.conn.execute(update(conversations).where(conversations.c.id == row.id).values(values))
-        # Visitors see status and assignee changes; label changes are internal.
-        row = append_conversation_updated(unit, row.id, changed, private=changed == ["labels"])
+        record_changes(unit, row, change, by_actor(actor))
+        # Visitors see status and assignee changes; labels and snoozes are internal (a
+        # snoozed conversation looks open to its visitor).
+        seen = {"status", "assignee_id"} & set(changed)
+        if seen == {"status"} and _looks_same(row.status, status):
+            seen = set()
+        row = append_conversation_updated(unit, row.id, changed, private=not seen)
         for field in changed:
             record(
                 unit,
@@ -175,11 +199,24 @@ def update_conversation(
                 target_type="conversation",
                 target_id=row.id,
                 ip=ip,
-                details={field: values.get(field, labels_)},
+                details={field: _audited(values.get(field, labels_))},
             )
     if handoff:
         _append_handoff(unit, actor, row.id)
     return conversation_for(unit.conn, row, actor)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return None if value is None else aware(value)
+
+
+def _audited(value: Any) -> Any:
+    return iso(value) if isinstance(value, datetime) else value
+
+
+def _looks_same(before: str, after: str | None) -> bool:
+    """Whether the visitor sees no difference (snoozed and open both look open)."""
+    return {before, after} <= {"open", "snoozed"}
 
 
 def _append_handoff(unit: Unit, actor: OperatorActor, conversation_id: str) -> None:

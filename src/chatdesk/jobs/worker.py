@@ -45,6 +45,7 @@ from chatdesk.jobs.outbox import (
     outcome_of,
     record_outcomes,
 )
+from chatdesk.jobs.scheduler import Scheduler
 from chatdesk.queries.webhooks import any_active_webhook
 from chatdesk.settings import Settings
 
@@ -88,6 +89,13 @@ class Worker:
             max_seconds=settings.job_retry_max_seconds,
             max_attempts=settings.job_max_attempts,
             max_age=timedelta(hours=settings.job_max_age_hours),
+        )
+        # Timed work (snooze wake-ups) on the one process holding the lease.
+        self.scheduler = Scheduler(
+            db,
+            clock,
+            poll_seconds=settings.scheduler_poll_seconds,
+            lease_seconds=settings.scheduler_lease_seconds,
         )
         self._senders: dict[str, Sender] = {}
         for sender in senders:
@@ -154,11 +162,13 @@ class Worker:
         self._loop = asyncio.get_running_loop()
         self._woken = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="outbox-worker")
+        await self.scheduler.start()
 
     async def stop(self) -> None:
         """Stop looping, cut sends in flight short (their jobs are released) and record
         every outcome. Each step is bounded in time: a send that will not stop cannot hang
         the shutdown (its job's lease runs out and it is sent again, same id)."""
+        await self.scheduler.stop()
         await _cancel(self._task)
         self._task = None
         await _cancel(self._prober)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from chatdesk.access import access_conversation
 from chatdesk.actions.conversations import mark_read, update_conversation
 from chatdesk.actions.messages import send_message
+from chatdesk.actions.receipts import mark_seen
 from chatdesk.queries.conversations import (
     ConversationFilter,
     conversation_for,
@@ -38,7 +39,7 @@ from chatdesk.web.deps import (
     still_signed_in,
 )
 from chatdesk.web.events_api import After, Wait, events_response, publish_typing
-from chatdesk.web.schemas import ConversationPatch, OperatorMessageIn, TypingIn
+from chatdesk.web.schemas import ConversationPatch, OperatorMessageIn, ReadIn, TypingIn
 
 __all__ = ["router"]
 
@@ -54,7 +55,7 @@ Short = Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")]
 async def get_conversations(
     services: ServicesDep,
     actor: CurrentOperator,
-    status: Literal["open", "pending", "resolved"] | None = None,
+    status: Literal["open", "pending", "resolved", "snoozed"] | None = None,
     assignee: Short = None,
     site_id: Short = None,
     label: Short = None,
@@ -103,22 +104,45 @@ async def patch_conversation(
     conversation_id: str,
     body: ConversationPatch,
 ) -> Conversation:
-    changes: dict[str, Any] = {"status": body.status, "labels_": body.labels}
+    changes: dict[str, Any] = {
+        "status": body.status,
+        "snoozed_until": body.snoozed_until,
+        "labels_": body.labels,
+    }
     if "assignee_id" in body.model_fields_set:
         changes["assignee_id"] = body.assignee_id
     ip = request_ip(request)
-    return await services.db.write(update_conversation, actor, conversation_id, ip=ip, **changes)
+    updated = await services.db.write(update_conversation, actor, conversation_id, ip=ip, **changes)
+    if body.snoozed_until is not None:
+        services.worker.scheduler.wake()  # it wakes at its time if this process holds the lease
+    return updated
+
+
+_READ_ANSWERS = answers(Conversation, 401, 403, 404, 422)
+_READ_ANSWERS["responses"][204] = {"description": "No Content"}
 
 
 @router.post(
     "/conversations/{conversation_id}/read",
-    summary="Mark the conversation read",
-    **answers(Conversation, 401, 403, 404),
+    summary="Read receipt: the team has seen up to message_id",
+    **_READ_ANSWERS,
+    description=(
+        "With {message_id}: 204; the team's read mark moves forward to that message (a "
+        "conversation.read event both sides see), and the unread count becomes the "
+        "visitor's messages after it. Without a body (older clients): the unread count is "
+        "cleared and the conversation returned (200)."
+    ),
 )
 async def post_read(
-    services: ServicesDep, actor: CurrentOperator, conversation_id: str
-) -> Conversation:
-    return await services.db.write(mark_read, actor, conversation_id)
+    services: ServicesDep,
+    actor: CurrentOperator,
+    conversation_id: str,
+    body: ReadIn | None = None,
+) -> Conversation | Response:
+    if body is None:
+        return await services.db.write(mark_read, actor, conversation_id)
+    await services.db.write(mark_seen, actor, conversation_id, body.message_id)
+    return Response(status_code=204)
 
 
 @router.get(

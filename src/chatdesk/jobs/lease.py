@@ -1,0 +1,59 @@
+"""Units of the scheduler (jobs/scheduler.py): its lease in the database, and its tick.
+
+The lease is one ``meta`` row, ``lease:<name>`` = ``"<holder> <expiry>"``, taken or
+renewed with a compare-and-set UPDATE, so two processes never both believe they hold
+it. The lease spares the other processes the work; correctness does not rest on it:
+every timed job is a conditional change, idempotent when two processes run it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from chatdesk.actions.snooze import WAKE_BATCH, wake_due
+from chatdesk.clock import aware
+from chatdesk.db.batch import Unit
+from chatdesk.db.tables import meta
+
+__all__ = ["Tick", "take_lease", "tick"]
+
+
+def take_lease(unit: Unit, name: str, holder: str, seconds: float) -> bool:
+    """Take or renew the lease ``name`` for ``holder``; whether it holds it now."""
+    key = f"lease:{name}"
+    value = f"{holder} {(unit.now + timedelta(seconds=seconds)).isoformat()}"
+    current = unit.conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+    if current is None:
+        try:
+            with unit.conn.begin_nested():
+                unit.conn.execute(insert(meta).values(key=key, value=value))
+        except IntegrityError:  # another process took it first
+            return False
+        return True
+    owner, _, until = current.partition(" ")
+    if owner != holder and aware(datetime.fromisoformat(until)) > unit.now:
+        return False
+    taken = unit.conn.execute(
+        update(meta).where(meta.c.key == key, meta.c.value == current).values(value=value)
+    )
+    return taken.rowcount == 1
+
+
+class Tick(NamedTuple):
+    """What one scheduler tick did: whether it held the lease, what it woke, what is next."""
+
+    held: bool
+    woken: int
+    next_due: datetime | None
+
+
+def tick(unit: Unit, holder: str, lease_seconds: float) -> Tick:
+    """One scheduler step: hold the lease, then wake the snoozed conversations due."""
+    if not take_lease(unit, "scheduler", holder, lease_seconds):
+        return Tick(False, 0, None)
+    woken = wake_due(unit, WAKE_BATCH)
+    return Tick(True, len(woken.conversation_ids), woken.next_due)

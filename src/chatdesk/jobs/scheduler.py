@@ -1,0 +1,92 @@
+"""Timed work, on exactly one process: snoozed conversations woken at their time.
+
+Every process runs a :class:`Scheduler` (started and stopped by the outbox worker,
+``jobs/worker.py``). Each tick is one unit of work through the writer
+(:func:`chatdesk.jobs.lease.tick`): take or renew the lease in the database, and, when
+held, wake what is due. The holder sleeps until the next wake-up it knows of, or the
+poll interval; the others look again after the poll interval, and one of them takes
+over once a dead holder's lease ran out. A snooze set in this process nudges it
+(:meth:`Scheduler.wake`); one set elsewhere is seen within the poll interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+
+from chatdesk.clock import Clock
+from chatdesk.db.runner import Database
+from chatdesk.jobs.lease import Tick, tick
+
+__all__ = ["Scheduler"]
+
+_log = logging.getLogger("chatdesk.jobs")
+
+
+class Scheduler:
+    """Runs the timed jobs while this process holds the scheduler's lease."""
+
+    def __init__(
+        self, db: Database, clock: Clock, *, poll_seconds: float, lease_seconds: float
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.lease_seconds = max(lease_seconds, poll_seconds * 2)
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.held = False
+        self.woken = 0  # conversations this process woke
+        self._woken_event: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """A snooze changed in this process: look again now."""
+        if self._woken_event is not None:
+            self._woken_event.set()
+
+    async def start(self) -> None:
+        self._woken_event = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="scheduler")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._task
+        self._task = None
+
+    async def _run(self) -> None:
+        failing = False
+        while True:
+            assert self._woken_event is not None
+            self._woken_event.clear()
+            try:
+                step: Tick = await self.db.write(tick, self.holder, self.lease_seconds)
+            except Exception as exc:
+                if not failing:  # once per spell
+                    _log.warning("scheduler step failed (%s); retrying", type(exc).__name__)
+                failing = True
+                await self._wait(self.poll_seconds)
+                continue
+            failing = False
+            self.held = step.held
+            self.woken += step.woken
+            await self._wait(self._delay(step))
+
+    def _delay(self, step: Tick) -> float:
+        if not step.held or step.next_due is None:
+            return self.poll_seconds
+        due_in = (step.next_due - self.clock()).total_seconds()
+        # Never a busy loop: a due row this tick could not take is tried again shortly.
+        return min(self.poll_seconds, max(0.05, due_in))
+
+    async def _wait(self, timeout: float) -> None:
+        assert self._woken_event is not None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._woken_event.wait()
