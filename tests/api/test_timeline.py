@@ -71,9 +71,9 @@ def test_every_change_is_an_entry_with_who_made_it(client: TestClient) -> None:
     assert len(system) == 6
     # Inline, in the order things happened: the visitor's message between the entries.
     order = [m["kind"] if m["author"]["type"] == "system" else m["body"] for m in history]
-    assert order == ["Hello", "assigned", "labels", "Still broken", "status", "labels"] + [
-        "unassigned",
-        "status",
+    assert order == [
+        *("Hello", "assigned", "labels", "Still broken"),
+        *("status", "labels", "unassigned", "status"),
     ]
     # Live: each entry came as a message.created event to operators.
     events = client.get("/api/v1/events?after=0&wait=0", headers=world.op).json()["events"]
