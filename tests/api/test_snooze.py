@@ -15,6 +15,7 @@ from chatdesk.app import create_app
 from chatdesk.settings import Settings
 from tests.api.expect import assert_error, send_visitor
 from tests.api.world import ApiWorld, api_world
+from tests.factories import login
 
 
 class FakeClock:

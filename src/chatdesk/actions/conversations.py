@@ -199,7 +199,7 @@ def update_conversation(
                 target_type="conversation",
                 target_id=row.id,
                 ip=ip,
-                details={field: _audited(values.get(field, labels_))},
+                details=_audit_details(field, values, labels_),
             )
     if handoff:
         _append_handoff(unit, actor, row.id)
@@ -212,6 +212,13 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def _audited(value: Any) -> Any:
     return iso(value) if isinstance(value, datetime) else value
+
+
+def _audit_details(field: str, values: dict[str, Any], labels_: Any) -> dict[str, Any]:
+    details = {field: _audited(values.get(field, labels_))}
+    if field == "status" and values.get("snoozed_until") is not None:
+        details["snoozed_until"] = _audited(values["snoozed_until"])
+    return details
 
 
 def _looks_same(before: str, after: str | None) -> bool:
