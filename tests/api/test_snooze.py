@@ -191,3 +191,8 @@ def test_another_status_clears_the_snooze(timed: TestClient, clock: FakeClock) -
         ("snoozed", None),
         ("status", "open"),
     ]
+    login(timed, world.owner)  # the audit log is the owner's to read
+    audit = timed.get("/api/v1/audit-log", params={"action": "conversation.status"}).json()
+    details = [entry["details"] for entry in reversed(audit["entries"])]
+    assert details[0] == {"status": "snoozed", "snoozed_until": until}
+    assert details[1] == {"status": "resolved"}
