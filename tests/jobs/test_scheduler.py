@@ -1,6 +1,7 @@
 """Timed work on exactly one process: two ``chatdesk serve`` processes on one PostgreSQL
 database with Redis, snoozes falling due, each woken once (one conversation.updated and
-one timeline entry); and the scheduler's lease, taken by one holder at a time."""
+one timeline entry), and taken over by the other when the lease's holder dies; and the
+scheduler's lease, taken by one holder at a time."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from chatdesk.db.engine import make_engine
 from chatdesk.db.migrate import upgrade
 from chatdesk.db.runner import Database
+from chatdesk.db.tables import meta
 from chatdesk.jobs.lease import take_lease
 from tests.deploy.stack import postgres_database
 from tests.factories import add_operator
@@ -38,6 +41,19 @@ def _sign_in(url: str, email: str, password: str) -> httpx.Client:
     assert signed.status_code == 200, signed.text
     client.headers["x-csrf-token"] = signed.json()["csrf_token"]
     return client
+
+
+def _holder_pid(url: str) -> int:
+    """The pid of the process holding the scheduler's lease (``host:pid:nonce expiry``)."""
+    engine = make_engine(url, writer=True)
+    try:
+        with engine.connect() as conn:
+            value = conn.execute(
+                select(meta.c.value).where(meta.c.key == "lease:scheduler")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return int(value.split(" ")[0].split(":")[1])
 
 
 def _events(operator: httpx.Client) -> list[dict[str, Any]]:
@@ -106,11 +122,30 @@ def test_two_servers_wake_each_snooze_exactly_once(tmp_path: Path) -> None:
                 assert len(entries) == 1 and entries[0]["data"]["reason"] == "time"
                 woke_at = datetime.fromisoformat(woke[0]["created_at"])
                 assert woke_at >= due  # never early
+
+            # The lease's holder dies: the other server takes timed work over.
+            holder = _holder_pid(url)
+            (dead,) = [n for n, s in enumerate(servers) if s.process.pid == holder]
+            servers[dead].process.send_signal(signal.SIGKILL)
+            servers[dead].process.wait(timeout=10)
+            alive = operators[1 - dead]
+            soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+            cid = ids[0]
+            body = {"status": "snoozed", "snoozed_until": soon}
+            assert alive.patch(f"/api/v1/conversations/{cid}", json=body).status_code == 200
+
+            def woke_again() -> bool:
+                got = alive.get(f"/api/v1/conversations/{cid}").json()
+                return bool(got["status"] == "open")
+
+            _until("the survivor woke the snooze", woke_again, timeout=20)
+            assert _holder_pid(url) == servers[1 - dead].process.pid
             for operator in operators:
                 operator.close()
         finally:
             for server in servers:
-                server.process.send_signal(signal.SIGTERM)
+                if server.process.poll() is None:
+                    server.process.send_signal(signal.SIGTERM)
             for server in servers:
                 server.process.wait(timeout=10)
 

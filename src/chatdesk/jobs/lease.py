@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from chatdesk.actions.snooze import WAKE_BATCH, wake_due
@@ -19,7 +19,7 @@ from chatdesk.clock import aware
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import meta
 
-__all__ = ["Tick", "take_lease", "tick"]
+__all__ = ["Tick", "lease_expiry", "take_lease", "tick"]
 
 
 def take_lease(unit: Unit, name: str, holder: str, seconds: float) -> bool:
@@ -43,12 +43,22 @@ def take_lease(unit: Unit, name: str, holder: str, seconds: float) -> bool:
     return taken.rowcount == 1
 
 
+def lease_expiry(conn: Connection, name: str) -> datetime | None:
+    """When the lease ``name`` runs out (None: nobody ever took it); a read, no write."""
+    current = conn.execute(select(meta.c.value).where(meta.c.key == f"lease:{name}")).scalar()
+    if current is None:
+        return None
+    return aware(datetime.fromisoformat(current.partition(" ")[2]))
+
+
 class Tick(NamedTuple):
-    """What one scheduler tick did: whether it held the lease, what it woke, what is next."""
+    """What one scheduler tick did: whether it held the lease (and until when), what it
+    woke, and when the next snooze is due."""
 
     held: bool
     woken: int
     next_due: datetime | None
+    until: datetime | None = None
 
 
 def tick(unit: Unit, holder: str, lease_seconds: float) -> Tick:
@@ -56,4 +66,5 @@ def tick(unit: Unit, holder: str, lease_seconds: float) -> Tick:
     if not take_lease(unit, "scheduler", holder, lease_seconds):
         return Tick(False, 0, None)
     woken = wake_due(unit, WAKE_BATCH)
-    return Tick(True, len(woken.conversation_ids), woken.next_due)
+    until = unit.now + timedelta(seconds=lease_seconds)
+    return Tick(True, len(woken.conversation_ids), woken.next_due, until)

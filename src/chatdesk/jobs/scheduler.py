@@ -1,11 +1,13 @@
 """Timed work, on exactly one process: snoozed conversations woken at their time.
 
 Every process runs a :class:`Scheduler` (started and stopped by the outbox worker,
-``jobs/worker.py``). Each tick is one unit of work through the writer
+``jobs/worker.py``). A tick that writes is one unit of work through the writer
 (:func:`chatdesk.jobs.lease.tick`): take or renew the lease in the database, and, when
-held, wake what is due. The holder sleeps until the next wake-up it knows of, or the
-poll interval; the others look again after the poll interval, and one of them takes
-over once a dead holder's lease ran out. A snooze set in this process nudges it
+held, wake what is due. Idle, it costs one short read per poll interval and a write per
+half lease (the holder's renewal): the holder reads when the next snooze is due and
+writes only then or to renew; the others read when the lease runs out, and one of them
+takes over once a dead holder's lease ran out. The holder sleeps until the next wake-up
+it knows of, or the poll interval. A snooze set in this process nudges it
 (:meth:`Scheduler.wake`); one set elsewhere is seen within the poll interval.
 """
 
@@ -17,10 +19,12 @@ import logging
 import os
 import secrets
 import socket
+from datetime import datetime, timedelta
 
+from chatdesk.actions.snooze import next_wake
 from chatdesk.clock import Clock
 from chatdesk.db.runner import Database
-from chatdesk.jobs.lease import Tick, tick
+from chatdesk.jobs.lease import Tick, lease_expiry, tick
 
 __all__ = ["Scheduler"]
 
@@ -36,9 +40,10 @@ class Scheduler:
         self.db = db
         self.clock = clock
         self.poll_seconds = poll_seconds
-        self.lease_seconds = max(lease_seconds, poll_seconds * 2)
+        self.lease_seconds = max(lease_seconds, poll_seconds * 3)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.held = False
+        self.until: datetime | None = None  # when our lease runs out, while held
         self.woken = 0  # conversations this process woke
         self._woken_event: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -66,7 +71,7 @@ class Scheduler:
             assert self._woken_event is not None
             self._woken_event.clear()
             try:
-                step: Tick = await self.db.write(tick, self.holder, self.lease_seconds)
+                step = await self._step()
             except Exception as exc:
                 if not failing:  # once per spell
                     _log.warning("scheduler step failed (%s); retrying", type(exc).__name__)
@@ -78,9 +83,30 @@ class Scheduler:
             self.woken += step.woken
             await self._wait(self._delay(step))
 
+    async def _step(self) -> Tick:
+        """Read first; write (take or renew the lease, wake what is due) only when needed."""
+        now = self.clock()
+        renew_at = None if self.until is None else self.until - self._half_lease
+        if self.held and renew_at is not None and now < renew_at:
+            due = await self.db.read(next_wake)
+            if due is None or due > now:
+                return Tick(True, 0, due, self.until)
+        elif not self.held:
+            expiry = await self.db.read(lambda conn: lease_expiry(conn, "scheduler"))
+            if expiry is not None and expiry > now:
+                return Tick(False, 0, None)
+        step: Tick = await self.db.write(tick, self.holder, self.lease_seconds)
+        self.until = step.until
+        return step
+
+    @property
+    def _half_lease(self) -> timedelta:
+        return timedelta(seconds=self.lease_seconds / 2)
+
     def _delay(self, step: Tick) -> float:
         if not step.held or step.next_due is None:
             return self.poll_seconds
+        # (A renewal falls due within the poll interval: half a lease is at least that.)
         due_in = (step.next_due - self.clock()).total_seconds()
         # Never a busy loop: a due row this tick could not take is tried again shortly.
         return min(self.poll_seconds, max(0.05, due_in))
