@@ -8,18 +8,22 @@ every timed job is a conditional change, idempotent when two processes run it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from chatdesk.actions.snooze import WAKE_BATCH, wake_due
 from chatdesk.clock import aware
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import meta
 
-__all__ = ["Tick", "lease_expiry", "take_lease", "tick"]
+__all__ = ["Tick", "TimedWork", "lease_expiry", "take_lease", "tick"]
+
+# A unit of timed work (``actions.snooze.wake_due``): it does what is due and returns
+# (what it did, when the next is due). Handed in by the app: jobs do not import actions.
+TimedWork = Callable[[Unit], tuple[list[Any], datetime | None]]
 
 
 def take_lease(unit: Unit, name: str, holder: str, seconds: float) -> bool:
@@ -61,10 +65,10 @@ class Tick(NamedTuple):
     until: datetime | None = None
 
 
-def tick(unit: Unit, holder: str, lease_seconds: float) -> Tick:
-    """One scheduler step: hold the lease, then wake the snoozed conversations due."""
+def tick(unit: Unit, holder: str, lease_seconds: float, work: TimedWork) -> Tick:
+    """One scheduler step: hold the lease, then do the timed ``work`` that is due."""
     if not take_lease(unit, "scheduler", holder, lease_seconds):
         return Tick(False, 0, None)
-    woken = wake_due(unit, WAKE_BATCH)
+    done, next_due = work(unit)
     until = unit.now + timedelta(seconds=lease_seconds)
-    return Tick(True, len(woken.conversation_ids), woken.next_due, until)
+    return Tick(True, len(done), next_due, until)

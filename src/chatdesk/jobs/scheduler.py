@@ -19,12 +19,14 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from chatdesk.actions.snooze import next_wake
+from sqlalchemy import Connection
+
 from chatdesk.clock import Clock
 from chatdesk.db.runner import Database
-from chatdesk.jobs.lease import Tick, lease_expiry, tick
+from chatdesk.jobs.lease import Tick, TimedWork, lease_expiry, tick
 
 __all__ = ["Scheduler"]
 
@@ -35,9 +37,21 @@ class Scheduler:
     """Runs the timed jobs while this process holds the scheduler's lease."""
 
     def __init__(
-        self, db: Database, clock: Clock, *, poll_seconds: float, lease_seconds: float
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        work: TimedWork,
+        next_due: Callable[[Connection], datetime | None],
+        poll_seconds: float,
+        lease_seconds: float,
     ) -> None:
+        """``work`` is the unit that does what is due (``actions.snooze.wake_due``) and
+        ``next_due`` the read that says when the next is due (``actions.snooze.next_wake``);
+        the app hands them in (jobs do not import actions)."""
         self.db = db
+        self.work = work
+        self.next_due = next_due
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.lease_seconds = max(lease_seconds, poll_seconds * 3)
@@ -88,14 +102,14 @@ class Scheduler:
         now = self.clock()
         renew_at = None if self.until is None else self.until - self._half_lease
         if self.held and renew_at is not None and now < renew_at:
-            due = await self.db.read(next_wake)
+            due = await self.db.read(self.next_due)
             if due is None or due > now:
                 return Tick(True, 0, due, self.until)
         elif not self.held:
             expiry = await self.db.read(lambda conn: lease_expiry(conn, "scheduler"))
             if expiry is not None and expiry > now:
                 return Tick(False, 0, None)
-        step: Tick = await self.db.write(tick, self.holder, self.lease_seconds)
+        step: Tick = await self.db.write(tick, self.holder, self.lease_seconds, self.work)
         self.until = step.until
         return step
 

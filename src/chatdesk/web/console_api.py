@@ -113,7 +113,7 @@ async def patch_conversation(
         changes["assignee_id"] = body.assignee_id
     ip = request_ip(request)
     updated = await services.db.write(update_conversation, actor, conversation_id, ip=ip, **changes)
-    if body.snoozed_until is not None:
+    if body.snoozed_until is not None and services.worker.scheduler is not None:
         services.worker.scheduler.wake()  # it wakes at its time if this process holds the lease
     return updated
 
