@@ -15,6 +15,7 @@ from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chatdesk import __version__
+from chatdesk.actions.snooze import next_wake, wake_due
 from chatdesk.bootstrap import ensure_schema
 from chatdesk.clock import Clock, system_clock
 from chatdesk.db.runner import Database
@@ -151,7 +152,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         poll_seconds=settings.event_poll_seconds,
     )
     db.on_commit = hub.committed  # wake-ups are published once the data is committed
-    worker = Worker(db, settings, clock)
+    # Timed work: snoozed conversations woken at their time (jobs/scheduler.py).
+    worker = Worker(db, settings, clock, timed=(wake_due, next_wake))
     worker.register(
         WebhookSender(
             WebhookClient(

@@ -286,6 +286,10 @@ class Settings(BaseSettings):
     job_retry_max_seconds: float = Field(default=6 * 3600.0, gt=0)
     job_max_attempts: int = Field(default=16, ge=1)
     job_max_age_hours: float = Field(default=48.0, gt=0)
+    # Timed work (jobs/scheduler.py: snooze wake-ups) runs on the one process that holds
+    # the scheduler's lease in the database; every process looks this often.
+    scheduler_poll_seconds: float = Field(default=5.0, gt=0)
+    scheduler_lease_seconds: float = Field(default=30.0, gt=0)
     # Webhooks may reach loopback, private, link-local and metadata addresses: only for a
     # receiver on your own network (and the tests' loopback receivers).
     webhook_allow_private: bool = False

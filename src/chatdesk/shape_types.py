@@ -62,6 +62,7 @@ __all__ = [
     "SiteList",
     "TeamList",
     "TeamMember",
+    "TimelineKind",
     "TokenRole",
     "Visitor",
     "VisitorConversation",
@@ -76,7 +77,9 @@ __all__ = [
     "WidgetSite",
 ]
 
-ConversationStatus = Literal["open", "pending", "resolved"]
+ConversationStatus = Literal["open", "pending", "resolved", "snoozed"]
+# What a timeline entry (a system message, operators only) tells (ADR 0017).
+TimelineKind = Literal["assigned", "unassigned", "status", "snoozed", "woke", "labels"]
 AuthorType = Literal["visitor", "operator", "system", "bot"]
 Role = Literal["owner", "admin", "agent"]
 TokenRole = Literal["owner", "admin", "agent", "bot"]
@@ -114,6 +117,9 @@ class Message(TypedDict):
     created_at: str
     # The operators a private note @mentions (ids of the site's operators); else empty.
     mentions: list[str]
+    # Timeline entries only (author type "system", always private; ADR 0017).
+    kind: NotRequired[TimelineKind]
+    data: NotRequired[dict[str, Any]]
 
 
 class Attachment(TypedDict):
@@ -163,12 +169,17 @@ class VisitorConversation(TypedDict):
     updated_at: str
     last_message_at: str
     last_message: LastMessage
+    # Read receipts: the newest message the visitor / an operator has seen.
+    visitor_read_message_id: NotRequired[str | None]
+    operator_read_message_id: NotRequired[str | None]
 
 
 class Conversation(VisitorConversation):
-    """A conversation as operators see it; ``visitor`` where the route says so."""
+    """A conversation as operators see it; ``visitor`` where the route says so.
+    ``snoozed_until`` is set while ``status`` is ``snoozed`` (visitors see ``open``)."""
 
     unread_count: int
+    snoozed_until: NotRequired[str | None]
     visitor: NotRequired[Visitor]
 
 
@@ -202,9 +213,11 @@ class EventData(TypedDict, total=False):
     visitor: Visitor
     author: Author
     private: bool
-    by: Author
+    # conversation.handoff: the bot; conversation.read: which side read.
+    by: Author | Literal["visitor", "operator"]
     operator_id: str
     presence: Presence
+    message_id: str
 
 
 class Event(TypedDict):

@@ -55,7 +55,7 @@ __all__ = [
 
 def message_shape(row: Row[Any]) -> Message:
     m = row._mapping
-    return {
+    shape: Message = {
         "id": m["id"],
         "conversation_id": m["conversation_id"],
         "author": {"type": m["author_type"], "id": m["author_id"], "name": m["author_name"]},
@@ -65,6 +65,10 @@ def message_shape(row: Row[Any]) -> Message:
         "created_at": iso(m["created_at"]),
         "mentions": list(m["mentions"] or ()),
     }
+    if m["kind"] is not None:  # a timeline entry (ADR 0017)
+        shape["kind"] = m["kind"]
+        shape["data"] = m["data"] or {}
+    return shape
 
 
 def conversation_shape(
@@ -86,6 +90,9 @@ def conversation_shape(
             "author_type": m["last_message_author"],
         },
         "unread_count": m["unread_count"],
+        "snoozed_until": iso(m["snoozed_until"]),
+        "visitor_read_message_id": m["visitor_read_message_id"],
+        "operator_read_message_id": m["operator_read_message_id"],
     }
     if visitor is not None:
         shape["visitor"] = visitor
@@ -93,11 +100,15 @@ def conversation_shape(
 
 
 def for_visitor(conversation: VisitorConversation) -> VisitorConversation:
-    """The conversation as its visitor may see it: no internal labels or counts."""
+    """The conversation as its visitor may see it: no internal labels or counts; a
+    snoozed conversation looks open (the snooze is the team's to-do, not an answer)."""
     # A projection, not a construction: stored events hand over the conversation as
     # the version that appended them wrote it, and every key but these passes through.
-    shape = {k: v for k, v in conversation.items() if k not in {"visitor", "unread_count"}}
+    hidden = {"visitor", "unread_count", "snoozed_until"}
+    shape = {k: v for k, v in conversation.items() if k not in hidden}
     shape["labels"] = []
+    if shape.get("status") == "snoozed":
+        shape["status"] = "open"
     return cast(VisitorConversation, shape)
 
 

@@ -122,8 +122,10 @@ def _widget_calls(client: TestClient, site_key: str) -> None:
     messages = f"/api/v1/widget/conversations/{started['conversation']['id']}/messages"
     again = {"body": "Still there?", "client_msg_id": secrets.token_hex(6)}
     ok(client.post(messages, json=again, headers=visitor), 201)
-    ok(client.post(messages, json=again, headers=visitor))  # a repeat
+    sent = ok(client.post(messages, json=again, headers=visitor))  # a repeat
     ok(client.get(messages, headers=visitor))
+    read = messages.removesuffix("/messages") + "/read"
+    ok(client.post(read, json={"message_id": sent["id"]}, headers=visitor), 204)
     typing = messages.removesuffix("/messages") + "/typing"
     ok(client.post(typing, headers=visitor), 204)
     uploads = messages.removesuffix("/messages") + "/attachments"
@@ -151,7 +153,8 @@ def _operator_calls(client: TestClient, op: dict[str, str], conversation_id: str
     note = {"file": ("note.txt", b"words", "text/plain")}
     ok(client.post(f"{one}/attachments", files=note, headers=op), 201)
     reply = {"body": "Hello!", "client_msg_id": secrets.token_hex(6), "private": True}
-    ok(client.post(f"{one}/messages", json=reply, headers=op), 201)
+    note = ok(client.post(f"{one}/messages", json=reply, headers=op), 201)
+    ok(client.post(f"{one}/read", json={"message_id": note["id"]}, headers=op), 204)
     ok(client.post(f"{one}/messages", json=reply, headers=op))  # a repeat
     ok(client.get(f"{one}/messages", headers=op))
     ok(client.post(f"{one}/typing", headers=op), 204)

@@ -197,8 +197,9 @@ def test_a_long_backlog_streams_without_waiting_for_heartbeats(
 
 
 def test_heartbeats_read_nothing_from_the_database(live_factory: Callable[..., Live]) -> None:
-    # The log's slow poll is slowed right down: what is left is what the stream reads.
-    live = live_factory(event_poll_seconds=3600)
+    # The log's slow poll and the scheduler's are slowed right down: what is left is what
+    # the stream reads.
+    live = live_factory(event_poll_seconds=3600, scheduler_poll_seconds=3600)
     scene = make_scene(live)
     statements: list[str] = []
 

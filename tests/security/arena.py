@@ -108,6 +108,7 @@ class Arena:
     conv_c: dict[str, Any]
     dummy: Operator  # an agent whose name the matrix changes
     webhook: dict[str, Any]  # the owner's, for conversation.created of every site
+    first_a: str = ""  # the id of conv_a's first message (for read receipts)
     principals: dict[str, Principal] = field(default_factory=dict)
 
     def session(self, operator: Operator) -> Principal:
@@ -190,13 +191,14 @@ def build_arena(client: TestClient) -> Arena:
     token_a = visitor_token(client, site1["site_key"], name="Ann")
     token_b = visitor_token(client, site1["site_key"], name="Bob")
     token_c = visitor_token(client, site2["site_key"], name="Cy")
-    conv_a = start_conversation(client, token_a, "Hello from A")["conversation"]
+    started_a = start_conversation(client, token_a, "Hello from A")
+    conv_a = started_a["conversation"]
     conv_b = start_conversation(client, token_b, "Hello from B")["conversation"]
     conv_c = start_conversation(client, token_c, "Hello from C")["conversation"]
 
     arena = Arena(
         client, owner, admin, agent1, agent2, site1, site2, token_a, token_b, token_c,
-        conv_a, conv_b, conv_c, dummy, webhook,
+        conv_a, conv_b, conv_c, dummy, webhook, started_a["message"]["id"],
     )  # fmt: skip
     p = arena.principals
     p["none"] = Principal("none", {})
@@ -342,6 +344,10 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/api/v1/widget/conversations/{conversation_id}/attachments"): _wconv(
         "/attachments", Upload()
     ),
+    ("POST", "/api/v1/widget/conversations/{conversation_id}/read"): lambda a, _w: (
+        f"/api/v1/widget/conversations/{a.conv_a['id']}/read",
+        {"message_id": a.first_a},
+    ),
     ("GET", "/api/v1/widget/events"): lambda a, _w: ("/api/v1/widget/events?after=0&wait=0", None),
     # auth
     ("POST", "/api/v1/auth/logout"): lambda a, _w: ("/api/v1/auth/logout", None),
@@ -355,7 +361,10 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("GET", "/api/v1/conversations"): lambda a, _w: ("/api/v1/conversations", None),
     ("GET", "/api/v1/conversations/{conversation_id}"): _conv(),
     ("PATCH", "/api/v1/conversations/{conversation_id}"): _conv("", {"status": "open"}),
-    ("POST", "/api/v1/conversations/{conversation_id}/read"): _conv("/read"),
+    ("POST", "/api/v1/conversations/{conversation_id}/read"): lambda a, _w: (
+        f"/api/v1/conversations/{a.conv_a['id']}/read",
+        {"message_id": a.first_a},
+    ),
     ("GET", "/api/v1/conversations/{conversation_id}/messages"): _conv("/messages"),
     ("POST", "/api/v1/conversations/{conversation_id}/messages"): lambda a, w: (
         f"/api/v1/conversations/{a.conv_a['id']}/messages",

@@ -21,7 +21,7 @@ BOT_EXPECTED: dict[tuple[str, str], int] = {
     ("GET", "/api/v1/conversations"): 200,
     ("GET", "/api/v1/conversations/{conversation_id}"): 200,
     ("PATCH", "/api/v1/conversations/{conversation_id}"): 200,
-    ("POST", "/api/v1/conversations/{conversation_id}/read"): 200,
+    ("POST", "/api/v1/conversations/{conversation_id}/read"): 204,
     ("GET", "/api/v1/conversations/{conversation_id}/messages"): 200,
     ("POST", "/api/v1/conversations/{conversation_id}/messages"): 201,
     ("POST", "/api/v1/conversations/{conversation_id}/typing"): 204,

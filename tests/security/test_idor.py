@@ -67,6 +67,9 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/widget/conversations/{conversation_id}/attachments"): (
         "401 201 404 401 401 401 401 401 401 401 401"
     ),
+    ("POST", "/api/v1/widget/conversations/{conversation_id}/read"): (
+        "401 204 404 401 401 401 401 401 401 401 401"
+    ),
     ("GET", "/api/v1/widget/events"): _VISITOR,
     ("POST", "/api/v1/auth/logout"): "401 401 401 204 204 204 204 401 401 204 204",
     ("GET", "/api/v1/auth/me"): _ANY_OP,
@@ -75,7 +78,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/conversations"): _ANY_OP,
     ("GET", "/api/v1/conversations/{conversation_id}"): _SITE1,
     ("PATCH", "/api/v1/conversations/{conversation_id}"): _SITE1,
-    ("POST", "/api/v1/conversations/{conversation_id}/read"): _SITE1,
+    ("POST", "/api/v1/conversations/{conversation_id}/read"): _SITE1.replace("200", "204"),
     ("GET", "/api/v1/conversations/{conversation_id}/messages"): _SITE1,
     ("POST", "/api/v1/conversations/{conversation_id}/messages"): _SITE1.replace("200", "201"),
     ("POST", "/api/v1/conversations/{conversation_id}/typing"): _SITE1.replace("200", "204"),
@@ -192,7 +195,9 @@ def _check_same_404(arena: Arena, method: str, suffix: str) -> None:
         )
         not_there = arena.call(method, f"/api/v1/conversations/{missing}{suffix}", "ag1", json=body)
         _same_404(not_yours, not_there)
-    if suffix in ("/messages", "/typing", "/attachments"):
+    if suffix == "/read":
+        body = {"message_id": arena.first_a}
+    if suffix in ("/messages", "/typing", "/read", "/attachments"):
         not_yours = arena.call(
             method, f"/api/v1/widget/conversations/{arena.conv_a['id']}{suffix}", "vb", json=body
         )

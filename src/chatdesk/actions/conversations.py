@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -11,6 +12,9 @@ from chatdesk.actions.email import queue_started
 from chatdesk.actions.events import append_conversation_updated, append_event
 from chatdesk.actions.messages import author_of, find_by_client_msg_id, insert_message
 from chatdesk.actions.routing import apply_changes, route_new, route_waiting
+from chatdesk.actions.snooze import check_snooze
+from chatdesk.actions.timeline import Change, by_actor
+from chatdesk.clock import aware
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import (
     conversation_labels,
@@ -141,48 +145,86 @@ def update_conversation(
     conversation_id: str,
     *,
     status: str | None = None,
+    snoozed_until: datetime | None = None,
     assignee_id: str | None = _UNSET,
     labels_: list[str] | None = None,
     ip: str | None = None,
     online: frozenset[str] | None = None,
 ) -> Conversation:
-    """Change status, assignee and/or labels; appends ``conversation.updated`` on change.
+    """Change status (incl. snooze), assignee and/or labels; appends ``conversation.updated``
+    and the timeline's entries (:func:`chatdesk.actions.timeline.record_changes`) on change.
 
-    A bot token's ``{assignee_id: null, status: "open"}`` hands the conversation to the
-    team: it also appends ``conversation.handoff`` (whether or not anything changed),
-    which the site's operators and the visitor see.
+    ``snoozed_until`` goes with ``status: "snoozed"`` (or alone, on a snoozed
+    conversation, to move its wake-up); any other status clears it. A bot token's
+    ``{assignee_id: null, status: "open"}`` hands the conversation to the team: it also
+    appends ``conversation.handoff`` (whether or not anything changed), which the
+    site's operators and the visitor see.
 
-    An assigned open conversation that stops being open frees its assignee's capacity:
-    with ``online`` (the connected operators), the site's waiting conversations are
-    routed again (:func:`chatdesk.actions.routing.route_waiting`).
+    An assigned open conversation that stops being open (snoozed too) frees its
+    assignee's capacity: with ``online`` (the connected operators), the site's waiting
+    conversations are routed again (:func:`chatdesk.actions.routing.route_waiting`).
     """
     row = access_conversation(unit.conn, actor, conversation_id)
     frees = row.assignee_id is not None and row.status == "open" and status not in (None, "open")
     handoff = actor.is_bot and status == "open" and assignee_id is None
+    until = check_snooze(unit.now, row.status, status, snoozed_until)
     values: dict[str, Any] = {}
     changed: list[str] = []
+    change = Change()
     if status is not None and status != row.status:
         values["status"] = status
+        values["snoozed_until"] = until
         changed.append("status")
+        change.status = (row.status, status)
+        change.snoozed_until = until
+    elif until is not None and until != _aware(row.snoozed_until):
+        values["snoozed_until"] = until
+        changed.append("snoozed_until")
+        change.snoozed_until = until
     if assignee_id is not _UNSET and assignee_id != row.assignee_id:
         if assignee_id is not None:
             _check_assignee(unit, row.site_id, assignee_id)
         values["assignee_id"] = assignee_id
         changed.append("assignee_id")
+        change.assignee = (row.assignee_id, assignee_id)
     if labels_ is not None:
         current = labels_for(unit.conn, [row.id])[row.id]
         if sorted(set(labels_)) != current:
             _set_labels(unit, row.id, labels_)
             changed.append("labels")
+            change.labels = (current, sorted(set(labels_)))
     if changed:
+        # Visitors see status and assignee changes; labels and snoozes are internal (a
+        # snoozed conversation looks open to its visitor).
+        seen = {"status", "assignee_id"} & set(changed)
+        if seen == {"status"} and _looks_same(row.status, status):
+            seen = set()
         row = apply_changes(
-            unit, row, values, changed, by=actor.operator_id, ip=ip, details={"labels": labels_}
+            unit,
+            row,
+            values,
+            changed,
+            by=actor.operator_id,
+            ip=ip,
+            details={"labels": labels_},
+            change=change,
+            author=by_actor(actor),
+            private=not seen,
         )
     if handoff:
         _append_handoff(unit, actor, row.id)
     if frees and online is not None and "status" in changed:
         route_waiting(unit, [row.site_id], online)
     return conversation_for(unit.conn, row, actor)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return None if value is None else aware(value)
+
+
+def _looks_same(before: str, after: str | None) -> bool:
+    """Whether the visitor sees no difference (snoozed and open both look open)."""
+    return {before, after} <= {"open", "snoozed"}
 
 
 def _append_handoff(unit: Unit, actor: OperatorActor, conversation_id: str) -> None:

@@ -10,6 +10,7 @@ from chatdesk.access import may_see_conversation
 from chatdesk.actions.email import mentioned_operators, queue_after_reply
 from chatdesk.actions.events import append_conversation_updated, append_event
 from chatdesk.actions.routing import assign
+from chatdesk.actions.timeline import SYSTEM, record_entry
 from chatdesk.clock import iso
 from chatdesk.db.batch import Unit
 from chatdesk.db.direct import Direct
@@ -59,7 +60,9 @@ _TARGET_FOR_OPERATOR = Direct(
 )
 _VISITOR_NAME = Direct(select(visitors.c.name).where(visitors.c.id == bindparam("b_visitor_id")))
 _BY_CLIENT_MSG_ID = select(messages).where(_CLIENT_MSG_ID_MATCH)
-_INSERT_MESSAGE = Direct(insert(messages), tuple(column.name for column in messages.c))
+# Written messages leave a timeline entry's columns (kind, data) null.
+_WRITTEN = tuple(column.name for column in messages.c if column.name not in ("kind", "data"))
+_INSERT_MESSAGE = Direct(insert(messages), _WRITTEN)
 _TOUCH = update(conversations).where(conversations.c.id == bindparam("b_conversation_id"))
 _LAST = ("updated_at", "last_message_at", "last_message_preview", "last_message_author")
 _TOUCH_NOTE = Direct(_TOUCH, ("updated_at",))
@@ -67,6 +70,7 @@ _TOUCH_REPLY = Direct(_TOUCH, (*_LAST, "unread_count"))
 _TOUCH_VISITOR = _TOUCH.values(unread_count=conversations.c.unread_count + 1)
 _TOUCH_BY_VISITOR = Direct(_TOUCH_VISITOR, _LAST)
 _TOUCH_REOPEN = Direct(_TOUCH_VISITOR, (*_LAST, "status"))
+_TOUCH_WAKE = Direct(_TOUCH_VISITOR, (*_LAST, "status", "snoozed_until"))
 
 
 class _Target(NamedTuple):
@@ -140,7 +144,7 @@ def insert_message(
     unit.run(_INSERT_MESSAGE, values)
     changes: dict[str, Any] = {"b_conversation_id": conversation.id, "updated_at": unit.now}
     statement = _TOUCH_NOTE
-    reopened = False
+    reopened = woke = False
     if not private:
         changes.update(
             last_message_at=unit.now,
@@ -153,6 +157,11 @@ def insert_message(
                 statement = _TOUCH_REOPEN
                 changes["status"] = "open"
                 reopened = True
+            elif conversation.status == "snoozed":
+                # The visitor wrote: the snooze ends now, in this unit (ADR 0017).
+                statement = _TOUCH_WAKE
+                changes.update(status="open", snoozed_until=None)
+                woke = True
         else:
             statement = _TOUCH_REPLY
             changes["unread_count"] = 0
@@ -178,6 +187,9 @@ def insert_message(
     )
     if reopened:
         append_conversation_updated(unit, conversation.id, ["status"], private=False)
+    elif woke:
+        record_entry(unit, conversation, "woke", {"reason": "visitor"}, SYSTEM)
+        append_conversation_updated(unit, conversation.id, ["status"], private=True)
     return shape
 
 

@@ -17,14 +17,18 @@ the database tells who is active, away, a member of the site and how busy.
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
 
 from chatdesk.actions.audit import record
 from chatdesk.actions.events import append_conversation_updated
+from chatdesk.actions.timeline import SYSTEM, Change, record_changes
+from chatdesk.clock import iso
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import conversations, operators, site_operators, sites
+from chatdesk.shape_types import Author
 
 __all__ = [
     "ASSIGNMENT_MODES",
@@ -49,21 +53,31 @@ def apply_changes(
     by: str | None,
     ip: str | None = None,
     details: dict[str, Any] | None = None,
+    change: Change | None = None,
+    author: Author | None = None,
+    private: bool | None = None,
 ) -> Any:
-    """Write ``values`` (already compared with ``row``) to the conversation, append one
-    ``conversation.updated`` naming ``changed`` and audit each field as done ``by`` an
-    operator (None: chatdesk itself, routing). Returns the updated row.
+    """Write ``values`` (already compared with ``row``) to the conversation, write the
+    timeline's entries for ``change`` as made by ``author`` (the system's when None),
+    append one ``conversation.updated`` naming ``changed`` (``private``: kept from the
+    visitor; by default only a change of labels is) and audit each field as done ``by``
+    an operator (None: chatdesk itself, routing). Returns the updated row.
 
     Label changes are written by the caller before (they live in another table);
     ``details`` gives their audit value.
     """
     values["updated_at"] = unit.now
     unit.conn.execute(update(conversations).where(conversations.c.id == row.id).values(values))
-    # Visitors see status and assignee changes; label changes are internal.
-    row = append_conversation_updated(unit, row.id, changed, private=changed == ["labels"])
+    if change is not None:
+        record_changes(unit, row, change, author or SYSTEM)
+    if private is None:
+        private = changed == ["labels"]
+    row = append_conversation_updated(unit, row.id, changed, private=private)
     extra = details or {}
     for field in changed:
-        entry = {field: values[field] if field in values else extra.get(field)}
+        entry = {field: _audited(values[field] if field in values else extra.get(field))}
+        if field == "status" and values.get("snoozed_until") is not None:
+            entry["snoozed_until"] = _audited(values["snoozed_until"])
         if field == "assignee_id" and "assigned_by" in extra:
             entry["assigned_by"] = extra["assigned_by"]
         record(
@@ -78,11 +92,21 @@ def apply_changes(
     return row
 
 
+def _audited(value: Any) -> Any:
+    return iso(value) if isinstance(value, datetime) else value
+
+
 def assign(
     unit: Unit, row: Any, operator_id: str, *, by: str | None, how: str, ip: str | None = None
 ) -> Any:
     """Make ``operator_id`` the conversation's assignee (``how``: ``round_robin``,
-    ``least_busy`` or ``reply``, kept in the audit entry); returns the updated row."""
+    ``least_busy`` or ``reply``, kept in the audit entry); returns the updated row.
+    The timeline tells it as done by ``by`` (the operator who replied), or by the
+    system for automatic routing."""
+    author: Author = SYSTEM
+    if by is not None:
+        name = unit.conn.execute(select(operators.c.name).where(operators.c.id == by)).scalar()
+        author = {"type": "operator", "id": by, "name": name}
     return apply_changes(
         unit,
         row,
@@ -91,6 +115,8 @@ def assign(
         by=by,
         ip=ip,
         details={"assigned_by": how},
+        change=Change(assignee=(row.assignee_id, operator_id)),
+        author=author,
     )
 
 

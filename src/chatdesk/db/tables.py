@@ -213,9 +213,15 @@ conversations = Table(
     Column("unread_count", Integer, nullable=False),
     # The newest reply already sent to the visitor by email (its created_at).
     Column("emailed_through", TS, nullable=True),
+    # While status is "snoozed": when it wakes (becomes "open"); null otherwise.
+    Column("snoozed_until", TS, nullable=True),
+    # Read receipts: the newest message each side has seen (message ids are time-ordered).
+    Column("visitor_read_message_id", ID, nullable=True),
+    Column("operator_read_message_id", ID, nullable=True),
     Index(None, "last_message_at", "id"),
     Index(None, "visitor_id"),
     Index(None, "site_id", "status"),
+    Index(None, "status", "snoozed_until"),
 )
 
 labels = Table(
@@ -258,6 +264,10 @@ messages = Table(
     Column("created_at", TS, nullable=False),
     # A private note's @mentioned operators (ids, resolved when stored); null: none.
     Column("mentions", JSON(none_as_null=True), nullable=True),
+    # A timeline entry (author_type "system", always private): what happened ("assigned",
+    # "status", "labels", ...) and the facts to tell it with. Null for written messages.
+    Column("kind", String(20), nullable=True),
+    Column("data", JSON, nullable=True),
     Index(None, "conversation_id", "id"),
     # Idempotency: one message per (author, client_msg_id), whatever the retries.
     UniqueConstraint("author_type", "author_id", "client_msg_id"),

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +33,7 @@ from sqlalchemy import Connection
 from chatdesk.clock import Clock
 from chatdesk.db.runner import Database
 from chatdesk.jobs.dispatch import dispatch_events
+from chatdesk.jobs.lease import TimedWork
 from chatdesk.jobs.outbox import (
     Claim,
     Job,
@@ -45,6 +46,7 @@ from chatdesk.jobs.outbox import (
     outcome_of,
     record_outcomes,
 )
+from chatdesk.jobs.scheduler import Scheduler
 from chatdesk.queries.webhooks import any_active_webhook
 from chatdesk.settings import Settings
 
@@ -76,8 +78,16 @@ class Worker:
     """Sends the outbox's due jobs with the :class:`Sender` registered for each kind."""
 
     def __init__(
-        self, db: Database, settings: Settings, clock: Clock, senders: Iterable[Sender] = ()
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        senders: Iterable[Sender] = (),
+        *,
+        timed: tuple[TimedWork, Callable[[Connection], datetime | None]] | None = None,
     ) -> None:
+        """``timed``: the scheduler's work and its next-due read (jobs/scheduler.py);
+        without it this worker runs no timed work."""
         self.db = db
         self.clock = clock
         self.concurrency = settings.job_concurrency
@@ -89,6 +99,17 @@ class Worker:
             max_attempts=settings.job_max_attempts,
             max_age=timedelta(hours=settings.job_max_age_hours),
         )
+        # Timed work (snooze wake-ups) on the one process holding the lease.
+        self.scheduler: Scheduler | None = None
+        if timed is not None:
+            self.scheduler = Scheduler(
+                db,
+                clock,
+                work=timed[0],
+                next_due=timed[1],
+                poll_seconds=settings.scheduler_poll_seconds,
+                lease_seconds=settings.scheduler_lease_seconds,
+            )
         self._senders: dict[str, Sender] = {}
         for sender in senders:
             self.register(sender)
@@ -154,11 +175,15 @@ class Worker:
         self._loop = asyncio.get_running_loop()
         self._woken = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="outbox-worker")
+        if self.scheduler is not None:
+            await self.scheduler.start()
 
     async def stop(self) -> None:
         """Stop looping, cut sends in flight short (their jobs are released) and record
         every outcome. Each step is bounded in time: a send that will not stop cannot hang
         the shutdown (its job's lease runs out and it is sent again, same id)."""
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         await _cancel(self._task)
         self._task = None
         await _cancel(self._prober)

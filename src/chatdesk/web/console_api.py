@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from chatdesk.access import access_conversation, access_site
 from chatdesk.actions.conversations import mark_read, update_conversation
 from chatdesk.actions.messages import send_message
+from chatdesk.actions.receipts import mark_seen
 from chatdesk.queries.conversations import (
     ConversationFilter,
     conversation_for,
@@ -39,14 +40,14 @@ from chatdesk.web.deps import (
     still_signed_in,
 )
 from chatdesk.web.events_api import After, Wait, events_response, publish_typing
-from chatdesk.web.schemas import ConversationPatch, OperatorMessageIn, TypingIn
+from chatdesk.web.schemas import ConversationPatch, OperatorMessageIn, ReadIn, TypingIn
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["operator"], dependencies=OPERATOR_LIMITS)
 # One status or several, comma-separated: the console's default list is "open,pending".
-_STATUS = "(open|pending|resolved)"
-_STATUSES = rf"^{_STATUS}(,{_STATUS}){{0,2}}$"
+_STATUS = "(open|pending|resolved|snoozed)"
+_STATUSES = rf"^{_STATUS}(,{_STATUS}){{0,3}}$"
 Short = Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")]
 
 
@@ -107,25 +108,48 @@ async def patch_conversation(
     conversation_id: str,
     body: ConversationPatch,
 ) -> Conversation:
-    changes: dict[str, Any] = {"status": body.status, "labels_": body.labels}
+    changes: dict[str, Any] = {
+        "status": body.status,
+        "snoozed_until": body.snoozed_until,
+        "labels_": body.labels,
+    }
     if "assignee_id" in body.model_fields_set:
         changes["assignee_id"] = body.assignee_id
     ip = request_ip(request)
     online = services.operator_presence.connected()
-    return await services.db.write(
+    updated = await services.db.write(
         update_conversation, actor, conversation_id, ip=ip, online=online, **changes
     )
+    if body.snoozed_until is not None and services.worker.scheduler is not None:
+        services.worker.scheduler.wake()  # it wakes at its time if this process holds the lease
+    return updated
+
+
+_READ_ANSWERS = answers(Conversation, 401, 403, 404, 422)
+_READ_ANSWERS["responses"][204] = {"description": "No Content"}
 
 
 @router.post(
     "/conversations/{conversation_id}/read",
-    summary="Mark the conversation read",
-    **answers(Conversation, 401, 403, 404),
+    summary="Read receipt: the team has seen up to message_id",
+    **_READ_ANSWERS,
+    description=(
+        "With {message_id}: 204; the team's read mark moves forward to that message (a "
+        "conversation.read event both sides see), and the unread count becomes the "
+        "visitor's messages after it. Without a body (older clients): the unread count is "
+        "cleared and the conversation returned (200)."
+    ),
 )
 async def post_read(
-    services: ServicesDep, actor: CurrentOperator, conversation_id: str
-) -> Conversation:
-    return await services.db.write(mark_read, actor, conversation_id)
+    services: ServicesDep,
+    actor: CurrentOperator,
+    conversation_id: str,
+    body: ReadIn | None = None,
+) -> Conversation | Response:
+    if body is None:
+        return await services.db.write(mark_read, actor, conversation_id)
+    await services.db.write(mark_seen, actor, conversation_id, body.message_id)
+    return Response(status_code=204)
 
 
 @router.get(

@@ -12,7 +12,9 @@ from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -35,6 +37,7 @@ __all__ = [
     "OperatorMessageIn",
     "OperatorPatch",
     "PasswordChangeIn",
+    "ReadIn",
     "SiteIn",
     "SitePatch",
     "TypingIn",
@@ -187,10 +190,29 @@ class TypingIn(_Strict):
     private: bool = False
 
 
+def _rfc3339_text(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 date-time string with its offset")
+    return value
+
+
+# A time sent as RFC 3339 text with an offset (strict models take no text for datetimes).
+Rfc3339 = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_rfc3339_text)]
+
+
 class ConversationPatch(_Strict):
-    status: Literal["open", "pending", "resolved"] | None = None
+    status: Literal["open", "pending", "resolved", "snoozed"] | None = None
+    # With status "snoozed" (required then): when it becomes "open" again (RFC 3339, with
+    # its offset), in the future and within a year.
+    snoozed_until: Rfc3339 | None = None
     assignee_id: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     labels: Annotated[list[Label], Field(max_length=20)] | None = None
+
+
+class ReadIn(_Strict):
+    """A read receipt: the newest message of the conversation the reader has seen."""
+
+    message_id: Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_no_nul)]
 
 
 class LoginIn(_Strict):

@@ -13,6 +13,7 @@ from chatdesk.access import access_conversation, public_site
 from chatdesk.actions.conversations import start_conversation
 from chatdesk.actions.email import request_transcript
 from chatdesk.actions.messages import send_message
+from chatdesk.actions.receipts import mark_seen
 from chatdesk.actions.visitors import create_session, update_visitor
 from chatdesk.business_hours import is_open
 from chatdesk.queries.conversations import list_visitor_conversations
@@ -41,6 +42,7 @@ from chatdesk.web.deps import (
 from chatdesk.web.events_api import After, Wait, events_response, publish_typing
 from chatdesk.web.schemas import (
     NewConversationIn,
+    ReadIn,
     VisitorMessageIn,
     VisitorPatch,
     WidgetSessionIn,
@@ -279,6 +281,20 @@ async def post_transcript(call: Transcript, conversation_id: str) -> Response:
         request_transcript, call.actor, conversation_id, email_enabled=email_enabled
     )
     return Response(status_code=202)
+
+
+@router.post(
+    "/conversations/{conversation_id}/read",
+    status_code=204,
+    response_class=Response,
+    summary="Read receipt: the visitor has seen up to message_id",
+    **answers(None, 401, 404, 422, 429, status=204),
+)
+async def post_read(call: Reading, conversation_id: str, body: ReadIn) -> Response:
+    """Move the visitor's read mark forward to ``message_id`` (a public message of this
+    conversation): a ``conversation.read`` event when it moved; 204 either way."""
+    await call.services.db.write(mark_seen, call.actor, conversation_id, body.message_id)
+    return Response(status_code=204)
 
 
 @router.post(

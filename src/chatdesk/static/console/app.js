@@ -197,6 +197,15 @@ function onEvent(event) {
     case "message.created":
       onMessage(data.message);
       break;
+    case "conversation.read": {
+      const known = state.conversations.get(event.conversation_id);
+      if (!known) break;
+      const field = data.by === "visitor" ? "visitor_read_message_id" : "operator_read_message_id";
+      if (known[field] && known[field] >= data.message_id) break;
+      remember({ ...known, [field]: data.message_id });
+      if (event.conversation_id === state.openId) view.renderSeen();
+      break;
+    }
     case "visitor.updated":
       for (const conversation of state.conversations.values()) {
         if (conversation.visitor?.id === data.visitor.id) {

@@ -6,9 +6,31 @@ import { clear, h } from "./dom.js";
 import { onPresence, presenceDot, presenceOf } from "./presence.js";
 import { operatorName, remember, state, visitorName } from "./state.js";
 import { formatDateTime, formatTime, timeElement } from "./time.js";
+import { timelineEntry } from "./timeline.js";
 
 const TYPING_SHOWN_MS = 5000;
 const PRESENCE_GROUPS = { online: "Online", away: "Away", offline: "Offline" };
+const STAFF = new Set(["operator", "bot"]);
+const HOUR_MS = 60 * 60 * 1000;
+
+/** When each snooze preset wakes: in an hour, tomorrow at 9:00, next Monday at 9:00. */
+export function snoozePreset(name, now = new Date()) {
+  if (name === "hour") return new Date(now.getTime() + HOUR_MS);
+  const at = new Date(now.getFullYear(), now.getMonth(), now.getDate(), 9, 0, 0, 0);
+  if (name === "tomorrow") at.setDate(at.getDate() + 1);
+  else {
+    // Monday of next week (a week from tomorrow when today is Sunday: not "tomorrow" twice).
+    const days = (8 - at.getDay()) % 7 || 7;
+    at.setDate(at.getDate() + (days < 2 ? days + 7 : days));
+  }
+  return at;
+}
+
+/** A Date as the value of an <input type="datetime-local"> (local time, minutes). */
+function localInputValue(date) {
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
 
 export class ConversationView {
   constructor({ onChanged }) {
@@ -34,6 +56,11 @@ export class ConversationView {
     this.typers = new Map(); // author key -> {text, until}
     this.generation = 0;
     this.assigneePresence = document.getElementById("assignee-presence");
+    this.snooze = document.getElementById("snooze");
+    this.snoozeToggle = document.getElementById("snooze-toggle");
+    this.snoozeMenu = document.getElementById("snooze-menu");
+    this.snoozeAt = document.getElementById("snooze-at");
+    this.snoozeNote = document.getElementById("snooze-note");
     this.bind();
     setInterval(() => this.renderTyping(), 1000);
     // "Today" becomes "Yesterday" at midnight without a reload.
@@ -71,6 +98,52 @@ export class ConversationView {
       this.labelInput.value = "";
     });
     this.earlier.addEventListener("click", () => this.loadEarlier());
+    for (const button of this.snooze.querySelectorAll("[data-snooze]")) {
+      button.addEventListener("click", () => this.snoozeUntil(snoozePreset(button.dataset.snooze)));
+    }
+    this.snoozeToggle.addEventListener("click", () => this.showSnooze(this.snoozeMenu.hidden));
+    this.snooze.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && !this.snoozeMenu.hidden) {
+        event.stopPropagation();
+        this.showSnooze(false);
+        this.snoozeToggle.focus();
+      }
+    });
+    document.addEventListener("click", (event) => {
+      if (!this.snoozeMenu.hidden && !this.snooze.contains(event.target)) this.showSnooze(false);
+    });
+    document.getElementById("snooze-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const at = new Date(this.snoozeAt.value);
+      if (!this.snoozeAt.value || Number.isNaN(at.getTime())) {
+        this.error.textContent = "Pick the day and time the conversation should come back.";
+        return;
+      }
+      this.snoozeUntil(at);
+    });
+    // Read receipts: what the operator sees while the tab is visible counts as read.
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible" && this.current()) this.markRead();
+    });
+  }
+
+  /** Open (with each preset's time written out) or close the snooze menu. */
+  showSnooze(open) {
+    this.snoozeMenu.hidden = !open;
+    this.snoozeToggle.setAttribute("aria-expanded", String(open));
+    if (!open) return;
+    for (const button of this.snooze.querySelectorAll("[data-snooze]")) {
+      const when = button.querySelector(".snooze-when");
+      if (when) when.textContent = formatDateTime(snoozePreset(button.dataset.snooze));
+    }
+    const now = new Date();
+    this.snoozeAt.min = localInputValue(now);
+    if (!this.snoozeAt.value) this.snoozeAt.value = localInputValue(snoozePreset("tomorrow", now));
+  }
+
+  async snoozeUntil(date) {
+    this.showSnooze(false);
+    await this.patch({ status: "snoozed", snoozed_until: date.toISOString() });
   }
 
   current() {
@@ -129,16 +202,34 @@ export class ConversationView {
     this.empty.hidden = false;
   }
 
+  /** The newest message on screen is read (the team's read mark, and its unread count). */
   async markRead() {
     const c = this.current();
-    if (!c) return;
+    const last = [...this.transcript.querySelectorAll("li[data-id]")].pop();
+    if (!c || !last || document.visibilityState !== "visible") return;
+    const id = last.dataset.id;
+    if (c.operator_read_message_id && c.operator_read_message_id >= id && !c.unread_count) return;
     try {
-      const updated = await api("POST", `/api/v1/conversations/${encodeURIComponent(c.id)}/read`);
-      remember(updated);
+      await api("POST", `/api/v1/conversations/${encodeURIComponent(c.id)}/read`, {
+        message_id: id,
+      });
+      const updated = remember({ ...c, operator_read_message_id: id, unread_count: 0 });
       this.onChanged(updated);
     } catch {
       // Not fatal: the count clears on the next reply anyway.
     }
+  }
+
+  /** "Seen" under the team's last reply the visitor has read. */
+  renderSeen() {
+    for (const old of this.transcript.querySelectorAll(".seen-mark")) old.remove();
+    const mark = this.current()?.visitor_read_message_id;
+    if (!mark) return;
+    const replies = [...this.transcript.querySelectorAll("li.msg[data-staff]")].filter(
+      (node) => node.dataset.id <= mark,
+    );
+    const last = replies.pop();
+    if (last) last.appendChild(h("p", { class: "seen-mark", text: "Seen" }));
   }
 
   async loadEarlier() {
@@ -194,6 +285,9 @@ export class ConversationView {
     parts.push(`Started ${formatDateTime(c.created_at)}`);
     this.subtitle.textContent = parts.join(" · ");
     this.status.value = c.status;
+    const snoozed = c.status === "snoozed" && c.snoozed_until;
+    this.snoozeNote.hidden = !snoozed;
+    this.snoozeNote.textContent = snoozed ? `Snoozed until ${formatDateTime(c.snoozed_until)}` : "";
     this.resolve.textContent = c.status === "resolved" ? "Reopen" : "Resolve";
     this.renderAssignees(c);
     this.assignMe.disabled = c.assignee_id === state.me.id;
@@ -250,7 +344,10 @@ export class ConversationView {
     }
     if (prepend) this.transcript.prepend(...nodes);
     else this.transcript.append(...nodes);
-    if (nodes.length) this.renderDays();
+    if (nodes.length) {
+      this.renderDays();
+      this.renderSeen();
+    }
     return nodes.length;
   }
 
@@ -269,6 +366,7 @@ export class ConversationView {
   }
 
   renderMessage(message) {
+    if (message.kind) return timelineEntry(message);
     const type = message.private ? "note" : message.author.type;
     const mine = message.author.type === "operator" && message.author.id === state.me.id;
     let author = message.author.name;
@@ -279,7 +377,11 @@ export class ConversationView {
       "li",
       {
         class: `msg msg-${type}${mine ? " msg-mine" : ""}`,
-        dataset: { id: message.id, at: message.created_at },
+        dataset: {
+          id: message.id,
+          at: message.created_at,
+          ...(STAFF.has(message.author.type) && !message.private ? { staff: "1" } : {}),
+        },
       },
       h(
         "div",

@@ -42,7 +42,9 @@ export function byActivity(a, b) {
 export function totalUnread() {
   let total = 0;
   for (const conversation of state.conversations.values()) {
-    if (conversation.status !== "resolved") total += conversation.unread_count || 0;
+    // Resolved and snoozed conversations are put away: their counts wait until they wake.
+    if (conversation.status !== "resolved" && conversation.status !== "snoozed")
+      total += conversation.unread_count || 0;
   }
   return total;
 }

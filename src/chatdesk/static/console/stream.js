@@ -10,6 +10,7 @@ import { ApiError, api, goToLogin, query } from "./api.js";
 const TYPES = [
   "conversation.created",
   "conversation.updated",
+  "conversation.read",
   "message.created",
   "visitor.updated",
   "typing",

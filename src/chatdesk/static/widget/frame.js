@@ -27,6 +27,8 @@ const state = {
   open: false,
   unread: store.get("unread", 0),
   online: true,
+  operatorRead: null, // the newest message the team has read (read receipts)
+  receiptSent: null, // the newest message this visitor has told it read
 };
 let profile = store.get("profile", {});
 let pageUrl = null;
@@ -112,6 +114,22 @@ function markSeen() {
   const last = document.querySelector(".confirmed .msg:last-child");
   if (last) store.set("seen", last.dataset.id);
   setUnread(0);
+  // A read receipt only for what the visitor can see: the panel open and the page visible.
+  if (last && state.open && !document.hidden) sendReceipt(last.dataset.id);
+}
+
+function sendReceipt(id) {
+  const cid = state.conversationId;
+  if (!id || !cid || (state.receiptSent && state.receiptSent >= id)) return;
+  state.receiptSent = id;
+  const path = `/api/v1/widget/conversations/${encodeURIComponent(cid)}/read`;
+  api("POST", path, { message_id: id }).catch(() => {
+    state.receiptSent = null; // told again at the next chance
+  });
+}
+
+function showSeen() {
+  if (view) view.seen(state.operatorRead);
 }
 
 function beep() {
@@ -206,6 +224,7 @@ async function deliver(item) {
     const path = `/api/v1/widget/conversations/${encodeURIComponent(state.conversationId)}/messages`;
     ensureChat().add(await api("POST", path, message));
   }
+  showSeen();
   if (state.open) markSeen();
 }
 
@@ -220,10 +239,13 @@ async function sync() {
   );
   if (latest) {
     state.conversationId = latest.id;
+    state.operatorRead = latest.operator_read_message_id || null;
+    state.receiptSent = latest.visitor_read_message_id || null;
     const path = `/api/v1/widget/conversations/${encodeURIComponent(latest.id)}/messages?limit=200`;
     const { messages } = await api("GET", path);
     const chat = ensureChat();
     for (const message of messages) chat.add(message);
+    showSeen();
     countUnread(messages);
   }
   state.synced = true;
@@ -261,13 +283,22 @@ function onEvents(events) {
       if (event.conversation_id === state.conversationId)
         ensureChat().typing(event.data.author.name);
     }
+    if (event.type === "conversation.read" && event.data.by === "operator") {
+      const id = event.data.message_id;
+      if (event.conversation_id === state.conversationId && !(state.operatorRead >= id)) {
+        state.operatorRead = id;
+        showSeen();
+      }
+    }
     if (event.type !== "message.created" || !event.data.message || event.data.message.private)
       continue;
     const message = event.data.message;
     if (!state.conversationId) state.conversationId = message.conversation_id;
     if (message.conversation_id !== state.conversationId) continue;
     const incoming = message.author.type !== "visitor";
-    if (ensureChat().add(message, { announce: incoming }) && incoming) {
+    const added = ensureChat().add(message, { announce: incoming });
+    if (added && !incoming) showSeen();
+    if (added && incoming) {
       if (state.open && !document.hidden) markSeen();
       else {
         setUnread(state.unread + 1);

@@ -315,6 +315,16 @@ export function chatView({ greeting, onSend, onTyping, onRetry, onTranscript, ha
       }
       scroll();
     },
+    // "Seen" under the visitor's last message the team has read (up to message ``upTo``).
+    seen(upTo) {
+      for (const old of confirmed.querySelectorAll(".seen")) old.remove();
+      if (!upTo) return;
+      const read = [...confirmed.querySelectorAll(".msg.me")].filter(
+        (node) => node.dataset.id && node.dataset.id <= upTo,
+      );
+      const last = read.pop();
+      if (last) last.append(el("div", { class: "seen", text: "Seen" }));
+    },
     dropPending(clientMsgId) {
       const node = pending.querySelector(`[data-client-id="${CSS.escape(clientMsgId)}"]`);
       if (node) node.remove();
