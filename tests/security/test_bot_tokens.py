@@ -25,6 +25,7 @@ BOT_EXPECTED: dict[tuple[str, str], int] = {
     ("GET", "/api/v1/conversations/{conversation_id}/messages"): 200,
     ("POST", "/api/v1/conversations/{conversation_id}/messages"): 201,
     ("POST", "/api/v1/conversations/{conversation_id}/typing"): 204,
+    ("POST", "/api/v1/conversations/{conversation_id}/attachments"): 201,
     ("GET", "/api/v1/events"): 200,
     ("GET", "/api/v1/labels"): 200,
     ("GET", "/api/v1/team"): 200,
