@@ -34,6 +34,7 @@ from chatdesk.web import (
     admin_api,
     api_docs,
     auth_api,
+    blocks_api,
     console_api,
     console_pages,
     email_pages,
@@ -231,7 +232,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.state.services = services
     install_error_handlers(app)
     # Routes are matched in order, one by one: the busiest (the widget's) go first.
-    routers = (widget_api, console_api, auth_api, admin_api, webhooks_api, emails_api, health)
+    routers = (
+        widget_api,
+        console_api,
+        auth_api,
+        admin_api,
+        blocks_api,
+        webhooks_api,
+        emails_api,
+        health,
+    )
     for module in routers:
         app.include_router(module.router)
     app.include_router(console_pages.router, include_in_schema=False)

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Row, bindparam, insert, select, update
 
 from chatdesk.access import may_see_conversation
+from chatdesk.actions.blocks import refuse_if_blocked
 from chatdesk.actions.email import queue_after_reply
 from chatdesk.actions.events import append_conversation_updated, append_event
 from chatdesk.clock import iso
@@ -43,6 +44,7 @@ _TARGET = Direct(
         select(messages.c.id).where(_CLIENT_MSG_ID_MATCH).scalar_subquery(),
         visitors.c.email,
         visitors.c.email_unsubscribed_at,
+        visitors.c.blocked_until,
     )
     .select_from(conversations.join(visitors, visitors.c.id == conversations.c.visitor_id))
     .where(conversations.c.id == bindparam("b_id"))
@@ -70,6 +72,7 @@ class _Target(NamedTuple):
     used_by: str | None  # the message already stored with this client_msg_id
     visitor_email: str | None
     visitor_unsubscribed: Any  # when the visitor unsubscribed from email, or None
+    visitor_blocked_until: Any  # the end of the visitor's blocks (ADR 0018), or None
 
 
 def author_of(
@@ -200,6 +203,8 @@ def send_message(
     if found is None or not may_see_conversation(actor, found[1], found[2]):
         raise NotFound("Conversation not found.")
     conversation = _Target(*found)
+    if conversation.visitor_blocked_until is not None and isinstance(actor, VisitorActor):
+        refuse_if_blocked(conversation.visitor_blocked_until, unit.now)
     if conversation.used_by is not None:
         existing = unit.conn.execute(_BY_CLIENT_MSG_ID, params).one()
         if existing.conversation_id != conversation.id:

@@ -193,6 +193,16 @@ function siteForm(site, onSaved) {
     const saved = await attempt(
       () => api("PATCH", `/api/v1/sites/${encodeURIComponent(site.id)}`, body),
       "Saved.",
+      {
+        fields: {
+          name,
+          allowed_origins: origins,
+          greeting,
+          accent_color: colour,
+          offline_message: offline,
+          reply_time: replyTime,
+        },
+      },
     );
     if (saved) onSaved(saved);
   });
@@ -247,6 +257,47 @@ function embedCard(site) {
   );
 }
 
+/** Deleting a site: typed confirmation of its name, then gone with everything of it. */
+function deleteCard(site) {
+  const typed = h("input", { autocomplete: "off", spellcheck: "false" });
+  const remove = h("button", {
+    type: "submit",
+    class: "button danger",
+    text: "Delete this site",
+    disabled: true,
+  });
+  typed.addEventListener("input", () => {
+    remove.disabled = typed.value.trim() !== site.name.trim();
+  });
+  const form = h(
+    "form",
+    { class: "stack", "aria-label": `Delete ${site.name}` },
+    h("p", {
+      class: "muted",
+      text: "Deleting a site erases its visitors, all their conversations and messages, its canned responses, webhooks, bot tokens and blocks. This cannot be undone; the audit log keeps a line saying it happened.",
+    }),
+    field(`Type the site's name, ${site.name}, to confirm`, typed),
+    h("div", { class: "actions" }, remove),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (typed.value.trim() !== site.name.trim()) return;
+    remove.disabled = true;
+    const done = await attempt(
+      () => api("DELETE", `/api/v1/sites/${encodeURIComponent(site.id)}`),
+      `${site.name} was deleted.`,
+    );
+    if (done === undefined) {
+      remove.disabled = false;
+      return;
+    }
+    history.replaceState({}, "", location.pathname);
+    await renderSites();
+    say(`${site.name} was deleted, with its conversations.`);
+  });
+  return card("Delete this site", form);
+}
+
 export async function renderSites() {
   const { sites } = await api("GET", "/api/v1/sites");
   const wanted = new URLSearchParams(location.search).get("site");
@@ -288,6 +339,7 @@ export async function renderSites() {
       ),
       embedCard(current),
       identityCard(current, rerender),
+      deleteCard(current),
     );
   }
   const name = h("input", { required: true, maxlength: 200 });
