@@ -111,9 +111,11 @@ def update_operator(
     fields: dict[str, Any],
     *,
     ip: str | None = None,
+    temporary: bool = True,
 ) -> Operator:
     """Change name, role, active, password, sites or ``max_open``; role/active/password
-    changes end sessions."""
+    changes end sessions. A password set for someone else is ``temporary`` (they must
+    choose their own at their next sign-in) unless told otherwise (the demo's)."""
     row = access_operator(unit.conn, actor, operator_id)
     if row.role == "owner" and not actor.at_least("owner"):
         raise Forbidden("Only an owner can change an owner.")
@@ -127,7 +129,7 @@ def update_operator(
     if site_ids is not None:
         _set_sites(unit, operator_id, site_ids)
     values = {k: v for k, v in fields.items() if getattr(row, k) != v}
-    if "password_hash" in values and operator_id != actor.operator_id:
+    if "password_hash" in values and operator_id != actor.operator_id and temporary:
         # A password an admin sets is temporary: the operator chooses their own next.
         values["must_change_password"] = True
     if values:

@@ -120,7 +120,7 @@ function resetButton(op) {
       value.focus();
       value.select();
     },
-    { "aria-label": `Reset the password of ${op.name}` },
+    { "aria-label": `Reset password of ${op.name}` },
   );
 }
 

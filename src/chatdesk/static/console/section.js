@@ -33,6 +33,18 @@ function clearInline() {
   for (const node of root?.querySelectorAll(".inline-status") || []) node.textContent = "";
 }
 
+// A message shown beside a button that a re-render then takes away (a list drawn
+// again after the change it reports) moves to the page's status line, not lost.
+let shownNear = null;
+function keepShown() {
+  if (!shownNear || shownNear.button.isConnected) return;
+  const { text, error } = shownNear;
+  shownNear = null;
+  statusLine.textContent = text;
+  statusLine.classList.toggle("error", error);
+}
+if (root) new MutationObserver(keepShown).observe(root, { childList: true, subtree: true });
+
 export function say(text, { error = false, near = null } = {}) {
   const button =
     near ||
@@ -43,6 +55,7 @@ export function say(text, { error = false, near = null } = {}) {
   const target = button ? nearStatus(button) : statusLine;
   target.textContent = text;
   target.classList.toggle("error", error);
+  shownNear = button && text ? { button, text, error } : null;
 }
 
 /** Show each of a 422's problems next to its control (``fields``: API name -> control);

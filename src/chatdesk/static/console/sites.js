@@ -167,7 +167,12 @@ function siteForm(site, onSaved) {
     h(
       "div",
       { class: "full actions" },
-      h("button", { type: "submit", class: "button primary", text: "Save changes" }),
+      h("button", {
+        type: "submit",
+        class: "button primary",
+        text: "Save changes",
+        id: "site-save",
+      }),
     ),
   );
   form.addEventListener("submit", async (event) => {
@@ -192,7 +197,7 @@ function siteForm(site, onSaved) {
     };
     const saved = await attempt(
       () => api("PATCH", `/api/v1/sites/${encodeURIComponent(site.id)}`, body),
-      "Saved.",
+      null,
       {
         fields: {
           name,
@@ -204,7 +209,7 @@ function siteForm(site, onSaved) {
         },
       },
     );
-    if (saved) onSaved(saved);
+    if (saved) onSaved(saved, "Saved.", "site-save");
   });
   return form;
 }
@@ -218,16 +223,24 @@ function identityCard(site, onSaved) {
   });
   const copy = h("button", { type: "button", class: "button small-button", text: "Copy secret" });
   copy.addEventListener("click", () => copyText(secret.value, secret, copy));
-  const rotate = confirmButton("Rotate secret", "Click again to rotate", async () => {
-    const saved = await attempt(
-      () =>
+  const rotate = confirmButton(
+    "Rotate secret",
+    "Click again to rotate",
+    async () => {
+      const saved = await attempt(() =>
         api("PATCH", `/api/v1/sites/${encodeURIComponent(site.id)}`, {
           rotate_identity_secret: true,
         }),
-      "A new identity secret was created; tokens signed with the old one no longer work.",
-    );
-    if (saved) onSaved(saved);
-  });
+      );
+      if (saved)
+        onSaved(
+          saved,
+          "A new identity secret was created; tokens signed with the old one no longer work.",
+          "identity-rotate",
+        );
+    },
+    { id: "identity-rotate" },
+  );
   return card(
     "Identity verification",
     h("p", {
@@ -327,9 +340,11 @@ export async function renderSites() {
     );
   }
   if (current) {
-    const rerender = (saved) => {
+    // Drawn anew after a save; what the save says goes beside the same button again.
+    const rerender = async (saved, note, nearId) => {
       history.replaceState({}, "", `?site=${encodeURIComponent(saved.id)}`);
-      renderSites();
+      await renderSites();
+      if (note) say(note, { near: document.getElementById(nearId) });
     };
     root.append(
       card(
