@@ -27,7 +27,16 @@ from tests.conftest import LiveServer
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 SIZES = {"1280": DESKTOP, "390": PHONE}
-SETTINGS_SECTIONS = ["sites", "operators", "canned", "tokens", "webhooks", "emails", "blocks", "audit"]
+SETTINGS_SECTIONS = [
+    "sites",
+    "operators",
+    "canned",
+    "tokens",
+    "webhooks",
+    "emails",
+    "blocks",
+    "audit",
+]
 SERIOUS = {"serious", "critical"}
 
 RUN_AXE = """

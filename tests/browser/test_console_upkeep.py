@@ -148,9 +148,7 @@ def test_validation_errors_in_words_next_to_the_field_and_saved_next_to_save(
         save = page.get_by_role("button", name="Save changes")
         save.click()
         error = page.locator(".field-error:visible")
-        expect(error).to_have_text(
-            "Must be an origin like https://shop.example.com (no path)"
-        )
+        expect(error).to_have_text("Must be an origin like https://shop.example.com (no path)")
         expect(origins).to_have_attribute("aria-invalid", "true")
         described: Any = origins.get_attribute("aria-describedby") or ""
         assert error.get_attribute("id") in described.split()
@@ -195,5 +193,7 @@ def test_operators_and_tokens_tables_keep_their_buttons_on_a_phone(
             screenshot(page, screenshot_dir, f"phone-{path.rsplit('/', 1)[1]}-390", full_page=True)
         with new_page(browser, DESKTOP) as page:
             sign_in_with(page, setup, path)
-            screenshot(page, screenshot_dir, f"desktop-{path.rsplit('/', 1)[1]}-1280", full_page=True)
+            screenshot(
+                page, screenshot_dir, f"desktop-{path.rsplit('/', 1)[1]}-1280", full_page=True
+            )
     setup.close()
