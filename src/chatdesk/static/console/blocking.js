@@ -17,10 +17,11 @@ const mayLift = () => ["admin", "owner"].includes(document.body.dataset.role);
 
 /** A block's one-line summary: until when, and what it covers. */
 export function blockSummary(block) {
-  const covers = ["their chat"];
-  if (block.external_id) covers.push("their signed-in account");
-  if (block.ip) covers.push(`the address ${block.ip}`);
-  return `Blocked until ${formatDateTime(block.expires_at)} (${covers.join(", ")}).`;
+  const also = [];
+  if (block.external_id) also.push("their signed-in account on any device");
+  if (block.ip) also.push(`anyone from ${block.ip}`);
+  const more = also.length ? `, with ${also.join(" and ")}` : "";
+  return `Blocked until ${formatDateTime(block.expires_at)}${more}.`;
 }
 
 export class BlockBox {

@@ -63,16 +63,17 @@ export function say(text, { error = false, near = null } = {}) {
 export function showFieldErrors(fields, error) {
   for (const control of Object.values(fields)) setFieldError(control, "");
   if (error?.status !== 422 || !Array.isArray(error.details)) return false;
-  let shown = false;
+  let first = null;
   for (const detail of error.details) {
     const parts = (detail.loc || []).filter((part) => part !== "body");
     const key = [parts.join("."), parts[0]].find((name) => name && fields[name]);
     if (key) {
       setFieldError(fields[key], detail.msg);
-      shown = true;
+      first = first || fields[key];
     }
   }
-  return shown;
+  first?.focus(); // the field may be far above the button that was pressed
+  return Boolean(first);
 }
 
 export async function attempt(action, success, { fields = null } = {}) {
