@@ -57,6 +57,12 @@ def test_a_blocked_visitor_cannot_write_but_reads_their_history(client: TestClie
     world = api_world(client)
     conversation_id = world.conversation["id"]
     visitor_id = _visitor_id(world, world.visitor_token)
+    before = client.post(
+        f"/api/v1/widget/conversations/{conversation_id}/messages",
+        json={"body": "before", "client_msg_id": "m-before"},
+        headers=world.visitor,
+    )
+    assert before.status_code == 201
     made = _block(world, world.op, visitor_id, reason="spam")
     assert made.status_code == 201, made.text
     block = made.json()
@@ -64,6 +70,13 @@ def test_a_blocked_visitor_cannot_write_but_reads_their_history(client: TestClie
     assert block["visitor_name"] == "Vera Visitor" and block["reason"] == "spam"
     assert block["ip"] is None
     _assert_blocked(_send(world, world.visitor_token, conversation_id))
+    # A retry of a message stored before the block still gets its stored answer.
+    retry = client.post(
+        f"/api/v1/widget/conversations/{conversation_id}/messages",
+        json={"body": "before", "client_msg_id": "m-before"},
+        headers=world.visitor,
+    )
+    assert retry.status_code == 200 and retry.json()["body"] == "before"
     _assert_blocked(
         client.post(
             "/api/v1/widget/conversations",
@@ -82,7 +95,7 @@ def test_a_blocked_visitor_cannot_write_but_reads_their_history(client: TestClie
         f"/api/v1/widget/conversations/{conversation_id}/messages", headers=world.visitor
     )
     assert history.status_code == 200
-    assert [m["body"] for m in history.json()["messages"]] == ["Hello"]
+    assert [m["body"] for m in history.json()["messages"]] == ["Hello", "before"]
     assert client.get("/api/v1/widget/conversations", headers=world.visitor).status_code == 200
     # Operators still reply into the conversation.
     reply = client.post(

@@ -203,13 +203,14 @@ def send_message(
     if found is None or not may_see_conversation(actor, found[1], found[2]):
         raise NotFound("Conversation not found.")
     conversation = _Target(*found)
-    if conversation.visitor_blocked_until is not None and isinstance(actor, VisitorActor):
-        refuse_if_blocked(conversation.visitor_blocked_until, unit.now)
     if conversation.used_by is not None:
         existing = unit.conn.execute(_BY_CLIENT_MSG_ID, params).one()
         if existing.conversation_id != conversation.id:
             raise Conflict("This client_msg_id was already used for another conversation.")
         return message_shape(existing), False
+    if conversation.visitor_blocked_until is not None and isinstance(actor, VisitorActor):
+        # A retry of what was stored before the block still gets its answer (above).
+        refuse_if_blocked(conversation.visitor_blocked_until, unit.now)
     # A visitor writes only into its own conversation (checked above): its name is there.
     name = conversation.visitor_name if isinstance(actor, VisitorActor) else actor.name
     author = (author_type, author_id, name)
