@@ -19,6 +19,8 @@ from chatdesk.db.tables import (
     operators,
     outbox,
     sites,
+    visitor_blocks,
+    visitors,
     webhooks,
 )
 from chatdesk.errors import Forbidden, NotFound
@@ -28,11 +30,13 @@ __all__ = [
     "AUDIT_LOG_ROLE",
     "SETTINGS_ROLE",
     "access_api_token",
+    "access_block",
     "access_canned_response",
     "access_conversation",
     "access_email_job",
     "access_operator",
     "access_site",
+    "access_visitor",
     "access_webhook",
     "access_webhook_delivery",
     "has_role",
@@ -183,4 +187,20 @@ def access_webhook_delivery(
     row = _by_id(conn, outbox, delivery_id)
     if row is None or row.webhook_id != webhook_id:
         raise NotFound("Delivery not found.")
+    return row
+
+
+def access_visitor(conn: Connection, actor: Actor, visitor_id: str) -> Row[Any]:
+    """A visitor of a site the operator belongs to (to block them)."""
+    row = _by_id(conn, visitors, visitor_id)
+    if row is None or not isinstance(actor, OperatorActor) or not actor.can_see_site(row.site_id):
+        raise NotFound("Visitor not found.")
+    return row
+
+
+def access_block(conn: Connection, actor: Actor, block_id: str) -> Row[Any]:
+    """A block of a visitor of a site the operator belongs to."""
+    row = _by_id(conn, visitor_blocks, block_id)
+    if row is None or not isinstance(actor, OperatorActor) or not actor.can_see_site(row.site_id):
+        raise NotFound("Block not found.")
     return row

@@ -97,7 +97,10 @@ def _operators(unit: Unit, hashes: dict[str, str]) -> OperatorActor:
         change_own_password(unit, owner, hashes[DEMO_OWNER_EMAIL])
     for email, operator_id in existing.items():
         if email != DEMO_OWNER_EMAIL:
-            update_operator(unit, owner, operator_id, {"password_hash": hashes[email]})
+            # Printed to whoever ran the demo for them to use: not a temporary password.
+            update_operator(
+                unit, owner, operator_id, {"password_hash": hashes[email]}, temporary=False
+            )
     return owner
 
 

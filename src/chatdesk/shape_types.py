@@ -21,6 +21,8 @@ __all__ = [
     "AuditLog",
     "Author",
     "AuthorType",
+    "Block",
+    "BlockList",
     "BusinessHours",
     "CannedResponse",
     "CannedResponseList",
@@ -62,6 +64,7 @@ __all__ = [
     "SiteList",
     "TeamList",
     "TeamMember",
+    "TemporaryPassword",
     "TimelineKind",
     "TokenRole",
     "Visitor",
@@ -306,6 +309,8 @@ class Operator(TypedDict):
     presence: Presence
     # The most open conversations routing may give them (null: no limit).
     max_open: int | None
+    # An admin set a temporary password: the operator must choose their own to go on.
+    must_change_password: bool
     site_ids: NotRequired[list[str]]
     notifications: NotRequired[Notifications]
 
@@ -527,3 +532,31 @@ class ErrorEnvelope(TypedDict):
     """Every 4xx and 5xx answer; ``code`` is one of docs/api.md's error codes."""
 
     error: ErrorBody
+
+
+class Block(TypedDict):
+    """A block of an abusive visitor (ADR 0018)."""
+
+    id: str
+    site_id: str
+    visitor_id: str | None
+    visitor_name: str | None
+    external_id: str | None
+    ip: str | None
+    reason: str | None
+    created_by: str | None
+    created_at: str
+    expires_at: str
+    lifted_at: str | None
+    lifted_by: str | None
+    active: bool
+
+
+class BlockList(TypedDict):
+    blocks: list[Block]
+
+
+class TemporaryPassword(TypedDict):
+    """A temporary password an admin set or generated, shown only in this answer."""
+
+    temporary_password: str

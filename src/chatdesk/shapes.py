@@ -8,11 +8,12 @@ from typing import Any, cast
 
 from sqlalchemy import Row
 
-from chatdesk.clock import iso
+from chatdesk.clock import aware, iso
 from chatdesk.shape_types import (
     ApiToken,
     AuditEntry,
     Author,
+    Block,
     CannedResponse,
     Conversation,
     Event,
@@ -34,6 +35,7 @@ from chatdesk.shape_types import (
 __all__ = [
     "api_token_shape",
     "audit_entry_shape",
+    "block_shape",
     "canned_response_shape",
     "conversation_shape",
     "for_visitor",
@@ -148,6 +150,7 @@ def operator_shape(row: Row[Any], site_ids: list[str] | None = None) -> Operator
         "created_at": iso(m["created_at"]),
         "presence": stored_presence(row),
         "max_open": m["max_open"],
+        "must_change_password": bool(m["must_change_password"]),
     }
     if site_ids is not None:
         shape["site_ids"] = site_ids
@@ -312,4 +315,25 @@ def typing_shape(
         "conversation_id": conversation_id,
         "created_at": iso(created_at),
         "data": {"author": author, "private": private},
+    }
+
+
+def block_shape(row: Row[Any], now: datetime) -> Block:
+    """A block, with its visitor's name; ``active`` while not lifted and not run out."""
+    m = row._mapping
+    active = m["lifted_at"] is None and aware(m["expires_at"]) > now
+    return {
+        "id": m["id"],
+        "site_id": m["site_id"],
+        "visitor_id": m["visitor_id"],
+        "visitor_name": m["visitor_name"],
+        "external_id": m["external_id"],
+        "ip": m["ip"],
+        "reason": m["reason"],
+        "created_by": m["created_by"],
+        "created_at": iso(m["created_at"]),
+        "expires_at": iso(m["expires_at"]),
+        "lifted_at": iso(m["lifted_at"]),
+        "lifted_by": m["lifted_by"],
+        "active": active,
     }

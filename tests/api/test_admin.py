@@ -104,7 +104,9 @@ def test_operators_crud(client: TestClient) -> None:
     agent = created.json()
     assert agent["email"] == "new.agent@example.com" and agent["role"] == "agent"
     assert agent["site_ids"] == [world.site["id"]] and agent["active"] is True
-    assert "password" not in created.text
+    # Neither the password nor its hash comes back (only whether it must be changed).
+    assert "correct horse" not in created.text and "argon2" not in created.text
+    assert "password_hash" not in created.text and agent["must_change_password"] is False
     # The new operator can sign in with that password.
     signed = client.post(
         "/api/v1/auth/login",

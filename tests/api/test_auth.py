@@ -31,7 +31,8 @@ def test_login_me_logout(client: TestClient) -> None:
     body = response.json()
     assert set(body) == {"operator", "csrf_token"}
     assert body["operator"]["id"] == owner.id and body["operator"]["role"] == "owner"
-    assert "password" not in response.text and "password_hash" not in response.text
+    assert PASSWORD not in response.text and "password_hash" not in response.text
+    assert "argon2" not in response.text
     me = client.get("/api/v1/auth/me")
     assert me.status_code == 200
     assert me.json() == {"operator": body["operator"], "csrf_token": body["csrf_token"]}

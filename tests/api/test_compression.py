@@ -214,7 +214,7 @@ def test_a_body_sent_in_parts_is_compressed_whole() -> None:
 # Response fields whose names look secret but hold none (reviewed; api_tokens lists
 # prefixes only): a new field matching
 # the pattern must be added here or to SECRET_FIELDS, or this test fails.
-PUBLIC_LOOKALIKES = {"api_tokens", "identity_secret_set", "site_key"}
+PUBLIC_LOOKALIKES = {"api_tokens", "identity_secret_set", "site_key", "must_change_password"}
 _SECRET_LOOKING = re.compile(r"token|secret|password|key|csrf", re.IGNORECASE)
 
 

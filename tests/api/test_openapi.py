@@ -174,6 +174,12 @@ def _settings_calls(client: TestClient, op: dict[str, str]) -> None:
     made = ok(client.post("/api/v1/operators", json=agent, headers=op), 201)
     ok(client.get("/api/v1/operators", headers=op))
     ok(client.patch(f"/api/v1/operators/{made['id']}", json={"name": "Alan"}, headers=op))
+    ok(client.post(f"/api/v1/operators/{made['id']}/password", json={}, headers=op))
+    troll = client.post("/api/v1/widget/sessions", json={"site_key": site["site_key"]})
+    block = {"visitor_id": troll.json()["visitor"]["id"], "duration_seconds": 600}
+    made_block = ok(client.post("/api/v1/blocks", json=block, headers=op), 201)
+    ok(client.get("/api/v1/blocks?include_ended=true", headers=op))
+    ok(client.delete(f"/api/v1/blocks/{made_block['id']}", headers=op), 204)
     canned = {"shortcut": "hi", "body": "Hello there"}
     made = ok(client.post("/api/v1/canned-responses", json=canned, headers=op), 201)
     ok(client.get("/api/v1/canned-responses", headers=op))
@@ -208,6 +214,7 @@ def _settings_calls(client: TestClient, op: dict[str, str]) -> None:
     email_id = failed_email(services_db(client), payload)
     ok(client.get("/api/v1/emails?status=failed", headers=op))
     ok(client.post(f"/api/v1/emails/{email_id}/resend", headers=op), 202)
+    ok(client.delete(f"/api/v1/sites/{site['id']}", headers=op), 204)
 
 
 def test_every_operation_answers_as_declared(client: TestClient) -> None:

@@ -141,7 +141,7 @@ def test_notifications_badge_and_preferences(
         page.wait_for_function("() => window.__notes.length === 2")
         assert page.evaluate(notes)[1] == "New message from Nora Notify | Hello again"
 
-        page.get_by_label("Account and preferences").click()
+        page.locator("details.menu > summary").click()
         page.get_by_label("Desktop notifications").uncheck()
         page.get_by_label("Sound on new messages").uncheck()
         nora.say("Third time")
@@ -150,7 +150,7 @@ def test_notifications_badge_and_preferences(
         assert len(page.evaluate(notes)) == 2
 
         page.reload()
-        page.get_by_label("Account and preferences").click()
+        page.locator("details.menu > summary").click()
         expect(page.get_by_label("Desktop notifications")).not_to_be_checked()
         expect(page.get_by_label("Sound on new messages")).not_to_be_checked()
         nora.close()

@@ -128,7 +128,7 @@ def test_links_formatting_and_days_in_the_console(
 
         # One separator before each day's first message, the day in words.
         now = datetime.now(UTC)
-        separators = transcript.get_by_role("separator")
+        separators = transcript.locator("> li.day-separator")
         expect(separators).to_have_text(
             [_day_title(now - timedelta(days=3), now), "Yesterday", "Today"]
         )

@@ -49,7 +49,7 @@ def dot(page: Page, scope: Locator | Page, operator_id: str) -> Locator:
 
 
 def set_status(page: Page, status: str) -> None:
-    page.get_by_label("Account and preferences").click()
+    page.locator("details.menu > summary").click()
     choice = page.get_by_role("group", name="Your status")
     choice.get_by_role("radio", name=status).check()
     expect(choice).not_to_have_attribute("aria-busy", "true")
@@ -79,7 +79,7 @@ def test_colleagues_see_each_other_go_away_and_come_back(
         expect(tom_dot).to_have_attribute("data-presence", "online")  # live, no reload
         expect(tom_dot).to_have_text("Online")
         # Tom's own switch says Online, and his avatar's dot too.
-        tom_page.get_by_label("Account and preferences").click()
+        tom_page.locator("details.menu > summary").click()
         expect(tom_page.get_by_role("radio", name="Online")).to_be_checked()
         expect(dot(tom_page, tom_page, tom).first).to_have_attribute("data-presence", "online")
         for viewport, label in ((DESKTOP, "desktop"), (PHONE, "phone")):
@@ -103,7 +103,7 @@ def test_colleagues_see_each_other_go_away_and_come_back(
 
         # The choice is kept: a reload still says Away.
         tom_page.reload()
-        tom_page.get_by_label("Account and preferences").click()
+        tom_page.locator("details.menu > summary").click()
         expect(tom_page.get_by_role("radio", name="Away")).to_be_checked()
         tom_page.locator("main").click(position={"x": 5, "y": 5})
         set_status(tom_page, "Online")

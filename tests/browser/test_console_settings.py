@@ -68,10 +68,13 @@ def test_site_settings_and_embed_snippet(
         expect(page.get_by_role("status")).to_contain_text("new identity secret")
         expect(page.get_by_label("Identity secret")).not_to_have_value(before)
 
-        # A bad origin is refused with the server's words, nothing saved.
+        # A bad origin is refused in words next to the field, nothing saved.
         page.get_by_label("Allowed origins").fill("not an origin")
         page.get_by_role("button", name="Save changes").click()
-        expect(page.get_by_role("status")).to_contain_text("allowed_origins")
+        expect(page.locator(".field-error:visible")).to_have_text(
+            "Must be an origin like https://shop.example.com (no path)"
+        )
+        expect(page.get_by_role("status")).to_contain_text("check the fields marked above")
 
         page.get_by_label("New site name").fill("Blog")
         page.get_by_label("Website origin").fill("https://blog.example.com")

@@ -282,6 +282,36 @@ def _resend_email(arena: Arena, _who: str) -> Request:
     return f"/api/v1/emails/{failed_email(services_db(arena.client), payload)}/resend", None
 
 
+def _fresh_visitor_id(arena: Arena) -> str:
+    """A new visitor of site 1 (blocking one of the arena's own would refuse its calls)."""
+    token = visitor_token(arena.client, arena.site1["site_key"], name="Troll")
+    me = arena.client.get("/api/v1/widget/visitor", headers=bearer(token))
+    assert me.status_code == 200, me.text
+    return str(me.json()["id"])
+
+
+def _new_block(arena: Arena, _who: str) -> Request:
+    return "/api/v1/blocks", {"visitor_id": _fresh_visitor_id(arena), "duration_seconds": 3600}
+
+
+def _fresh_block(arena: Arena, _who: str) -> Request:
+    made = arena.call("POST", "/api/v1/blocks", "own", json=_new_block(arena, _who)[1])
+    assert made.status_code == 201, made.text
+    return f"/api/v1/blocks/{made.json()['id']}", None
+
+
+def _fresh_site(arena: Arena, _who: str) -> Request:
+    made = arena.call("POST", "/api/v1/sites", "own", json={"name": f"Gone {_uniq()}"})
+    assert made.status_code == 201, made.text
+    return f"/api/v1/sites/{made.json()['id']}", None
+
+
+def _fresh_reset(arena: Arena, _who: str) -> Request:
+    made = arena.call("POST", "/api/v1/operators", "own", json=_new_operator(arena, _who)[1])
+    assert made.status_code == 201, made.text
+    return f"/api/v1/operators/{made.json()['id']}/password", {}
+
+
 def _password(arena: Arena, who: str) -> Request:
     operator = arena.principals[who].operator
     password = operator.password if operator else "pw-not-a-real-password"
@@ -426,6 +456,11 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/resend"): _resend,
     ("GET", "/api/v1/emails"): lambda a, _w: ("/api/v1/emails?status=failed&limit=5", None),
     ("POST", "/api/v1/emails/{email_id}/resend"): _resend_email,
+    ("GET", "/api/v1/blocks"): lambda a, _w: ("/api/v1/blocks?include_ended=true", None),
+    ("POST", "/api/v1/blocks"): _new_block,
+    ("DELETE", "/api/v1/blocks/{block_id}"): _fresh_block,
+    ("DELETE", "/api/v1/sites/{site_id}"): _fresh_site,
+    ("POST", "/api/v1/operators/{operator_id}/password"): _fresh_reset,
 }
 
 # Routes that only visitors (bearer cdv_) or nobody in particular call: never cookie-authenticated.

@@ -53,6 +53,11 @@ BOT_EXPECTED: dict[tuple[str, str], int] = {
     ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/resend"): 403,
     ("GET", "/api/v1/emails"): 403,
     ("POST", "/api/v1/emails/{email_id}/resend"): 403,
+    ("GET", "/api/v1/blocks"): 403,
+    ("POST", "/api/v1/blocks"): 403,
+    ("DELETE", "/api/v1/blocks/{block_id}"): 403,
+    ("DELETE", "/api/v1/sites/{site_id}"): 403,
+    ("POST", "/api/v1/operators/{operator_id}/password"): 403,
 }
 
 

@@ -113,6 +113,11 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/emails"): _ADMIN,
     # The arena sends no email: a failed email cannot be sent again there (409).
     ("POST", "/api/v1/emails/{email_id}/resend"): _ADMIN.replace("200", "409"),
+    ("GET", "/api/v1/blocks"): _ANY_OP,
+    ("POST", "/api/v1/blocks"): _SITE1.replace("200", "201"),
+    ("DELETE", "/api/v1/blocks/{block_id}"): "401 401 401 403 404 204 204 401 401 403 204",
+    ("DELETE", "/api/v1/sites/{site_id}"): _ADMIN_204,
+    ("POST", "/api/v1/operators/{operator_id}/password"): _ADMIN,
 }
 
 _CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict"}

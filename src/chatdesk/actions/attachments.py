@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 
 from chatdesk.access import access_conversation
+from chatdesk.actions.blocks import check_not_blocked
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import attachments
 from chatdesk.security.principals import OperatorActor, VisitorActor
@@ -38,6 +39,7 @@ def record_attachment(
     ``actor`` may see (else NotFound, and the caller removes the file)."""
     row = access_conversation(unit.conn, actor, conversation_id)
     if isinstance(actor, VisitorActor):
+        check_not_blocked(unit.conn, actor.visitor_id, unit.now)  # blocked since the upload began
         uploader = ("visitor", actor.visitor_id)
     elif actor.is_bot and actor.api_token_id is not None:
         uploader = ("bot", actor.api_token_id)

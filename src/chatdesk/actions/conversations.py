@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 
 from chatdesk.access import access_conversation
+from chatdesk.actions.blocks import check_not_blocked
 from chatdesk.actions.email import queue_started
 from chatdesk.actions.events import append_conversation_updated, append_event
 from chatdesk.actions.messages import author_of, find_by_client_msg_id, insert_message
@@ -58,6 +59,7 @@ def start_conversation(
     if existing is not None:
         row = access_conversation(unit.conn, actor, existing.conversation_id)
         return conversation_for(unit.conn, row, actor), message_shape(existing), False
+    check_not_blocked(unit.conn, actor.visitor_id, unit.now)
     conversation_id = new_id()
     unit.conn.execute(
         insert(conversations).values(

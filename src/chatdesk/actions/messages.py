@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Row, bindparam, insert, select, update
 
 from chatdesk.access import may_see_conversation
+from chatdesk.actions.blocks import refuse_if_blocked
 from chatdesk.actions.email import mentioned_operators, queue_after_reply
 from chatdesk.actions.events import append_conversation_updated, append_event
 from chatdesk.actions.routing import assign
@@ -44,6 +45,7 @@ _TARGET_COLUMNS = (
     select(messages.c.id).where(_CLIENT_MSG_ID_MATCH).scalar_subquery(),
     visitors.c.email,
     visitors.c.email_unsubscribed_at,
+    visitors.c.blocked_until,
 )
 _WITH_VISITOR = conversations.join(visitors, visitors.c.id == conversations.c.visitor_id)
 _TARGET = Direct(
@@ -84,6 +86,7 @@ class _Target(NamedTuple):
     used_by: str | None  # the message already stored with this client_msg_id
     visitor_email: str | None
     visitor_unsubscribed: Any  # when the visitor unsubscribed from email, or None
+    visitor_blocked_until: Any  # the end of the visitor's blocks (ADR 0018), or None
     # Read for an operator's message only (_TARGET_FOR_OPERATOR).
     assignee_id: str | None = None
     assign_on_reply: Any = False  # the site's setting (a driver's boolean or integer)
@@ -234,6 +237,9 @@ def send_message(
         if existing.conversation_id != conversation.id:
             raise Conflict("This client_msg_id was already used for another conversation.")
         return message_shape(existing), False
+    if conversation.visitor_blocked_until is not None and isinstance(actor, VisitorActor):
+        # A retry of what was stored before the block still gets its answer (above).
+        refuse_if_blocked(conversation.visitor_blocked_until, unit.now)
     # A visitor writes only into its own conversation (checked above): its name is there.
     name = conversation.visitor_name if isinstance(actor, VisitorActor) else actor.name
     author = (author_type, author_id, name)

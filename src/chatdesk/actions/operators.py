@@ -20,6 +20,7 @@ from chatdesk.shapes import operator_shape
 __all__ = [
     "change_own_password",
     "create_operator",
+    "reset_password",
     "revoke_sessions",
     "update_operator",
     "update_own_profile",
@@ -110,9 +111,11 @@ def update_operator(
     fields: dict[str, Any],
     *,
     ip: str | None = None,
+    temporary: bool = True,
 ) -> Operator:
     """Change name, role, active, password, sites or ``max_open``; role/active/password
-    changes end sessions."""
+    changes end sessions. A password set for someone else is ``temporary`` (they must
+    choose their own at their next sign-in) unless told otherwise (the demo's)."""
     row = access_operator(unit.conn, actor, operator_id)
     if row.role == "owner" and not actor.at_least("owner"):
         raise Forbidden("Only an owner can change an owner.")
@@ -126,6 +129,9 @@ def update_operator(
     if site_ids is not None:
         _set_sites(unit, operator_id, site_ids)
     values = {k: v for k, v in fields.items() if getattr(row, k) != v}
+    if "password_hash" in values and operator_id != actor.operator_id and temporary:
+        # A password an admin sets is temporary: the operator chooses their own next.
+        values["must_change_password"] = True
     if values:
         unit.conn.execute(
             update(operators)
@@ -157,6 +163,37 @@ def update_operator(
     return operator_shape(row, operator_site_ids(unit.conn, operator_id))
 
 
+def reset_password(
+    unit: Unit,
+    actor: OperatorActor,
+    operator_id: str,
+    password_hash: str,
+    *,
+    ip: str | None = None,
+) -> None:
+    """Give another operator a temporary password (admins; an owner's only by an owner):
+    their sessions end, and they must choose their own at their next sign-in."""
+    row = access_operator(unit.conn, actor, operator_id)
+    if row.role == "owner" and not actor.at_least("owner"):
+        raise Forbidden("Only an owner can reset an owner's password.")
+    if operator_id == actor.operator_id:
+        raise Conflict("Change your own password from your account page.")
+    unit.conn.execute(
+        update(operators)
+        .where(operators.c.id == operator_id)
+        .values(password_hash=password_hash, must_change_password=True, updated_at=unit.now)
+    )
+    revoke_sessions(unit, operator_id)
+    record(
+        unit,
+        "operator.password_reset",
+        operator_id=actor.operator_id,
+        target_type="operator",
+        target_id=operator_id,
+        ip=ip,
+    )
+
+
 def change_own_password(
     unit: Unit, actor: OperatorActor, password_hash: str, *, ip: str | None = None
 ) -> None:
@@ -164,7 +201,7 @@ def change_own_password(
     unit.conn.execute(
         update(operators)
         .where(operators.c.id == actor.operator_id)
-        .values(password_hash=password_hash, updated_at=unit.now)
+        .values(password_hash=password_hash, must_change_password=False, updated_at=unit.now)
     )
     revoke_sessions(unit, actor.operator_id, keep_session_id=actor.session_id)
     record(

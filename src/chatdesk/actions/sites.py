@@ -5,18 +5,26 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from chatdesk.access import SETTINGS_ROLE, access_site, require_role
 from chatdesk.actions.audit import record
 from chatdesk.db.batch import Unit
-from chatdesk.db.tables import REPLY_TIME, operators, site_operators, sites
+from chatdesk.db.tables import (
+    REPLY_TIME,
+    conversations,
+    events,
+    operators,
+    site_operators,
+    sites,
+    visitors,
+)
 from chatdesk.ids import new_id
 from chatdesk.security.principals import OperatorActor
 from chatdesk.shape_types import Site
 from chatdesk.shapes import site_shape
 
-__all__ = ["SITE_DEFAULTS", "create_site", "update_site"]
+__all__ = ["SITE_DEFAULTS", "create_site", "delete_site", "update_site"]
 
 SITE_DEFAULTS: dict[str, Any] = {
     "greeting": "Hi there! How can we help?",
@@ -99,3 +107,34 @@ def update_site(
             details={"fields": sorted(k for k in values if k != "updated_at")},
         )
     return site_shape(unit.conn.execute(select(sites).where(sites.c.id == site_id)).one())
+
+
+def delete_site(unit: Unit, actor: OperatorActor, site_id: str, *, ip: str | None = None) -> None:
+    """Delete a site for good (admins and owners): its visitors, their tokens and
+    conversations, messages, events, canned responses, webhooks, bot tokens and blocks
+    go with it (foreign keys cascade; events carry no key and are deleted here). The
+    audit log keeps the entry, with the name and how much was erased."""
+    row = access_site(unit.conn, actor, site_id, manage=True)
+    counted = unit.conn.execute(
+        select(
+            select(func.count())
+            .select_from(conversations)
+            .where(conversations.c.site_id == site_id)
+            .scalar_subquery(),
+            select(func.count())
+            .select_from(visitors)
+            .where(visitors.c.site_id == site_id)
+            .scalar_subquery(),
+        )
+    ).one()
+    unit.conn.execute(delete(events).where(events.c.site_id == site_id))
+    unit.conn.execute(delete(sites).where(sites.c.id == site_id))
+    record(
+        unit,
+        "site.delete",
+        operator_id=actor.operator_id,
+        target_type="site",
+        target_id=site_id,
+        ip=ip,
+        details={"name": row.name, "conversations": counted[0], "visitors": counted[1]},
+    )

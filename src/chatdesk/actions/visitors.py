@@ -9,10 +9,11 @@ from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from chatdesk.access import public_site
+from chatdesk.actions.blocks import check_session_allowed, refuse_if_blocked
 from chatdesk.actions.events import append_event
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import identity_token_uses, visitor_tokens, visitors
-from chatdesk.errors import Forbidden, ValidationFailed
+from chatdesk.errors import Forbidden, Unauthorized, ValidationFailed
 from chatdesk.ids import hash_token, new_id, new_token
 from chatdesk.security.identity import LEEWAY_SECONDS, IdentityClaims, verify_identity_token
 from chatdesk.security.principals import VisitorActor
@@ -38,8 +39,11 @@ def create_session(
     site_key: str,
     profile: dict[str, str | None],
     identity_token: str | None,
+    *,
+    ip: str | None = None,
 ) -> tuple[str, Visitor]:
-    """A new visitor token, for a new visitor or (with a valid identity token) a known one."""
+    """A new visitor token, for a new visitor or (with a valid identity token) a known one.
+    Refused (403) while a block of the site names the identity ``sub`` or address ``ip``."""
     site = public_site(unit.conn, site_key)
     claims = None
     if identity_token is not None:
@@ -48,7 +52,10 @@ def create_session(
             _use_once(unit, site.id, claims)
     elif site.identity_required:
         raise Forbidden("This site requires an identity token.")
+    check_session_allowed(unit.conn, site.id, claims.sub if claims else None, ip, unit.now)
     values = {k: v for k, v in profile.items() if v is not None}
+    if ip is not None:
+        values["last_ip"] = ip
     if claims is not None:
         # Name and email are the host site's: only the token sets them.
         for field in VERIFIED_FIELDS:
@@ -150,7 +157,10 @@ def update_visitor(unit: Unit, actor: VisitorActor, profile: dict[str, str | Non
     """Set the visitor's own name, email, page URL or time zone; operators get an event.
     An identified visitor's name and email are the host site's (422 when changed)."""
     values = {k: v for k, v in profile.items() if v is not None}
-    row = unit.conn.execute(select(visitors).where(visitors.c.id == actor.visitor_id)).one()
+    row = unit.conn.execute(select(visitors).where(visitors.c.id == actor.visitor_id)).first()
+    if row is None:
+        raise Unauthorized("This visitor no longer exists; start a new session.")
+    refuse_if_blocked(row.blocked_until, unit.now)
     if row.external_id is not None:
         _keep_verified(row, values)
     if values:

@@ -39,6 +39,7 @@ __all__ = [
     "outbox",
     "site_operators",
     "sites",
+    "visitor_blocks",
     "visitor_tokens",
     "visitors",
     "webhooks",
@@ -114,6 +115,9 @@ operators = Table(
     Column("away", Boolean, nullable=False, server_default=false()),
     # How many open conversations routing may give them (null: no limit).
     Column("max_open", Integer, nullable=True),
+    # Set when an admin gave this operator a temporary password: until they choose their
+    # own, their sessions may only change the password, read "me" and sign out (ADR 0018).
+    Column("must_change_password", Boolean, nullable=False, server_default=false()),
 )
 
 site_operators = Table(
@@ -171,7 +175,32 @@ visitors = Table(
     Column("last_seen_at", TS, nullable=False),
     # Set by the unsubscribe link: no more email to this visitor unless they ask for one.
     Column("email_unsubscribed_at", TS, nullable=True),
+    # The latest end of the visitor's active blocks (visitor_blocks), kept by the block
+    # actions: the message path reads it with the conversation it loads anyway (ADR 0018).
+    Column("blocked_until", TS, nullable=True),
+    # The address of the visitor's latest widget session, for blocking it.
+    Column("last_ip", String(64), nullable=True),
     UniqueConstraint("site_id", "external_id"),
+)
+
+# Blocks of abusive visitors (ADR 0018): the visitor, their identity ``sub`` (the host
+# site's user id) and optionally their address, until ``expires_at`` or until lifted.
+visitor_blocks = Table(
+    "visitor_blocks",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("site_id", ID, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("visitor_id", ID, ForeignKey("visitors.id", ondelete="SET NULL"), nullable=True),
+    Column("external_id", String(200), nullable=True),
+    Column("ip", String(64), nullable=True),
+    Column("reason", String(500), nullable=True),
+    Column("created_by", ID, ForeignKey("operators.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("lifted_at", TS, nullable=True),
+    Column("lifted_by", ID, ForeignKey("operators.id", ondelete="SET NULL"), nullable=True),
+    Index(None, "site_id", "expires_at"),
+    Index(None, "visitor_id"),
 )
 
 visitor_tokens = Table(

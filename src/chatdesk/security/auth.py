@@ -117,6 +117,10 @@ class VisitorCache:
     def drop(self, state: VisitorState) -> None:
         self._items.pop(state.actor.token_hash, None)
 
+    def clear(self) -> None:
+        """Forget every entry (a site and its visitors were deleted)."""
+        self._items.clear()
+
 
 def _site_ids(conn: Connection, operator_id: str, role: str) -> frozenset[str] | None:
     if role_at_least(role, "admin"):
@@ -153,6 +157,7 @@ def operator_from_session(
             operators.c.email,
             operators.c.role,
             operators.c.active,
+            operators.c.must_change_password,
         )
         .join(operators, operators.c.id == operator_sessions.c.operator_id)
         .where(operator_sessions.c.token_hash == digest)
@@ -175,6 +180,7 @@ def operator_from_session(
         site_ids=_site_ids(conn, row.id, row.role),
         session_id=row.session_id,
         csrf_token=row.csrf_token,
+        must_change_password=bool(row.must_change_password),
     )
     return SessionState(actor, last_seen)
 

@@ -57,6 +57,9 @@ class OperatorActor:
     session_id: str | None = None
     csrf_token: str | None = None
     api_token_id: str | None = None
+    # A session of an operator whose password an admin set: until they choose their own,
+    # the session may only change it, read "me" and sign out (ADR 0018).
+    must_change_password: bool = False
 
     @property
     def principal(self) -> Principal:

@@ -14,14 +14,14 @@ from chatdesk.actions.canned_responses import (
     delete_canned_response,
     update_canned_response,
 )
-from chatdesk.actions.operators import create_operator, update_operator
-from chatdesk.actions.sites import create_site, update_site
+from chatdesk.actions.operators import create_operator, reset_password, update_operator
+from chatdesk.actions.sites import create_site, delete_site, update_site
 from chatdesk.queries.api_tokens import list_api_tokens
 from chatdesk.queries.audit_log import AuditFilter, audit_entries
 from chatdesk.queries.canned_responses import list_canned_responses
 from chatdesk.queries.operators import list_operators
 from chatdesk.queries.sites import list_sites
-from chatdesk.security.passwords import hash_password
+from chatdesk.security.passwords import hash_password, temporary_password
 from chatdesk.security.principals import Principal
 from chatdesk.shape_types import (
     ApiTokenList,
@@ -33,6 +33,7 @@ from chatdesk.shape_types import (
     OperatorList,
     Site,
     SiteList,
+    TemporaryPassword,
 )
 from chatdesk.shapes import site_shape
 from chatdesk.web.answers import answers
@@ -45,6 +46,7 @@ from chatdesk.web.schemas import (
     OperatorPatch,
     SiteIn,
     SitePatch,
+    TemporaryPasswordIn,
 )
 
 __all__ = ["router"]
@@ -100,6 +102,23 @@ async def patch_site(
         rotate_identity_secret=body.rotate_identity_secret,
         ip=ip,
     )
+
+
+@router.delete(
+    "/sites/{site_id}",
+    status_code=204,
+    summary="Delete a site with its visitors and conversations (admin+; audit-logged)",
+    **answers(None, 401, 403, 404, status=204),
+)
+async def delete_site_route(
+    services: ServicesDep, request: Request, actor: CurrentOperator, site_id: str
+) -> Response:
+    ip = request_ip(request)
+    await services.db.write(delete_site, actor, site_id, ip=ip)
+    # This process forgets the site's visitor tokens at once; another one within its
+    # cache's minute, and meanwhile their writes find no visitor or conversation.
+    services.visitor_cache.clear()
+    return Response(status_code=204)
 
 
 # -- operators -----------------------------------------------------------------------
@@ -159,6 +178,31 @@ async def patch_operator(
     services.hub.disconnect(Principal("operator", operator_id))
     services.operator_presence.stamp([result])
     return result
+
+
+@router.post(
+    "/operators/{operator_id}/password",
+    summary="Give an operator a temporary password, shown once (admin+)",
+    **answers(TemporaryPassword, 401, 403, 404, 409, 422),
+    description=(
+        "Sets the password given, or generates one when absent, and returns it once. "
+        "The operator's sessions end; at their next sign-in they must choose their own "
+        "password before anything else (403 with details.reason password_change_required)."
+    ),
+)
+async def post_operator_password(
+    services: ServicesDep,
+    request: Request,
+    actor: CurrentOperator,
+    operator_id: str,
+    body: TemporaryPasswordIn,
+) -> TemporaryPassword:
+    password = body.password or temporary_password()
+    password_hash = await asyncio.to_thread(hash_password, password)
+    ip = request_ip(request)
+    await services.db.write(reset_password, actor, operator_id, password_hash, ip=ip)
+    services.hub.disconnect(Principal("operator", operator_id))
+    return {"temporary_password": password}
 
 
 # -- canned responses ----------------------------------------------------------------

@@ -28,6 +28,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from chatdesk.access import access_conversation
 from chatdesk.actions.attachments import record_attachment, storage_keys
+from chatdesk.actions.blocks import check_not_blocked
 from chatdesk.errors import (
     BadRequest,
     Forbidden,
@@ -184,7 +185,15 @@ async def _upload(
     services: Services, request: Request, actor: OperatorActor | VisitorActor, cid: str
 ) -> Attachment:
     settings = services.settings
-    conversation = await services.db.read(lambda conn: access_conversation(conn, actor, cid))
+    now = services.clock()
+
+    def allowed(conn: Any) -> Any:
+        row = access_conversation(conn, actor, cid)
+        if isinstance(actor, VisitorActor):  # a blocked visitor uploads nothing (ADR 0018)
+            check_not_blocked(conn, actor.visitor_id, now)
+        return row
+
+    conversation = await services.db.read(allowed)
     data, filename, claimed = await _read_file(request, settings.attachment_max_bytes)
     try:
         found = await asyncio.to_thread(

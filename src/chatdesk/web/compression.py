@@ -36,7 +36,14 @@ __all__ = ["MIN_JSON", "SECRET_FIELDS", "Compression", "add_vary"]
 MIN_JSON = 1024
 MIN_TEXT = 256  # below this the encoding's own framing eats most of the gain
 # The response fields that hold a secret (quoted, as they appear in a JSON body).
-SECRET_FIELDS = ("csrf_token", "visitor_token", "token", "identity_secret", "secret")
+SECRET_FIELDS = (
+    "csrf_token",
+    "visitor_token",
+    "token",
+    "identity_secret",
+    "secret",
+    "temporary_password",
+)
 # A key with a string value, compact or spaced (a schema naming the field, as
 # /openapi.json does, holds no secret and is compressed).
 _SECRET_KEYS = tuple(

@@ -28,7 +28,9 @@ Decisions (the front end lives in ``static/console/``, one ES module per job):
 - Agents get a 403 page for settings (no link is shown); the sign-in page
   sends an agent whose ``next`` is a settings page to the inbox instead.
 - Every operator has an account page (``/admin/account``): who they are and a
-  password change form. Signed in as the first-start owner
+  password change form. An operator signed in with a temporary password (an admin
+  reset it) is sent there from every other page and sees only that form until they
+  chose their own (ADR 0018). Signed in as the first-start owner
   (``owner@chatdesk.local``), it asks them to replace the generated password.
 - The audit log is a settings section for owners only (``/admin/settings/audit``):
   admins see no tab and get a 403 page, as agents do for all of settings.
@@ -80,6 +82,7 @@ SETTINGS_SECTIONS = {
     "tokens": "API tokens",
     "webhooks": "Webhooks",
     "emails": "Emails",
+    "blocks": "Blocks",
     "audit": "Audit log",
 }
 # The role each section needs (the API's own rule, from access.py); a section is
@@ -118,6 +121,12 @@ def _to_login(request: Request) -> RedirectResponse:
     return RedirectResponse(target, status_code=303, headers=CONSOLE_HEADERS)
 
 
+def _to_account() -> RedirectResponse:
+    """Where a session signed in with a temporary password goes, whatever it asked for:
+    the account page, to choose its own password (the API refuses it everything else)."""
+    return RedirectResponse("/admin/account", status_code=303, headers=CONSOLE_HEADERS)
+
+
 def _shell(actor: OperatorActor, page: str, **context: Any) -> dict[str, Any]:
     return {
         "operator": actor,
@@ -142,6 +151,8 @@ async def inbox_page(request: Request) -> Response:
     actor = await _signed_in(request)
     if actor is None:
         return _to_login(request)
+    if actor.must_change_password:
+        return _to_account()
     return _render("console/inbox.html", **_shell(actor, "inbox"))
 
 
@@ -161,6 +172,8 @@ async def settings_page(request: Request, section: str) -> Response:
     actor = await _signed_in(request)
     if actor is None:
         return _to_login(request)
+    if actor.must_change_password:
+        return _to_account()
     if section not in SETTINGS_SECTIONS:
         return _render("console/error.html", 404, **_shell(actor, "error"), title="Not found")
     if not has_role(actor, SETTINGS_ROLE):
@@ -201,6 +214,7 @@ async def account_page(request: Request) -> Response:
         "console/account.html",
         **_shell(actor, "account"),
         first_owner=actor.email.lower() == FIRST_OWNER_EMAIL,
+        must_change=actor.must_change_password,
         email_enabled=get_services(request).settings.email_enabled,
     )
 
@@ -212,4 +226,6 @@ async def other_console_path(request: Request, rest: str) -> Response:
         return _to_login(request)
     if rest == "":
         return await inbox_page(request)
+    if actor.must_change_password:
+        return _to_account()
     return _render("console/error.html", 404, **_shell(actor, "error"), title="Not found")

@@ -55,6 +55,12 @@ SESSION_COOKIE = "chatdesk_session"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 TOUCH_EVERY = timedelta(minutes=1)
+# All a session signed in with a temporary password may do until it chose its own.
+WHILE_TEMPORARY = {
+    ("GET", "/api/v1/auth/me"),
+    ("POST", "/api/v1/auth/password"),
+    ("POST", "/api/v1/auth/logout"),
+}
 # A visitor token's last use is recorded at most this often (and at most every tenth of
 # the inactivity limit), so expiry costs no read and a write only now and then.
 VISITOR_TOUCH_EVERY = timedelta(days=1)
@@ -238,6 +244,11 @@ async def _authenticate_operator(request: Request) -> OperatorActor:
     if request.method in UNSAFE:
         assert actor.csrf_token is not None
         _check_csrf(request, services, actor.csrf_token)
+    if actor.must_change_password and (request.method, request.url.path) not in WHILE_TEMPORARY:
+        raise Forbidden(
+            "Choose a new password first: the one you signed in with was temporary.",
+            {"reason": "password_change_required"},
+        )
     if now - state.last_seen_at > TOUCH_EVERY and actor.session_id is not None:
         session_id = actor.session_id
         # Awaited (once a minute per session), so the next request sees the slid window.

@@ -27,6 +27,7 @@ from chatdesk.shape_types import WebhookEventType
 
 __all__ = [
     "ApiTokenIn",
+    "BlockIn",
     "CannedResponseIn",
     "CannedResponsePatch",
     "ConversationPatch",
@@ -40,6 +41,7 @@ __all__ = [
     "ReadIn",
     "SiteIn",
     "SitePatch",
+    "TemporaryPasswordIn",
     "TypingIn",
     "VisitorMessageIn",
     "VisitorPatch",
@@ -257,6 +259,23 @@ class MePatch(_Strict):
 class PasswordChangeIn(_Strict):
     current_password: Annotated[str, Field(min_length=1, max_length=1000)]
     new_password: Password
+
+
+class BlockIn(_Strict):
+    """Block a visitor: their token(s) and identity ``sub``; their address with
+    ``include_ip``; for ``duration_seconds`` (a minute up to a year)."""
+
+    visitor_id: Annotated[str, Field(min_length=1, max_length=32)]
+    duration_seconds: Annotated[int, Field(ge=60, le=366 * 86400)]
+    include_ip: bool = False
+    reason: Annotated[str, Field(max_length=500), AfterValidator(_no_nul)] | None = None
+
+
+class TemporaryPasswordIn(_Strict):
+    """An admin's reset of another operator's password: the one given, or one generated
+    when absent. Either way the operator must choose their own at their next sign-in."""
+
+    password: Password | None = None
 
 
 class PrechatIn(_Strict):

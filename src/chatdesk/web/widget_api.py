@@ -10,6 +10,7 @@ from pydantic import TypeAdapter
 from starlette.routing import Route
 
 from chatdesk.access import access_conversation, public_site
+from chatdesk.actions.blocks import check_not_blocked
 from chatdesk.actions.conversations import start_conversation
 from chatdesk.actions.email import request_transcript
 from chatdesk.actions.messages import send_message
@@ -36,6 +37,7 @@ from chatdesk.web.deps import (
     ServicesDep,
     VisitorCall,
     limit_ip,
+    request_ip,
     signed_in_visitor,
     visitor_call,
 )
@@ -189,8 +191,9 @@ async def post_session(
         "timezone": body.timezone,
         "user_agent": (request.headers.get("user-agent") or "")[:500] or None,
     }
+    ip = request_ip(request)
     token, visitor = await services.db.write(
-        create_session, body.site_key, profile, body.identity_token
+        create_session, body.site_key, profile, body.identity_token, ip=ip
     )
     return {"visitor_token": token, "visitor": own_visitor_shape(visitor)}
 
@@ -305,9 +308,11 @@ async def post_read(call: Reading, conversation_id: str, body: ReadIn) -> Respon
 )
 async def post_typing(call: Typing, conversation_id: str) -> Response:
     actor = call.actor
+    now = call.services.clock()
 
     def read(conn: Any) -> tuple[Any, str | None]:
         row = access_conversation(conn, actor, conversation_id)
+        check_not_blocked(conn, actor.visitor_id, now)
         return row, visitor_name(conn, actor.visitor_id)
 
     conversation, name = await call.services.db.read(read)

@@ -4,7 +4,10 @@ import { api } from "./api.js";
 import "./chrome.js";
 import { followPresence } from "./presence.js";
 
-followPresence(); // an operator on this page is at the console too
+// Signed in with a temporary password (an admin reset it): only the password form is
+// here, and nothing else of the console answers until a new one is chosen.
+const mustChange = Boolean(document.querySelector("[data-must-change]"));
+if (!mustChange) followPresence(); // an operator on this page is at the console too
 
 // Your name (PATCH /api/v1/auth/me): what colleagues and visitors see.
 const NAME_MAX = 100;
@@ -31,7 +34,7 @@ function nameFails(text) {
   nameInput.focus();
 }
 
-nameForm.addEventListener("submit", async (event) => {
+nameForm?.addEventListener("submit", async (event) => {
   event.preventDefault();
   nameError.textContent = "";
   nameStatus.textContent = "";
@@ -118,6 +121,11 @@ form.addEventListener("submit", async (event) => {
     form.reset();
     statusLine.textContent = "Password changed. Your other sessions were signed out.";
     document.getElementById("first-run-hint")?.setAttribute("hidden", "");
+    if (mustChange) {
+      statusLine.textContent = "Password changed. Opening your inbox…";
+      location.assign("/admin");
+      return;
+    }
   } catch (failure) {
     const [text, field] = explain(failure);
     if (field === fields.current) fields.current.value = "";
@@ -147,11 +155,11 @@ function showNotifications(operator) {
   notify.minutes.disabled = !notify.unanswered.checked;
 }
 
-notify.unanswered.addEventListener("change", () => {
+notify.unanswered?.addEventListener("change", () => {
   notify.minutes.disabled = !notify.unanswered.checked;
 });
 
-notify.form.addEventListener("submit", async (event) => {
+notify.form?.addEventListener("submit", async (event) => {
   event.preventDefault();
   notify.error.textContent = "";
   notify.status.textContent = "";
@@ -182,9 +190,11 @@ notify.form.addEventListener("submit", async (event) => {
 });
 
 api("GET", "/api/v1/auth/me")
-  .then(({ operator }) => showNotifications(operator))
+  .then(({ operator }) => {
+    if (notify.form) showNotifications(operator);
+  })
   .catch((failure) => {
-    notify.error.textContent = failure.message;
+    if (notify.error) notify.error.textContent = failure.message;
   })
   .finally(() => {
     document.body.dataset.ready = "1";

@@ -18,12 +18,20 @@ export function setCsrfToken(token) {
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
+/** An API field name as words: "allowed_origins.0" -> "Allowed origins". */
+export function fieldWords(loc) {
+  const parts = (loc || []).filter((part) => part !== "body" && part !== "query");
+  const named = parts.filter((part) => !/^\d+$/.test(part));
+  const text = named.join(" ").replaceAll("_", " ").replaceAll(".", " ");
+  return text ? text[0].toUpperCase() + text.slice(1) : "";
+}
+
 function describe(body, status) {
   const error = body?.error;
   if (!error) return `The server answered ${status}.`;
   if (error.code === "validation_error" && Array.isArray(error.details) && error.details.length) {
     const first = error.details[0];
-    const field = (first.loc || []).filter((part) => part !== "body").join(".");
+    const field = fieldWords(first.loc);
     return field ? `${field}: ${first.msg}` : first.msg;
   }
   return error.message || `The server answered ${status}.`;

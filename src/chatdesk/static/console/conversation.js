@@ -423,10 +423,12 @@ export class ConversationView {
   }
 }
 
+// A list item of the transcript (an <ol> may hold only items: a role of separator here
+// breaks the list for assistive technology); it reads as the day's name.
 function daySeparator(label, key) {
   return h(
     "li",
-    { class: "day-separator", role: "separator", "aria-label": label, dataset: { day: key } },
+    { class: "day-separator", "aria-label": label, dataset: { day: key } },
     h("span", { text: label }),
   );
 }

@@ -38,13 +38,19 @@ export function confirmButton(text, confirmText, action, attrs = {}) {
     text,
     ...attrs,
   });
+  // A name of its own keeps the visible words first, armed or not (WCAG 2.5.3).
+  const label = attrs["aria-label"];
+  const show = (words, name) => {
+    button.textContent = words;
+    if (label) button.setAttribute("aria-label", name);
+  };
   button.addEventListener("click", async () => {
     if (!armed) {
       armed = true;
-      button.textContent = confirmText;
+      show(confirmText, `${confirmText}: ${label}`);
       timer = setTimeout(() => {
         armed = false;
-        button.textContent = text;
+        show(text, label);
       }, 5000);
       return;
     }
@@ -55,7 +61,7 @@ export function confirmButton(text, confirmText, action, attrs = {}) {
     } finally {
       button.disabled = false;
       armed = false;
-      button.textContent = text;
+      show(text, label);
     }
   });
   return button;

@@ -1,7 +1,7 @@
 // Settings: operators, their roles and the sites agents answer for.
 import { api } from "./api.js";
 import { clear, h } from "./dom.js";
-import { checkbox, confirmButton, field, select } from "./forms.js";
+import { checkbox, confirmButton, copyText, field, select } from "./forms.js";
 import { presenceDot, rememberPresence } from "./presence.js";
 import { attempt, card, me, root, say } from "./section.js";
 
@@ -82,6 +82,48 @@ function siteEditor(op, sites) {
   );
 }
 
+/** "Reset password": a generated temporary password, shown once under the operator's row;
+ * they must choose their own at their next sign-in. */
+function resetButton(op) {
+  return confirmButton(
+    "Reset password",
+    "Click again to reset",
+    async () => {
+      const done = await attempt(
+        () => api("POST", `/api/v1/operators/${encodeURIComponent(op.id)}/password`, {}),
+        `${op.name}'s password was reset; they were signed out.`,
+      );
+      if (!done) return;
+      const row = root.querySelector(`tr[data-id="${CSS.escape(op.id)}"]`);
+      row?.nextElementSibling?.classList.contains("once-row") && row.nextElementSibling.remove();
+      const value = h("input", {
+        class: "code",
+        readonly: true,
+        value: done.temporary_password,
+        "aria-label": `Temporary password for ${op.name}`,
+      });
+      const copy = h("button", { type: "button", class: "button small-button", text: "Copy" });
+      copy.addEventListener("click", () => copyText(value.value, value, copy));
+      const once = h(
+        "tr",
+        { class: "once-row" },
+        h(
+          "td",
+          { colspan: 7 },
+          h("p", {
+            text: `Temporary password for ${op.name}, shown only now: give it to them privately. They must choose their own when they next sign in.`,
+          }),
+          h("div", { class: "copy-row" }, value, copy),
+        ),
+      );
+      row?.after(once);
+      value.focus();
+      value.select();
+    },
+    { "aria-label": `Reset password of ${op.name}` },
+  );
+}
+
 export async function renderOperators() {
   const [{ operators }, { sites }] = await Promise.all([
     api("GET", "/api/v1/operators"),
@@ -148,12 +190,13 @@ export async function renderOperators() {
               renderOperators();
           },
         });
+    const mayReset = !self && op.active && (op.role !== "owner" || me.role === "owner");
     return h(
       "tr",
-      {},
+      { dataset: { id: op.id } },
       h(
         "td",
-        {},
+        { "data-label": "Name" },
         h(
           "span",
           { class: "operator-name" },
@@ -162,25 +205,29 @@ export async function renderOperators() {
           self ? h("span", { class: "muted", text: " (you)" }) : null,
         ),
       ),
-      h("td", { text: op.email }),
-      h("td", {}, role),
+      h("td", { "data-label": "Email", class: "operator-email", text: op.email }),
+      h("td", { "data-label": "Role" }, role),
       h(
         "td",
-        {},
+        { "data-label": "Sites" },
         op.role === "agent"
           ? siteEditor(op, sites)
           : h("span", { class: "muted", text: "All sites" }),
       ),
-      h("td", {}, maxOpenEditor(op)),
+      h("td", { "data-label": "Max open" }, maxOpenEditor(op)),
       h(
         "td",
-        {},
+        { "data-label": "Status" },
         h("span", {
           class: op.active ? "pill" : "pill off",
           text: op.active ? "Active" : "Deactivated",
         }),
       ),
-      h("td", {}, toggle),
+      h(
+        "td",
+        { class: "row-actions" },
+        h("div", { class: "actions" }, mayReset ? resetButton(op) : null, toggle),
+      ),
     );
   });
   root.appendChild(
@@ -195,16 +242,17 @@ export async function renderOperators() {
         { class: "table-wrap" },
         h(
           "table",
-          { class: "table" },
+          { class: "table stacked-table operators-table", "aria-label": "Operators" },
           h(
             "thead",
             {},
             h(
               "tr",
               {},
-              ["Name", "Email", "Role", "Sites", "Max open", "Status", ""].map((t) =>
+              ["Name", "Email", "Role", "Sites", "Max open", "Status"].map((t) =>
                 h("th", { scope: "col", text: t }),
               ),
+              h("th", { scope: "col" }, h("span", { class: "visually-hidden", text: "Actions" })),
             ),
           ),
           h("tbody", {}, rows),

@@ -1,6 +1,7 @@
 // Settings (admins and owners): sites and their widget, operators, canned responses, API tokens,
 // webhooks, emails; the audit log (owners only). One section per page, drawn by its own module.
 import { renderAudit } from "./audit.js";
+import { renderBlocks } from "./blocks.js";
 import { renderCanned } from "./canned.js";
 import "./chrome.js";
 import { renderEmails } from "./emails.js";
@@ -20,6 +21,7 @@ const RENDER = {
   tokens: renderTokens,
   webhooks: renderWebhooks,
   emails: renderEmails,
+  blocks: renderBlocks,
   audit: renderAudit,
 };
 

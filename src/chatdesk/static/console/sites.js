@@ -185,7 +185,12 @@ function siteForm(site, onSaved) {
     h(
       "div",
       { class: "full actions" },
-      h("button", { type: "submit", class: "button primary", text: "Save changes" }),
+      h("button", {
+        type: "submit",
+        class: "button primary",
+        text: "Save changes",
+        id: "site-save",
+      }),
     ),
   );
   form.addEventListener("submit", async (event) => {
@@ -212,9 +217,19 @@ function siteForm(site, onSaved) {
     };
     const saved = await attempt(
       () => api("PATCH", `/api/v1/sites/${encodeURIComponent(site.id)}`, body),
-      "Saved.",
+      null,
+      {
+        fields: {
+          name,
+          allowed_origins: origins,
+          greeting,
+          accent_color: colour,
+          offline_message: offline,
+          reply_time: replyTime,
+        },
+      },
     );
-    if (saved) onSaved(saved);
+    if (saved) onSaved(saved, "Saved.", "site-save");
   });
   return form;
 }
@@ -228,16 +243,24 @@ function identityCard(site, onSaved) {
   });
   const copy = h("button", { type: "button", class: "button small-button", text: "Copy secret" });
   copy.addEventListener("click", () => copyText(secret.value, secret, copy));
-  const rotate = confirmButton("Rotate secret", "Click again to rotate", async () => {
-    const saved = await attempt(
-      () =>
+  const rotate = confirmButton(
+    "Rotate secret",
+    "Click again to rotate",
+    async () => {
+      const saved = await attempt(() =>
         api("PATCH", `/api/v1/sites/${encodeURIComponent(site.id)}`, {
           rotate_identity_secret: true,
         }),
-      "A new identity secret was created; tokens signed with the old one no longer work.",
-    );
-    if (saved) onSaved(saved);
-  });
+      );
+      if (saved)
+        onSaved(
+          saved,
+          "A new identity secret was created; tokens signed with the old one no longer work.",
+          "identity-rotate",
+        );
+    },
+    { id: "identity-rotate" },
+  );
   return card(
     "Identity verification",
     h("p", {
@@ -265,6 +288,47 @@ function embedCard(site) {
     h("p", { class: "muted", text: "Paste this before </body> on every page of your site." }),
     h("div", { class: "copy-row" }, code, copy),
   );
+}
+
+/** Deleting a site: typed confirmation of its name, then gone with everything of it. */
+function deleteCard(site) {
+  const typed = h("input", { autocomplete: "off", spellcheck: "false" });
+  const remove = h("button", {
+    type: "submit",
+    class: "button danger",
+    text: "Delete this site",
+    disabled: true,
+  });
+  typed.addEventListener("input", () => {
+    remove.disabled = typed.value.trim() !== site.name.trim();
+  });
+  const form = h(
+    "form",
+    { class: "stack", "aria-label": `Delete ${site.name}` },
+    h("p", {
+      class: "muted",
+      text: "Deleting a site erases its visitors, all their conversations and messages, its canned responses, webhooks, bot tokens and blocks. This cannot be undone; the audit log keeps a line saying it happened.",
+    }),
+    field(`Type the site's name, ${site.name}, to confirm`, typed),
+    h("div", { class: "actions" }, remove),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (typed.value.trim() !== site.name.trim()) return;
+    remove.disabled = true;
+    const done = await attempt(
+      () => api("DELETE", `/api/v1/sites/${encodeURIComponent(site.id)}`),
+      `${site.name} was deleted.`,
+    );
+    if (done === undefined) {
+      remove.disabled = false;
+      return;
+    }
+    history.replaceState({}, "", location.pathname);
+    await renderSites();
+    say(`${site.name} was deleted, with its conversations.`);
+  });
+  return card("Delete this site", form);
 }
 
 export async function renderSites() {
@@ -296,9 +360,11 @@ export async function renderSites() {
     );
   }
   if (current) {
-    const rerender = (saved) => {
+    // Drawn anew after a save; what the save says goes beside the same button again.
+    const rerender = async (saved, note, nearId) => {
       history.replaceState({}, "", `?site=${encodeURIComponent(saved.id)}`);
-      renderSites();
+      await renderSites();
+      if (note) say(note, { near: document.getElementById(nearId) });
     };
     root.append(
       card(
@@ -308,6 +374,7 @@ export async function renderSites() {
       ),
       embedCard(current),
       identityCard(current, rerender),
+      deleteCard(current),
     );
   }
   const name = h("input", { required: true, maxlength: 200 });

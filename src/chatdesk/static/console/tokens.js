@@ -37,14 +37,20 @@ export async function renderTokens(justCreated) {
     h(
       "tr",
       {},
-      h("td", { text: t.name }),
-      h("td", {}, h("code", { text: `${t.prefix}…` })),
-      h("td", { text: t.site_id ? `bot · ${siteName.get(t.site_id) || "?"}` : t.role }),
-      h("td", { text: shortTime(t.created_at) }),
-      h("td", { text: t.last_used_at ? shortTime(t.last_used_at) : "Never" }),
+      h("td", { "data-label": "Name", text: t.name }),
+      h("td", { "data-label": "Token" }, h("code", { text: `${t.prefix}…` })),
+      h("td", {
+        "data-label": "Role",
+        text: t.site_id ? `bot · ${siteName.get(t.site_id) || "?"}` : t.role,
+      }),
+      h("td", { "data-label": "Created", text: shortTime(t.created_at) }),
+      h("td", {
+        "data-label": "Last used",
+        text: t.last_used_at ? shortTime(t.last_used_at) : "Never",
+      }),
       h(
         "td",
-        {},
+        { class: "row-actions" },
         confirmButton(
           "Revoke",
           "Click again to revoke",
@@ -71,15 +77,20 @@ export async function renderTokens(justCreated) {
             { class: "table-wrap" },
             h(
               "table",
-              { class: "table" },
+              { class: "table stacked-table", "aria-label": "API tokens" },
               h(
                 "thead",
                 {},
                 h(
                   "tr",
                   {},
-                  ["Name", "Token", "Role", "Created", "Last used", ""].map((x) =>
+                  ["Name", "Token", "Role", "Created", "Last used"].map((x) =>
                     h("th", { scope: "col", text: x }),
+                  ),
+                  h(
+                    "th",
+                    { scope: "col" },
+                    h("span", { class: "visually-hidden", text: "Actions" }),
                   ),
                 ),
               ),

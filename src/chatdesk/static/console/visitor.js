@@ -1,6 +1,7 @@
 // The visitor panel: who they are, where they are, what time it is for them, their history.
 import { plainText } from "../shared/message-text.js";
 import { api, query } from "./api.js";
+import { BlockBox } from "./blocking.js";
 import { clear, h } from "./dom.js";
 import { state } from "./state.js";
 import { formatDateTime, formatZoneTime, shortTime } from "./time.js";
@@ -62,6 +63,7 @@ export class VisitorPanel {
     this.toggle = document.getElementById("details-toggle");
     this.closeButton = document.getElementById("details-close");
     this.visitor = null;
+    this.blocking = new BlockBox(document.getElementById("visitor-block"));
     this.toggle.addEventListener("click", () =>
       this.setOpen(!document.body.classList.contains("details-open")),
     );
@@ -85,6 +87,7 @@ export class VisitorPanel {
     this.visitor = conversation.visitor || null;
     this.renderFacts();
     clear(this.past);
+    this.blocking.show(this.visitor);
     if (!this.visitor) return;
     const visitorId = this.visitor.id;
     try {

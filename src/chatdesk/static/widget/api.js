@@ -1,11 +1,16 @@
 // The visitor API over fetch: JSON in and out, the token in a header (never in a URL).
 
 export class ApiError extends Error {
-  constructor(status, code, message, retryAfter) {
+  constructor(status, code, message, retryAfter, details = null) {
     super(message);
     this.status = status; // 0: the network failed
     this.code = code;
     this.retryAfter = retryAfter; // seconds, from Retry-After on a 429
+    this.details = details; // e.g. {reason: "blocked"} on a 403
+  }
+
+  get blocked() {
+    return this.status === 403 && this.details?.reason === "blocked";
   }
 
   get transient() {
@@ -26,6 +31,7 @@ export async function errorFrom(response) {
     error.code || `http_${response.status}`,
     error.message || "",
     retry,
+    error.details && typeof error.details === "object" ? error.details : null,
   );
 }
 

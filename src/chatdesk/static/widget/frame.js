@@ -79,7 +79,12 @@ function wait(seconds) {
   return seconds >= 90 ? `${Math.ceil(seconds / 60)} minutes` : `${Math.max(1, seconds)} seconds`;
 }
 
+// Said to a visitor an operator blocked (ADR 0018): polite, and no error text.
+const BLOCKED =
+  "Sorry, you can't send messages in this chat right now. If you think this is a mistake, please contact us another way.";
+
 function explain(error) {
+  if (error.blocked) return BLOCKED;
   if (error.status === 429) {
     const after = error.retryAfter
       ? ` Please wait ${wait(error.retryAfter)}; we'll try again for you.`
