@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -344,7 +345,9 @@ def purge(
             finally:
                 await store.aclose()
 
-        unsent, orphans = asyncio.run(sweep())
+        # On a thread of its own: whoever calls the command may have a loop running.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            unsent, orphans = pool.submit(lambda: asyncio.run(sweep())).result()
     _say(f"Removed {removed} events and {jobs} sent or failed jobs older than {keep} days.")
     _say(f"Removed {unsent} attachments never sent and {orphans} files of deleted conversations.")
 
