@@ -96,6 +96,10 @@ def test_a_blocked_visitor_cannot_write_but_reads_their_history(client: TestClie
         headers=world.visitor,
     )
     _assert_blocked(upload)
+    transcript = client.post(
+        f"/api/v1/widget/conversations/{conversation_id}/transcript", headers=world.visitor
+    )
+    _assert_blocked(transcript)
     # Reading their own history stays allowed: nothing new was stored.
     history = client.get(
         f"/api/v1/widget/conversations/{conversation_id}/messages", headers=world.visitor

@@ -35,6 +35,7 @@ from sqlalchemy import or_, select, update
 
 from chatdesk.access import access_conversation, access_email_job
 from chatdesk.actions.audit import record
+from chatdesk.actions.blocks import check_not_blocked
 from chatdesk.business_hours import is_open
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import operators, outbox, site_operators, sites, visitors
@@ -212,8 +213,9 @@ def request_transcript(
     """The visitor asks for the conversation's transcript by email (to the address on
     their profile): 404 for another's conversation, 409 when chatdesk sends no email,
     422 when they gave no address. An explicit request: sent even after they
-    unsubscribed from other email."""
+    unsubscribed from other email. A blocked visitor is refused (403)."""
     row = access_conversation(unit.conn, actor, conversation_id)
+    check_not_blocked(unit.conn, actor.visitor_id, unit.now)  # no email for a blocked visitor
     if not email_enabled:
         raise Conflict("This chat cannot send email.")
     email = unit.conn.execute(
