@@ -171,6 +171,24 @@ def test_least_busy_never_fills_anyone_past_max_open_and_waiting_ones_are_picked
         )
         assert response.status_code == 200, response.text
         assert assignee_of(owner, waiting[0]) == bo.id
+        # Everyone is full: a new one waits. Giving one of Ada's to the owner frees her
+        # place at once; raising Bo's max_open gives him the next one.
+        full = new_conversation(visitors, site["site_key"])["id"]
+        assert assignee_of(owner, full) is None
+        adas = next(cid for cid in [first, *ids] if assignee_of(owner, cid) == ada.id)
+        response = owner.patch(
+            f"/api/v1/conversations/{adas}",
+            json={"assignee_id": scene_on.owner.id},
+            headers=csrf(scene_on.owner),
+        )
+        assert response.status_code == 200, response.text
+        assert assignee_of(owner, full) == ada.id
+        more = new_conversation(visitors, site["site_key"])["id"]
+        assert assignee_of(owner, more) is None
+        owner.patch(
+            f"/api/v1/operators/{bo.id}", json={"max_open": 3}, headers=csrf(scene_on.owner)
+        )
+        wait_until(lambda: assignee_of(owner, more) == bo.id, what="the sweep on max_open")
         # Away is not available: a new one waits, and choosing Online picks it up.
         set_presence(ada_http, ada, "away")
         set_presence(bo_http, bo, "away")
@@ -181,7 +199,9 @@ def test_least_busy_never_fills_anyone_past_max_open_and_waiting_ones_are_picked
         )
         set_presence(ada_http, ada, "online")
         wait_until(lambda: assignee_of(owner, later) == ada.id, what="the sweep on Online")
-        assert max(assignment_events(node).values()) == 1
+        events = assignment_events(node)
+        assert events.pop(adas) == 2  # routed, then given to the owner
+        assert max(events.values()) == 1
     finally:
         for watcher in watchers:
             watcher.close()
@@ -325,12 +345,15 @@ def test_concurrent_arrivals_on_two_nodes_are_routed_fairly_and_once(
             )
             assert response.status_code == 200, response.text
         more = _arrivals(two_nodes, site["site_key"], 16)
-        after = Counter(assignee_of(scene.owner_http, cid) for cid in ids + more)
-        assert after[None] == 4
+        # The scene's own conversation waited since the site was manual: raising max_open
+        # routes what waits, so it competes for the 12 places too (47 for 42).
+        everyone = [scene.conversation_id, *ids, *more]
+        after = Counter(assignee_of(scene.owner_http, cid) for cid in everyone)
+        assert after[None] == 5
         assert all(after[agent.id] == 14 for _, agent in agents), after
         events_per = assignment_events(node_b)
         assert all(events_per[cid] == 1 for cid in ids)
-        assert sum(events_per[cid] for cid in more) == 12
+        assert sum(events_per[cid] for cid in [scene.conversation_id, *more]) == 12
         assert max(events_per.values()) == 1
     finally:
         for watcher in watchers:

@@ -162,12 +162,21 @@ def update_conversation(
     appends ``conversation.handoff`` (whether or not anything changed), which the
     site's operators and the visitor see.
 
-    An assigned open conversation that stops being open (snoozed too) frees its
-    assignee's capacity: with ``online`` (the connected operators), the site's waiting
-    conversations are routed again (:func:`chatdesk.actions.routing.route_waiting`).
+    An assigned open conversation that stops being open (snoozed too), or is given to
+    another operator, frees its assignee's capacity: with ``online`` (the connected
+    operators), the site's waiting conversations are routed again
+    (:func:`chatdesk.actions.routing.route_waiting`).
     """
     row = access_conversation(unit.conn, actor, conversation_id)
-    frees = row.assignee_id is not None and row.status == "open" and status not in (None, "open")
+    # Resolved, pending or snoozed, or given to someone else: its assignee has room again.
+    frees = (
+        row.assignee_id is not None
+        and row.status == "open"
+        and (
+            status not in (None, "open")
+            or (assignee_id not in (_UNSET, None) and assignee_id != row.assignee_id)
+        )
+    )
     handoff = actor.is_bot and status == "open" and assignee_id is None
     until = check_snooze(unit.now, row.status, status, snoozed_until)
     values: dict[str, Any] = {}
@@ -215,7 +224,7 @@ def update_conversation(
         )
     if handoff:
         _append_handoff(unit, actor, row.id)
-    if frees and online is not None and "status" in changed:
+    if frees and online is not None and ({"status", "assignee_id"} & set(changed)):
         route_waiting(unit, [row.site_id], online)
     return conversation_for(unit.conn, row, actor)
 

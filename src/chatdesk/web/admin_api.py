@@ -38,6 +38,7 @@ from chatdesk.shape_types import (
 from chatdesk.shapes import site_shape
 from chatdesk.web.answers import answers
 from chatdesk.web.deps import ADMIN_LIMITS, CurrentOperator, ServicesDep, request_ip
+from chatdesk.web.routing_sweep import sweep_for
 from chatdesk.web.schemas import (
     ApiTokenIn,
     CannedResponseIn,
@@ -177,6 +178,8 @@ async def patch_operator(
     result = await services.db.write(update_operator, actor, operator_id, fields, ip=ip)
     services.hub.disconnect(Principal("operator", operator_id))
     services.operator_presence.stamp([result])
+    if "max_open" in fields:  # room for more, maybe: their sites' waiting conversations
+        sweep_for(services, operator_id)
     return result
 
 
