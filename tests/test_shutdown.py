@@ -199,6 +199,7 @@ def test_sigterm_answers_parked_readers_and_exits_quickly(
             e["data"]["message"]["client_msg_id"]
             for e in page["events"]
             if e["type"] == "message.created"
+            and e["data"]["message"]["author"]["type"] != "system"  # not the timeline's
         ]
         assert stored == ["last-1"]
         retried = operator.post(

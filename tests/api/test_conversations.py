@@ -291,7 +291,11 @@ def test_private_notes_are_for_operators_only(client: TestClient) -> None:
     assert_error(bad, 422, "validation_error")
 
     operator_view = client.get(f"/api/v1/conversations/{cid}/messages", headers=world.op).json()
-    assert [m["body"] for m in operator_view["messages"]] == [
+    # The reply assigned the conversation (the site assigns on reply): a timeline entry,
+    # private like the note.
+    timeline = [m for m in operator_view["messages"] if m["author"]["type"] == "system"]
+    assert [(m["kind"], m["private"]) for m in timeline] == [("assigned", True)]
+    assert [m["body"] for m in operator_view["messages"] if m not in timeline] == [
         "Hello",
         "Happy to help",
         "Refund approved internally",

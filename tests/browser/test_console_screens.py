@@ -102,10 +102,12 @@ def test_console_screenshots(
 
         row(page, "Maya Okafor").get_by_role("link").click()
         transcript = page.get_by_role("list", name="Messages")
-        # li.msg counts messages (two from Maya, the reply, the note); the label change is
-        # a timeline line between them, not a message.
+        # li.msg counts messages (two from Maya, the reply, the note); the assignment the
+        # reply made and the label change are timeline lines between them, not messages.
         expect(transcript.locator("li.msg")).to_have_count(4)
-        expect(transcript.locator("li.timeline")).to_have_text([re.compile("added labels")])
+        expect(transcript.locator("li.timeline")).to_have_text(
+            [re.compile("took this conversation"), re.compile("added labels")]
+        )
         expect(page.get_by_label("Reply")).to_be_visible()
         if width == "390":
             expect(page.locator("#inbox")).to_be_hidden()

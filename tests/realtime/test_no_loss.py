@@ -76,10 +76,12 @@ class Follower(threading.Thread):
 
 
 def read_all(http: httpx.Client, path: str, headers: dict[str, str], after: int) -> list[Any]:
+    """Every stored event after ``after``: ephemeral ones (typing, an operator's presence,
+    ``id`` null) that happen to arrive during a poll are no part of the log."""
     seen: list[Any] = []
     while True:
         got = poll(http, path, headers, after)
-        seen.extend(got["events"])
+        seen.extend(event for event in got["events"] if event["id"] is not None)
         if got["cursor"] == after:
             return seen
         after = got["cursor"]

@@ -93,7 +93,13 @@ export class Composer {
       this.sendTyping();
     });
     this.input.addEventListener("click", () => this.updateSuggestions());
-    this.input.addEventListener("blur", () => setTimeout(() => this.hideSuggestions(), 150));
+    // Hidden once the focus has really left (a click on an option, or a focus taken and
+    // given back by a re-render, must not close the list under the caret).
+    this.input.addEventListener("blur", () =>
+      setTimeout(() => {
+        if (document.activeElement !== this.input) this.hideSuggestions();
+      }, 150),
+    );
     this.privateToggle.addEventListener("change", () => {
       this.renderMode();
       this.updateSuggestions();
