@@ -167,9 +167,13 @@ function onMessage(message, { local = false } = {}) {
 
 async function fetchConversation(id) {
   try {
-    const conversation = remember(
-      await api("GET", `/api/v1/conversations/${encodeURIComponent(id)}`),
-    );
+    const fetched = await api("GET", `/api/v1/conversations/${encodeURIComponent(id)}`);
+    // An answer may come after a newer change (a PATCH answered, an event): it must not
+    // take the conversation back; it still brings the visitor.
+    const known = state.conversations.get(id);
+    const stale =
+      known?.updated_at && Date.parse(fetched.updated_at) < Date.parse(known.updated_at);
+    const conversation = remember(stale ? { id, visitor: fetched.visitor } : fetched);
     changed(conversation);
   } catch {
     // Gone or not visible to us any more.
