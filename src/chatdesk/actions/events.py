@@ -12,7 +12,7 @@ from chatdesk.db.tables import conversations, events
 from chatdesk.queries.conversations import labels_for
 from chatdesk.shapes import conversation_shape
 
-__all__ = ["append_conversation_updated", "append_event"]
+__all__ = ["append_conversation_updated", "append_event", "append_message_created"]
 
 # Every change appends here: Direct statements (see chatdesk.db.direct). SQLite hands
 # the new id back as lastrowid; RETURNING would cost it one more step.
@@ -55,6 +55,20 @@ def append_event(
         event_id = int(unit.run(_INSERT_EVENT_RETURNING, values).fetchone()[0])
     unit.event_ids.append(event_id)
     return event_id
+
+
+def append_message_created(unit: Unit, conversation: Any, message: Any, *, private: bool) -> int:
+    """Append ``message.created`` for ``message`` (its shape) in ``conversation`` (which
+    has ``id``, ``site_id`` and ``visitor_id``)."""
+    return append_event(
+        unit,
+        "message.created",
+        site_id=conversation.site_id,
+        conversation_id=conversation.id,
+        visitor_id=conversation.visitor_id,
+        private=private,
+        data={"message": message},
+    )
 
 
 def append_conversation_updated(

@@ -9,7 +9,10 @@ from sqlalchemy import Row, bindparam, insert, select, update
 from chatdesk.access import may_see_conversation
 from chatdesk.actions.blocks import refuse_if_blocked
 from chatdesk.actions.email import mentioned_operators, queue_after_reply
-from chatdesk.actions.events import append_conversation_updated, append_event
+from chatdesk.actions.events import (
+    append_conversation_updated,
+    append_message_created,
+)
 from chatdesk.actions.routing import assign
 from chatdesk.actions.timeline import SYSTEM, record_entry
 from chatdesk.clock import iso
@@ -179,15 +182,7 @@ def insert_message(
         "created_at": iso(unit.now),
         "mentions": mentions or [],
     }
-    append_event(
-        unit,
-        "message.created",
-        site_id=conversation.site_id,
-        conversation_id=conversation.id,
-        visitor_id=conversation.visitor_id,
-        private=private,
-        data={"message": shape},
-    )
+    append_message_created(unit, conversation, shape, private=private)
     if reopened:
         append_conversation_updated(unit, conversation.id, ["status"], private=False)
     elif woke:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from chatdesk.actions.events import append_event
+from chatdesk.actions.events import append_message_created
 from chatdesk.clock import iso
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import messages, operators
@@ -127,13 +127,5 @@ def record_entry(
         "kind": kind,
         "data": data,
     }
-    append_event(
-        unit,
-        "message.created",
-        site_id=conversation.site_id,
-        conversation_id=conversation.id,
-        visitor_id=conversation.visitor_id,
-        private=True,
-        data={"message": shape},
-    )
+    append_message_created(unit, conversation, shape, private=True)
     return shape
