@@ -89,12 +89,24 @@ def test_failed_send_retries_without_duplicates(
     path = re.compile(rf".*/api/v1/conversations/{visitor.conversation_id}/messages$")
     sent_ids: list[str] = []
 
-    def offline(route: Route) -> None:
+    # Offline first (the console retries by itself), then a refusal it does not retry
+    # (so the Retry button stays put for the click), then through.
+    network = {"state": "offline"}
+
+    def flaky(route: Route) -> None:
         if route.request.method != "POST":
             route.continue_()
             return
         sent_ids.append(route.request.post_data_json["client_msg_id"])
-        route.abort("internetdisconnected")
+        if network["state"] == "offline":
+            route.abort("internetdisconnected")
+        elif network["state"] == "refused":
+            route.fulfill(
+                status=422,
+                json={"error": {"code": "refused", "message": "Refused for the test."}},
+            )
+        else:
+            route.continue_()
 
     def lose_the_answer(route: Route) -> None:
         # The server stores the message, but the browser never hears back.
@@ -105,11 +117,6 @@ def test_failed_send_retries_without_duplicates(
         route.fetch()
         route.abort("connectionreset")
 
-    def pass_through(route: Route) -> None:
-        if route.request.method == "POST":
-            sent_ids.append(route.request.post_data_json["client_msg_id"])
-        route.continue_()
-
     with new_page(browser) as page:
         sign_in_with(page, setup, f"/admin/conversations/{visitor.conversation_id}")
         composer = page.get_by_label("Reply")
@@ -117,20 +124,25 @@ def test_failed_send_retries_without_duplicates(
         operator_messages = page.get_by_role("list", name="Messages").locator(".msg-operator")
 
         # 1. Offline: the message stays with a Retry button; the retry reuses its id.
-        page.route(path, offline)
+        page.route(path, flaky)
         composer.fill("We are looking into it.")
         composer.press("Enter")
         expect(outbox).to_contain_text("Not sent")
         expect(outbox).to_contain_text("We are looking into it.")
         expect(operator_messages).to_have_count(0)
-        page.unroute(path)
-        page.route(path, pass_through)
+        for _ in range(100):  # the first automatic retry comes after a second
+            if len(sent_ids) >= 2:
+                break
+            page.wait_for_timeout(50)
+        network["state"] = "refused"
+        expect(outbox).to_contain_text("Refused for the test.", timeout=10_000)
+        network["state"] = "through"
         outbox.get_by_role("button", name="Retry").click()
         expect(outbox).to_be_hidden()
         expect(operator_messages).to_have_count(1)
-        # Every attempt (the automatic retries while offline, then the click) reused one id.
+        # Every attempt (automatic retries while offline, the refused one, the click) reused one id.
         attempts = len(sent_ids)
-        assert attempts >= 2 and set(sent_ids) == {sent_ids[0]}
+        assert attempts >= 3 and set(sent_ids) == {sent_ids[0]}
         # Clicking Send twice on an empty box sends nothing more.
         page.get_by_role("button", name="Send").dblclick()
         page.wait_for_timeout(300)

@@ -168,13 +168,7 @@ function onMessage(message, { local = false } = {}) {
 async function fetchConversation(id) {
   try {
     const fetched = await api("GET", `/api/v1/conversations/${encodeURIComponent(id)}`);
-    // An answer may come after a newer change (a PATCH answered, an event): it must not
-    // take the conversation back; it still brings the visitor.
-    const known = state.conversations.get(id);
-    const stale =
-      known?.updated_at && Date.parse(fetched.updated_at) < Date.parse(known.updated_at);
-    const conversation = remember(stale ? { id, visitor: fetched.visitor } : fetched);
-    changed(conversation);
+    changed(remember(fetched)); // an older answer than what is known only brings the visitor
   } catch {
     // Gone or not visible to us any more.
   }

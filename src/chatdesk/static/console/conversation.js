@@ -213,7 +213,8 @@ export class ConversationView {
       await api("POST", `/api/v1/conversations/${encodeURIComponent(c.id)}/read`, {
         message_id: id,
       });
-      const updated = remember({ ...c, operator_read_message_id: id, unread_count: 0 });
+      // Only the read mark: ``c`` was read before the wait and may be older by now.
+      const updated = remember({ id: c.id, operator_read_message_id: id, unread_count: 0 });
       this.onChanged(updated);
     } catch {
       // Not fatal: the count clears on the next reply anyway.

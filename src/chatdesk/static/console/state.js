@@ -13,8 +13,28 @@ export const state = {
 };
 
 /** Merge a Conversation from the API or an event; keeps the visitor an update lacks. */
+/** Whether ``incoming`` is an older state than ``known``: an answer or an event that
+ * comes after a newer change (a PATCH answered, a later event) arrived first. */
+function older(incoming, known) {
+  return Boolean(
+    incoming.updated_at &&
+      known?.updated_at &&
+      Date.parse(incoming.updated_at) < Date.parse(known.updated_at),
+  );
+}
+
+/** Keep what is known of a conversation. An older state never takes it back; it may
+ * still bring the visitor. Partial objects (no updated_at) merge into what is known. */
 export function remember(conversation) {
   const known = state.conversations.get(conversation.id);
+  if (older(conversation, known)) {
+    if (!known.visitor && conversation.visitor) {
+      const withVisitor = { ...known, visitor: conversation.visitor };
+      state.conversations.set(conversation.id, withVisitor);
+      return withVisitor;
+    }
+    return known;
+  }
   const merged = { ...(known || {}), ...conversation };
   if (!conversation.visitor && known?.visitor) merged.visitor = known.visitor;
   state.conversations.set(conversation.id, merged);
