@@ -310,10 +310,16 @@ def export(
     ),
 ) -> None:
     """Export conversations with their messages as JSON lines."""
+    from chatdesk.clock import system_clock
     from chatdesk.export import export_conversations
+    from chatdesk.security.signing import FileLinks
 
-    with _database(_settings()) as db:
-        count = export_conversations(db, output)
+    settings = _settings()
+    # Attachments' links in the file work for the settings' link lifetime from now.
+    expires = system_clock() + timedelta(hours=settings.attachment_link_hours)
+    links = FileLinks(settings.secret_key.get_secret_value()).until(expires)
+    with _database(settings) as db:
+        count = export_conversations(db, output, links)
     _say(f"Exported {count} conversations to {output}.")
 
 

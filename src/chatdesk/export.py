@@ -12,12 +12,14 @@ from chatdesk.db.runner import Database
 from chatdesk.db.tables import conversations
 from chatdesk.queries.conversations import labels_for
 from chatdesk.queries.messages import history
+from chatdesk.security.signing import SignedLinks
 from chatdesk.shapes import conversation_shape
 
 __all__ = ["export_conversations"]
 
 
-def export_conversations(db: Database, output: Path) -> int:
+def export_conversations(db: Database, output: Path, links: SignedLinks) -> int:
+    """Write every conversation with its messages; attachments' links signed by ``links``."""
     total = db.read_sync(
         lambda conn: conn.execute(select(func.count()).select_from(conversations)).scalar_one()
     )
@@ -32,7 +34,9 @@ def export_conversations(db: Database, output: Path) -> int:
             def read(conn: Connection, cid: str = conversation_id) -> dict[str, object]:
                 row = conn.execute(select(conversations).where(conversations.c.id == cid)).one()
                 shape = conversation_shape(row, labels_for(conn, [cid])[cid])
-                messages = history(conn, cid, before=None, limit=1_000_000, include_private=True)
+                messages = history(
+                    conn, cid, before=None, limit=1_000_000, include_private=True, links=links
+                )
                 return {**shape, "messages": messages}
 
             handle.write(json.dumps(db.read_sync(read), ensure_ascii=False) + "\n")

@@ -110,21 +110,6 @@ class Author(TypedDict):
     name: str | None
 
 
-class Message(TypedDict):
-    id: str
-    conversation_id: str
-    author: Author
-    body: str
-    private: bool
-    client_msg_id: str | None
-    created_at: str
-    # The operators a private note @mentions (ids of the site's operators); else empty.
-    mentions: list[str]
-    # Timeline entries only (author type "system", always private; ADR 0017).
-    kind: NotRequired[TimelineKind]
-    data: NotRequired[dict[str, Any]]
-
-
 class Attachment(TypedDict):
     """A file in a conversation. ``url`` (and ``thumbnail_url``, for images) are signed
     links that work without other credentials until they expire."""
@@ -137,6 +122,23 @@ class Attachment(TypedDict):
     thumbnail_url: str | None
     width: int | None
     height: int | None
+
+
+class Message(TypedDict):
+    id: str
+    conversation_id: str
+    author: Author
+    body: str
+    private: bool
+    client_msg_id: str | None
+    created_at: str
+    # The operators a private note @mentions (ids of the site's operators); else empty.
+    mentions: list[str]
+    # The files it carries (ADR 0019), their links signed for whoever reads the message.
+    attachments: list[Attachment]
+    # Timeline entries only (author type "system", always private; ADR 0017).
+    kind: NotRequired[TimelineKind]
+    data: NotRequired[dict[str, Any]]
 
 
 class LastMessage(TypedDict):

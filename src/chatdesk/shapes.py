@@ -3,6 +3,7 @@ types, in ``shape_types``, are what ``/openapi.json`` documents."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
@@ -11,6 +12,7 @@ from sqlalchemy import Row
 from chatdesk.clock import aware, iso
 from chatdesk.shape_types import (
     ApiToken,
+    Attachment,
     AuditEntry,
     Author,
     Block,
@@ -34,6 +36,7 @@ from chatdesk.shape_types import (
 
 __all__ = [
     "api_token_shape",
+    "attachment_shape",
     "audit_entry_shape",
     "block_shape",
     "canned_response_shape",
@@ -55,7 +58,21 @@ __all__ = [
 ]
 
 
-def message_shape(row: Row[Any]) -> Message:
+def attachment_shape(row: Any, url: Callable[[str, str], str]) -> Attachment:
+    """An attachment row; ``url(id, variant)`` signs its links (``SignedLinks.url``)."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "content_type": row.content_type,
+        "size": row.size,
+        "url": url(row.id, "file"),
+        "thumbnail_url": url(row.id, "thumbnail") if row.thumbnail else None,
+        "width": row.width,
+        "height": row.height,
+    }
+
+
+def message_shape(row: Row[Any], attachments: list[Attachment] | None = None) -> Message:
     m = row._mapping
     shape: Message = {
         "id": m["id"],
@@ -66,6 +83,7 @@ def message_shape(row: Row[Any]) -> Message:
         "client_msg_id": m["client_msg_id"],
         "created_at": iso(m["created_at"]),
         "mentions": list(m["mentions"] or ()),
+        "attachments": attachments or [],
     }
     if m["kind"] is not None:  # a timeline entry (ADR 0017)
         shape["kind"] = m["kind"]

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
 from chatdesk.access import access_conversation
 from chatdesk.actions.blocks import check_not_blocked
+from chatdesk.clock import aware
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import attachments
+from chatdesk.errors import Conflict, ValidationFailed
 from chatdesk.security.principals import OperatorActor, VisitorActor
+from chatdesk.security.signing import SignedLinks
+from chatdesk.shape_types import Attachment
+from chatdesk.shapes import attachment_shape
 
-__all__ = ["drop_attachments", "record_attachment", "storage_keys"]
+__all__ = [
+    "SEND_WITHIN",
+    "attach_to_message",
+    "drop_attachments",
+    "record_attachment",
+    "storage_keys",
+    "unsent_of",
+]
+
+# An upload is sent with a message within this time, or never (the sweep takes what is
+# left after a day: nothing it may remove is ever attached).
+SEND_WITHIN = timedelta(hours=12)
 
 
 def storage_keys(row: Any) -> list[str]:
@@ -62,6 +78,52 @@ def record_attachment(
     }
     unit.conn.execute(insert(attachments).values(values))
     return unit.conn.execute(select(attachments).where(attachments.c.id == attachment_id)).one()
+
+
+def unsent_of(
+    unit: Unit,
+    conversation_id: str,
+    uploader: tuple[str, str],
+    ids: list[str],
+    links: SignedLinks,
+) -> list[Attachment]:
+    """The shapes of ``ids``, in that order, if each is a file ``uploader`` (type, id)
+    put in this conversation within :data:`SEND_WITHIN` that no message carries yet;
+    else ValidationFailed, the same for every reason (an id of another conversation
+    tells nothing of it)."""
+    if len(set(ids)) != len(ids):
+        raise ValidationFailed("attachment_ids: the same file is listed twice.")
+    rows = {
+        row.id: row
+        for row in unit.conn.execute(select(attachments).where(attachments.c.id.in_(ids)))
+    }
+    since = unit.now - SEND_WITHIN
+    for attachment_id in ids:
+        row = rows.get(attachment_id)
+        if (
+            row is None
+            or row.conversation_id != conversation_id
+            or (row.uploader_type, row.uploader_id) != uploader
+            or row.message_id is not None
+            or aware(row.created_at) < since
+        ):
+            raise ValidationFailed(
+                "attachment_ids: each must be a file you uploaded to this conversation "
+                "in the last 12 hours and not yet sent."
+            )
+    return [attachment_shape(rows[attachment_id], links.url) for attachment_id in ids]
+
+
+def attach_to_message(unit: Unit, ids: list[str], message_id: str) -> None:
+    """Mark ``ids`` sent with ``message_id`` (just inserted, in this unit). A file another
+    message took meanwhile (another process, between the check and here) undoes the unit."""
+    taken = unit.conn.execute(
+        update(attachments)
+        .where(attachments.c.id.in_(ids), attachments.c.message_id.is_(None))
+        .values(message_id=message_id)
+    ).rowcount
+    if taken != len(ids):
+        raise Conflict("A file of this message was just sent with another message.")
 
 
 def drop_attachments(unit: Unit, ids: list[str], unsent_before: datetime) -> int:

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Row, bindparam, insert, select, update
 
 from chatdesk.access import may_see_conversation
+from chatdesk.actions.attachments import attach_to_message, unsent_of
 from chatdesk.actions.blocks import refuse_if_blocked
 from chatdesk.actions.email import mentioned_operators, queue_after_reply
 from chatdesk.actions.events import (
@@ -21,9 +22,11 @@ from chatdesk.db.direct import Direct
 from chatdesk.db.tables import conversations, messages, sites, visitors
 from chatdesk.errors import Conflict, NotFound
 from chatdesk.ids import new_id
+from chatdesk.queries.attachments import by_message
 from chatdesk.security.principals import OperatorActor, VisitorActor
-from chatdesk.shape_types import AuthorType, Message
-from chatdesk.shapes import message_shape
+from chatdesk.security.signing import SignedLinks
+from chatdesk.shape_types import Attachment, AuthorType, Message
+from chatdesk.shapes import attachment_shape, message_shape
 
 __all__ = ["find_by_client_msg_id", "insert_message", "send_message"]
 
@@ -127,11 +130,13 @@ def insert_message(
     *,
     private: bool = False,
     mentions: list[str] | None = None,
+    attachments: list[Attachment] | None = None,
 ) -> Message:
     """Store one message, update its conversation and append the events, in ``unit``.
 
     ``conversation`` has ``id``, ``site_id``, ``visitor_id`` and ``status``;
-    ``mentions``, a private note's @mentioned operators.
+    ``mentions``, a private note's @mentioned operators; ``attachments``, the files it
+    carries (checked by :func:`~chatdesk.actions.attachments.unsent_of`).
     """
     author_type, author_id, author_name = author
     message_id = new_id()
@@ -148,13 +153,15 @@ def insert_message(
         "mentions": mentions or None,
     }
     unit.run(_INSERT_MESSAGE, values)
+    if attachments:
+        attach_to_message(unit, [attachment["id"] for attachment in attachments], message_id)
     changes: dict[str, Any] = {"b_conversation_id": conversation.id, "updated_at": unit.now}
     statement = _TOUCH_NOTE
     reopened = woke = False
     if not private:
         changes.update(
             last_message_at=unit.now,
-            last_message_preview=body[:PREVIEW_CHARS],
+            last_message_preview=_preview(body, attachments),
             last_message_author=author_type,
         )
         if author_type == "visitor":
@@ -181,6 +188,7 @@ def insert_message(
         "client_msg_id": client_msg_id,
         "created_at": iso(unit.now),
         "mentions": mentions or [],
+        "attachments": attachments or [],
     }
     append_message_created(unit, conversation, shape, private=private)
     if reopened:
@@ -189,6 +197,12 @@ def insert_message(
         record_entry(unit, conversation, "woke", {"reason": "visitor"}, SYSTEM)
         append_conversation_updated(unit, conversation.id, ["status"], private=True)
     return shape
+
+
+def _preview(body: str, attachments: list[Attachment] | None) -> str:
+    if body or not attachments:
+        return body[:PREVIEW_CHARS]
+    return ("📎 " + ", ".join(attachment["name"] for attachment in attachments))[:PREVIEW_CHARS]
 
 
 def send_message(
@@ -200,6 +214,8 @@ def send_message(
     *,
     private: bool = False,
     email_away: int | None = None,
+    attachment_ids: list[str] | None = None,
+    links: SignedLinks | None = None,
 ) -> tuple[Message, bool]:
     """Send into an existing conversation; returns (message, created).
 
@@ -207,7 +223,9 @@ def send_message(
     (created False) instead of storing a second one. A bot token's message has
     author type ``bot`` (its id the token's, its name the token's name). With
     ``email_away`` (email is on), an operator's or bot's message queues the emails
-    it causes (:func:`chatdesk.actions.email.queue_after_reply`).
+    it causes (:func:`chatdesk.actions.email.queue_after_reply`). ``attachment_ids``
+    (files the author uploaded to this conversation) go with ``links``, which sign
+    their links in the message and its event (ADR 0019).
     """
     author_type: AuthorType
     author_id: str
@@ -231,10 +249,19 @@ def send_message(
         existing = unit.conn.execute(_BY_CLIENT_MSG_ID, params).one()
         if existing.conversation_id != conversation.id:
             raise Conflict("This client_msg_id was already used for another conversation.")
-        return message_shape(existing), False
+        sent: list[Attachment] = []
+        if links is not None:
+            rows = by_message(unit.conn, [existing.id]).get(existing.id, [])
+            sent = [attachment_shape(row, links.url) for row in rows]
+        return message_shape(existing, sent), False
     if conversation.visitor_blocked_until is not None and isinstance(actor, VisitorActor):
         # A retry of what was stored before the block still gets its answer (above).
         refuse_if_blocked(conversation.visitor_blocked_until, unit.now)
+    files = None
+    if attachment_ids:
+        if links is None:
+            raise TypeError("attachment_ids need links to sign")
+        files = unsent_of(unit, conversation.id, (author_type, author_id), attachment_ids, links)
     # A visitor writes only into its own conversation (checked above): its name is there.
     name = conversation.visitor_name if isinstance(actor, VisitorActor) else actor.name
     author = (author_type, author_id, name)
@@ -252,7 +279,14 @@ def send_message(
         # Before the reply, so the log reads "assigned", then the reply itself.
         _assign_to_replier(unit, actor, conversation.id)
     message = insert_message(
-        unit, conversation, author, body, client_msg_id, private=private, mentions=mentions
+        unit,
+        conversation,
+        author,
+        body,
+        client_msg_id,
+        private=private,
+        mentions=mentions,
+        attachments=files,
     )
     if email_away is not None and isinstance(actor, OperatorActor):
         queue_after_reply(unit, actor, conversation, message, email_away)

@@ -123,6 +123,7 @@ def record_entry(
         "private": True,
         "client_msg_id": None,
         "created_at": iso(unit.now),
+        "attachments": [],
         "mentions": [],
         "kind": kind,
         "data": data,

@@ -9,11 +9,26 @@ from sqlalchemy import Connection, select
 
 from chatdesk.db.tables import attachments
 
-__all__ = ["attachment_by_id", "existing_ids", "unsent_before"]
+__all__ = ["attachment_by_id", "by_message", "existing_ids", "unsent_before"]
 
 
 def attachment_by_id(conn: Connection, attachment_id: str) -> Any:
     return conn.execute(select(attachments).where(attachments.c.id == attachment_id)).first()
+
+
+def by_message(conn: Connection, message_ids: list[str]) -> dict[str, list[Any]]:
+    """The attachments of each of ``message_ids`` that has any, in upload order."""
+    found: dict[str, list[Any]] = {}
+    for start in range(0, len(message_ids), 500):
+        chunk = message_ids[start : start + 500]
+        rows = conn.execute(
+            select(attachments)
+            .where(attachments.c.message_id.in_(chunk))
+            .order_by(attachments.c.id)
+        )
+        for row in rows:
+            found.setdefault(row.message_id, []).append(row)
+    return found
 
 
 def unsent_before(conn: Connection, before: datetime, limit: int = 1000) -> list[Any]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from sqlalchemy import Connection, select
 
 from chatdesk.db.tables import messages
+from chatdesk.queries.attachments import by_message
+from chatdesk.security.signing import SignedLinks
 from chatdesk.shape_types import Message
-from chatdesk.shapes import message_shape
+from chatdesk.shapes import attachment_shape, message_shape
 
 __all__ = ["history"]
 
@@ -18,12 +20,18 @@ def history(
     before: str | None,
     limit: int,
     include_private: bool,
+    links: SignedLinks,
 ) -> list[Message]:
-    """Up to ``limit`` messages older than ``before`` (a message id), oldest first."""
+    """Up to ``limit`` messages older than ``before`` (a message id), oldest first, their
+    attachments' links signed by ``links``."""
     query = select(messages).where(messages.c.conversation_id == conversation_id)
     if not include_private:
         query = query.where(messages.c.private.is_(False))
     if before:
         query = query.where(messages.c.id < before)
-    rows = conn.execute(query.order_by(messages.c.id.desc()).limit(limit)).all()
-    return [message_shape(row) for row in reversed(rows)]
+    rows = list(reversed(conn.execute(query.order_by(messages.c.id.desc()).limit(limit)).all()))
+    files = by_message(conn, [row.id for row in rows])
+    return [
+        message_shape(row, [attachment_shape(file, links.url) for file in files.get(row.id, ())])
+        for row in rows
+    ]

@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["FileLinks", "ReplyToken", "ReplyTokens", "UnsubscribeTokens"]
+__all__ = ["FileLinks", "ReplyToken", "ReplyTokens", "SignedLinks", "UnsubscribeTokens"]
 
 _B32 = "0123456789abcdefghjkmnpqrstvwxyz"  # as chatdesk's ids (Crockford, lower case)
 _ID = r"[0-9a-hjkmnp-tv-z]{26}"
@@ -175,3 +175,21 @@ class FileLinks:
         if datetime.fromtimestamp(hours * 3600, UTC) <= now:
             return "expired"
         return None
+
+    def until(self, expires_at: datetime) -> SignedLinks:
+        return SignedLinks(self, expires_at)
+
+
+@dataclass(frozen=True)
+class SignedLinks:
+    """Attachment links signed to expire at ``expires_at``: what a unit that shapes a
+    message with attachments is given (it pickles: the writer may be another process)."""
+
+    links: FileLinks
+    expires_at: datetime
+
+    def url(self, attachment_id: str, variant: str) -> str:
+        """The path of ``attachment_id``'s file or thumbnail, with its token."""
+        token = self.links.make(attachment_id, variant, self.expires_at)
+        suffix = "/thumbnail" if variant == "thumbnail" else ""
+        return f"/files/{attachment_id}{suffix}?token={token}"

@@ -26,6 +26,7 @@ from fastapi.responses import Response
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from chatdesk import shapes
 from chatdesk.access import access_conversation
 from chatdesk.actions.attachments import record_attachment, storage_keys
 from chatdesk.actions.blocks import check_not_blocked
@@ -41,6 +42,7 @@ from chatdesk.ids import new_id
 from chatdesk.queries.attachments import attachment_by_id
 from chatdesk.runtime import Services
 from chatdesk.security.principals import OperatorActor, VisitorActor
+from chatdesk.security.signing import SignedLinks
 from chatdesk.settings import KNOWN_ATTACHMENT_TYPES
 from chatdesk.shape_types import Attachment
 from chatdesk.storage.base import StoredFileMissing
@@ -54,7 +56,7 @@ from chatdesk.web.deps import (
     visitor_call,
 )
 
-__all__ = ["UPLOAD_SUFFIX", "attachment_shape", "router"]
+__all__ = ["UPLOAD_SUFFIX", "attachment_shape", "router", "signed_links"]
 
 router = APIRouter()
 UPLOAD_SUFFIX = "/attachments"
@@ -76,25 +78,15 @@ _UPLOAD_DOC = {
 }
 
 
+def signed_links(services: Services) -> SignedLinks:
+    """Attachment links signed now, for the settings' lifetime (ADR 0019)."""
+    hours = services.settings.attachment_link_hours
+    return services.file_links.until(services.clock() + timedelta(hours=hours))
+
+
 def attachment_shape(services: Services, row: Any) -> Attachment:
     """An attachment row as the API shows it, with links signed for now."""
-    links = services.file_links
-    expires = services.clock() + timedelta(hours=services.settings.attachment_link_hours)
-    base = f"/files/{row.id}"
-    url = f"{base}?token={links.make(row.id, 'file', expires)}"
-    thumbnail = None
-    if row.thumbnail:
-        thumbnail = f"{base}/thumbnail?token={links.make(row.id, 'thumbnail', expires)}"
-    return {
-        "id": row.id,
-        "name": row.name,
-        "content_type": row.content_type,
-        "size": row.size,
-        "url": url,
-        "thumbnail_url": thumbnail,
-        "width": row.width,
-        "height": row.height,
-    }
+    return shapes.attachment_shape(row, signed_links(services).url)
 
 
 async def _read_file(request: Request, limit: int) -> tuple[bytes, str | None, str | None]:

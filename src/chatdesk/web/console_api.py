@@ -32,6 +32,7 @@ from chatdesk.shape_types import (
     TeamMember,
 )
 from chatdesk.web.answers import SSE, answers
+from chatdesk.web.attachments_api import signed_links
 from chatdesk.web.deps import (
     OPERATOR_LIMITS,
     CurrentOperator,
@@ -164,9 +165,18 @@ async def get_messages(
     before: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> MessageList:
+    links = signed_links(services)
+
     def read(conn: Any) -> list[Message]:
         access_conversation(conn, actor, conversation_id)
-        return history(conn, conversation_id, before=before, limit=limit, include_private=True)
+        return history(
+            conn,
+            conversation_id,
+            before=before,
+            limit=limit,
+            include_private=True,
+            links=links,
+        )
 
     return {"messages": await services.db.read(read)}
 
@@ -188,6 +198,8 @@ async def post_message(
         body.client_msg_id,
         private=body.private,
         email_away=services.settings.email_away,
+        attachment_ids=body.attachment_ids,
+        links=signed_links(services) if body.attachment_ids else None,
     )
     if not created:
         return JSONResponse(message, status_code=200)

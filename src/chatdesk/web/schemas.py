@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -123,6 +124,11 @@ Email = Annotated[str, Field(max_length=320), AfterValidator(_no_nul), AfterVali
 Body = Annotated[
     str, Field(min_length=1, max_length=10000), AfterValidator(_no_nul), AfterValidator(_not_blank)
 ]
+# A message's text: may be empty when it carries attachments (``_MessageIn``).
+MessageText = Annotated[str, Field(max_length=10000), AfterValidator(_no_nul)]
+AttachmentIds = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=32)]], Field(max_length=10)
+]
 ClientMsgId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Origin = Annotated[str, Field(max_length=300), AfterValidator(_origin)]
 Label = Annotated[str, Field(max_length=50), AfterValidator(_label)]
@@ -177,14 +183,25 @@ class NewConversationIn(_Strict):
     client_msg_id: ClientMsgId
 
 
-class VisitorMessageIn(_Strict):
-    body: Body
+class _MessageIn(_Strict):
+    # Before ``body``: its check reads them (a message of files may have no text).
+    attachment_ids: AttachmentIds = []
+    body: MessageText
     client_msg_id: ClientMsgId
 
+    @field_validator("body")
+    @classmethod
+    def _text_or_files(cls, value: str, info: ValidationInfo) -> str:
+        if not value.strip() and not info.data.get("attachment_ids"):
+            raise ValueError("must not be empty (unless the message carries attachments)")
+        return value
 
-class OperatorMessageIn(_Strict):
-    body: Body
-    client_msg_id: ClientMsgId
+
+class VisitorMessageIn(_MessageIn):
+    pass
+
+
+class OperatorMessageIn(_MessageIn):
     private: bool = False
 
 

@@ -33,6 +33,7 @@ from chatdesk.shape_types import (
 )
 from chatdesk.shapes import own_visitor_shape, widget_config_shape
 from chatdesk.web.answers import SSE, answers
+from chatdesk.web.attachments_api import signed_links
 from chatdesk.web.deps import (
     ServicesDep,
     VisitorCall,
@@ -83,9 +84,20 @@ async def post_message(request: Request) -> JSONResponse:
     conversation_id: str = request.path_params["conversation_id"]
     body = await read_json(request, VisitorMessageIn)
     actor = call.actor
-    message, created = await call.services.db.write(
-        send_message, actor, conversation_id, body.body, body.client_msg_id
-    )
+    if body.attachment_ids:  # the usual message carries none, and no links to sign
+        message, created = await call.services.db.write(
+            send_message,
+            actor,
+            conversation_id,
+            body.body,
+            body.client_msg_id,
+            attachment_ids=body.attachment_ids,
+            links=signed_links(call.services),
+        )
+    else:
+        message, created = await call.services.db.write(
+            send_message, actor, conversation_id, body.body, body.client_msg_id
+        )
     if created:
         call.services.metrics.visitor_messages.inc()
     return JSONResponse(message, status_code=201 if created else 200)
@@ -261,10 +273,18 @@ async def get_messages(
     call: Reading, conversation_id: str, before: Before = None, limit: Limit = 50
 ) -> MessageList:
     actor = call.actor
+    links = signed_links(call.services)
 
     def read(conn: Any) -> list[Message]:
         access_conversation(conn, actor, conversation_id)
-        return history(conn, conversation_id, before=before, limit=limit, include_private=False)
+        return history(
+            conn,
+            conversation_id,
+            before=before,
+            limit=limit,
+            include_private=False,
+            links=links,
+        )
 
     return {"messages": await call.services.db.read(read)}
 
