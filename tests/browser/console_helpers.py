@@ -123,6 +123,30 @@ class Visitor:
         message: dict[str, Any] = response.json()
         return message
 
+    def upload(self, data: bytes, name: str, content_type: str) -> dict[str, Any]:
+        response = self.http.post(
+            f"/api/v1/widget/conversations/{self.conversation_id}/attachments",
+            files={"file": (name, data, content_type)},
+            headers=bearer(self.token),
+        )
+        assert response.status_code == 201, response.text
+        attachment: dict[str, Any] = response.json()
+        return attachment
+
+    def send_files(self, attachment_ids: list[str], body: str = "") -> dict[str, Any]:
+        response = self.http.post(
+            f"/api/v1/widget/conversations/{self.conversation_id}/messages",
+            json={
+                "body": body,
+                "client_msg_id": secrets.token_hex(8),
+                "attachment_ids": attachment_ids,
+            },
+            headers=bearer(self.token),
+        )
+        assert response.status_code == 201, response.text
+        message: dict[str, Any] = response.json()
+        return message
+
     def typing(self) -> None:
         response = self.http.post(
             f"/api/v1/widget/conversations/{self.conversation_id}/typing",

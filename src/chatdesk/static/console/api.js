@@ -16,6 +16,11 @@ export function setCsrfToken(token) {
   csrfToken = token || "";
 }
 
+/** The header an unsafe request made without api() carries (an upload). */
+export function csrfHeader() {
+  return { "X-CSRF-Token": csrfToken };
+}
+
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /** An API field name as words: "allowed_origins.0" -> "Allowed origins". */

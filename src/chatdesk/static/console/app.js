@@ -124,6 +124,12 @@ async function whenKnown(id, fn) {
   if (conversation) fn(conversation);
 }
 
+/** The inbox's line for a message, as the server makes it (a message of files names them). */
+function preview(message) {
+  if (message.body || !message.attachments?.length) return message.body.slice(0, 140);
+  return `📎 ${message.attachments.map((file) => file.name).join(", ")}`.slice(0, 140);
+}
+
 function onMessage(message, { local = false } = {}) {
   let conversation = state.conversations.get(message.conversation_id);
   if (!conversation) {
@@ -133,7 +139,7 @@ function onMessage(message, { local = false } = {}) {
     conversation = remember({
       ...conversation,
       last_message_at: message.created_at,
-      last_message: { preview: message.body.slice(0, 140), author_type: message.author.type },
+      last_message: { preview: preview(message), author_type: message.author.type },
       unread_count: fromVisitor ? (conversation.unread_count || 0) + (local ? 0 : 1) : 0,
     });
     inbox.upsert(conversation);

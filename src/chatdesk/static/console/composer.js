@@ -6,6 +6,7 @@ import { ApiError, api } from "./api.js";
 import { clear, h, randomId } from "./dom.js";
 import { presenceWord } from "./presence.js";
 import { state } from "./state.js";
+import { Uploads } from "./uploads.js";
 
 const TYPING_EVERY_MS = 3000;
 // {{visitor.name}}, {{ operator.name }}: a dotted name between double braces.
@@ -79,6 +80,9 @@ export class Composer {
     window.addEventListener("online", () => this.retryFailed());
     this.drafts = new Map(); // conversation id -> unsent text, kept while switching
     this.draftOwner = null;
+    this.uploads = new Uploads({});
+    this.uploads.acceptPastes(this.input);
+    this.uploads.acceptDrops(this.form.closest("section") || this.form);
     this.bind();
   }
 
@@ -126,6 +130,7 @@ export class Composer {
       this.input.value = (state.openId && this.drafts.get(state.openId)) || "";
       this.privateToggle.checked = false;
       this.renderMode();
+      this.uploads.reset();
       this.draftOwner = state.openId;
     }
     this.hideSuggestions();
@@ -319,21 +324,31 @@ export class Composer {
     }).catch(() => {});
   }
 
-  submit() {
+  async submit() {
     const id = state.openId;
     const text = this.input.value;
-    if (!id || !text.trim()) return;
-    const item = {
-      client_msg_id: randomId("op"),
-      conversation_id: id,
-      body: this.expand(text),
-      private: this.privateToggle.checked,
-      state: "sending",
-      error: "",
-    };
+    const withFiles = this.uploads.pending;
+    if (!id || (!text.trim() && !withFiles)) return;
+    const isPrivate = this.privateToggle.checked;
+    // Taken off the box at once: a second Enter while files finish sends nothing twice.
     this.input.value = "";
     this.drafts.delete(id);
     this.hideSuggestions();
+    let attachments = [];
+    if (withFiles) {
+      const taken = await this.uploads.take();
+      attachments = taken.attachments;
+      if (!text.trim() && !attachments.length) return;
+    }
+    const item = {
+      client_msg_id: randomId("op"),
+      conversation_id: id,
+      body: text.trim() ? this.expand(text) : "",
+      private: isPrivate,
+      attachments,
+      state: "sending",
+      error: "",
+    };
     this.outbox.push(item);
     this.deliver(item);
   }
@@ -350,6 +365,9 @@ export class Composer {
           body: item.body,
           client_msg_id: item.client_msg_id,
           private: item.private,
+          ...(item.attachments.length
+            ? { attachment_ids: item.attachments.map((file) => file.id) }
+            : {}),
         },
       );
       this.outbox = this.outbox.filter((other) => other !== item);
@@ -404,7 +422,12 @@ export class Composer {
         h(
           "li",
           { class: `outbox-item ${failed ? "failed" : "sending"}${item.private ? " note" : ""}` },
-          h("div", { class: "outbox-body", text: item.body }),
+          h("div", {
+            class: "outbox-body",
+            text: [item.body, ...item.attachments.map((file) => `📎 ${file.name}`)]
+              .filter(Boolean)
+              .join("\n"),
+          }),
           h(
             "div",
             { class: "outbox-status" },

@@ -1,4 +1,5 @@
 // The open conversation: transcript, status, assignee, labels, typing indicator.
+import { attachmentList } from "../shared/attachments.js";
 import { renderDays } from "../shared/days.js";
 import { loadLinks, messageText } from "../shared/message-text.js";
 import { api, query } from "./api.js";
@@ -391,7 +392,8 @@ export class ConversationView {
         message.private ? h("span", { class: "note-tag", text: "Private note" }) : null,
         timeElement(message.created_at, "msg-time", { text: formatTime }),
       ),
-      h("div", { class: "msg-body" }, messageText(message.body)),
+      message.body ? h("div", { class: "msg-body" }, messageText(message.body)) : null,
+      attachmentList(message.attachments),
     );
   }
 

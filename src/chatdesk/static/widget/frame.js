@@ -154,6 +154,35 @@ function beep() {
   }
 }
 
+// Files go into the conversation: there is none before the first message. The module
+// that uploads them is loaded with the first file.
+let uploads = null;
+
+async function addFiles(files) {
+  if (!uploads) {
+    const { makeUploads } = await import("./uploads.js");
+    uploads ||= makeUploads({
+      list: ensureChat().uploadList,
+      path: () =>
+        state.conversationId &&
+        `/api/v1/widget/conversations/${encodeURIComponent(state.conversationId)}/attachments`,
+      token: () => session.token,
+      onProblem: notice,
+      words: {
+        locale: document.documentElement.lang,
+        first: "Write your first message, then attach files.",
+        tooMany: (count) => `One message carries at most ${count} files.`,
+        offline: "The network is unreachable.",
+        pasted: "Pasted image",
+        uploading: (name) => `Uploading ${name}`,
+        ready: "Ready",
+        remove: (name) => `Remove ${name}`,
+      },
+    });
+  }
+  uploads.add(files);
+}
+
 function ensureChat() {
   if (!view) {
     view = chatView({
@@ -162,7 +191,12 @@ function ensureChat() {
         : state.config.online
           ? state.config.greeting
           : state.config.offline_message,
-      onSend: (body) => outbox.add(body),
+      async onSend(body) {
+        const files = uploads ? await uploads.take() : [];
+        if (body || files.length) outbox.add(body, files); // a second Enter finds none
+      },
+      onFiles: (files) => addFiles(files).catch(report),
+      filesPending: () => Boolean(uploads?.pending),
       onTyping: sendTyping,
       onRetry: () => outbox.retry(),
       onTranscript: state.config?.email_enabled ? emailTranscript : null,
@@ -221,6 +255,7 @@ async function deliver(item) {
   await ensureSession();
   if (!state.synced) await sync(); // never start a second conversation by mistake
   const message = { body: item.body, client_msg_id: item.client_msg_id };
+  if (item.attachments?.length) message.attachment_ids = item.attachments.map((file) => file.id);
   if (!state.conversationId) {
     const started = await api("POST", "/api/v1/widget/conversations", message);
     state.conversationId = started.conversation.id;

@@ -52,8 +52,8 @@ export function makeOutbox({ store, view, deliver, explain, onSent }) {
   window.addEventListener("online", () => pump());
 
   return {
-    add(body) {
-      const item = { client_msg_id: newId(), body };
+    add(body, attachments = []) {
+      const item = { client_msg_id: newId(), body, attachments };
       items.push(item);
       save();
       view().showPending(item);

@@ -22,6 +22,23 @@ function time(iso) {
   return iso && !Number.isNaN(date.getTime()) ? TIME.format(date) : "";
 }
 
+const PAPERCLIP =
+  "M21.44 11.05l-9.19 9.19a6 6 0 0 1-8.49-8.49l9.19-9.19a4 4 0 0 1 5.66 5.66l-9.2 9.19a2 2 0 0 1-2.83-2.83l8.49-8.48";
+
+// A message's files, drawn once their module is there (loaded for the first message
+// that has any: most chats never need it).
+function files(attachments) {
+  const node = el("div", { class: "files" });
+  import("../shared/attachments.js").then(
+    (module) =>
+      node.replaceChildren(
+        module.attachmentList(attachments, { locale: document.documentElement.lang, box: 200 }),
+      ),
+    () => {},
+  );
+  return node;
+}
+
 // A message's text; one that may hold an address is drawn again once links can be.
 function bubbleText(body) {
   const node = el("div", { class: "bubble" }, messageText(body));
@@ -180,7 +197,16 @@ function transcriptBar(onTranscript, hasEmail) {
   return el("div", { class: "transcript" }, button, ask, status);
 }
 
-export function chatView({ greeting, onSend, onTyping, onRetry, onTranscript, hasEmail }) {
+export function chatView({
+  greeting,
+  onSend,
+  onTyping,
+  onRetry,
+  onTranscript,
+  hasEmail,
+  onFiles,
+  filesPending,
+}) {
   const list = el("div", {
     class: "messages",
     id: "messages",
@@ -202,7 +228,19 @@ export function chatView({ greeting, onSend, onTyping, onRetry, onTranscript, ha
   });
   const send = el("button", { type: "submit", class: "send", "aria-label": "Send" });
   send.append(svg("M3 20.5 21 12 3 3.5v6.6l12.6 1.9L3 13.9z"));
-  const composer = el("form", { class: "composer" }, input, send);
+  // Files: the paperclip, a drop on the chat, a pasted screenshot (frame.js uploads them).
+  const picker = el("input", { type: "file", multiple: true, hidden: true, tabindex: "-1" });
+  const attach = el("button", { type: "button", class: "attach", "aria-label": "Attach a file" });
+  attach.title = attach.getAttribute("aria-label");
+  picker.setAttribute("aria-label", attach.title);
+  attach.append(svg(PAPERCLIP));
+  attach.addEventListener("click", () => picker.click());
+  picker.addEventListener("change", () => {
+    onFiles([...picker.files]);
+    picker.value = "";
+  });
+  const uploadList = el("ul", { class: "uploads", "aria-label": "Files to send", hidden: true });
+  const composer = el("form", { class: "composer" }, attach, input, send, picker);
   const byId = new Map();
   let typingTimer = null;
   // "Today" becomes "Yesterday" at midnight while the chat stays open.
@@ -211,7 +249,7 @@ export function chatView({ greeting, onSend, onTyping, onRetry, onTranscript, ha
   composer.addEventListener("submit", (event) => {
     event.preventDefault();
     const body = input.value.trim();
-    if (!body) return;
+    if (!body && !filesPending()) return;
     input.value = "";
     resize();
     onSend(body);
@@ -221,6 +259,12 @@ export function chatView({ greeting, onSend, onTyping, onRetry, onTranscript, ha
       event.preventDefault();
       composer.requestSubmit();
     }
+  });
+  input.addEventListener("paste", (event) => {
+    const files = [...(event.clipboardData?.files || [])];
+    if (!files.length) return;
+    event.preventDefault();
+    onFiles(files); // a screenshot
   });
   input.addEventListener("input", () => {
     resize();
@@ -244,7 +288,8 @@ export function chatView({ greeting, onSend, onTyping, onRetry, onTranscript, ha
         "data-client-id": message.client_msg_id || "",
       },
       el("span", { class: "sr-only", text: `${who}: ` }),
-      bubbleText(message.body),
+      message.body || !message.attachments?.length ? bubbleText(message.body) : null,
+      message.attachments?.length ? files(message.attachments) : null,
       el("div", {
         class: "meta",
         text: mine ? time(message.created_at) : `${who} · ${time(message.created_at)}`,
@@ -253,8 +298,20 @@ export function chatView({ greeting, onSend, onTyping, onRetry, onTranscript, ha
   }
 
   const extra = onTranscript ? transcriptBar(onTranscript, hasEmail) : null;
+  const element = el(
+    "div",
+    { class: "chat-view" },
+    list,
+    typing,
+    extra,
+    uploadList,
+    composer,
+    live,
+  );
+  acceptDrops(element, onFiles);
   return {
-    element: el("div", { class: "chat-view" }, list, typing, extra, composer, live),
+    element,
+    uploadList,
     input,
     has: (id) => byId.has(id),
     // Adds a stored message once (by id), in created_at order; a pending twin is replaced.
@@ -296,6 +353,7 @@ export function chatView({ greeting, onSend, onTyping, onRetry, onTranscript, ha
         node = bubble(
           {
             body: item.body,
+            attachments: item.attachments,
             client_msg_id: item.client_msg_id,
             author: { type: "visitor" },
             created_at: null,
@@ -344,6 +402,24 @@ export function chatView({ greeting, onSend, onTyping, onRetry, onTranscript, ha
       byId.clear();
     },
   };
+}
+
+/** Files dropped anywhere on the chat go up as if picked with the paperclip. */
+function acceptDrops(zone, onFiles) {
+  zone.addEventListener("dragover", (event) => {
+    if (!event.dataTransfer?.types.includes("Files")) return;
+    event.preventDefault();
+    zone.classList.add("dropping");
+  });
+  zone.addEventListener("dragleave", (event) => {
+    if (!zone.contains(event.relatedTarget)) zone.classList.remove("dropping");
+  });
+  zone.addEventListener("drop", (event) => {
+    zone.classList.remove("dropping");
+    if (!event.dataTransfer?.files.length) return;
+    event.preventDefault();
+    onFiles([...event.dataTransfer.files]);
+  });
 }
 
 function daySeparator(label, key) {

@@ -1,0 +1,153 @@
+"""Files in the widget (Chromium): the visitor attaches by the paperclip, by a drop and
+by pasting a screenshot; the team's file shows up live; another visitor's link is
+refused."""
+
+from __future__ import annotations
+
+import base64
+import io
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, BrowserContext, FrameLocator, Page, expect
+
+from chatdesk.settings import Settings
+from tests.browser.widget_helpers import OperatorApi, make_operator, make_site
+from tests.conftest import LiveServer
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def png(colour: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (320, 200), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def operator(settings: Settings, live_server: LiveServer) -> Iterator[OperatorApi]:
+    api = OperatorApi(live_server, make_operator(settings))
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def visitor(browser: Browser) -> Iterator[BrowserContext]:
+    context = browser.new_context()
+    context.set_default_timeout(10_000)
+    yield context
+    context.close()
+
+
+def open_widget(page: Page) -> FrameLocator:
+    page.get_by_role("button", name="Open chat").click()
+    return page.frame_locator("iframe[title=Chat]")
+
+
+def _hand_over(frame: FrameLocator, how: str, name: str, data: bytes, mime: str) -> None:
+    """A drop on the chat or a paste in the message box, as Chromium fires them, with a
+    real ``File`` in their DataTransfer."""
+    frame.locator("body").evaluate(
+        """(body, [how, name, data, mime]) => {
+            const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name, { type: mime }));
+            if (how === "paste") {
+                body.querySelector("#composer-input").dispatchEvent(new ClipboardEvent("paste", {
+                    clipboardData: transfer, bubbles: true, cancelable: true }));
+                return;
+            }
+            const zone = body.querySelector(".chat-view");
+            for (const type of ["dragenter", "dragover", "drop"]) {
+                zone.dispatchEvent(new DragEvent(type, {
+                    dataTransfer: transfer, bubbles: true, cancelable: true }));
+            }
+        }""",
+        [how, name, base64.b64encode(data).decode(), mime],
+    )
+
+
+def _loaded(frame: FrameLocator, alt: str) -> Any:
+    image = frame.get_by_role("img", name=alt)
+    expect(image).to_be_visible()
+    expect(image).to_have_js_property("complete", True)
+    assert image.evaluate("(img) => img.naturalWidth") > 0
+    return image
+
+
+def test_a_visitor_sends_files_three_ways_and_sees_the_teams(
+    settings: Settings, live_server: LiveServer, visitor: BrowserContext, operator: OperatorApi
+) -> None:
+    make_site(settings, "Demo shop", [live_server.url], prechat_name="off", prechat_email="off")
+    page = visitor.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(live_server.url + "/demo")
+    frame = open_widget(page)
+    box = frame.get_by_role("textbox", name="Message")
+    box.fill("My parcel is damaged")
+    box.press("Enter")
+    expect(frame.locator(".confirmed .msg.me")).to_have_count(1)
+    (conversation,) = operator.conversations()
+
+    # The paperclip.
+    with page.expect_file_chooser() as chooser:
+        frame.get_by_role("button", name="Attach a file").click()
+    chooser.value.set_files(
+        files=[{"name": "parcel.png", "mimeType": "image/png", "buffer": png((200, 120, 40))}]
+    )
+    files = frame.get_by_role("list", name="Files to send")
+    expect(files).to_contain_text("parcel.png")
+    expect(files).to_contain_text("Ready")
+    box.fill("Here is a photo")
+    box.press("Enter")
+    expect(files).to_be_hidden()
+    _loaded(frame, "parcel.png")
+
+    # A drop and a pasted screenshot, sent together without text.
+    _hand_over(frame, "drop", "receipt.pdf", PDF, "application/pdf")
+    _hand_over(frame, "paste", "screenshot.png", png((40, 40, 200)), "image/png")
+    expect(files.get_by_text("Ready")).to_have_count(2)
+    frame.get_by_role("button", name="Send").click()
+    expect(frame.get_by_role("link", name="Download receipt.pdf")).to_be_visible()
+    _loaded(frame, "screenshot.png")
+
+    stored = [m for m in operator.messages(conversation["id"]) if m["attachments"]]
+    assert [[a["name"] for a in m["attachments"]] for m in stored] == [
+        ["parcel.png"],
+        ["receipt.pdf", "screenshot.png"],
+    ]
+    assert [m["body"] for m in stored] == ["Here is a photo", ""]
+
+    # The team's file shows up live.
+    upload = operator.http.post(
+        f"/api/v1/conversations/{conversation['id']}/attachments",
+        files={"file": ("label.png", png((20, 160, 20)), "image/png")},
+        headers={"X-CSRF-Token": operator.csrf},
+    )
+    assert upload.status_code == 201, upload.text
+    reply = operator.http.post(
+        f"/api/v1/conversations/{conversation['id']}/messages",
+        json={
+            "body": "Print this label",
+            "client_msg_id": secrets.token_hex(8),
+            "attachment_ids": [upload.json()["id"]],
+        },
+        headers={"X-CSRF-Token": operator.csrf},
+    )
+    assert reply.status_code == 201, reply.text
+    _loaded(frame, "label.png")
+    assert problems == []
+
+    # Another visitor holds no key to these files: a link is its token, and a token is
+    # good for its own file only.
+    own = reply.json()["attachments"][0]
+    token = own["url"].split("token=")[1]
+    other_file = stored[0]["attachments"][0]["id"]
+    with httpx.Client(base_url=live_server.url) as stranger:
+        assert stranger.get(f"/files/{other_file}?token={token}").status_code == 403
+        assert stranger.get(own["url"]).status_code == 200
