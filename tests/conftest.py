@@ -29,6 +29,7 @@ from chatdesk.db.tables import metadata
 from chatdesk.settings import Settings
 from tests.jobs.receiver import Receiver
 from tests.schema_conformance import conformance_for
+from tests.storage.s3_server import s3_credentials, s3_server  # noqa: F401 (fixtures)
 
 # Fails the run if any captured log line carries a token, cookie or password.
 pytest_plugins = ["tests.log_guard"]

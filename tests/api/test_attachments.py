@@ -1,25 +1,52 @@
 """Attachments over HTTP: uploads by visitors and operators, what is refused, what is
-stored of an image, and the signed links that serve the files."""
+stored of an image, and the signed links that serve the files. Every test runs twice:
+on a local directory, and on S3-compatible storage (a real server on loopback)."""
 
 from __future__ import annotations
 
 import io
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from chatdesk.security.signing import FileLinks
+from chatdesk.settings import Settings
 from tests.api.expect import assert_error
 from tests.api.world import ApiWorld, api_world
 from tests.factories import bearer, start_conversation, visitor_token
 
 GPS = 0x8825
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+@pytest.fixture(params=["local", "s3"])
+def settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """The suite's settings, with the files in a directory or in a bucket of their own."""
+    if request.param == "local":
+        return settings
+    url: str = request.getfixturevalue("s3_server")
+    request.getfixturevalue("s3_credentials")
+    bucket = f"chatdesk-test-{os.urandom(4).hex()}"
+    boto3.client("s3", endpoint_url=url).create_bucket(Bucket=bucket)
+    return settings.model_copy(update={"s3_bucket": bucket, "s3_endpoint_url": url})
+
+
+def stored_files(settings: Settings) -> list[str]:
+    """Every file the store holds, wherever it is."""
+    if settings.s3_bucket:
+        listed = boto3.client("s3", endpoint_url=settings.s3_endpoint_url).list_objects_v2(
+            Bucket=settings.s3_bucket
+        )
+        return [item["Key"] for item in listed.get("Contents", [])]
+    files = Path(str(settings.files_dir))
+    return [str(p) for p in files.rglob("*") if p.is_file()] if files.exists() else []
 
 
 @pytest.fixture
@@ -173,8 +200,7 @@ def test_what_is_refused_is_refused_with_422_and_nothing_is_stored(
     response = upload(client, widget_path(world), world.visitor, data, name, content_type)
     error = assert_error(response, 422, "validation_error")
     assert why in error["message"], error
-    files = Path(settings.files_dir)
-    assert not files.exists() or not any(p.is_file() for p in files.rglob("*"))
+    assert stored_files(settings) == []
 
 
 def test_an_svg_declared_as_text_is_kept_as_text_and_never_served_inline(
@@ -261,8 +287,7 @@ def test_nobody_uploads_into_a_conversation_they_cannot_see(
         "text/plain",
     )
     assert response.status_code == 401  # a visitor token is no operator credential
-    files = Path(settings.files_dir)
-    assert not files.exists() or not any(p.is_file() for p in files.rglob("*"))
+    assert stored_files(settings) == []
 
 
 def test_a_link_works_only_as_signed_for_its_file_and_until_it_expires(

@@ -1,5 +1,6 @@
 """Messages that carry attachments (``attachment_ids``): who may send which file, what
-the message, its event and the history show, and that nothing is half written."""
+the message, its event and the history show, and that nothing is half written. On both
+file stores, as tests/api/test_attachments.py."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import func, select, update
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import attachments, messages
 from tests.api.expect import assert_error
-from tests.api.test_attachments import PDF, photo, upload
+from tests.api.test_attachments import PDF, photo, settings, upload  # noqa: F401 (settings)
 from tests.api.world import ApiWorld, api_world
 from tests.factories import services_db, start_conversation, visitor_token
 

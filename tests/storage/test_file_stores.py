@@ -5,15 +5,12 @@ object storage served by a real S3-compatible server the test starts on loopback
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 import pytest
 
 from chatdesk.storage.base import FileStore, InvalidKey, StoredFileMissing
@@ -21,44 +18,7 @@ from chatdesk.storage.local import LocalStore
 from chatdesk.storage.s3 import S3Store
 from tests.conftest import free_port
 from tests.event_loops import run_coroutine
-
-BUCKET = "chatdesk-files"
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "test-key",
-    "AWS_SECRET_ACCESS_KEY": "test-secret",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-
-
-@pytest.fixture(scope="module")
-def s3_server() -> Iterator[str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(url, timeout=1)
-                break
-            except httpx.TransportError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the S3-compatible server did not start") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(10)
-
-
-@pytest.fixture
-def s3_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
+from tests.storage.s3_server import BUCKET
 
 
 @pytest.fixture
