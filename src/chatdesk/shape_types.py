@@ -124,6 +124,18 @@ class Attachment(TypedDict):
     height: int | None
 
 
+class SentAttachment(Attachment):
+    """A file as a visitor's files list it: with the message that carried it."""
+
+    conversation_id: str
+    message_id: str
+    created_at: str
+
+
+class VisitorFiles(TypedDict):
+    attachments: list[SentAttachment]
+
+
 class Message(TypedDict):
     id: str
     conversation_id: str

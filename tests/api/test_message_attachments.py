@@ -15,8 +15,8 @@ from chatdesk.db.batch import Unit
 from chatdesk.db.tables import attachments, messages
 from tests.api.expect import assert_error
 from tests.api.test_attachments import PDF, photo, settings, upload  # noqa: F401 (settings)
-from tests.api.world import ApiWorld, api_world
-from tests.factories import services_db, start_conversation, visitor_token
+from tests.api.world import ApiWorld, api_world, new_site, quick_operator
+from tests.factories import login, services_db, start_conversation, visitor_token
 
 
 @pytest.fixture
@@ -232,3 +232,41 @@ def test_only_ones_own_unsent_recent_files_of_this_conversation_go_with_a_messag
     assert message_count(client) == before
     # Nothing was half done: the good file is still free to send.
     assert visitor_says(client, world, [mine["id"]], cmid="good").status_code == 201
+
+
+def test_a_visitors_files_are_listed_for_the_team_of_their_site_only(
+    client: TestClient, world: ApiWorld
+) -> None:
+    file = visitor_upload(client, world)
+    unsent = visitor_upload(client, world)
+    visitor_says(client, world, [file["id"]])
+    team_file = operator_upload(client, world)
+    client.post(
+        f"/api/v1/conversations/{_cid(world)}/messages",
+        json={"body": "label", "client_msg_id": "op-9", "attachment_ids": [team_file["id"]]},
+        headers=world.op,
+    )
+    visitor_id = world.conversation["visitor_id"]
+    listed = client.get(f"/api/v1/visitors/{visitor_id}/attachments", headers=world.op)
+    assert listed.status_code == 200, listed.text
+    files = listed.json()["attachments"]
+    assert [f["id"] for f in files] == [team_file["id"], file["id"]]  # newest first, sent only
+    assert unsent["id"] not in {f["id"] for f in files}
+    assert files[1]["conversation_id"] == _cid(world) and files[1]["message_id"]
+    assert client.get(files[1]["url"]).status_code == 200
+    limited = client.get(f"/api/v1/visitors/{visitor_id}/attachments?limit=1", headers=world.op)
+    assert [f["id"] for f in limited.json()["attachments"]] == [team_file["id"]]
+    # A visitor, and an agent of other sites, get nothing.
+    assert (
+        client.get(f"/api/v1/visitors/{visitor_id}/attachments", headers=world.visitor).status_code
+        == 401
+    )
+    assert_error(
+        client.get(f"/api/v1/visitors/{visitor_id}/attachments?limit=0", headers=world.op),
+        422,
+        "validation_error",
+    )
+    elsewhere = new_site(client, world.op, name="Other shop")
+    agent = quick_operator(client, "agent", name="Other Agent", site_ids=[elsewhere["id"]])
+    login(client, agent)  # a session cookie
+    assert_error(client.get(f"/api/v1/visitors/{visitor_id}/attachments"), 404, "not_found")

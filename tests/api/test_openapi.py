@@ -151,9 +151,16 @@ def _operator_calls(client: TestClient, op: dict[str, str], conversation_id: str
     ok(client.patch(one, json={"status": "pending", "labels": ["vip"]}, headers=op))
     ok(client.post(f"{one}/read", headers=op))
     note = {"file": ("note.txt", b"words", "text/plain")}
-    ok(client.post(f"{one}/attachments", files=note, headers=op), 201)
-    reply = {"body": "Hello!", "client_msg_id": secrets.token_hex(6), "private": True}
+    file = ok(client.post(f"{one}/attachments", files=note, headers=op), 201)
+    reply = {
+        "body": "Hello!",
+        "client_msg_id": secrets.token_hex(6),
+        "private": True,
+        "attachment_ids": [file["id"]],
+    }
     note = ok(client.post(f"{one}/messages", json=reply, headers=op), 201)
+    visitor_id = ok(client.get(one, headers=op))["visitor_id"]
+    ok(client.get(f"/api/v1/visitors/{visitor_id}/attachments", headers=op))
     ok(client.post(f"{one}/read", json={"message_id": note["id"]}, headers=op), 204)
     ok(client.post(f"{one}/messages", json=reply, headers=op))  # a repeat
     ok(client.get(f"{one}/messages", headers=op))

@@ -91,6 +91,9 @@ def test_files_both_ways_live(
         assert image.get_attribute("src", timeout=0).startswith(
             f"/files/{photo['id']}/thumbnail?token="
         )
+        # The visitor panel lists the visitor's files too.
+        panel_files = page.locator("#visitor-files")
+        expect(panel_files.get_by_role("img", name="broken-box.png")).to_be_visible()
         row = page.locator("#conversation-list li.row").filter(has_text="Pia Photo")
         expect(row).to_contain_text("📎 broken-box.png")
 

@@ -461,6 +461,10 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("DELETE", "/api/v1/blocks/{block_id}"): _fresh_block,
     ("DELETE", "/api/v1/sites/{site_id}"): _fresh_site,
     ("POST", "/api/v1/operators/{operator_id}/password"): _fresh_reset,
+    ("GET", "/api/v1/visitors/{visitor_id}/attachments"): lambda a, _w: (
+        f"/api/v1/visitors/{a.conv_a['visitor_id']}/attachments",
+        None,
+    ),
 }
 
 # Routes that only visitors (bearer cdv_) or nobody in particular call: never cookie-authenticated.

@@ -58,6 +58,8 @@ BOT_EXPECTED: dict[tuple[str, str], int] = {
     ("DELETE", "/api/v1/blocks/{block_id}"): 403,
     ("DELETE", "/api/v1/sites/{site_id}"): 403,
     ("POST", "/api/v1/operators/{operator_id}/password"): 403,
+    # Its site's visitors' files: it reads their messages, which carry them, anyway.
+    ("GET", "/api/v1/visitors/{visitor_id}/attachments"): 200,
 }
 
 

@@ -118,6 +118,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/blocks/{block_id}"): "401 401 401 403 404 204 204 401 401 403 204",
     ("DELETE", "/api/v1/sites/{site_id}"): _ADMIN_204,
     ("POST", "/api/v1/operators/{operator_id}/password"): _ADMIN,
+    ("GET", "/api/v1/visitors/{visitor_id}/attachments"): _SITE1,
 }
 
 _CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict"}

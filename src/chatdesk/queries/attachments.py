@@ -7,9 +7,15 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from chatdesk.db.tables import attachments
+from chatdesk.db.tables import attachments, conversations
 
-__all__ = ["attachment_by_id", "by_message", "existing_ids", "unsent_before"]
+__all__ = [
+    "attachment_by_id",
+    "by_message",
+    "existing_ids",
+    "sent_in_conversations_of",
+    "unsent_before",
+]
 
 
 def attachment_by_id(conn: Connection, attachment_id: str) -> Any:
@@ -29,6 +35,19 @@ def by_message(conn: Connection, message_ids: list[str]) -> dict[str, list[Any]]
         for row in rows:
             found.setdefault(row.message_id, []).append(row)
     return found
+
+
+def sent_in_conversations_of(conn: Connection, visitor_id: str, limit: int) -> list[Any]:
+    """The newest ``limit`` files sent in ``visitor_id``'s conversations, newest first."""
+    return list(
+        conn.execute(
+            select(attachments)
+            .join(conversations, conversations.c.id == attachments.c.conversation_id)
+            .where(conversations.c.visitor_id == visitor_id, attachments.c.message_id.is_not(None))
+            .order_by(attachments.c.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def unsent_before(conn: Connection, before: datetime, limit: int = 1000) -> list[Any]:

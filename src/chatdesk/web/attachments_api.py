@@ -27,9 +27,10 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from chatdesk import shapes
-from chatdesk.access import access_conversation
+from chatdesk.access import access_conversation, access_visitor
 from chatdesk.actions.attachments import record_attachment, storage_keys
 from chatdesk.actions.blocks import check_not_blocked
+from chatdesk.clock import iso
 from chatdesk.errors import (
     BadRequest,
     Forbidden,
@@ -39,12 +40,12 @@ from chatdesk.errors import (
     ValidationFailed,
 )
 from chatdesk.ids import new_id
-from chatdesk.queries.attachments import attachment_by_id
+from chatdesk.queries.attachments import attachment_by_id, sent_in_conversations_of
 from chatdesk.runtime import Services
 from chatdesk.security.principals import OperatorActor, VisitorActor
 from chatdesk.security.signing import SignedLinks
 from chatdesk.settings import KNOWN_ATTACHMENT_TYPES
-from chatdesk.shape_types import Attachment
+from chatdesk.shape_types import Attachment, SentAttachment, VisitorFiles
 from chatdesk.storage.base import StoredFileMissing
 from chatdesk.storage.inspect import IMAGE_TYPES, Refused, clean_name, inspect
 from chatdesk.web.answers import answers
@@ -256,6 +257,35 @@ async def post_operator_attachment(
     conversation_id: ConversationId,
 ) -> Attachment:
     return await _upload(services, request, actor, conversation_id)
+
+
+@router.get(
+    "/api/v1/visitors/{visitor_id}/attachments",
+    tags=["operator"],
+    summary="The files sent in a visitor's conversations, newest first",
+    **answers(VisitorFiles, 401, 404, 422),
+)
+async def get_visitor_attachments(
+    services: ServicesDep,
+    actor: CurrentOperator,
+    visitor_id: Annotated[str, Path(max_length=64)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 24,
+) -> VisitorFiles:
+    links = signed_links(services)
+
+    def read(conn: Any) -> list[SentAttachment]:
+        access_visitor(conn, actor, visitor_id)
+        return [
+            {
+                **shapes.attachment_shape(row, links.url),
+                "conversation_id": row.conversation_id,
+                "message_id": row.message_id,
+                "created_at": iso(row.created_at),
+            }
+            for row in sent_in_conversations_of(conn, visitor_id, limit)
+        ]
+
+    return {"attachments": await services.db.read(read)}
 
 
 Token = Annotated[str, Query(min_length=1, max_length=64)]

@@ -145,6 +145,7 @@ function onMessage(message, { local = false } = {}) {
     inbox.upsert(conversation);
   }
   view.receive(message);
+  if (message.attachments?.length && message.conversation_id === state.openId) panel.refreshFiles();
   if (message.author.type === "operator" && message.author.id === state.me.id)
     composer.acknowledge(message);
   if (message.author.type === "visitor" && !local) {

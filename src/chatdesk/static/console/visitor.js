@@ -1,4 +1,5 @@
 // The visitor panel: who they are, where they are, what time it is for them, their history.
+import { attachmentList } from "../shared/attachments.js";
 import { plainText } from "../shared/message-text.js";
 import { api, query } from "./api.js";
 import { BlockBox } from "./blocking.js";
@@ -60,6 +61,7 @@ export class VisitorPanel {
     this.panel = document.getElementById("visitor-panel");
     this.facts = document.getElementById("visitor-facts");
     this.past = document.getElementById("visitor-past");
+    this.files = document.getElementById("visitor-files");
     this.toggle = document.getElementById("details-toggle");
     this.closeButton = document.getElementById("details-close");
     this.visitor = null;
@@ -87,9 +89,11 @@ export class VisitorPanel {
     this.visitor = conversation.visitor || null;
     this.renderFacts();
     clear(this.past);
+    clear(this.files);
     this.blocking.show(this.visitor);
     if (!this.visitor) return;
     const visitorId = this.visitor.id;
+    this.showFiles(visitorId);
     try {
       const found = await api(
         "GET",
@@ -130,6 +134,29 @@ export class VisitorPanel {
       this.past.appendChild(
         h("li", { class: "muted", text: "Could not load past conversations." }),
       );
+    }
+  }
+
+  /** A message with files arrived in the open conversation: list them too. */
+  refreshFiles() {
+    if (this.visitor) this.showFiles(this.visitor.id);
+  }
+
+  /** The files of every conversation of the visitor, newest first: images as thumbnails. */
+  async showFiles(visitorId) {
+    try {
+      const { attachments } = await api(
+        "GET",
+        `/api/v1/visitors/${encodeURIComponent(visitorId)}/attachments`,
+      );
+      if (this.visitor?.id !== visitorId) return;
+      clear(this.files);
+      this.files.appendChild(
+        attachmentList(attachments, { box: 88 }) ||
+          h("p", { class: "muted", text: "No files shared yet." }),
+      );
+    } catch {
+      this.files.appendChild(h("p", { class: "muted", text: "Could not load the files." }));
     }
   }
 
