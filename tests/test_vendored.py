@@ -12,7 +12,11 @@ from chatdesk.web.assets import STATIC_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 # package -> {file in node_modules/<package>: file in static/vendor/<package>}
-VENDORED = {"linkifyjs": {"dist/linkify.mjs": "linkify.mjs", "LICENSE": "LICENSE"}}
+VENDORED = {
+    "linkifyjs": {"dist/linkify.mjs": "linkify.mjs", "LICENSE": "LICENSE"},
+    # The package ships no licence file; the copy's LICENSE is the upstream repository's.
+    "qrcode-generator": {"dist/qrcode.mjs": "qrcode.mjs"},
+}
 
 
 @pytest.mark.parametrize("package", sorted(VENDORED))

@@ -1,4 +1,5 @@
-"""The ``chatdesk`` command: serve, migrate, create-operator, create-site, demo, export, purge."""
+"""The ``chatdesk`` command: serve, migrate, create-operator, create-site, demo, export, purge,
+totp-reset."""
 
 from __future__ import annotations
 
@@ -356,6 +357,23 @@ def purge(
             unsent, orphans = pool.submit(lambda: asyncio.run(sweep())).result()
     _say(f"Removed {removed} events and {jobs} sent or failed jobs older than {keep} days.")
     _say(f"Removed {unsent} attachments never sent and {orphans} files of deleted conversations.")
+
+
+@app.command("totp-reset")
+def totp_reset(email: Annotated[str, typer.Option(help="Sign-in email of the operator")]) -> None:
+    """Turn off an operator's two-factor sign-in (lost phone and recovery codes); they
+    sign in with their password alone and may set it up again. Audit-logged."""
+    from chatdesk.actions.totp import reset_totp
+
+    with _database(_settings()) as db:
+        was_on = db.write_sync(reset_totp, email)
+    if was_on is None:
+        raise _fail(f"no operator has the email {email}")
+    if not was_on:
+        _say(f"{email} had no two-factor authentication on; nothing changed.")
+        return
+    _say(f"Two-factor authentication is off for {email}: they sign in with their password")
+    _say("alone now, and can set it up again under Account.")
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
+    "TotpRequired",
     "Unauthorized",
     "Unavailable",
     "ValidationFailed",
@@ -45,6 +46,13 @@ class ValidationFailed(ChatdeskError):
 
 class Unauthorized(ChatdeskError):
     code, status, default_message = "unauthorized", 401, "Authentication is required."
+
+
+class TotpRequired(Unauthorized):
+    """The password was right, but the operator has two-factor sign-in on and sent no
+    authentication code or a wrong one: the same answer for both (ADR 0022)."""
+
+    code, default_message = "totp_required", "Enter the authentication code from your app."
 
 
 class Forbidden(ChatdeskError):

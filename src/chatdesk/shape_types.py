@@ -58,6 +58,7 @@ __all__ = [
     "Presence",
     "Readiness",
     "ReadinessCheck",
+    "RecoveryCodes",
     "Role",
     "SignedIn",
     "Site",
@@ -67,6 +68,7 @@ __all__ = [
     "TemporaryPassword",
     "TimelineKind",
     "TokenRole",
+    "TotpSetup",
     "Visitor",
     "VisitorConversation",
     "VisitorProfile",
@@ -327,10 +329,25 @@ class Operator(TypedDict):
     must_change_password: bool
     site_ids: NotRequired[list[str]]
     notifications: NotRequired[Notifications]
+    # Whether two-factor sign-in is on (the operator's own profile only).
+    totp_enabled: NotRequired[bool]
 
 
 class OperatorList(TypedDict):
     operators: list[Operator]
+
+
+class TotpSetup(TypedDict):
+    """A new TOTP secret, shown this once, and the URI authenticator apps read."""
+
+    secret: str
+    otpauth_uri: str
+
+
+class RecoveryCodes(TypedDict):
+    """Single-use codes that sign in instead of an authentication code; shown once."""
+
+    recovery_codes: list[str]
 
 
 class SignedIn(TypedDict):

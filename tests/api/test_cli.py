@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect, update
@@ -21,6 +22,7 @@ from chatdesk.storage.local import LocalStore
 from tests.api.expect import assert_error
 from tests.api.world import api_world
 from tests.event_loops import run_coroutine
+from tests.factories import add_operator, csrf, login, services_db
 
 runner = CliRunner()
 
@@ -352,3 +354,31 @@ def test_purge_removes_attachments_never_sent_and_files_of_deleted_conversations
     assert f"{site}/gone/{new_id_}" in left and not any(old_id in key for key in left)
     again = runner.invoke(app, ["purge"])
     assert "Removed 0 attachments never sent and 0 files" in again.output
+
+
+def test_totp_reset_turns_two_factor_sign_in_off(cli_env: str, client: TestClient) -> None:
+    owner = login(client, add_operator(services_db(client), "owner", email="lost@example.com"))
+    made = client.post("/api/v1/auth/totp/setup", headers=csrf(owner)).json()
+    code = pyotp.TOTP(made["secret"]).now()
+    assert (
+        client.post(
+            "/api/v1/auth/totp/enable", json={"code": code}, headers=csrf(owner)
+        ).status_code
+        == 200
+    )
+    client.cookies.clear()
+    signing_in = {"email": owner.email, "password": owner.password}
+    assert_error(client.post("/api/v1/auth/login", json=signing_in), 401, "totp_required")
+
+    result = runner.invoke(app, ["totp-reset", "--email", "LOST@example.com"])
+    assert result.exit_code == 0, result.output
+    assert "off for LOST@example.com" in result.output
+    assert client.post("/api/v1/auth/login", json=signing_in).status_code == 200
+    entries = client.get("/api/v1/audit-log").json()["entries"]
+    (reset,) = [e for e in entries if e["action"] == "auth.totp_reset"]
+    assert reset["target_id"] == owner.id and reset["operator_id"] is None
+
+    again = runner.invoke(app, ["totp-reset", "--email", owner.email])
+    assert again.exit_code == 0 and "nothing changed" in again.output
+    unknown = runner.invoke(app, ["totp-reset", "--email", "nobody@example.com"])
+    assert unknown.exit_code == 1 and "no operator has the email" in unknown.output

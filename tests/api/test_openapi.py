@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -235,6 +236,9 @@ def test_every_operation_answers_as_declared(client: TestClient) -> None:
     _settings_calls(client, op)
     ok_me = {"notify_unanswered_minutes": 30, "notify_mentions": False}
     _ok(client.patch("/api/v1/auth/me", json=ok_me, headers=op))
+    code = pyotp.TOTP(_ok(client.post("/api/v1/auth/totp/setup", headers=op))["secret"]).now()
+    _ok(client.post("/api/v1/auth/totp/enable", json={"code": code}, headers=op))
+    _ok(client.post("/api/v1/auth/totp/disable", json={"password": PASSWORD}, headers=op), 204)
     change = {"current_password": PASSWORD, "new_password": "another-long-password"}
     _ok(client.post("/api/v1/auth/password", json=change, headers=op), 204)
     _ok(client.post("/api/v1/auth/logout", headers=op), 204)

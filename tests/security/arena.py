@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pyotp
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -318,6 +319,37 @@ def _password(arena: Arena, who: str) -> Request:
     return "/api/v1/auth/password", {"current_password": password, "new_password": password}
 
 
+def _totp_off(arena: Arena, who: str) -> Operator | None:
+    """The principal's operator with two-factor sign-in off (so setup may start again);
+    None for a principal that is no signed-in session."""
+    operator = arena.principals[who].operator
+    if operator is None or who not in SESSION_PRINCIPALS:
+        return None
+    body = {"password": operator.password}
+    assert arena.call("POST", "/api/v1/auth/totp/disable", who, json=body).status_code == 204
+    return operator
+
+
+def _totp_setup(arena: Arena, who: str) -> Request:
+    _totp_off(arena, who)
+    return "/api/v1/auth/totp/setup", None
+
+
+def _totp_enable(arena: Arena, who: str) -> Request:
+    """A code of a fresh setup of the principal's own (any code for the others)."""
+    if _totp_off(arena, who) is None:
+        return "/api/v1/auth/totp/enable", {"code": "123456"}
+    made = arena.call("POST", "/api/v1/auth/totp/setup", who)
+    assert made.status_code == 200, made.text
+    return "/api/v1/auth/totp/enable", {"code": pyotp.TOTP(made.json()["secret"]).now()}
+
+
+def _totp_disable(arena: Arena, who: str) -> Request:
+    operator = arena.principals[who].operator
+    password = operator.password if operator else "pw-not-a-real-password"
+    return "/api/v1/auth/totp/disable", {"password": password}
+
+
 def _new_operator(_arena: Arena, _who: str) -> Request:
     return "/api/v1/operators", {
         "email": f"new-{_uniq()}@example.com",
@@ -387,6 +419,9 @@ BUILDERS: dict[tuple[str, str], Builder] = {
         {"notify_unanswered_minutes": 10, "notify_mentions": True},
     ),
     ("POST", "/api/v1/auth/password"): _password,
+    ("POST", "/api/v1/auth/totp/setup"): _totp_setup,
+    ("POST", "/api/v1/auth/totp/enable"): _totp_enable,
+    ("POST", "/api/v1/auth/totp/disable"): _totp_disable,
     # operator
     ("GET", "/api/v1/conversations"): lambda a, _w: ("/api/v1/conversations", None),
     ("GET", "/api/v1/conversations/{conversation_id}"): _conv(),

@@ -75,6 +75,10 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/auth/me"): _ANY_OP,
     ("PATCH", "/api/v1/auth/me"): _ANY_OP,
     ("POST", "/api/v1/auth/password"): "401 401 401 204 204 204 204 401 401 403 403",
+    # Two-factor sign-in is the person's own: sessions only, never an API token.
+    ("POST", "/api/v1/auth/totp/setup"): "401 401 401 200 200 200 200 401 401 403 403",
+    ("POST", "/api/v1/auth/totp/enable"): "401 401 401 200 200 200 200 401 401 403 403",
+    ("POST", "/api/v1/auth/totp/disable"): "401 401 401 204 204 204 204 401 401 403 403",
     ("GET", "/api/v1/conversations"): _ANY_OP,
     ("GET", "/api/v1/conversations/{conversation_id}"): _SITE1,
     ("PATCH", "/api/v1/conversations/{conversation_id}"): _SITE1,

@@ -46,8 +46,13 @@ def create_session(
     return session_id, token, csrf_token
 
 
-def record_failed_login(unit: Unit, email: str, ip: str | None) -> None:
-    record(unit, "auth.login_failed", operator_id=None, ip=ip, details={"email": email[:320]})
+def record_failed_login(
+    unit: Unit, email: str, ip: str | None, *, reason: str | None = None
+) -> None:
+    """A refused sign-in; ``reason`` "totp" when the password was right but the
+    authentication code was not."""
+    details = {"email": email[:320], **({"reason": reason} if reason else {})}
+    record(unit, "auth.login_failed", operator_id=None, ip=ip, details=details)
 
 
 def revoke_session(unit: Unit, session_id: str, operator_id: str, ip: str | None) -> None:

@@ -34,7 +34,9 @@ __all__ = [
     "messages",
     "meta",
     "metadata",
+    "operator_recovery_codes",
     "operator_sessions",
+    "operator_totp",
     "operators",
     "outbox",
     "site_operators",
@@ -157,6 +159,34 @@ api_tokens = Table(
     Column("revoked_at", TS, nullable=True),
     # A bot token's one site (null for other roles).
     Column("site_id", ID, ForeignKey("sites.id", ondelete="CASCADE"), nullable=True),
+)
+
+# Two-factor sign-in (ADR 0022). ``secret`` is the active TOTP secret and ``pending_secret``
+# one set up but not yet confirmed with a code; both sealed with a key derived from
+# CHATDESK_SECRET_KEY (security/totp.py), never stored or shown in clear after setup.
+# ``last_step`` is the time step of the last code accepted: a code of that step or an
+# earlier one is refused (replay).
+operator_totp = Table(
+    "operator_totp",
+    metadata,
+    Column("operator_id", ID, ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True),
+    Column("secret", String(200), nullable=True),
+    Column("pending_secret", String(200), nullable=True),
+    Column("enabled_at", TS, nullable=True),
+    Column("last_step", Integer, nullable=True),
+    Column("updated_at", TS, nullable=False),
+)
+
+# Single-use recovery codes of two-factor sign-in, stored as SHA-256 only.
+operator_recovery_codes = Table(
+    "operator_recovery_codes",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("operator_id", ID, ForeignKey("operators.id", ondelete="CASCADE"), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("used_at", TS, nullable=True),
+    Index(None, "operator_id"),
 )
 
 visitors = Table(

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, Select, exists, or_, select
 
 from chatdesk.db.tables import operator_sessions, operators, site_operators
+from chatdesk.queries.totp import totp_state
 from chatdesk.shape_types import Operator, TeamMember
 from chatdesk.shapes import operator_shape, team_member_shape
 
@@ -35,13 +36,15 @@ def operator_site_ids(conn: Connection, operator_id: str) -> list[str]:
 
 
 def operator_profile(conn: Connection, operator_id: str) -> Operator:
-    """One operator with their sites and email notification choices (their own profile)."""
+    """One operator with their sites, email notification choices and whether two-factor
+    sign-in is on (their own profile)."""
     row = conn.execute(select(operators).where(operators.c.id == operator_id)).one()
     shape = operator_shape(row, operator_site_ids(conn, operator_id))
     shape["notifications"] = {
         "unanswered_minutes": row.notify_unanswered_minutes,
         "mentions": bool(row.notify_mentions),
     }
+    shape["totp_enabled"] = totp_state(conn, operator_id).enabled
     return shape
 
 

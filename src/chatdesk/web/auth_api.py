@@ -10,13 +10,14 @@ from fastapi import APIRouter, Request, Response
 from chatdesk.access import require_person, require_session
 from chatdesk.actions.auth import create_session, record_failed_login, revoke_session
 from chatdesk.actions.operators import change_own_password, update_own_profile
-from chatdesk.errors import Forbidden, Unauthorized
+from chatdesk.errors import Forbidden, TotpRequired, Unauthorized
 from chatdesk.queries.operators import (
     operator_by_email,
     operator_profile,
     password_hash_of,
     signed_in_from,
 )
+from chatdesk.queries.totp import totp_state
 from chatdesk.runtime import Services
 from chatdesk.security.passwords import DUMMY_HASH, hash_password, verify_password
 from chatdesk.security.sign_in_limits import KNOWN_ADDRESS_DAYS, begin_sign_in
@@ -32,6 +33,7 @@ from chatdesk.web.deps import (
 )
 from chatdesk.web.routing_sweep import sweep_for
 from chatdesk.web.schemas import LoginIn, MePatch, PasswordChangeIn
+from chatdesk.web.totp_api import second_factor_passes
 
 __all__ = ["router"]
 
@@ -46,7 +48,10 @@ async def _profile(services: Services, operator_id: str) -> Operator:
 
 
 @router.post(
-    "/login", summary="Sign in with email and password", **answers(SignedIn, 401, 403, 422)
+    "/login",
+    summary="Sign in with email and password (and the authentication code, with two-factor "
+    "sign-in on: 401 `totp_required` without it or with a wrong one)",
+    **answers(SignedIn, 401, 403, 422),
 )
 async def login(
     services: ServicesDep, request: Request, response: Response, body: LoginIn
@@ -67,6 +72,18 @@ async def login(
     if row is None or not ok or not row.active:
         await services.db.write(record_failed_login, email, ip)
         raise Unauthorized("Wrong email or password.")
+    state = await services.db.read(lambda conn: totp_state(conn, row.id))
+    if state.enabled:
+        # The same answer without a code and with a wrong one (ADR 0022). Asking for the
+        # code guesses nothing and gives its counts back; a wrong code counts as a
+        # wrong password does.
+        code = (body.totp_code or "").strip()
+        if not code:
+            await attempt.release()
+            raise TotpRequired()
+        if not await second_factor_passes(services, row.id, state, code, ip):
+            await services.db.write(record_failed_login, email, ip, reason="totp")
+            raise TotpRequired()
     await attempt.release()  # only failures count (ADR 0004)
     settings = services.settings
     lifetime = timedelta(hours=settings.session_absolute_hours)

@@ -43,6 +43,7 @@ SECRET_FIELDS = (
     "identity_secret",
     "secret",
     "temporary_password",
+    "otpauth_uri",  # it holds the TOTP secret
 )
 # A key with a string value, compact or spaced (a schema naming the field, as
 # /openapi.json does, holds no secret and is compressed).

@@ -43,6 +43,8 @@ __all__ = [
     "SiteIn",
     "SitePatch",
     "TemporaryPasswordIn",
+    "TotpDisableIn",
+    "TotpEnableIn",
     "TypingIn",
     "VisitorMessageIn",
     "VisitorPatch",
@@ -236,6 +238,19 @@ class ReadIn(_Strict):
 
 class LoginIn(_Strict):
     email: Annotated[str, Field(min_length=1, max_length=320), AfterValidator(_no_nul)]
+    password: Annotated[str, Field(min_length=1, max_length=1000)]
+    # The authentication code of an operator with two-factor sign-in, or one of their
+    # recovery codes (ADR 0022); empty counts as none.
+    totp_code: Annotated[str, Field(max_length=64)] | None = None
+
+
+class TotpEnableIn(_Strict):
+    """The code the authenticator app shows for the secret of the pending setup."""
+
+    code: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class TotpDisableIn(_Strict):
     password: Annotated[str, Field(min_length=1, max_length=1000)]
 
 

@@ -1,8 +1,9 @@
-// The account page: your name, your password (POST /api/v1/auth/password) and your
-// email notifications (PATCH /api/v1/auth/me).
+// The account page: your name, your password (POST /api/v1/auth/password), two-factor
+// authentication (totp.js) and your email notifications (PATCH /api/v1/auth/me).
 import { api } from "./api.js";
 import "./chrome.js";
 import { followPresence } from "./presence.js";
+import { showTotp } from "./totp.js";
 
 // Signed in with a temporary password (an admin reset it): only the password form is
 // here, and nothing else of the console answers until a new one is chosen.
@@ -192,6 +193,7 @@ notify.form?.addEventListener("submit", async (event) => {
 api("GET", "/api/v1/auth/me")
   .then(({ operator }) => {
     if (notify.form) showNotifications(operator);
+    showTotp(Boolean(operator.totp_enabled));
   })
   .catch((failure) => {
     if (notify.error) notify.error.textContent = failure.message;
