@@ -56,6 +56,7 @@ __all__ = [
     "Prechat",
     "PrechatMode",
     "Presence",
+    "Rating",
     "Readiness",
     "ReadinessCheck",
     "RecoveryCodes",
@@ -84,7 +85,7 @@ __all__ = [
 
 ConversationStatus = Literal["open", "pending", "resolved", "snoozed"]
 # What a timeline entry (a system message, operators only) tells (ADR 0017).
-TimelineKind = Literal["assigned", "unassigned", "status", "snoozed", "woke", "labels"]
+TimelineKind = Literal["assigned", "unassigned", "status", "snoozed", "woke", "labels", "rated"]
 AuthorType = Literal["visitor", "operator", "system", "bot"]
 Role = Literal["owner", "admin", "agent"]
 TokenRole = Literal["owner", "admin", "agent", "bot"]
@@ -175,6 +176,14 @@ class Visitor(TypedDict):
     last_seen_at: str
 
 
+class Rating(TypedDict):
+    """The visitor's rating of a resolved conversation (at most one per conversation)."""
+
+    score: int  # 1 to 5
+    comment: str | None
+    created_at: str
+
+
 class VisitorConversation(TypedDict):
     """A conversation as its visitor sees it: ``labels`` always empty."""
 
@@ -191,6 +200,8 @@ class VisitorConversation(TypedDict):
     # Read receipts: the newest message the visitor / an operator has seen.
     visitor_read_message_id: NotRequired[str | None]
     operator_read_message_id: NotRequired[str | None]
+    # The visitor's rating once given (null before); events stored before ratings lack it.
+    rating: NotRequired[Rating | None]
 
 
 class Conversation(VisitorConversation):
@@ -237,6 +248,7 @@ class EventData(TypedDict, total=False):
     operator_id: str
     presence: Presence
     message_id: str
+    rating: Rating
 
 
 class Event(TypedDict):

@@ -24,6 +24,7 @@ from chatdesk.shape_types import (
     Message,
     Operator,
     Presence,
+    Rating,
     Site,
     TeamMember,
     Visitor,
@@ -46,6 +47,7 @@ __all__ = [
     "message_shape",
     "operator_shape",
     "own_visitor_shape",
+    "rating_shape",
     "site_name_shape",
     "site_shape",
     "stored_presence",
@@ -113,10 +115,23 @@ def conversation_shape(
         "snoozed_until": iso(m["snoozed_until"]),
         "visitor_read_message_id": m["visitor_read_message_id"],
         "operator_read_message_id": m["operator_read_message_id"],
+        "rating": rating_shape(row),
     }
     if visitor is not None:
         shape["visitor"] = visitor
     return shape
+
+
+def rating_shape(row: Row[Any]) -> Rating | None:
+    """A conversation row's rating, or None before the visitor gave one."""
+    m = row._mapping
+    if m["rating_score"] is None:
+        return None
+    return {
+        "score": int(m["rating_score"]),
+        "comment": m["rating_comment"],
+        "created_at": iso(m["rated_at"]),
+    }
 
 
 def for_visitor(conversation: VisitorConversation) -> VisitorConversation:

@@ -225,6 +225,16 @@ def _settings_calls(client: TestClient, op: dict[str, str]) -> None:
     ok(client.delete(f"/api/v1/sites/{site['id']}", headers=op), 204)
 
 
+def _rating_call(
+    client: TestClient, op: dict[str, str], conversation_id: str, visitor: dict[str, str]
+) -> None:
+    one = f"/api/v1/conversations/{conversation_id}"
+    _ok(client.patch(one, json={"status": "resolved"}, headers=op))
+    rating = {"score": 5, "comment": "Thanks!"}
+    rate = f"/api/v1/widget/conversations/{conversation_id}/rating"
+    _ok(client.post(rate, json=rating, headers=visitor), 201)
+
+
 def test_every_operation_answers_as_declared(client: TestClient) -> None:
     checker = conformance_for(client.app)  # type: ignore[arg-type]
     checker.seen.clear()
@@ -233,6 +243,7 @@ def test_every_operation_answers_as_declared(client: TestClient) -> None:
     op = csrf(owner)
     _widget_calls(client, world.site["site_key"])
     _operator_calls(client, op, world.conversation["id"])
+    _rating_call(client, op, world.conversation["id"], world.visitor)
     _settings_calls(client, op)
     ok_me = {"notify_unanswered_minutes": 30, "notify_mentions": False}
     _ok(client.patch("/api/v1/auth/me", json=ok_me, headers=op))

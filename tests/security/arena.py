@@ -406,6 +406,9 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/api/v1/widget/conversations/{conversation_id}/attachments"): _wconv(
         "/attachments", Upload()
     ),
+    ("POST", "/api/v1/widget/conversations/{conversation_id}/rating"): _wconv(
+        "/rating", {"score": 4, "comment": "Thanks"}
+    ),
     ("POST", "/api/v1/widget/conversations/{conversation_id}/read"): lambda a, _w: (
         f"/api/v1/widget/conversations/{a.conv_a['id']}/read",
         {"message_id": a.first_a},

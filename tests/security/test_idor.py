@@ -67,6 +67,10 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/widget/conversations/{conversation_id}/attachments"): (
         "401 201 404 401 401 401 401 401 401 401 401"
     ),
+    # The arena's conversation is open: its own visitor gets 409 (rated once resolved).
+    ("POST", "/api/v1/widget/conversations/{conversation_id}/rating"): (
+        "401 409 404 401 401 401 401 401 401 401 401"
+    ),
     ("POST", "/api/v1/widget/conversations/{conversation_id}/read"): (
         "401 204 404 401 401 401 401 401 401 401 401"
     ),

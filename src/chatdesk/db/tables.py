@@ -277,6 +277,10 @@ conversations = Table(
     # Read receipts: the newest message each side has seen (message ids are time-ordered).
     Column("visitor_read_message_id", ID, nullable=True),
     Column("operator_read_message_id", ID, nullable=True),
+    # The visitor's rating, given once the conversation is resolved (1-5, optional comment).
+    Column("rating_score", Integer, nullable=True),
+    Column("rating_comment", Text, nullable=True),
+    Column("rated_at", TS, nullable=True),
     Index(None, "last_message_at", "id"),
     Index(None, "visitor_id"),
     Index(None, "site_id", "status"),

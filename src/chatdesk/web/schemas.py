@@ -39,6 +39,7 @@ __all__ = [
     "OperatorMessageIn",
     "OperatorPatch",
     "PasswordChangeIn",
+    "RatingIn",
     "ReadIn",
     "SiteIn",
     "SitePatch",
@@ -123,6 +124,7 @@ def _label(value: str) -> str:
 Text = Annotated[str, AfterValidator(_no_nul)]
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_nul)]
 Email = Annotated[str, Field(max_length=320), AfterValidator(_no_nul), AfterValidator(_email)]
+RATING_COMMENT_MAX = 2000
 Body = Annotated[
     str, Field(min_length=1, max_length=10000), AfterValidator(_no_nul), AfterValidator(_not_blank)
 ]
@@ -234,6 +236,13 @@ class ReadIn(_Strict):
     """A read receipt: the newest message of the conversation the reader has seen."""
 
     message_id: Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_no_nul)]
+
+
+class RatingIn(_Strict):
+    """The visitor's rating of a resolved conversation: 1 (poor) to 5 (great)."""
+
+    score: Annotated[int, Field(ge=1, le=5)]
+    comment: Annotated[str, Field(max_length=RATING_COMMENT_MAX)] | None = None
 
 
 class LoginIn(_Strict):

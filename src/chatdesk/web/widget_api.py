@@ -14,6 +14,7 @@ from chatdesk.actions.blocks import check_not_blocked
 from chatdesk.actions.conversations import start_conversation
 from chatdesk.actions.email import request_transcript
 from chatdesk.actions.messages import send_message
+from chatdesk.actions.ratings import rate_conversation
 from chatdesk.actions.receipts import mark_seen
 from chatdesk.actions.visitors import create_session, update_visitor
 from chatdesk.business_hours import is_open
@@ -27,6 +28,7 @@ from chatdesk.shape_types import (
     Message,
     MessageList,
     NewConversation,
+    Rating,
     VisitorProfile,
     VisitorSession,
     WidgetConfig,
@@ -45,6 +47,7 @@ from chatdesk.web.deps import (
 from chatdesk.web.events_api import After, Wait, events_response, publish_typing
 from chatdesk.web.schemas import (
     NewConversationIn,
+    RatingIn,
     ReadIn,
     VisitorMessageIn,
     VisitorPatch,
@@ -318,6 +321,20 @@ async def post_read(call: Reading, conversation_id: str, body: ReadIn) -> Respon
     conversation): a ``conversation.read`` event when it moved; 204 either way."""
     await call.services.db.write(mark_seen, call.actor, conversation_id, body.message_id)
     return Response(status_code=204)
+
+
+@router.post(
+    "/conversations/{conversation_id}/rating",
+    status_code=201,
+    summary="Rate the resolved conversation (1 to 5, an optional comment), once",
+    **answers(Rating, 401, 403, 404, 409, 422, 429, status=201),
+)
+async def post_rating(call: Writing, conversation_id: str, body: RatingIn) -> Rating:
+    """201 with the rating; 409 while the conversation is not resolved
+    (``details.reason: "not_resolved"``) or once it was rated (``"already_rated"``)."""
+    return await call.services.db.write(
+        rate_conversation, call.actor, conversation_id, body.score, body.comment
+    )
 
 
 @router.post(

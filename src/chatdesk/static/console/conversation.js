@@ -7,7 +7,7 @@ import { clear, h } from "./dom.js";
 import { onPresence, presenceDot, presenceOf } from "./presence.js";
 import { operatorName, remember, state, visitorName } from "./state.js";
 import { formatDateTime, formatTime, timeElement } from "./time.js";
-import { timelineEntry } from "./timeline.js";
+import { ratingText, timelineEntry } from "./timeline.js";
 
 const TYPING_SHOWN_MS = 5000;
 const PRESENCE_GROUPS = { online: "Online", away: "Away", offline: "Offline" };
@@ -62,6 +62,7 @@ export class ConversationView {
     this.snoozeMenu = document.getElementById("snooze-menu");
     this.snoozeAt = document.getElementById("snooze-at");
     this.snoozeNote = document.getElementById("snooze-note");
+    this.rating = document.getElementById("conversation-rating");
     this.bind();
     setInterval(() => this.renderTyping(), 1000);
     // "Today" becomes "Yesterday" at midnight without a reload.
@@ -291,6 +292,8 @@ export class ConversationView {
     this.snoozeNote.hidden = !snoozed;
     this.snoozeNote.textContent = snoozed ? `Snoozed until ${formatDateTime(c.snoozed_until)}` : "";
     this.resolve.textContent = c.status === "resolved" ? "Reopen" : "Resolve";
+    this.rating.hidden = !c.rating;
+    this.rating.textContent = ratingText(c.rating);
     this.renderAssignees(c);
     this.assignMe.disabled = c.assignee_id === state.me.id;
     clear(this.chips);

@@ -24,6 +24,13 @@ function named(person) {
   return person.name || operatorName(person.id);
 }
 
+/** A visitor's rating in words: "Rated 4/5 — 'Quick and kind'" (no comment: "Rated 4/5"). */
+export function ratingText(rating) {
+  if (!rating) return "";
+  const words = `Rated ${rating.score}/5`;
+  return rating.comment ? `${words} — '${rating.comment}'` : words;
+}
+
 /** The sentence an entry shows, e.g. "Ana assigned this to Ben", "Resolved by Ana". */
 export function timelineText(message) {
   const data = message.data || {};
@@ -57,6 +64,10 @@ export function timelineText(message) {
           `removed ${data.removed.length > 1 ? "labels" : "label"} ${data.removed.join(", ")}`,
         );
       return `${by || "chatdesk"} ${parts.join(" and ") || "changed the labels"}`;
+    }
+    case "rated": {
+      const words = ratingText(data);
+      return data.by?.name ? `${data.by.name}: ${words}` : `The visitor: ${words}`;
     }
     default:
       return "The conversation changed";

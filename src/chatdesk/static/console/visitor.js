@@ -6,6 +6,7 @@ import { BlockBox } from "./blocking.js";
 import { clear, h } from "./dom.js";
 import { state } from "./state.js";
 import { formatDateTime, formatZoneTime, shortTime } from "./time.js";
+import { ratingText } from "./timeline.js";
 
 /** "Chrome 120 on macOS" from a User-Agent string (best effort, never trusted). */
 export function describeBrowser(ua) {
@@ -126,6 +127,9 @@ export class VisitorPanel {
                 class: "muted small",
                 text: ` ${shortTime(other.last_message_at)} · ${other.status}`,
               }),
+              other.rating
+                ? h("span", { class: "past-rating small", text: ratingText(other.rating) })
+                : null,
             ),
           ),
         );

@@ -107,6 +107,8 @@ function forget() {
   store.set("sub", null);
   store.set("seen", null);
   if (view) view.clear();
+  rating?.element.remove();
+  rating = null;
 }
 
 function setUnread(count) {
@@ -222,6 +224,51 @@ async function emailTranscript(email) {
   return `We'll email the transcript to ${profile.email}.`;
 }
 
+// The rating form once the conversation is resolved (rating.js, loaded only then).
+const RATING_STRINGS = {
+  question: "How did we do?",
+  rate: "Rate {score} out of 5",
+  comment: "Comment (optional)",
+  send: "Send rating",
+  sending: "Sending…",
+  pick: "Please choose a score from 1 to 5.",
+  thanks: "Thank you for your feedback!",
+  rated: "You rated this conversation {score} out of 5.",
+  failed: "That didn't work. Please try again.",
+};
+let rating = null; // the current conversation's rating box, while it is resolved
+
+function showRating(conversation) {
+  if (!conversation || conversation.id !== state.conversationId) return;
+  if (conversation.status !== "resolved") {
+    rating?.element.remove();
+    rating = null;
+    return;
+  }
+  import("./rating.js").then(({ ratingBox }) => {
+    if (conversation.id !== state.conversationId) return;
+    if (rating?.id !== conversation.id) {
+      rating?.element.remove();
+      const onRate = (score, comment) => rate(conversation.id, score, comment);
+      rating = { id: conversation.id, ...ratingBox({ strings: RATING_STRINGS, onRate }) };
+    }
+    rating.show(conversation.rating);
+    const chat = ensureChat().element;
+    if (!rating.element.isConnected)
+      chat.insertBefore(rating.element, chat.querySelector(".composer"));
+  }, report);
+}
+
+async function rate(id, score, comment) {
+  try {
+    const path = `/api/v1/widget/conversations/${encodeURIComponent(id)}/rating`;
+    return await api("POST", path, { score, comment });
+  } catch (error) {
+    if (error instanceof ApiError) throw new Error(explain(error));
+    throw error;
+  }
+}
+
 function sendTyping() {
   const now = Date.now();
   if (!state.conversationId || now - lastTyping < 3000) return;
@@ -287,6 +334,7 @@ async function sync() {
     for (const message of messages) chat.add(message);
     showSeen();
     countUnread(messages);
+    showRating(latest);
   }
   state.synced = true;
   return head.cursor;
@@ -323,6 +371,7 @@ function onEvents(events) {
       if (event.conversation_id === state.conversationId)
         ensureChat().typing(event.data.author.name);
     }
+    if (event.type === "conversation.updated") showRating(event.data.conversation);
     if (event.type === "conversation.read" && event.data.by === "operator") {
       const id = event.data.message_id;
       if (event.conversation_id === state.conversationId && !(state.operatorRead >= id)) {
