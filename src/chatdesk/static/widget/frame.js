@@ -4,10 +4,12 @@
 import { ApiError, makeApi } from "./api.js";
 import { focusFirstField, trapFocus } from "./focus.js";
 import { connectHost } from "./host.js";
+import { formatLocale, loadLocale, locale, override, pickLocale, t, translatePage } from "./i18n.js";
 import { makeOutbox } from "./outbox.js";
 import { makeStore } from "./store.js";
 import { openStream } from "./stream.js";
 import { chatView, el, prechatForm } from "./view.js";
+import { setDayLocale } from "../shared/days.js";
 
 const siteKey = document.body.dataset.site;
 const store = makeStore(siteKey);
@@ -76,25 +78,27 @@ function notice(text) {
 }
 
 function wait(seconds) {
-  return seconds >= 90 ? `${Math.ceil(seconds / 60)} minutes` : `${Math.max(1, seconds)} seconds`;
+  const [amount, unit] = seconds >= 90 ? [Math.ceil(seconds / 60), "minute"] : [seconds, "second"];
+  const format = new Intl.NumberFormat(formatLocale(), { style: "unit", unit, unitDisplay: "long" });
+  return format.format(Math.max(1, amount));
 }
 
-// Said to a visitor an operator blocked (ADR 0018): polite, and no error text.
-const BLOCKED =
-  "Sorry, you can't send messages in this chat right now. If you think this is a mistake, please contact us another way.";
+// The site's greeting, offline message or reply time: its words for this locale, else its
+// own text, else (still chatdesk's stock English) the catalog's (ADR 0021).
+function siteText(field) {
+  const config = state.config;
+  return override(field) || (config.default_texts?.includes(field) ? t(field) : config[field]);
+}
 
 function explain(error) {
-  if (error.blocked) return BLOCKED;
-  if (error.status === 429) {
-    const after = error.retryAfter
-      ? ` Please wait ${wait(error.retryAfter)}; we'll try again for you.`
-      : " Please wait a moment.";
-    return `You're sending messages too quickly.${after}`;
-  }
-  if (error.status === 0)
-    return "You seem to be offline. Your message will be sent when the connection is back.";
-  if (error.status >= 500) return "The chat is having trouble right now. We'll keep trying.";
-  return error.message || "That didn't work. Please try again.";
+  // Said to a visitor an operator blocked (ADR 0018): polite, and no error text.
+  if (error.blocked) return t("blocked");
+  if (error.status === 429)
+    return error.retryAfter ? t("too_fast_wait", { time: wait(error.retryAfter) }) : t("too_fast");
+  if (error.status === 0) return t("offline");
+  if (error.status >= 500) return t("server_trouble");
+  // The server's own words are English: other languages get the plain failure.
+  return (locale() === "en" && error.message) || t("failed");
 }
 
 function forget() {
@@ -159,9 +163,7 @@ function ensureChat() {
     view = chatView({
       greeting: !state.config
         ? ""
-        : state.config.online
-          ? state.config.greeting
-          : state.config.offline_message,
+        : siteText(state.config.online ? "greeting" : "offline_message"),
       onSend: (body) => outbox.add(body),
       onTyping: sendTyping,
       onRetry: () => outbox.retry(),
@@ -176,7 +178,7 @@ function ensureChat() {
 // POST …/transcript; an address typed in the bar is saved on the visitor first.
 async function emailTranscript(email) {
   if (!state.conversationId || !session.token)
-    throw new Error("Write us a message first: there is no conversation to send yet.");
+    throw new Error(t("no_conversation"));
   try {
     if (email) rememberProfile(await api("PATCH", "/api/v1/widget/visitor", { email }));
     const path = `/api/v1/widget/conversations/${encodeURIComponent(state.conversationId)}/transcript`;
@@ -185,7 +187,7 @@ async function emailTranscript(email) {
     if (error instanceof ApiError) throw new Error(explain(error));
     throw error;
   }
-  return `We'll email the transcript to ${profile.email}.`;
+  return t("transcript_sent", { email: profile.email });
 }
 
 function sendTyping() {
@@ -316,12 +318,10 @@ function onEvents(events) {
 function status() {
   const config = state.config;
   if (!config) return;
-  const away = config.email_enabled
-    ? "Away right now · we'll reply by email"
-    : "Away right now · leave a message";
+  const away = t(config.email_enabled ? "away_email" : "away");
   // The site's own words (its settings' "reply time"); empty: no line.
-  let text = config.online ? config.reply_time || "" : away;
-  if (!state.online) text = "Connection lost · reconnecting…";
+  let text = config.online ? siteText("reply_time") || "" : away;
+  if (!state.online) text = t("reconnecting");
   $("status").textContent = text;
 }
 
@@ -391,14 +391,14 @@ function showStart() {
   if (!config) return;
   if (config.identity_required && !session.token) {
     $("body").replaceChildren(
-      el("p", { class: "empty", text: "Please sign in on this site to chat with us." }),
+      el("p", { class: "empty", text: t("sign_in") }),
     );
   } else if (!session.token && needsForm()) {
     const form = prechatForm({
-      greeting: config.greeting,
+      greeting: siteText("greeting"),
       prechat: config.prechat,
       offline: !config.online,
-      offlineMessage: config.offline_message,
+      offlineMessage: siteText("offline_message"),
       emailEnabled: config.email_enabled,
       profile,
       onSubmit: submitForm,
@@ -423,8 +423,8 @@ async function submitForm(values) {
     // A reply by email is promised only when chatdesk sends email.
     chat.note(
       state.config.email_enabled && values.email
-        ? `Thanks! We'll reply to ${values.email} as soon as we're back.`
-        : "Thanks! We'll reply here as soon as we're back.",
+        ? t("thanks_email", { email: values.email })
+        : t("thanks"),
     );
   }
   focusFirstField($("body"));
@@ -459,7 +459,7 @@ async function refreshConfig() {
 
 function applyConfig(config) {
   state.config = config;
-  document.title = `Chat with ${config.name}`;
+  document.title = t("chat_with", { name: config.name });
   $("title").textContent = config.name;
   const root = document.documentElement.style;
   root.setProperty("--accent", config.accent_color);
@@ -495,6 +495,13 @@ async function resume(attempt) {
   }
 }
 
+// The site's language setting or the browser's: its catalog, its direction, its dates.
+async function useLocale(setting, overrides) {
+  await loadLocale(pickLocale(setting), overrides);
+  setDayLocale(formatLocale());
+  translatePage();
+}
+
 async function boot() {
   wireChrome();
   post("ready");
@@ -502,14 +509,16 @@ async function boot() {
   try {
     config = await readConfig();
   } catch (error) {
+    await useLocale("auto");
     $("body").replaceChildren(
       el("p", {
         class: "empty",
-        text: error.status === 404 ? "Chat is not available here." : explain(error),
+        text: error.status === 404 ? t("not_available") : explain(error),
       }),
     );
     return;
   }
+  await useLocale(config.locale, config.strings);
   applyConfig(config);
   post("unread", { count: state.unread });
   if (session.token) {
