@@ -98,9 +98,7 @@ def valid_locale_setting(value: str) -> str:
     if value == AUTO:
         return value
     if not _TAG.match(value) or match(value) is None:
-        raise ValueError(
-            f'must be "auto" or a language the widget has: {", ".join(locales())}'
-        )
+        raise ValueError(f'must be "auto" or a language the widget has: {", ".join(locales())}')
     return value
 
 

@@ -25,6 +25,7 @@ FRAME_ASSETS = [
     "store.js",
     "stream.js",
     "view.js",
+    "i18n.js",
 ]
 SHOP = "https://shop.example.com"
 
@@ -127,7 +128,15 @@ def test_launcher_settings_say_whether_this_origin_may_show_the_chat(client: Tes
     )
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "*"
-    assert response.json() == {"accent_color": "#0f766e", "position": "left", "allowed": True}
+    launcher = response.json()
+    assert {k: launcher[k] for k in ("accent_color", "position", "allowed", "locale", "dir")} == {
+        "accent_color": "#0f766e",
+        "position": "left",
+        "allowed": True,
+        "locale": "en",
+        "dir": "ltr",
+    }
+    assert launcher["strings"]["open"] == "Open chat"
     other = client.get(
         "/widget/launcher",
         params={"site": site["site_key"]},
@@ -175,6 +184,13 @@ def test_widget_assets_fit_their_gzipped_budgets(client: TestClient) -> None:
     site = owner_site(client)
     frame_html = gzipped(client.get("/widget/frame", params={"site": site["site_key"]}).content)
     assets = {name: gzipped(client.get(f"/static/widget/{name}").content) for name in FRAME_ASSETS}
+    # One catalog is fetched, the visitor's: count the largest.
+    catalogs = {
+        path.name: gzipped(client.get(f"/static/widget/i18n/{path.name}").content)
+        for path in (STATIC / "i18n").glob("*.json")
+    }
+    largest = max(catalogs, key=catalogs.__getitem__)
+    assets[f"i18n/{largest}"] = catalogs[largest]
     frame_total = frame_html + sum(assets.values())
     print(f"\nwidget.js: {loader} B gzipped (budget 4096)")
     print(f"frame html {frame_html} B + " + ", ".join(f"{k} {v} B" for k, v in assets.items()))

@@ -304,9 +304,7 @@ class _SiteFields(_Strict):
     ) = None
 
     # The widget's language, and the site's own words per locale over its catalogs.
-    locale: Annotated[str, Field(max_length=35), AfterValidator(valid_locale_setting)] | None = (
-        None
-    )
+    locale: Annotated[str, Field(max_length=35), AfterValidator(valid_locale_setting)] | None = None
     strings: dict[str, Any] | None = None
 
     @field_validator("business_hours")

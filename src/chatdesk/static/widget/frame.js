@@ -1,15 +1,23 @@
 // The widget frame: boots from the site's public config, restores the visitor's history,
 // keeps the event stream open, and talks to the loader on the host page.
 
+import { setDayLocale } from "../shared/days.js";
 import { ApiError, makeApi } from "./api.js";
 import { focusFirstField, trapFocus } from "./focus.js";
 import { connectHost } from "./host.js";
-import { formatLocale, loadLocale, locale, override, pickLocale, t, translatePage } from "./i18n.js";
+import {
+  formatLocale,
+  loadLocale,
+  locale,
+  override,
+  pickLocale,
+  t,
+  translatePage,
+} from "./i18n.js";
 import { makeOutbox } from "./outbox.js";
 import { makeStore } from "./store.js";
 import { openStream } from "./stream.js";
 import { chatView, el, prechatForm } from "./view.js";
-import { setDayLocale } from "../shared/days.js";
 
 const siteKey = document.body.dataset.site;
 const store = makeStore(siteKey);
@@ -79,7 +87,11 @@ function notice(text) {
 
 function wait(seconds) {
   const [amount, unit] = seconds >= 90 ? [Math.ceil(seconds / 60), "minute"] : [seconds, "second"];
-  const format = new Intl.NumberFormat(formatLocale(), { style: "unit", unit, unitDisplay: "long" });
+  const format = new Intl.NumberFormat(formatLocale(), {
+    style: "unit",
+    unit,
+    unitDisplay: "long",
+  });
   return format.format(Math.max(1, amount));
 }
 
@@ -161,9 +173,7 @@ function beep() {
 function ensureChat() {
   if (!view) {
     view = chatView({
-      greeting: !state.config
-        ? ""
-        : siteText(state.config.online ? "greeting" : "offline_message"),
+      greeting: !state.config ? "" : siteText(state.config.online ? "greeting" : "offline_message"),
       onSend: (body) => outbox.add(body),
       onTyping: sendTyping,
       onRetry: () => outbox.retry(),
@@ -177,8 +187,7 @@ function ensureChat() {
 
 // POST …/transcript; an address typed in the bar is saved on the visitor first.
 async function emailTranscript(email) {
-  if (!state.conversationId || !session.token)
-    throw new Error(t("no_conversation"));
+  if (!state.conversationId || !session.token) throw new Error(t("no_conversation"));
   try {
     if (email) rememberProfile(await api("PATCH", "/api/v1/widget/visitor", { email }));
     const path = `/api/v1/widget/conversations/${encodeURIComponent(state.conversationId)}/transcript`;
@@ -390,9 +399,7 @@ function showStart() {
   const config = state.config;
   if (!config) return;
   if (config.identity_required && !session.token) {
-    $("body").replaceChildren(
-      el("p", { class: "empty", text: t("sign_in") }),
-    );
+    $("body").replaceChildren(el("p", { class: "empty", text: t("sign_in") }));
   } else if (!session.token && needsForm()) {
     const form = prechatForm({
       greeting: siteText("greeting"),

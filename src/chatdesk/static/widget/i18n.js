@@ -2,7 +2,21 @@
 // ./i18n/<locale>.json, only the active one fetched, and the site's own strings over it.
 
 // Every locale a catalog ships for (tests/test_widget_catalogs.py checks the files).
-export const LOCALES = ["ar", "de", "en", "es", "fr", "he", "it", "ja", "nl", "pl", "pt", "tr", "zh"];
+export const LOCALES = [
+  "ar",
+  "de",
+  "en",
+  "es",
+  "fr",
+  "he",
+  "it",
+  "ja",
+  "nl",
+  "pl",
+  "pt",
+  "tr",
+  "zh",
+];
 const RTL = ["ar", "he"];
 const ALIASES = { iw: "he", cmn: "zh" };
 
