@@ -3,9 +3,11 @@ right to left for Arabic, and with the site's own words over the catalogs."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, FrameLocator, Page, expect
@@ -13,6 +15,13 @@ from playwright.sync_api import Browser, FrameLocator, Page, expect
 from chatdesk.settings import Settings
 from tests.browser.widget_helpers import make_site
 from tests.conftest import LiveServer
+
+CATALOGS = Path(__file__).resolve().parents[2] / "src" / "chatdesk" / "static" / "widget" / "i18n"
+
+
+def catalog(locale: str) -> dict[str, str]:
+    words: dict[str, str] = json.loads((CATALOGS / f"{locale}.json").read_text("utf-8"))
+    return words
 
 
 @contextmanager
@@ -86,9 +95,12 @@ def test_arabic_runs_right_to_left(
         close = frame.get_by_role("button", name="إغلاق المحادثة").bounding_box()
         assert title is not None and close is not None
         assert close["x"] + close["width"] <= title["x"]
-        assert page.locator("chatdesk-widget").evaluate(
-            "host => host.shadowRoot.querySelector('.w').dir"
-        ) == "rtl"
+        assert (
+            page.locator("chatdesk-widget").evaluate(
+                "host => host.shadowRoot.querySelector('.w').dir"
+            )
+            == "rtl"
+        )
 
 
 def test_the_sites_language_wins_over_the_browsers(
@@ -99,7 +111,7 @@ def test_the_sites_language_wins_over_the_browsers(
         page.goto(live_server.url + "/demo")
         frame = open_widget(page, "チャットを開く")
         expect(html(frame)).to_have_attribute("lang", "ja")
-        expect(frame.get_by_text("こんにちは！どのようなご用件でしょうか？")).to_be_visible()
+        expect(frame.get_by_text(catalog("ja")["greeting"])).to_be_visible()
         expect(frame.get_by_role("button", name="チャットを開始")).to_be_visible()
         expect(frame.locator("#status")).to_have_text("通常、数分以内に返信します")
 
