@@ -40,12 +40,7 @@ export function languageFields(site) {
     { "aria-label": "Language of the text" },
   );
   const pickKey = h("select", { "aria-label": "Which text" });
-  const text = h("textarea", {
-    rows: 2,
-    maxlength: 500,
-    "aria-label": "Your text",
-    id: "site-strings",
-  });
+  const text = h("textarea", { rows: 2, maxlength: 500, id: "site-strings" });
   const add = h("button", { type: "button", class: "button small-button", text: "Use this text" });
 
   function draw() {
@@ -106,7 +101,7 @@ export function languageFields(site) {
       }),
       list,
       h("div", { class: "copy-row" }, pickLocale, pickKey),
-      field("Text", text),
+      field("Your text", text),
       h("div", { class: "actions" }, add),
     ),
   );

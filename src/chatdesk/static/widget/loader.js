@@ -41,6 +41,7 @@
     close: "Close chat",
     unavailable: "Chat is unavailable right now",
     retrying: "We'll connect as soon as it's back.",
+    dismiss: "Close",
     frame: "Chat",
   };
 
@@ -224,7 +225,7 @@
     note.append(say.retrying);
     const closer = make("button", "k", panel);
     closer.type = "button";
-    closer.setAttribute("aria-label", say.close);
+    closer.setAttribute("aria-label", say.dismiss);
     closer.appendChild(icon("x", X));
     closer.addEventListener("click", () => close(true));
     launcher = make("button", "l", wrap);
