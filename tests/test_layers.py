@@ -24,6 +24,8 @@ LAYER_OF = {
     "logs": "base",
     "business_hours": "base",
     "smtp_url": "base",
+    # The widget's catalogs (static JSON files) and the checks on a site's language settings.
+    "widget_locales": "base",
     # The API's JSON bodies as TypedDicts (ADR 0009): types only, used at every layer
     # that builds or passes a shape, from queries up to web.
     "shape_types": "base",

@@ -290,6 +290,11 @@ class WidgetSite(TypedDict):
     identity_required: bool
     # Whether chatdesk sends email: only then does the widget promise a reply by email.
     email_enabled: bool
+    # "auto" (the visitor's browser) or a language tag; the site's words per locale; which
+    # of greeting, offline_message, reply_time are chatdesk's own (shown translated).
+    locale: str
+    strings: dict[str, dict[str, str]]
+    default_texts: list[str]
 
 
 class WidgetConfig(TypedDict):
@@ -314,6 +319,10 @@ class Launcher(TypedDict):
     accent_color: str
     position: Literal["left", "right"]
     allowed: bool
+    # The visitor's language and its direction, and the loader's words in it.
+    locale: str
+    dir: Literal["ltr", "rtl"]
+    strings: dict[str, str]
 
 
 # -- operators and sign-in ------------------------------------------------------------
@@ -425,6 +434,9 @@ class Site(TypedDict):
     # How new conversations get an assignee, and whether a first reply assigns (ADR 0016).
     assignment: Literal["manual", "round_robin", "least_busy"]
     assign_on_reply: bool
+    # The widget's language ("auto" or a tag) and the site's own strings (ADR 0021).
+    locale: str
+    strings: dict[str, dict[str, str]]
     created_at: str
     updated_at: str
     identity_secret: NotRequired[str | None]

@@ -34,6 +34,7 @@ from chatdesk.shape_types import (
     WebhookDelivery,
     WidgetConfig,
 )
+from chatdesk.widget_locales import RTL, launcher_strings, resolve
 
 __all__ = [
     "api_token_shape",
@@ -211,6 +212,8 @@ def site_shape(row: Row[Any], *, with_secret: bool = True) -> Site:
         "reply_time": m["reply_time"],
         "assignment": m["assignment"],
         "assign_on_reply": bool(m["assign_on_reply"]),
+        "locale": m["locale"],
+        "strings": m["strings"] or {},
         "created_at": iso(m["created_at"]),
         "updated_at": iso(m["updated_at"]),
     }
@@ -307,9 +310,13 @@ def own_visitor_shape(visitor: Visitor) -> VisitorProfile:
     return {"id": visitor["id"], "name": visitor["name"], "email": visitor["email"]}
 
 
-def widget_config_shape(site: Row[Any], *, online: bool, email: bool) -> WidgetConfig:
+def widget_config_shape(
+    site: Row[Any], *, online: bool, email: bool, stock: dict[str, Any]
+) -> WidgetConfig:
     """A site's public widget configuration: nothing a visitor may not read. ``email``:
-    whether chatdesk sends email, so the widget may promise replies by email."""
+    whether chatdesk sends email, so the widget may promise replies by email. ``stock``:
+    chatdesk's own greeting, offline message and reply time; a site that kept one gets
+    it in the visitor's language (``default_texts``, ADR 0021)."""
     m = site._mapping
     return {
         "site": {
@@ -323,18 +330,28 @@ def widget_config_shape(site: Row[Any], *, online: bool, email: bool) -> WidgetC
             "reply_time": m["reply_time"],
             "identity_required": bool(m["identity_required"]),
             "email_enabled": email,
+            "locale": m["locale"],
+            "strings": m["strings"] or {},
+            "default_texts": [
+                key for key in ("greeting", "offline_message", "reply_time") if m[key] == stock[key]
+            ],
         }
     }
 
 
-def launcher_shape(site: Row[Any], origin: str) -> Launcher:
+def launcher_shape(site: Row[Any], origin: str, languages: list[str]) -> Launcher:
     """What the widget loader needs before the frame exists; ``allowed`` says whether
-    the page at ``origin`` (lower-cased) may frame the chat."""
+    the page at ``origin`` (lower-cased) may frame the chat. The loader's own words come
+    in the visitor's language (the site's, or the first of ``languages`` we have)."""
     m = site._mapping
+    locale = resolve(m["locale"], languages)
     return {
         "accent_color": m["accent_color"],
         "position": m["position"],
         "allowed": origin in [o.lower() for o in m["allowed_origins"]],
+        "locale": locale,
+        "dir": "rtl" if locale in RTL else "ltr",
+        "strings": launcher_strings(locale, m["strings"] or {}),
     }
 
 

@@ -61,7 +61,11 @@ def test_the_widget_frame_loads_every_module_through_the_hashed_prefix(
         expect(frame.get_by_role("button", name="Start chat")).to_be_visible()
         page.wait_for_load_state("networkidle")
         # The loader is served at /widget.js, not from /static/; demo.css is the shop's.
-        expected = _files("widget", leave_out={"loader.js"}) | {"widget/demo/demo.css"}
+        # Of the catalogs, only the visitor's (English here).
+        expected = _files("widget", leave_out={"loader.js"}) | {
+            "widget/demo/demo.css",
+            "widget/i18n/en.json",
+        }
         assert _static(responses, "widget") == expected
 
 

@@ -28,6 +28,7 @@ FRAME_ASSETS = [
     "widget/store.js",
     "widget/stream.js",
     "widget/view.js",
+    "widget/i18n.js",
     "shared/days.js",
     "shared/message-text.js",
 ]
@@ -132,7 +133,15 @@ def test_launcher_settings_say_whether_this_origin_may_show_the_chat(client: Tes
     )
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "*"
-    assert response.json() == {"accent_color": "#0f766e", "position": "left", "allowed": True}
+    launcher = response.json()
+    assert {k: launcher[k] for k in ("accent_color", "position", "allowed", "locale", "dir")} == {
+        "accent_color": "#0f766e",
+        "position": "left",
+        "allowed": True,
+        "locale": "en",
+        "dir": "ltr",
+    }
+    assert launcher["strings"]["open"] == "Open chat"
     other = client.get(
         "/widget/launcher",
         params={"site": site["site_key"]},
@@ -180,6 +189,13 @@ def test_widget_assets_fit_their_gzipped_budgets(client: TestClient) -> None:
     site = owner_site(client)
     frame_html = gzipped(client.get("/widget/frame", params={"site": site["site_key"]}).content)
     assets = {name: gzipped(client.get(f"/static/{name}").content) for name in FRAME_ASSETS}
+    # One catalog is fetched, the visitor's: count the largest.
+    catalogs = {
+        path.name: gzipped(client.get(f"/static/widget/i18n/{path.name}").content)
+        for path in (STATIC / "widget" / "i18n").glob("*.json")
+    }
+    largest = max(catalogs, key=catalogs.__getitem__)
+    assets[f"widget/i18n/{largest}"] = catalogs[largest]
     frame_total = frame_html + sum(assets.values())
     print(f"\nwidget.js: {loader} B gzipped (budget 4096)")
     print(f"frame html {frame_html} B + " + ", ".join(f"{k} {v} B" for k, v in assets.items()))

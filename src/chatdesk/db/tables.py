@@ -95,6 +95,10 @@ sites = Table(
     # Round-robin's pointer: the operator routing assigned last on this site (no
     # foreign key: a deleted operator's id still orders the next turn).
     Column("last_assigned_id", ID, nullable=True),
+    # The widget's language: "auto" (the visitor's browser) or a tag a catalog exists for;
+    # and the site's own words over the catalogs, {locale: {key: text}} (ADR 0021).
+    Column("locale", String(35), nullable=False, server_default="auto"),
+    Column("strings", JSON, nullable=False, server_default=text("'{}'")),
 )
 
 operators = Table(

@@ -25,6 +25,7 @@ from pydantic import (
 
 from chatdesk.business_hours import validate_hours
 from chatdesk.shape_types import WebhookEventType
+from chatdesk.widget_locales import valid_locale_setting, valid_strings
 
 __all__ = [
     "ApiTokenIn",
@@ -343,10 +344,19 @@ class _SiteFields(_Strict):
         | None
     ) = None
 
+    # The widget's language, and the site's own words per locale over its catalogs.
+    locale: Annotated[str, Field(max_length=35), AfterValidator(valid_locale_setting)] | None = None
+    strings: dict[str, Any] | None = None
+
     @field_validator("business_hours")
     @classmethod
     def _hours(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         return validate_hours(value)
+
+    @field_validator("strings")
+    @classmethod
+    def _strings(cls, value: dict[str, Any] | None) -> dict[str, dict[str, str]] | None:
+        return None if value is None else valid_strings(value)
 
     def columns(self) -> dict[str, Any]:
         """The set fields as table columns."""

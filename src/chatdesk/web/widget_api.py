@@ -16,6 +16,7 @@ from chatdesk.actions.email import request_transcript
 from chatdesk.actions.messages import send_message
 from chatdesk.actions.ratings import rate_conversation
 from chatdesk.actions.receipts import mark_seen
+from chatdesk.actions.sites import SITE_DEFAULTS
 from chatdesk.actions.visitors import create_session, update_visitor
 from chatdesk.business_hours import is_open
 from chatdesk.queries.conversations import list_visitor_conversations
@@ -186,7 +187,9 @@ async def get_config(
         return site, online
 
     site, online = await services.db.read(read)
-    return widget_config_shape(site, online=online, email=services.settings.email_enabled)
+    return widget_config_shape(
+        site, online=online, email=services.settings.email_enabled, stock=SITE_DEFAULTS
+    )
 
 
 @router.post(

@@ -47,6 +47,7 @@ _DEMO_POLICY = (
 )
 SiteKey = Annotated[str, Query(max_length=64)]
 HostOrigin = Annotated[str, Query(max_length=300)]
+Languages = Annotated[str, Query(max_length=2000)]
 
 
 @cache
@@ -98,7 +99,11 @@ async def widget_loader(request: Request) -> Response:
 
 @router.get("/widget/launcher")
 async def widget_launcher(
-    request: Request, services: ServicesDep, site: SiteKey = "", origin: HostOrigin = ""
+    request: Request,
+    services: ServicesDep,
+    site: SiteKey = "",
+    origin: HostOrigin = "",
+    lang: Languages = "",
 ) -> Response:
     """What the loader needs before the frame exists: colour, side, and whether to show.
 
@@ -106,6 +111,7 @@ async def widget_launcher(
     asking page's origin may frame the chat; the loader shows no launcher otherwise.
     Browsers send no ``Origin`` on a same-origin GET, so the loader also names it in
     the query (advice only: the frame's ``frame-ancestors`` is what enforces it).
+    ``lang``: the browser's languages, comma-separated, for the loader's own words.
     """
     row = await _site_by_key(services, site)
     headers = {
@@ -118,7 +124,8 @@ async def widget_launcher(
         body = {"error": {"code": "not_found", "message": "Unknown site.", "details": None}}
         return JSONResponse(body, status_code=404, headers=headers)
     origin = (request.headers.get("origin") or origin).lower()
-    return JSONResponse(launcher_shape(row, origin), headers=headers)
+    languages = [tag for tag in lang.split(",")[:10] if tag]
+    return JSONResponse(launcher_shape(row, origin, languages), headers=headers)
 
 
 @router.get("/widget/frame")

@@ -3,6 +3,7 @@ import { api } from "./api.js";
 import { clear, h } from "./dom.js";
 import { checkbox, confirmButton, copyText, field, select } from "./forms.js";
 import { attempt, card, root, say } from "./section.js";
+import { languageFields } from "./site_language.js";
 
 const DAYS = [
   ["mon", "Monday"],
@@ -127,6 +128,7 @@ function siteForm(site, onSaved) {
     site.assign_on_reply ?? true,
   );
   const hours = hoursEditor(site.business_hours);
+  const language = languageFields(site);
   const enabled = checkbox("Widget enabled", site.enabled);
   const identityRequired = checkbox(
     "Require a signed identity token (only logged-in users of your site can chat)",
@@ -181,6 +183,7 @@ function siteForm(site, onSaved) {
         "Shown while the chat is away (outside business hours, or nobody online when that is required); visitors can leave a message and their email.",
       ),
     ),
+    language.node,
     h("div", { class: "full checks" }, enabled.node, identityRequired.node, replayProtection.node),
     h(
       "div",
@@ -214,6 +217,7 @@ function siteForm(site, onSaved) {
       enabled: enabled.input.checked,
       identity_required: identityRequired.input.checked,
       identity_replay_protection: replayProtection.input.checked,
+      ...language.value(),
     };
     const saved = await attempt(
       () => api("PATCH", `/api/v1/sites/${encodeURIComponent(site.id)}`, body),
@@ -226,6 +230,8 @@ function siteForm(site, onSaved) {
           accent_color: colour,
           offline_message: offline,
           reply_time: replyTime,
+          locale: language.locale,
+          strings: language.text,
         },
       },
     );

@@ -2,13 +2,18 @@
 // zone: what the console's and the widget's day separators say.
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-const RELATIVE_DAY = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
-const DAY_TITLE = new Intl.DateTimeFormat(undefined, {
-  weekday: "long",
-  month: "long",
-  day: "numeric",
-});
-const DAY_TITLE_YEAR = new Intl.DateTimeFormat(undefined, { dateStyle: "full" });
+let RELATIVE_DAY;
+let DAY_TITLE;
+let DAY_TITLE_YEAR;
+setDayLocale(undefined);
+
+/** The language days are said in: the browser's (``undefined``, the console) or a tag
+ * (the widget, in its visitor's language). */
+export function setDayLocale(locale) {
+  RELATIVE_DAY = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
+  DAY_TITLE = new Intl.DateTimeFormat(locale, { weekday: "long", month: "long", day: "numeric" });
+  DAY_TITLE_YEAR = new Intl.DateTimeFormat(locale, { dateStyle: "full" });
+}
 
 export function toDate(value) {
   if (!value) return null;

@@ -1,9 +1,19 @@
 // The widget frame: boots from the site's public config, restores the visitor's history,
 // keeps the event stream open, and talks to the loader on the host page.
 
+import { setDayLocale } from "../shared/days.js";
 import { ApiError, makeApi } from "./api.js";
 import { focusFirstField, trapFocus } from "./focus.js";
 import { connectHost } from "./host.js";
+import {
+  formatLocale,
+  loadLocale,
+  locale,
+  override,
+  pickLocale,
+  t,
+  translatePage,
+} from "./i18n.js";
 import { makeOutbox } from "./outbox.js";
 import { makeStore } from "./store.js";
 import { openStream } from "./stream.js";
@@ -76,25 +86,31 @@ function notice(text) {
 }
 
 function wait(seconds) {
-  return seconds >= 90 ? `${Math.ceil(seconds / 60)} minutes` : `${Math.max(1, seconds)} seconds`;
+  const [amount, unit] = seconds >= 90 ? [Math.ceil(seconds / 60), "minute"] : [seconds, "second"];
+  const format = new Intl.NumberFormat(formatLocale(), {
+    style: "unit",
+    unit,
+    unitDisplay: "long",
+  });
+  return format.format(Math.max(1, amount));
 }
 
-// Said to a visitor an operator blocked (ADR 0018): polite, and no error text.
-const BLOCKED =
-  "Sorry, you can't send messages in this chat right now. If you think this is a mistake, please contact us another way.";
+// The site's greeting, offline message or reply time: its words for this locale, else its
+// own text, else (still chatdesk's stock English) the catalog's (ADR 0021).
+function siteText(field) {
+  const config = state.config;
+  return override(field) || (config.default_texts?.includes(field) ? t(field) : config[field]);
+}
 
 function explain(error) {
-  if (error.blocked) return BLOCKED;
-  if (error.status === 429) {
-    const after = error.retryAfter
-      ? ` Please wait ${wait(error.retryAfter)}; we'll try again for you.`
-      : " Please wait a moment.";
-    return `You're sending messages too quickly.${after}`;
-  }
-  if (error.status === 0)
-    return "You seem to be offline. Your message will be sent when the connection is back.";
-  if (error.status >= 500) return "The chat is having trouble right now. We'll keep trying.";
-  return error.message || "That didn't work. Please try again.";
+  // Said to a visitor an operator blocked (ADR 0018): polite, and no error text.
+  if (error.blocked) return t("blocked");
+  if (error.status === 429)
+    return error.retryAfter ? t("too_fast_wait", { time: wait(error.retryAfter) }) : t("too_fast");
+  if (error.status === 0) return t("offline");
+  if (error.status >= 500) return t("server_trouble");
+  // The server's own words are English: other languages get the plain failure.
+  return (locale() === "en" && error.message) || t("failed");
 }
 
 function forget() {
@@ -171,14 +187,14 @@ async function addFiles(files) {
       token: () => session.token,
       onProblem: notice,
       words: {
-        locale: document.documentElement.lang,
-        first: "Write your first message, then attach files.",
-        tooMany: (count) => `One message carries at most ${count} files.`,
-        offline: "The network is unreachable.",
-        pasted: "Pasted image",
-        uploading: (name) => `Uploading ${name}`,
-        ready: "Ready",
-        remove: (name) => `Remove ${name}`,
+        locale: formatLocale(),
+        first: t("attach_first"),
+        tooMany: (count) => t("too_many_files", { count }),
+        offline: t("upload_failed"),
+        pasted: t("pasted_image"),
+        uploading: (name) => t("uploading", { name }),
+        ready: t("upload_ready"),
+        remove: (name) => t("remove_file", { name }),
       },
     });
   }
@@ -188,11 +204,7 @@ async function addFiles(files) {
 function ensureChat() {
   if (!view) {
     view = chatView({
-      greeting: !state.config
-        ? ""
-        : state.config.online
-          ? state.config.greeting
-          : state.config.offline_message,
+      greeting: !state.config ? "" : siteText(state.config.online ? "greeting" : "offline_message"),
       async onSend(body) {
         const files = uploads ? await uploads.take() : [];
         if (body || files.length) outbox.add(body, files); // a second Enter finds none
@@ -211,8 +223,7 @@ function ensureChat() {
 
 // POST …/transcript; an address typed in the bar is saved on the visitor first.
 async function emailTranscript(email) {
-  if (!state.conversationId || !session.token)
-    throw new Error("Write us a message first: there is no conversation to send yet.");
+  if (!state.conversationId || !session.token) throw new Error(t("no_conversation"));
   try {
     if (email) rememberProfile(await api("PATCH", "/api/v1/widget/visitor", { email }));
     const path = `/api/v1/widget/conversations/${encodeURIComponent(state.conversationId)}/transcript`;
@@ -221,21 +232,21 @@ async function emailTranscript(email) {
     if (error instanceof ApiError) throw new Error(explain(error));
     throw error;
   }
-  return `We'll email the transcript to ${profile.email}.`;
+  return t("transcript_sent", { email: profile.email });
 }
 
 // The rating form once the conversation is resolved (rating.js, loaded only then).
-const RATING_STRINGS = {
-  question: "How did we do?",
-  rate: "Rate {score} out of 5",
-  comment: "Comment (optional)",
-  send: "Send rating",
-  sending: "Sending…",
-  pick: "Please choose a score from 1 to 5.",
-  thanks: "Thank you for your feedback!",
-  rated: "You rated this conversation {score} out of 5.",
-  failed: "That didn't work. Please try again.",
-};
+const ratingStrings = () => ({
+  question: t("rating_question"),
+  rate: t("rating_rate"),
+  comment: t("rating_comment"),
+  send: t("rating_send"),
+  sending: t("sending"),
+  pick: t("rating_pick"),
+  thanks: t("rating_thanks"),
+  rated: t("rating_rated"),
+  failed: t("failed"),
+});
 let rating = null; // the current conversation's rating box, while it is resolved
 
 function showRating(conversation) {
@@ -250,7 +261,7 @@ function showRating(conversation) {
     if (rating?.id !== conversation.id) {
       rating?.element.remove();
       const onRate = (score, comment) => rate(conversation.id, score, comment);
-      rating = { id: conversation.id, ...ratingBox({ strings: RATING_STRINGS, onRate }) };
+      rating = { id: conversation.id, ...ratingBox({ strings: ratingStrings(), onRate }) };
     }
     rating.show(conversation.rating);
     const chat = ensureChat().element;
@@ -400,12 +411,10 @@ function onEvents(events) {
 function status() {
   const config = state.config;
   if (!config) return;
-  const away = config.email_enabled
-    ? "Away right now · we'll reply by email"
-    : "Away right now · leave a message";
+  const away = t(config.email_enabled ? "away_email" : "away");
   // The site's own words (its settings' "reply time"); empty: no line.
-  let text = config.online ? config.reply_time || "" : away;
-  if (!state.online) text = "Connection lost · reconnecting…";
+  let text = config.online ? siteText("reply_time") || "" : away;
+  if (!state.online) text = t("reconnecting");
   $("status").textContent = text;
 }
 
@@ -474,15 +483,13 @@ function showStart() {
   const config = state.config;
   if (!config) return;
   if (config.identity_required && !session.token) {
-    $("body").replaceChildren(
-      el("p", { class: "empty", text: "Please sign in on this site to chat with us." }),
-    );
+    $("body").replaceChildren(el("p", { class: "empty", text: t("sign_in") }));
   } else if (!session.token && needsForm()) {
     const form = prechatForm({
-      greeting: config.greeting,
+      greeting: siteText("greeting"),
       prechat: config.prechat,
       offline: !config.online,
-      offlineMessage: config.offline_message,
+      offlineMessage: siteText("offline_message"),
       emailEnabled: config.email_enabled,
       profile,
       onSubmit: submitForm,
@@ -507,8 +514,8 @@ async function submitForm(values) {
     // A reply by email is promised only when chatdesk sends email.
     chat.note(
       state.config.email_enabled && values.email
-        ? `Thanks! We'll reply to ${values.email} as soon as we're back.`
-        : "Thanks! We'll reply here as soon as we're back.",
+        ? t("thanks_email", { email: values.email })
+        : t("thanks"),
     );
   }
   focusFirstField($("body"));
@@ -543,7 +550,7 @@ async function refreshConfig() {
 
 function applyConfig(config) {
   state.config = config;
-  document.title = `Chat with ${config.name}`;
+  document.title = t("chat_with", { name: config.name });
   $("title").textContent = config.name;
   const root = document.documentElement.style;
   root.setProperty("--accent", config.accent_color);
@@ -579,6 +586,13 @@ async function resume(attempt) {
   }
 }
 
+// The site's language setting or the browser's: its catalog, its direction, its dates.
+async function useLocale(setting, overrides) {
+  await loadLocale(pickLocale(setting), overrides);
+  setDayLocale(formatLocale());
+  translatePage();
+}
+
 async function boot() {
   wireChrome();
   post("ready");
@@ -586,14 +600,16 @@ async function boot() {
   try {
     config = await readConfig();
   } catch (error) {
+    await useLocale("auto");
     $("body").replaceChildren(
       el("p", {
         class: "empty",
-        text: error.status === 404 ? "Chat is not available here." : explain(error),
+        text: error.status === 404 ? t("not_available") : explain(error),
       }),
     );
     return;
   }
+  await useLocale(config.locale, config.strings);
   applyConfig(config);
   post("unread", { count: state.unread });
   if (session.token) {

@@ -20,7 +20,7 @@
 
   const hostOrigin = location.origin;
   const query = `?site=${encodeURIComponent(siteKey)}&origin=${encodeURIComponent(hostOrigin)}`;
-  const settingsUrl = `${origin}/widget/launcher${query}`;
+  const settingsUrl = `${origin}/widget/launcher${query}&lang=${encodeURIComponent(navigator.languages)}`;
   const frameUrl = `${origin}/widget/frame${query}`;
   const flag = `chatdesk:opened:${siteKey}`;
   const listeners = { unread: [], open: [], close: [] };
@@ -34,6 +34,16 @@
   let tries = 0;
   let frame = null;
   let root, launcher, panel, badge, wrap;
+  // English until /widget/launcher answers
+  let say = {
+    open: "Open chat",
+    unread: "Open chat, {count} unread",
+    close: "Close chat",
+    unavailable: "Chat is unavailable right now",
+    retrying: "We'll connect as soon as it's back.",
+    dismiss: "Close",
+    frame: "Chat",
+  };
 
   const CSS =
     ":host{all:initial!important;display:block!important;position:fixed!important;z-index:2147483000!important;" +
@@ -45,14 +55,13 @@
     "button.l{width:56px;height:56px;border-radius:50%;background:var(--a);color:#fff;box-shadow:0 4px 14px rgba(0,0,0,.25);transition:transform .15s}" +
     "button.l:hover{transform:scale(1.06)}button:focus-visible{outline:3px solid #111;outline-offset:3px}" +
     "svg{width:28px;height:28px;fill:currentColor}.x{display:none}.o .x{display:block}.o .c{display:none}" +
-    ".b{position:absolute;top:-4px;right:-4px;min-width:20px;height:20px;padding:0 6px;border-radius:10px;background:#dc2626;" +
+    ".b{position:absolute;top:-4px;inset-inline-end:-4px;min-width:20px;height:20px;padding:0 6px;border-radius:10px;background:#dc2626;" +
     "color:#fff;font:700 11px/16px system-ui,sans-serif;text-align:center;border:2px solid #fff}.b[hidden],.p[hidden]{display:none}" +
     ".p{position:absolute;bottom:72px;right:0;width:380px;height:min(640px,calc(100vh - 110px));border-radius:14px;overflow:hidden;" +
     "box-shadow:0 10px 40px rgba(0,0,0,.28);background:#fff}.left .p{right:auto;left:0}" +
-    // no frame before "ready": never an error page
     ".p iframe{border:0;width:100%;height:100%;display:none;color-scheme:normal}.r iframe{display:block}" +
-    ".n,button.k{display:none}.d .p{width:300px;max-width:calc(100vw - 40px);height:auto}.d .n{display:block;padding:16px 40px 16px 18px;color:#4b5563}" +
-    ".n b{display:block;color:#111827}.k{position:absolute;top:10px;right:10px;padding:4px;border-radius:6px;color:#6b7280}" +
+    ".n,button.k{display:none}.d .p{width:300px;max-width:calc(100vw - 40px);height:auto}.d .n{display:block;padding:16px;padding-inline:18px 40px;color:#4b5563}" +
+    ".n b{display:block;color:#111827}.k{position:absolute;top:10px;inset-inline-end:10px;padding:4px;border-radius:6px;color:#6b7280}" +
     ".d button.k{display:flex}.k svg{width:20px;height:20px}" +
     "@media (max-width:480px){.w:not(.d) .p{position:fixed;inset:0;width:100%;height:100%;border-radius:0}.o:not(.d) .l{display:none}}";
 
@@ -81,7 +90,6 @@
       try {
         listener(value);
       } catch (error) {
-        // report it, don't break
         setTimeout(() => {
           throw error;
         });
@@ -97,10 +105,10 @@
   function setUnread(count) {
     count = Math.max(0, count | 0);
     badge.hidden = count === 0;
-    badge.textContent = count > 99 ? "99+" : String(count);
+    badge.textContent = count > 99 ? "99+" : count;
     launcher.setAttribute(
       "aria-label",
-      isOpen ? "Close chat" : count ? `Open chat, ${count} unread` : "Open chat",
+      isOpen ? say.close : count ? say.unread.replace("{count}", count) : say.open,
     );
     if (count !== unread) {
       unread = count;
@@ -108,7 +116,6 @@
     }
   }
 
-  // a network error or a 5xx: unreachable (a page CSP's refusal: unknown)
   function probe() {
     fetch(settingsUrl, { credentials: "omit", cache: "no-store" }).then(
       (res) => res.status < 500 || fail(),
@@ -116,7 +123,6 @@
     );
   }
 
-  // the note shows; retried after 2 s doubling to 30 s (a ready frame reconnects itself)
   function fail() {
     if (ready || timer) return;
     wrap.classList.add("d");
@@ -133,10 +139,9 @@
   function makeFrame() {
     if (frame) return;
     frame = make("iframe", "", panel);
-    frame.title = "Chat";
+    frame.title = say.frame;
     frame.setAttribute("allow", "");
     frame.src = frameUrl;
-    // an error page fires "load" too, never "ready"
     frame.addEventListener("load", () => setTimeout(fail, 2000));
     // no query or fragment: secrets
     pending.unshift({ chatdesk: "page", url: location.origin + location.pathname });
@@ -206,27 +211,30 @@
     } else {
       make("style", "", root).textContent = CSS;
     }
+    say = { ...say, ...config.strings };
     wrap = make("div", `w${config.position === "left" ? " left" : ""}`, root);
+    wrap.lang = config.locale || "en";
+    wrap.dir = config.dir || "ltr";
     if (/^#[0-9a-f]{6}$/i.test(config.accent_color || ""))
       wrap.style.setProperty("--a", config.accent_color);
     panel = make("div", "p", wrap);
     panel.hidden = true;
     const note = make("div", "n", panel);
     note.setAttribute("role", "status");
-    make("b", "", note).textContent = "Chat is unavailable right now";
-    note.append("We'll connect as soon as it's back.");
+    make("b", "", note).textContent = say.unavailable;
+    note.append(say.retrying);
     const closer = make("button", "k", panel);
     closer.type = "button";
-    closer.setAttribute("aria-label", "Close");
+    closer.setAttribute("aria-label", say.dismiss);
     closer.appendChild(icon("x", X));
     closer.addEventListener("click", () => close(true));
     launcher = make("button", "l", wrap);
     launcher.type = "button";
     launcher.setAttribute("aria-expanded", "false");
-    launcher.appendChild(
+    launcher.append(
       icon("c", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"),
+      icon("x", X),
     );
-    launcher.appendChild(icon("x", X));
     badge = make("span", "b", launcher);
     badge.setAttribute("aria-hidden", "true");
     setUnread(0);
@@ -285,7 +293,7 @@
       // frozen window
     }
   } else {
-    console.warn("chatdesk: window.chatdesk is taken by this page; the JS API is not installed.");
+    console.warn("chatdesk: window.chatdesk is taken; no JS API.");
   }
 
   let started = false;
@@ -299,14 +307,12 @@
   }
 
   function boot() {
-    // a page CSP's refusal fails like a network error
     doc.addEventListener("securitypolicyviolation", (event) => {
       if (event.blockedURI.startsWith(origin)) blocked = true;
     });
     const fallback = setTimeout(() => start({}), 4000);
     fetch(settingsUrl, { credentials: "omit" })
       .then((res) => (res.status === 404 ? null : res.ok ? res.json() : {}))
-      // unreachable or refused: defaults
       .catch(() => ({}))
       .then((config) => {
         clearTimeout(fallback);

@@ -1,6 +1,7 @@
 // DOM for the frame. Text goes in with textContent / createElement only, never innerHTML.
 import { renderDays } from "../shared/days.js";
 import { awaitsLinks, loadLinks, messageText } from "../shared/message-text.js";
+import { formatLocale, t } from "./i18n.js";
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -14,11 +15,12 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-// The visitor's own locale and time zone, as the console does for operators.
-const TIME = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
+// The visitor's language (the widget's locale) and time zone.
+let TIME = null;
 
 function time(iso) {
   const date = new Date(iso);
+  TIME ||= new Intl.DateTimeFormat(formatLocale(), { timeStyle: "short" });
   return iso && !Number.isNaN(date.getTime()) ? TIME.format(date) : "";
 }
 
@@ -32,7 +34,14 @@ function files(attachments) {
   import("../shared/attachments.js").then(
     (module) =>
       node.replaceChildren(
-        module.attachmentList(attachments, { locale: document.documentElement.lang, box: 200 }),
+        module.attachmentList(attachments, {
+          locale: formatLocale(),
+          box: 200,
+          words: {
+            image: (name) => t("open_file", { name }),
+            download: (name, size) => t("download_file", { name, size }),
+          },
+        }),
       ),
     () => {},
   );
@@ -53,7 +62,7 @@ function bubbleText(body) {
 function field(name, label, mode, type, value) {
   const id = `f-${name}`;
   const optional =
-    mode === "optional" ? el("span", { class: "optional", text: " (optional)" }) : null;
+    mode === "optional" ? el("span", { class: "optional", text: ` ${t("optional")}` }) : null;
   const attrs = {
     id,
     name,
@@ -86,14 +95,15 @@ export function prechatForm({
   const parts = [el("p", { class: "greeting", text: offline ? offlineMessage : greeting })];
   const nameMode = prechat.name;
   const emailMode = offline && emailEnabled ? "required" : prechat.email;
-  if (nameMode !== "off") parts.push(field("name", "Name", nameMode, "text", profile.name));
-  if (emailMode !== "off") parts.push(field("email", "Email", emailMode, "email", profile.email));
+  if (nameMode !== "off") parts.push(field("name", t("name"), nameMode, "text", profile.name));
+  if (emailMode !== "off")
+    parts.push(field("email", t("email"), emailMode, "email", profile.email));
   if (offline) {
     parts.push(
       el(
         "div",
         { class: "field" },
-        el("label", { for: "f-message", text: "Message" }),
+        el("label", { for: "f-message", text: t("message") }),
         el("textarea", {
           id: "f-message",
           name: "message",
@@ -107,7 +117,7 @@ export function prechatForm({
   const button = el("button", {
     type: "submit",
     class: "primary",
-    text: offline ? "Send message" : "Start chat",
+    text: t(offline ? "send_message" : "start_chat"),
   });
   const form = el("form", { class: "prechat", novalidate: true }, ...parts, error, button);
   form.addEventListener("submit", async (event) => {
@@ -121,7 +131,7 @@ export function prechatForm({
     try {
       await onSubmit(values);
     } catch (failure) {
-      error.textContent = failure.message || "Something went wrong. Please try again.";
+      error.textContent = failure.message || t("something_wrong");
     } finally {
       button.disabled = false;
     }
@@ -133,12 +143,12 @@ function checkForm(form, values) {
   for (const input of form.querySelectorAll("[required]")) {
     if (!values[input.name]) {
       input.focus();
-      return `Please fill in your ${input.name}.`;
+      return t(`fill_in_${input.name}`);
     }
   }
   if (values.email && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(values.email)) {
     form.querySelector("[name=email]").focus();
-    return "Please enter a valid email address.";
+    return t("invalid_email");
   }
   return "";
 }
@@ -156,24 +166,24 @@ function transcriptBar(onTranscript, hasEmail) {
   const ask = el(
     "form",
     { class: "transcript-ask", hidden: true, novalidate: true },
-    el("label", { for: "transcript-email", text: "Your email" }),
+    el("label", { for: "transcript-email", text: t("your_email") }),
     input,
-    el("button", { type: "submit", class: "primary", text: "Send transcript" }),
+    el("button", { type: "submit", class: "primary", text: t("send_transcript") }),
   );
   const button = el("button", {
     type: "button",
     class: "link-button",
     id: "transcript",
-    text: "Email me the transcript",
+    text: t("email_transcript"),
   });
   async function send(email) {
     button.disabled = true;
-    status.textContent = "Sending…";
+    status.textContent = t("sending");
     try {
       status.textContent = await onTranscript(email);
       ask.hidden = true;
     } catch (failure) {
-      status.textContent = failure.message || "That didn't work. Please try again.";
+      status.textContent = failure.message || t("failed");
     } finally {
       button.disabled = false;
     }
@@ -181,14 +191,14 @@ function transcriptBar(onTranscript, hasEmail) {
   button.addEventListener("click", () => {
     if (hasEmail()) return send(null);
     ask.hidden = false;
-    status.textContent = "Where should we send it?";
+    status.textContent = t("where_send");
     input.focus();
   });
   ask.addEventListener("submit", (event) => {
     event.preventDefault();
     const email = input.value.trim();
     if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
-      status.textContent = "Please enter a valid email address.";
+      status.textContent = t("invalid_email");
       input.focus();
       return;
     }
@@ -211,7 +221,7 @@ export function chatView({
     class: "messages",
     id: "messages",
     tabindex: "0",
-    "aria-label": "Conversation",
+    "aria-label": t("conversation"),
   });
   const confirmed = el("div", { class: "confirmed" });
   const pending = el("div", { class: "pending" });
@@ -223,14 +233,14 @@ export function chatView({
     id: "composer-input",
     rows: "1",
     maxlength: "10000",
-    placeholder: "Type your message…",
-    "aria-label": "Message",
+    placeholder: t("placeholder"),
+    "aria-label": t("message"),
   });
-  const send = el("button", { type: "submit", class: "send", "aria-label": "Send" });
+  const send = el("button", { type: "submit", class: "send", "aria-label": t("send") });
   send.append(svg("M3 20.5 21 12 3 3.5v6.6l12.6 1.9L3 13.9z"));
   // Files: the paperclip, a drop on the chat, a pasted screenshot (frame.js uploads them).
   const picker = el("input", { type: "file", multiple: true, hidden: true, tabindex: "-1" });
-  const attach = el("button", { type: "button", class: "attach", "aria-label": "Attach a file" });
+  const attach = el("button", { type: "button", class: "attach", "aria-label": t("attach") });
   attach.title = attach.getAttribute("aria-label");
   picker.setAttribute("aria-label", attach.title);
   attach.append(svg(PAPERCLIP));
@@ -239,7 +249,7 @@ export function chatView({
     onFiles([...picker.files]);
     picker.value = "";
   });
-  const uploadList = el("ul", { class: "uploads", "aria-label": "Files to send", hidden: true });
+  const uploadList = el("ul", { class: "uploads", "aria-label": t("files_to_send"), hidden: true });
   const composer = el("form", { class: "composer" }, attach, input, send, picker);
   const byId = new Map();
   let typingTimer = null;
@@ -279,7 +289,7 @@ export function chatView({
   }
 
   function bubble(message, mine) {
-    const who = mine ? "You" : message.author.name || "Support";
+    const who = mine ? t("you") : message.author.name || t("support");
     return el(
       "div",
       {
@@ -340,7 +350,10 @@ export function chatView({
       if (!mine) {
         typing.hidden = true;
         if (announce)
-          live.textContent = `${message.author.name || "Support"} says: ${message.body}`;
+          live.textContent = t("says", {
+            name: message.author.name || t("support"),
+            text: message.body,
+          });
       }
       scroll();
       return true;
@@ -363,11 +376,11 @@ export function chatView({
         pending.append(node);
       }
       const meta = node.querySelector(".meta");
-      meta.textContent = failedReason ? "Not sent. " : "Sending…";
+      meta.textContent = failedReason ? `${t("not_sent")} ` : t("sending");
       node.classList.toggle("failed", Boolean(failedReason));
       if (failedReason) {
         meta.append(
-          el("button", { type: "button", class: "retry", text: "Retry", onclick: onRetry }),
+          el("button", { type: "button", class: "retry", text: t("retry"), onclick: onRetry }),
         );
         node.title = failedReason;
       }
@@ -381,14 +394,14 @@ export function chatView({
         (node) => node.dataset.id && node.dataset.id <= upTo,
       );
       const last = read.pop();
-      if (last) last.append(el("div", { class: "seen", text: "Seen" }));
+      if (last) last.append(el("div", { class: "seen", text: t("seen") }));
     },
     dropPending(clientMsgId) {
       const node = pending.querySelector(`[data-client-id="${CSS.escape(clientMsgId)}"]`);
       if (node) node.remove();
     },
     typing(name) {
-      typing.textContent = `${name || "Support"} is typing…`;
+      typing.textContent = t("typing", { name: name || t("support") });
       typing.hidden = false;
       clearTimeout(typingTimer);
       typingTimer = setTimeout(() => (typing.hidden = true), 6000);
