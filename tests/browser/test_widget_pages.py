@@ -15,9 +15,10 @@ from chatdesk.web.assets import static_prefix
 from tests.factories import add_operator, create_site, csrf, login, services_db
 
 STATIC = Path(__file__).resolve().parents[2] / "src" / "chatdesk" / "static"
-# Everything the frame loads on its first open, under /static. Loaded later, when needed:
-# the address finder (vendor/linkifyjs) for a message that may hold an address, and
-# widget/uploads.js and shared/attachments.js for the first file.
+# Everything the frame loads on its first open (the pre-chat form), under /static. Loaded
+# later, when needed: shared/message-text.js with the chat view, the address finder
+# (vendor/linkifyjs) for a message that may hold an address, widget/uploads.js and
+# shared/attachments.js for the first file, widget/rating.js once a chat is resolved.
 FRAME_ASSETS = [
     "widget/frame.css",
     "widget/frame.js",
@@ -30,7 +31,6 @@ FRAME_ASSETS = [
     "widget/view.js",
     "widget/i18n.js",
     "shared/days.js",
-    "shared/message-text.js",
 ]
 SHOP = "https://shop.example.com"
 

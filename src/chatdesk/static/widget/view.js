@@ -1,6 +1,5 @@
 // DOM for the frame. Text goes in with textContent / createElement only, never innerHTML.
 import { renderDays } from "../shared/days.js";
-import { awaitsLinks, loadLinks, messageText } from "../shared/message-text.js";
 import { formatLocale, t } from "./i18n.js";
 
 export function el(tag, attrs = {}, ...children) {
@@ -48,14 +47,33 @@ function files(attachments) {
   return node;
 }
 
+// How messages read (links, **bold**…): loaded when the chat view is made, not for a
+// first open that shows the pre-chat form. Until it is there a message is plain text.
+let text = null;
+let loadingText = null;
+
+function loadText() {
+  loadingText ||= import("../shared/message-text.js").then((module) => {
+    text = module;
+    return module;
+  });
+  return loadingText;
+}
+
 // A message's text; one that may hold an address is drawn again once links can be.
 function bubbleText(body) {
-  const node = el("div", { class: "bubble" }, messageText(body));
-  if (awaitsLinks(body))
-    loadLinks().then(
-      () => node.replaceChildren(messageText(body)),
-      () => {}, // stays plain text
-    );
+  const node = el("div", { class: "bubble" }, text ? text.messageText(body) : body);
+  const draw = (module) => {
+    node.replaceChildren(module.messageText(body));
+    if (module.awaitsLinks(body))
+      module.loadLinks().then(
+        () => node.replaceChildren(module.messageText(body)),
+        () => {}, // stays plain text
+      );
+  };
+  if (text) {
+    if (text.awaitsLinks(body)) draw(text);
+  } else loadText().then(draw, () => {});
   return node;
 }
 
@@ -217,6 +235,7 @@ export function chatView({
   onFiles,
   filesPending,
 }) {
+  loadText().catch(() => {});
   const list = el("div", {
     class: "messages",
     id: "messages",
