@@ -39,7 +39,7 @@ export function languageFields(site) {
     "en",
     { "aria-label": "Language of the text" },
   );
-  const pickKey = h("select", { "aria-label": "Which text" });
+  const pickKey = h("select", { "aria-label": "Which text", class: "text-key" });
   const text = h("textarea", { rows: 2, maxlength: 500, id: "site-strings" });
   const add = h("button", { type: "button", class: "button small-button", text: "Use this text" });
 
@@ -71,7 +71,11 @@ export function languageFields(site) {
   englishCatalog().then((catalog) => {
     pickKey.replaceChildren(
       ...Object.entries(catalog).map(([key, value]) =>
-        h("option", { value: key, text: `${key}: ${value}` }),
+        // Long texts (the blocked notice) would widen the select past a narrow screen.
+        h("option", {
+          value: key,
+          text: `${key}: ${value.length > 48 ? `${value.slice(0, 47)}…` : value}`,
+        }),
       ),
     );
   });
