@@ -352,10 +352,15 @@ def _hot_paths(client: TestClient) -> None:
 
     def measure(path: str) -> int:
         client.get(path, headers=headers)  # warm the pool
-        with _count_statements(client) as statements:
-            response = client.get(path, headers=headers)
-        assert response.status_code == 200, response.text
-        return len(statements)
+        counts = []
+        # The fewest of three: background work (the outbox's worker reading new events)
+        # shares the read engine and may slip into one window; an N+1 is in all three.
+        for _ in range(3):
+            with _count_statements(client) as statements:
+                response = client.get(path, headers=headers)
+            assert response.status_code == 200, response.text
+            counts.append(len(statements))
+        return min(counts)
 
     def conversation_list_cost() -> int:
         return measure("/api/v1/conversations?limit=100")
