@@ -4,6 +4,7 @@ import { clear, h } from "./dom.js";
 import { checkbox, confirmButton, copyText, field, select } from "./forms.js";
 import { attempt, card, root, say } from "./section.js";
 import { languageFields } from "./site_language.js";
+import { sitePreview } from "./site_preview.js";
 
 const DAYS = [
   ["mon", "Monday"],
@@ -237,7 +238,22 @@ function siteForm(site, onSaved) {
     );
     if (saved) onSaved(saved, "Saved.", "site-save");
   });
-  return form;
+  // The widget as visitors will see it, redrawn as the form changes.
+  const preview = sitePreview();
+  const redraw = () =>
+    preview.update({
+      name: name.value,
+      colour: colour.value,
+      position: position.value,
+      greeting: greeting.value,
+      replyTime: replyTime.value,
+      prechat: { name: prechatName.value, email: prechatEmail.value },
+      ...language.value(),
+    });
+  for (const type of ["input", "change"]) form.addEventListener(type, redraw);
+  form.addEventListener("click", () => setTimeout(redraw)); // the own-words editor's buttons
+  redraw();
+  return h("div", { class: "site-edit" }, form, preview.node);
 }
 
 function identityCard(site, onSaved) {
