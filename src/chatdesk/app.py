@@ -45,6 +45,7 @@ from chatdesk.web import (
     emails_api,
     health,
     totp_api,
+    visitors_api,
     webhooks_api,
     widget_api,
     widget_pages,
@@ -251,6 +252,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         webhooks_api,
         emails_api,
         attachments_api,
+        visitors_api,
         health,
     )
     for module in routers:

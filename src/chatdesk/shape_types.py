@@ -213,6 +213,44 @@ class Conversation(VisitorConversation):
     visitor: NotRequired[Visitor]
 
 
+class VisitorRecord(Visitor):
+    """Everything stored on a visitor (an export for the visitor's own request)."""
+
+    last_ip: str | None
+    email_unsubscribed_at: str | None
+    blocked_until: str | None
+
+
+class VisitorSessionRecord(TypedDict):
+    created_at: str
+    last_used_at: str
+    revoked_at: str | None
+
+
+class ExportedBlock(TypedDict):
+    id: str
+    ip: str | None
+    external_id: str | None
+    reason: str | None
+    created_at: str
+    expires_at: str
+    lifted_at: str | None
+
+
+class ExportedConversation(Conversation):
+    messages: list[Message]
+
+
+class VisitorExport(TypedDict):
+    """``GET /api/v1/visitors/{vid}/export``: every stored fact about one visitor."""
+
+    exported_at: str
+    visitor: VisitorRecord
+    sessions: list[VisitorSessionRecord]
+    conversations: list[ExportedConversation]
+    blocks: list[ExportedBlock]
+
+
 class ConversationList(TypedDict):
     conversations: list[VisitorConversation]
 

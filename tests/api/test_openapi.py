@@ -25,7 +25,7 @@ from chatdesk.settings import KNOWN_ATTACHMENT_TYPES, Settings
 from chatdesk.web import widget_api
 from tests.api.world import PASSWORD, api_world, new_site
 from tests.email.conftest import email_settings, failed_email
-from tests.factories import bearer, csrf, login, services_db
+from tests.factories import bearer, csrf, login, services_db, start_conversation, visitor_token
 from tests.schema_conformance import conformance_for
 
 COMPONENT = "#/components/schemas/"
@@ -162,6 +162,7 @@ def _operator_calls(client: TestClient, op: dict[str, str], conversation_id: str
     note = ok(client.post(f"{one}/messages", json=reply, headers=op), 201)
     visitor_id = ok(client.get(one, headers=op))["visitor_id"]
     ok(client.get(f"/api/v1/visitors/{visitor_id}/attachments", headers=op))
+    ok(client.get(f"/api/v1/visitors/{visitor_id}/export", headers=op))
     ok(client.post(f"{one}/read", json={"message_id": note["id"]}, headers=op), 204)
     ok(client.post(f"{one}/messages", json=reply, headers=op))  # a repeat
     ok(client.get(f"{one}/messages", headers=op))
@@ -222,6 +223,9 @@ def _settings_calls(client: TestClient, op: dict[str, str]) -> None:
     email_id = failed_email(services_db(client), payload)
     ok(client.get("/api/v1/emails?status=failed", headers=op))
     ok(client.post(f"/api/v1/emails/{email_id}/resend", headers=op), 202)
+    someone = visitor_token(client, site["site_key"], name="Erin Erased")
+    gone = start_conversation(client, someone, "Forget me")["conversation"]["visitor_id"]
+    ok(client.delete(f"/api/v1/visitors/{gone}", headers=op), 204)
     ok(client.delete(f"/api/v1/sites/{site['id']}", headers=op), 204)
 
 

@@ -499,6 +499,14 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("DELETE", "/api/v1/blocks/{block_id}"): _fresh_block,
     ("DELETE", "/api/v1/sites/{site_id}"): _fresh_site,
     ("POST", "/api/v1/operators/{operator_id}/password"): _fresh_reset,
+    ("GET", "/api/v1/visitors/{visitor_id}/export"): lambda a, _w: (
+        f"/api/v1/visitors/{a.conv_a['visitor_id']}/export",
+        None,
+    ),
+    ("DELETE", "/api/v1/visitors/{visitor_id}"): lambda a, _w: (
+        f"/api/v1/visitors/{_fresh_visitor_id(a)}",
+        None,
+    ),
     ("GET", "/api/v1/visitors/{visitor_id}/attachments"): lambda a, _w: (
         f"/api/v1/visitors/{a.conv_a['visitor_id']}/attachments",
         None,

@@ -63,6 +63,8 @@ BOT_EXPECTED: dict[tuple[str, str], int] = {
     ("POST", "/api/v1/operators/{operator_id}/password"): 403,
     # Its site's visitors' files: it reads their messages, which carry them, anyway.
     ("GET", "/api/v1/visitors/{visitor_id}/attachments"): 200,
+    ("GET", "/api/v1/visitors/{visitor_id}/export"): 403,
+    ("DELETE", "/api/v1/visitors/{visitor_id}"): 403,
 }
 
 

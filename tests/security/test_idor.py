@@ -127,6 +127,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/sites/{site_id}"): _ADMIN_204,
     ("POST", "/api/v1/operators/{operator_id}/password"): _ADMIN,
     ("GET", "/api/v1/visitors/{visitor_id}/attachments"): _SITE1,
+    ("GET", "/api/v1/visitors/{visitor_id}/export"): _ADMIN,
+    ("DELETE", "/api/v1/visitors/{visitor_id}"): _ADMIN_204,
 }
 
 _CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict"}

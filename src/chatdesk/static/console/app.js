@@ -17,7 +17,7 @@ const PATH = /^\/admin\/conversations\/([^/]+)\/?$/;
 const inbox = new Inbox({ onOpen: openConversation });
 const view = new ConversationView({ onChanged: changed });
 const composer = new Composer({ onSent: (message) => onMessage(message, { local: true }) });
-const panel = new VisitorPanel({ onOpen: openConversation });
+const panel = new VisitorPanel({ onOpen: openConversation, onErased: forgetVisitor });
 let readTimer = null;
 
 const announcer = document.getElementById("inbox-announce");
@@ -76,6 +76,19 @@ function closeConversation({ push = false } = {}) {
   composer.reset();
   setView("list");
   inbox.render();
+}
+
+/** A visitor was erased: their conversations leave this console too. */
+function forgetVisitor(visitor) {
+  const theirs = [...state.conversations.values()].filter(
+    (c) => c.visitor_id === visitor.id || c.visitor?.id === visitor.id,
+  );
+  const open = theirs.some((c) => c.id === state.openId);
+  for (const c of theirs) state.conversations.delete(c.id);
+  inbox.ids = inbox.ids.filter((id) => state.conversations.has(id));
+  if (open) closeConversation({ push: true });
+  else inbox.render();
+  refreshBadge();
 }
 
 function routeFromLocation() {

@@ -7,6 +7,7 @@ import { clear, h } from "./dom.js";
 import { state } from "./state.js";
 import { formatDateTime, formatZoneTime, shortTime } from "./time.js";
 import { ratingText } from "./timeline.js";
+import { VisitorData } from "./visitor_data.js";
 
 /** "Chrome 120 on macOS" from a User-Agent string (best effort, never trusted). */
 export function describeBrowser(ua) {
@@ -57,7 +58,7 @@ function safeUrl(text) {
 }
 
 export class VisitorPanel {
-  constructor({ onOpen }) {
+  constructor({ onOpen, onErased }) {
     this.onOpen = onOpen;
     this.panel = document.getElementById("visitor-panel");
     this.facts = document.getElementById("visitor-facts");
@@ -67,6 +68,10 @@ export class VisitorPanel {
     this.closeButton = document.getElementById("details-close");
     this.visitor = null;
     this.blocking = new BlockBox(document.getElementById("visitor-block"));
+    this.dataBox = document.getElementById("visitor-data-box");
+    this.data = new VisitorData(document.getElementById("visitor-data"), {
+      onErased: (visitor) => onErased?.(visitor),
+    });
     this.toggle.addEventListener("click", () =>
       this.setOpen(!document.body.classList.contains("details-open")),
     );
@@ -92,6 +97,8 @@ export class VisitorPanel {
     clear(this.past);
     clear(this.files);
     this.blocking.show(this.visitor);
+    this.data.show(this.visitor);
+    this.dataBox.hidden = this.data.node.hidden;
     if (!this.visitor) return;
     const visitorId = this.visitor.id;
     this.showFiles(visitorId);
