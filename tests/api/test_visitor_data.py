@@ -12,7 +12,8 @@ from chatdesk.settings import Settings
 from tests.api.expect import assert_error
 from tests.api.test_attachments import photo, settings, stored_files, upload  # noqa: F401
 from tests.api.world import ApiWorld, api_world, quick_operator
-from tests.factories import login, start_conversation, visitor_token
+from tests.email.conftest import failed_email
+from tests.factories import login, services_db, start_conversation, visitor_token
 
 
 @pytest.fixture
@@ -85,6 +86,9 @@ def test_erasure_takes_the_visitor_with_everything_they_left(
     other = start_conversation(client, other_token, "Still here")["conversation"]
     assert len(stored_files(settings)) == 2  # the photo and its thumbnail
     cid = world.conversation["id"]
+    # Email jobs about each conversation (failed, so they wait in the outbox to be seen).
+    failed_email(services_db(client), {"template": "transcript", "conversation_id": cid})
+    failed_email(services_db(client), {"template": "transcript", "conversation_id": other["id"]})
     visitor_id = _visitor_id(world)
     stored_messages = len(
         client.get(f"/api/v1/conversations/{cid}/messages", headers=world.op).json()["messages"]
@@ -100,6 +104,8 @@ def test_erasure_takes_the_visitor_with_everything_they_left(
     events = client.get("/api/v1/events?after=0&wait=0&limit=500", headers=world.op).json()
     assert cid not in str(events) and "Vera Visitor" not in str(events)
     assert other["id"] in str(events)
+    jobs = client.get("/api/v1/emails?status=failed", headers=world.op).json()["emails"]
+    assert [job["conversation_id"] for job in jobs] == [other["id"]]
     kept = client.get(f"/api/v1/conversations/{other['id']}/messages", headers=world.op)
     assert [m["body"] for m in kept.json()["messages"]] == ["Still here"]
     # The block stays (it guards against what was done), without the visitor.

@@ -8,7 +8,7 @@ from chatdesk.access import access_visitor, require_role
 from chatdesk.actions.attachments import storage_keys
 from chatdesk.actions.audit import record
 from chatdesk.db.batch import Unit
-from chatdesk.db.tables import attachments, conversations, events, messages, visitors
+from chatdesk.db.tables import attachments, conversations, events, messages, outbox, visitors
 from chatdesk.security.principals import OperatorActor
 
 __all__ = ["erase_visitor"]
@@ -18,7 +18,8 @@ def erase_visitor(
     unit: Unit, actor: OperatorActor, visitor_id: str, *, ip: str | None = None
 ) -> list[str]:
     """Delete a visitor (admins and owners of their site) with their sessions,
-    conversations, messages, attachments' rows and events; returns the file store keys
+    conversations, messages, attachments' rows, events and the outbox's jobs about
+    them; returns the file store keys
     of their attachments, which the caller removes once this unit is committed (what it
     misses, ``chatdesk purge`` finds as files without rows). Blocks stay, without the
     visitor: they guard against what the visitor did. The audit entry counts what went
@@ -42,6 +43,16 @@ def erase_visitor(
             .scalar_subquery(),
         )
     ).one()
+    theirs = select(conversations.c.id).where(conversations.c.visitor_id == visitor_id)
+    their_events = select(events.c.id).where(events.c.visitor_id == visitor_id)
+    # Jobs that would still speak of them: emails about their conversations, webhook
+    # deliveries of their events.
+    unit.conn.execute(
+        delete(outbox).where(
+            (outbox.c.event_id.in_(their_events))
+            | (outbox.c.payload["conversation_id"].as_string().in_(theirs))
+        )
+    )
     unit.conn.execute(delete(events).where(events.c.visitor_id == visitor_id))
     unit.conn.execute(delete(visitors).where(visitors.c.id == visitor_id))  # the rest cascades
     record(
