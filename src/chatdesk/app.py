@@ -257,6 +257,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     )
     for module in routers:
         app.include_router(module.router)
+    app.include_router(totp_api.operators_router)
     app.include_router(console_pages.router, include_in_schema=False)
     app.include_router(widget_pages.router, include_in_schema=False)
     app.include_router(email_pages.router, include_in_schema=False)

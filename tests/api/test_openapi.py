@@ -20,10 +20,14 @@ import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import insert
 
+from chatdesk.db.batch import Unit
+from chatdesk.db.tables import operator_totp
+from chatdesk.security.totp import TotpSecrets, new_secret
 from chatdesk.settings import KNOWN_ATTACHMENT_TYPES, Settings
 from chatdesk.web import widget_api
-from tests.api.world import PASSWORD, api_world, new_site
+from tests.api.world import PASSWORD, api_world, new_site, quick_operator
 from tests.email.conftest import email_settings, failed_email
 from tests.factories import bearer, csrf, login, services_db, start_conversation, visitor_token
 from tests.schema_conformance import conformance_for
@@ -239,6 +243,14 @@ def _rating_call(
     _ok(client.post(rate, json=rating, headers=visitor), 201)
 
 
+def _totp_on(unit: Unit, operator_id: str, sealed: str) -> None:
+    unit.conn.execute(
+        insert(operator_totp).values(
+            operator_id=operator_id, secret=sealed, enabled_at=unit.now, updated_at=unit.now
+        )
+    )
+
+
 def test_every_operation_answers_as_declared(client: TestClient) -> None:
     checker = conformance_for(client.app)  # type: ignore[arg-type]
     checker.seen.clear()
@@ -254,6 +266,11 @@ def test_every_operation_answers_as_declared(client: TestClient) -> None:
     code = pyotp.TOTP(_ok(client.post("/api/v1/auth/totp/setup", headers=op))["secret"]).now()
     _ok(client.post("/api/v1/auth/totp/enable", json={"code": code}, headers=op))
     _ok(client.post("/api/v1/auth/totp/disable", json={"password": PASSWORD}, headers=op), 204)
+    agent = quick_operator(client, "agent", name="Lost Phone")
+    key = client.app.state.services.settings.secret_key.get_secret_value()  # type: ignore[attr-defined]
+    sealed = TotpSecrets(key).seal(agent.id, new_secret())
+    services_db(client).write_sync(_totp_on, agent.id, sealed)
+    _ok(client.delete(f"/api/v1/operators/{agent.id}/totp", headers=op), 204)
     change = {"current_password": PASSWORD, "new_password": "another-long-password"}
     _ok(client.post("/api/v1/auth/password", json=change, headers=op), 204)
     _ok(client.post("/api/v1/auth/logout", headers=op), 204)

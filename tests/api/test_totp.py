@@ -296,3 +296,43 @@ def test_the_database_is_migrated_to_the_totp_tables(settings: Settings) -> None
             assert conn.execute(select(operator_totp)).all() == []
     finally:
         engine.dispose()
+
+
+def test_admins_reset_an_agents_second_factor_owners_an_admins_and_nobody_an_owners(
+    tclient: TestClient, clock: FakeClock
+) -> None:
+    db = services_db(tclient)
+    owner, admin, agent, other_owner = (
+        add_operator(db, role) for role in ("owner", "admin", "agent", "owner")
+    )
+    secrets_of = {}
+    for person in (owner, admin, agent, other_owner):
+        login(tclient, person)
+        secrets_of[person.id], _ = _enabled(tclient, person, clock)
+        clock.now += STEP  # each enable spends its step
+
+    def reset(by: Operator, target: Operator) -> Any:
+        signed_in = _login(tclient, by, _code(secrets_of[by.id], clock.now))
+        assert signed_in.status_code == 200, signed_in.text
+        clock.now += STEP
+        by.csrf_token = signed_in.json()["csrf_token"]
+        return tclient.delete(f"/api/v1/operators/{target.id}/totp", headers=csrf(by))
+
+    assert_error(reset(agent, admin), 403, "forbidden")  # agents reset nobody's
+    assert_error(reset(admin, owner), 403, "forbidden")  # an owner's only on the server
+    assert_error(reset(owner, other_owner), 403, "forbidden")
+    assert_error(reset(admin, admin), 403, "forbidden")  # one's own: under Account
+    assert reset(admin, agent).status_code == 204
+    assert _login(tclient, agent).status_code == 200  # the password alone, now
+    assert_error(reset(admin, agent), 409, "conflict")  # nothing left to turn off
+    assert reset(owner, admin).status_code == 204
+    assert _login(tclient, admin).status_code == 200
+
+    assert_error(_login(tclient, other_owner), 401, "totp_required")  # untouched
+    signed_in = _login(tclient, owner, _code(secrets_of[owner.id], clock.now))
+    assert signed_in.status_code == 200
+    entries = tclient.get("/api/v1/audit-log?action=auth.totp_reset").json()["entries"]
+    assert [(e["operator_id"], e["target_id"], e["details"]) for e in entries] == [
+        (owner.id, admin.id, {"by": "admin"}),
+        (admin.id, agent.id, {"by": "admin"}),
+    ]

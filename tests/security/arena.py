@@ -499,6 +499,11 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("DELETE", "/api/v1/blocks/{block_id}"): _fresh_block,
     ("DELETE", "/api/v1/sites/{site_id}"): _fresh_site,
     ("POST", "/api/v1/operators/{operator_id}/password"): _fresh_reset,
+    # The dummy agent has no second factor on: admins and owners get 409, nothing else.
+    ("DELETE", "/api/v1/operators/{operator_id}/totp"): lambda a, _w: (
+        f"/api/v1/operators/{a.dummy.id}/totp",
+        None,
+    ),
     ("GET", "/api/v1/visitors/{visitor_id}/export"): lambda a, _w: (
         f"/api/v1/visitors/{a.conv_a['visitor_id']}/export",
         None,

@@ -64,6 +64,7 @@ BOT_EXPECTED: dict[tuple[str, str], int] = {
     # Its site's visitors' files: it reads their messages, which carry them, anyway.
     ("GET", "/api/v1/visitors/{visitor_id}/attachments"): 200,
     ("GET", "/api/v1/visitors/{visitor_id}/export"): 403,
+    ("DELETE", "/api/v1/operators/{operator_id}/totp"): 403,
     ("DELETE", "/api/v1/visitors/{visitor_id}"): 403,
 }
 

@@ -128,6 +128,11 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/operators/{operator_id}/password"): _ADMIN,
     ("GET", "/api/v1/visitors/{visitor_id}/attachments"): _SITE1,
     ("GET", "/api/v1/visitors/{visitor_id}/export"): _ADMIN,
+    # A person's session only: API tokens get 403 whatever their role.
+    (
+        "DELETE",
+        "/api/v1/operators/{operator_id}/totp",
+    ): "401 401 401 403 403 409 409 401 401 403 403",
     ("DELETE", "/api/v1/visitors/{visitor_id}"): _ADMIN_204,
 }
 

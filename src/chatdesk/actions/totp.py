@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 
+from chatdesk.access import access_operator
 from chatdesk.actions.audit import record
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import operator_recovery_codes, operator_totp, operators
-from chatdesk.errors import Conflict
+from chatdesk.errors import Conflict, Forbidden
 from chatdesk.ids import new_id
 from chatdesk.security.principals import OperatorActor
 
 __all__ = [
     "accept_totp_step",
+    "admin_reset_totp",
     "begin_totp_setup",
     "disable_totp",
     "enable_totp",
@@ -146,6 +148,36 @@ def reset_totp(unit: Unit, email: str) -> bool | None:
             details={"by": "command line"},
         )
     return was_on
+
+
+def admin_reset_totp(
+    unit: Unit, actor: OperatorActor, operator_id: str, *, ip: str | None = None
+) -> None:
+    """Turn off another operator's two-factor sign-in (they lost their phone and their
+    recovery codes), from a signed-in session: admins for agents, owners for agents and
+    admins. An owner's is reset only by ``chatdesk totp-reset`` on the server, so a
+    stolen admin session cannot strip it; one's own is turned off under Account, with
+    the password. Conflict when it was not on."""
+    target = access_operator(unit.conn, actor, operator_id)
+    if target.id == actor.operator_id:
+        raise Forbidden("Turn your own off under Account, with your password.")
+    if target.role == "owner":
+        raise Forbidden(
+            "An owner's second factor is reset only on the server: chatdesk totp-reset."
+        )
+    if target.role == "admin" and actor.role != "owner":
+        raise Forbidden("Only an owner resets an admin's second factor.")
+    if not _turn_off(unit, operator_id):
+        raise Conflict("This operator has no two-factor sign-in on.")
+    record(
+        unit,
+        "auth.totp_reset",
+        operator_id=actor.operator_id,
+        target_type="operator",
+        target_id=operator_id,
+        ip=ip,
+        details={"by": "admin"},
+    )
 
 
 def accept_totp_step(unit: Unit, operator_id: str, step: int) -> bool:

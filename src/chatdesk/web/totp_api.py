@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from chatdesk.access import require_person, require_session
 from chatdesk.actions.totp import (
     accept_totp_step,
+    admin_reset_totp,
     begin_totp_setup,
     disable_totp,
     enable_totp,
@@ -35,9 +36,10 @@ from chatdesk.web.answers import answers
 from chatdesk.web.deps import AdminWriter, ServicesDep, request_ip
 from chatdesk.web.schemas import TotpDisableIn, TotpEnableIn
 
-__all__ = ["router", "second_factor_passes"]
+__all__ = ["operators_router", "router", "second_factor_passes"]
 
 router = APIRouter(prefix="/api/v1/auth/totp", tags=["auth"])
+operators_router = APIRouter(prefix="/api/v1/operators", tags=["settings"])
 
 
 def _secrets(services: Services) -> TotpSecrets:
@@ -125,4 +127,19 @@ async def disable(
     if not await asyncio.to_thread(verify_password, current, body.password):
         raise Forbidden("The password is wrong.")
     await services.db.write(disable_totp, actor, ip=request_ip(request))
+    return Response(status_code=204)
+
+
+@operators_router.delete(
+    "/{operator_id}/totp",
+    status_code=204,
+    summary="Turn off another operator's two-factor sign-in (admins: agents; owners: admins too)",
+    **answers(None, 401, 403, 404, 409, status=204),
+)
+async def reset_operator_totp(
+    services: ServicesDep, request: Request, actor: AdminWriter, operator_id: str
+) -> Response:
+    # From a person's session only: an API token is no way to strip a second factor.
+    require_session(actor, "Reset another operator's two-factor authentication")
+    await services.db.write(admin_reset_totp, actor, operator_id, ip=request_ip(request))
     return Response(status_code=204)
