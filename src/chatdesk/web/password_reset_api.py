@@ -23,6 +23,7 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 @router.post(
     "/password-reset",
     status_code=202,
+    response_class=Response,  # no body: nothing for /openapi.json to describe
     summary="Ask for a password reset link by email (202 whatever the address)",
     description=(
         "An active operator with this email gets a single-use link to "
