@@ -47,6 +47,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/widget/config"): "200 200 200 200 200 200 200 200 200 200 200",
     ("POST", "/api/v1/widget/sessions"): "201 201 201 201 201 201 201 201 201 201 201",
     ("POST", "/api/v1/auth/login"): "200 200 200 200 200 200 200 200 200 200 200",
+    ("POST", "/api/v1/auth/password-reset"): "202 202 202 202 202 202 202 202 202 202 202",
+    ("POST", "/api/v1/auth/password-reset/confirm"): "400 400 400 400 400 400 400 400 400 400 400",
     ("GET", "/api/v1/widget/visitor"): _VISITOR,
     ("PATCH", "/api/v1/widget/visitor"): _VISITOR,
     ("GET", "/api/v1/widget/conversations"): _VISITOR,
