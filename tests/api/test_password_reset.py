@@ -141,11 +141,11 @@ def test_the_link_works_once_and_ends_every_session(mailing: TestClient, sink: S
     assert_error(_confirm(mailing, token, "another-long-password"), 400, "token_invalid")
     assert _sign_in(mailing, operator.email, NEW_PASSWORD).status_code == 200
     actions = services_db(mailing).read_sync(
-        lambda conn: conn.execute(
-            select(audit_log.c.action).where(audit_log.c.target_id == operator.id)
+        lambda conn: (
+            conn.execute(select(audit_log.c.action).where(audit_log.c.target_id == operator.id))
+            .scalars()
+            .all()
         )
-        .scalars()
-        .all()
     )
     assert "auth.password_reset" in actions
 
@@ -175,7 +175,9 @@ def test_an_expired_forged_or_replaced_link_is_refused_alike(
 def test_a_deactivated_operator_gets_no_link(mailing: TestClient, sink: Sink) -> None:
     owner = login(mailing, add_operator(services_db(mailing), "owner"))
     agent = add_operator(services_db(mailing), "agent")
-    off = mailing.patch(f"/api/v1/operators/{agent.id}", json={"active": False}, headers=csrf(owner))
+    off = mailing.patch(
+        f"/api/v1/operators/{agent.id}", json={"active": False}, headers=csrf(owner)
+    )
     assert off.status_code == 200, off.text
     assert _ask(mailing, agent.email).status_code == 202
     assert _email_jobs(mailing) == []

@@ -97,7 +97,9 @@ def request_password_reset(
     if row is not None:
         issue_link(unit, row.id, "reset", hours=hours, secret=secret, email=email_on)
         if not email_on:
-            _log.warning("password reset asked for %s: no email sent (no CHATDESK_SMTP_URL)", row.id)
+            _log.warning(
+                "password reset asked for %s: no email sent (no CHATDESK_SMTP_URL)", row.id
+            )
     record(
         unit,
         "auth.password_reset_request",

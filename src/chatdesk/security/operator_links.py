@@ -16,7 +16,7 @@ from chatdesk.ids import hash_token
 
 __all__ = ["LINK_PREFIX", "link_token", "link_token_hash"]
 
-LINK_PREFIX = "cdl_"  # noqa: S105 (a prefix, not a secret)
+LINK_PREFIX = "cdl_"
 
 
 def link_token(secret: str, token_id: str) -> str:
