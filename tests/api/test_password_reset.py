@@ -304,3 +304,16 @@ def test_with_a_password_no_invitation_is_sent(mailing: TestClient, sink: Sink) 
     _settle(mailing)
     assert sink.received == []
     assert _sign_in(mailing, "pat@example.com", NEW_PASSWORD).status_code == 200
+
+
+def test_the_console_pages_are_served_to_anyone(client: TestClient) -> None:
+    login_page = client.get("/admin/login")
+    assert 'href="/admin/forgot"' in login_page.text
+    forgot = client.get("/admin/forgot")
+    assert forgot.status_code == 200 and 'id="forgot-form"' in forgot.text
+    reset = client.get("/admin/reset?token=cdl_anything")
+    assert reset.status_code == 200 and 'id="reset-form"' in reset.text
+    assert "cdl_anything" not in reset.text  # the script reads it from the address
+    # The page may load nothing that could carry the token on in a Referer.
+    assert reset.headers["Referrer-Policy"] == "no-referrer"
+    assert reset.headers["Cache-Control"] == "no-store"
