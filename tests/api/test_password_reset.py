@@ -235,6 +235,7 @@ def test_an_invited_operator_sets_a_password_with_the_emailed_link(
     assert made.status_code == 201, made.text
     assert made.json()["invitation"] == "sent"
     assert made.json()["email"] == "ivy@example.com"
+    assert made.json()["invited"] is True
     [mail] = sink.handler.wait_for(1)
     assert mail.rcpt_tos == ["ivy@example.com"]
     assert mail.message["Subject"] == "You are invited to chatdesk"
@@ -247,6 +248,7 @@ def test_an_invited_operator_sets_a_password_with_the_emailed_link(
     signed = _sign_in(mailing, "ivy@example.com", NEW_PASSWORD)
     assert signed.status_code == 200, signed.text
     assert signed.json()["operator"]["must_change_password"] is False
+    assert "invited" not in signed.json()["operator"]
     assert_error(_confirm(mailing, token, "another-long-password"), 400, "token_invalid")
 
 

@@ -7,6 +7,8 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from chatdesk.ids import NO_PASSWORD
+
 __all__ = [
     "DUMMY_HASH",
     "NO_PASSWORD",
@@ -20,9 +22,6 @@ _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 defaults
 
 # Verified against when the email is unknown, so both paths cost the same time.
 DUMMY_HASH = _hasher.hash("chatdesk-timing-equaliser")
-# The password hash of an invited operator who has not chosen a password yet: no
-# password matches it (it is not an argon2 hash), so they cannot sign in.
-NO_PASSWORD = "!invited"  # noqa: S105 (no password matches it)
 
 
 def usable_hash(password_hash: str) -> str:

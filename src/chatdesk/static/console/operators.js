@@ -219,8 +219,9 @@ export async function renderOperators() {
         "td",
         { "data-label": "Status" },
         h("span", {
-          class: op.active ? "pill" : "pill off",
-          text: op.active ? "Active" : "Deactivated",
+          class: op.active && !op.invited ? "pill" : "pill off",
+          text: !op.active ? "Deactivated" : op.invited ? "Invited" : "Active",
+          title: op.active && op.invited ? "Has not chosen a password yet" : null,
         }),
       ),
       h(
