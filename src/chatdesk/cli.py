@@ -237,6 +237,7 @@ def create_operator_command(
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise _fail(problems) from None
+    assert body.password is not None  # given above: the model requires none, the CLI one
     password_hash = hash_password(body.password)
     with _database(_settings()) as db:
         try:

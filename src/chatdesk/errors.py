@@ -15,6 +15,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
+    "TokenInvalid",
     "TotpRequired",
     "Unauthorized",
     "Unavailable",
@@ -38,6 +39,14 @@ class ChatdeskError(Exception):
 
 class BadRequest(ChatdeskError):
     code, status, default_message = "bad_request", 400, "The request could not be understood."
+
+
+class TokenInvalid(BadRequest):
+    """A password link that is unknown, already used or expired: one answer for all
+    three, so the answer tells nothing about which links exist (ADR 0023)."""
+
+    code = "token_invalid"
+    default_message = "This link is no longer valid: ask for a new one."
 
 
 class ValidationFailed(ChatdeskError):

@@ -8,7 +8,19 @@ import secrets
 import threading
 import time
 
-__all__ = ["encode_id", "hash_token", "id_millis", "new_id", "new_token", "random_bytes"]
+__all__ = [
+    "NO_PASSWORD",
+    "encode_id",
+    "hash_token",
+    "id_millis",
+    "new_id",
+    "new_token",
+    "random_bytes",
+]
+
+# The password hash of an invited operator who has not chosen a password yet (ADR 0023):
+# it is no argon2 hash, so no password matches it and they cannot sign in.
+NO_PASSWORD = "!invited"  # noqa: S105 (no password matches it)
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 # Two characters (10 bits) at a time: 13 lookups instead of 26 shifts and appends.

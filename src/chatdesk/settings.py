@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     event_retention_days: int = Field(default=30, ge=1)
     session_idle_minutes: int = Field(default=720, ge=1)
     session_absolute_hours: int = Field(default=24 * 14, ge=1)
+    # How long a password link works: one asked for by email, an invitation (ADR 0023).
+    password_reset_hours: int = Field(default=1, ge=1, le=72)
+    invitation_days: int = Field(default=7, ge=1, le=90)
     cookie_secure: bool | None = None
     read_threads: int = Field(default=4, ge=1, le=64)
     write_batch_max: int = Field(default=256, ge=1)
@@ -94,6 +97,9 @@ class Settings(BaseSettings):
     rate_limit_login_account_ip: str = "5/5minute"
     rate_limit_login_ip: str = "50/5minute"
     rate_limit_login_account: str = "100/day"
+    # Password reset requests (each may send an email): per address and per account.
+    rate_limit_password_reset_ip: str = "20/hour"  # noqa: S105 (a limit)
+    rate_limit_password_reset_account: str = "5/hour"  # noqa: S105 (a limit)
     rate_limit_admin_write: str = "30/minute"
     rate_limit_admin_write_ip: str = "120/minute"
     rate_limit_unauthenticated: str = "120/minute"
@@ -170,6 +176,8 @@ class Settings(BaseSettings):
         "rate_limit_login_account_ip",
         "rate_limit_login_ip",
         "rate_limit_login_account",
+        "rate_limit_password_reset_ip",
+        "rate_limit_password_reset_account",
         "rate_limit_admin_write",
         "rate_limit_admin_write_ip",
         "rate_limit_unauthenticated",

@@ -390,6 +390,11 @@ class Operator(TypedDict):
     notifications: NotRequired[Notifications]
     # Whether two-factor sign-in is on (the operator's own profile only).
     totp_enabled: NotRequired[bool]
+    # Invited without a password and has not chosen one yet: cannot sign in (ADR 0023).
+    invited: NotRequired[bool]
+    # Created without a password (POST /operators only): "sent" when the invitation
+    # email is on its way, "not_sent" when chatdesk sends no email (no CHATDESK_SMTP_URL).
+    invitation: NotRequired[Literal["sent", "not_sent"]]
 
 
 class OperatorList(TypedDict):

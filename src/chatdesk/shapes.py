@@ -10,6 +10,7 @@ from typing import Any, cast
 from sqlalchemy import Row
 
 from chatdesk.clock import aware, iso
+from chatdesk.ids import NO_PASSWORD
 from chatdesk.shape_types import (
     ApiToken,
     Attachment,
@@ -186,6 +187,8 @@ def operator_shape(row: Row[Any], site_ids: list[str] | None = None) -> Operator
         "max_open": m["max_open"],
         "must_change_password": bool(m["must_change_password"]),
     }
+    if m.get("password_hash") == NO_PASSWORD:
+        shape["invited"] = True
     if site_ids is not None:
         shape["site_ids"] = site_ids
     return shape

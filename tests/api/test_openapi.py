@@ -20,10 +20,11 @@ import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from chatdesk.db.batch import Unit
-from chatdesk.db.tables import operator_totp
+from chatdesk.db.tables import operator_tokens, operator_totp
+from chatdesk.security.operator_links import link_token
 from chatdesk.security.totp import TotpSecrets, new_secret
 from chatdesk.settings import KNOWN_ATTACHMENT_TYPES, Settings
 from chatdesk.web import widget_api
@@ -251,6 +252,20 @@ def _totp_on(unit: Unit, operator_id: str, sealed: str) -> None:
     )
 
 
+def _password_link_calls(client: TestClient, op: dict[str, str]) -> None:
+    """Invite an operator and set their password with the invitation's link, made as the
+    email sender makes it; ask for a reset link."""
+    invited = {"email": "ivy@example.com", "name": "Ivy"}
+    made = _ok(client.post("/api/v1/operators", json=invited, headers=op), 201)
+    assert made["invitation"] == "sent"
+    query = select(operator_tokens.c.id).where(operator_tokens.c.operator_id == made["id"])
+    token_id = services_db(client).read_sync(lambda conn: conn.execute(query).scalar_one())
+    secret = client.app.state.services.settings.secret_key.get_secret_value()  # type: ignore[attr-defined]
+    body = {"token": link_token(secret, token_id), "password": "ivy-long-password"}
+    _ok(client.post("/api/v1/auth/password-reset/confirm", json=body), 204)
+    _ok(client.post("/api/v1/auth/password-reset", json={"email": "ivy@example.com"}), 202)
+
+
 def test_every_operation_answers_as_declared(client: TestClient) -> None:
     checker = conformance_for(client.app)  # type: ignore[arg-type]
     checker.seen.clear()
@@ -271,6 +286,7 @@ def test_every_operation_answers_as_declared(client: TestClient) -> None:
     sealed = TotpSecrets(key).seal(agent.id, new_secret())
     services_db(client).write_sync(_totp_on, agent.id, sealed)
     _ok(client.delete(f"/api/v1/operators/{agent.id}/totp", headers=op), 204)
+    _password_link_calls(client, op)
     change = {"current_password": PASSWORD, "new_password": "another-long-password"}
     _ok(client.post("/api/v1/auth/password", json=change, headers=op), 204)
     _ok(client.post("/api/v1/auth/logout", headers=op), 204)

@@ -385,6 +385,16 @@ BUILDERS: dict[tuple[str, str], Builder] = {
         "/api/v1/auth/login",
         {"email": a.dummy.email, "password": a.dummy.password},
     ),
+    ("POST", "/api/v1/auth/password-reset"): lambda a, _w: (
+        "/api/v1/auth/password-reset",
+        {"email": a.dummy.email},
+    ),
+    # A token nobody was sent: refused alike for everyone (the real ones are emailed,
+    # tests/api/test_password_reset.py).
+    ("POST", "/api/v1/auth/password-reset/confirm"): lambda a, _w: (
+        "/api/v1/auth/password-reset/confirm",
+        {"token": "cdl_" + _uniq(), "password": "a-long-enough-password"},
+    ),
     # visitor
     ("GET", "/api/v1/widget/visitor"): lambda a, _w: ("/api/v1/widget/visitor", None),
     ("PATCH", "/api/v1/widget/visitor"): lambda a, _w: (
@@ -522,6 +532,7 @@ BUILDERS: dict[tuple[str, str], Builder] = {
 PUBLIC_OR_VISITOR = {
     key
     for key in BUILDERS
-    if key[1].startswith("/api/v1/widget/") or key[1] == "/api/v1/auth/login"
+    if key[1].startswith(("/api/v1/widget/", "/api/v1/auth/password-reset"))
+    or key[1] == "/api/v1/auth/login"
 }
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}

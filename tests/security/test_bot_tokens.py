@@ -14,6 +14,8 @@ BOT_EXPECTED: dict[tuple[str, str], int] = {
     ("GET", "/api/v1/widget/config"): 200,
     ("POST", "/api/v1/widget/sessions"): 201,
     ("POST", "/api/v1/auth/login"): 200,
+    ("POST", "/api/v1/auth/password-reset"): 202,
+    ("POST", "/api/v1/auth/password-reset/confirm"): 400,
     ("POST", "/api/v1/auth/logout"): 204,
     ("GET", "/api/v1/auth/me"): 403,
     ("PATCH", "/api/v1/auth/me"): 403,

@@ -36,6 +36,7 @@ __all__ = [
     "metadata",
     "operator_recovery_codes",
     "operator_sessions",
+    "operator_tokens",
     "operator_totp",
     "operators",
     "outbox",
@@ -189,6 +190,22 @@ operator_recovery_codes = Table(
     Column("operator_id", ID, ForeignKey("operators.id", ondelete="CASCADE"), nullable=False),
     Column("code_hash", String(64), nullable=False),
     Column("created_at", TS, nullable=False),
+    Column("used_at", TS, nullable=True),
+    Index(None, "operator_id"),
+)
+
+# Single-use links to set a password: a reset asked for by email, or an invitation.
+# Only the token's hash is stored (the email's link is made from ``id`` and the secret
+# key when it is sent, see security/operator_links.py).
+operator_tokens = Table(
+    "operator_tokens",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("operator_id", ID, ForeignKey("operators.id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(16), nullable=False),  # "reset" or "invitation"
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
     Column("used_at", TS, nullable=True),
     Index(None, "operator_id"),
 )

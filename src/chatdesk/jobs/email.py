@@ -24,6 +24,7 @@ from chatdesk.jobs.email_render import Composer, Letterhead
 from chatdesk.jobs.marks import mark_emailed
 from chatdesk.jobs.outbox import GiveUp, RetryLater, Sent
 from chatdesk.jobs.smtp import SmtpTransport
+from chatdesk.queries.account_email import ACCOUNT_TEMPLATES, plan_account_email
 from chatdesk.queries.email import plan_email
 from chatdesk.settings import Settings
 from chatdesk.smtp_url import parse_smtp_url
@@ -95,6 +96,8 @@ class EmailSender:
         payload = dict(job.payload)
         now = self.clock()
         away = self.away
+        if payload.get("template") in ACCOUNT_TEMPLATES:
+            return await self._send_link(job, payload, now)
         plan, why = await self.db.read(lambda conn: plan_email(conn, payload, now, away))
         if plan is None:
             _log.info("email job %s sends nothing: %s", job.id, why)
@@ -105,4 +108,16 @@ class EmailSender:
         _log.info("email job %s sent (%s, %s)", job.id, plan.template, message_id)
         if plan.emailed_through is not None:
             await self.db.write(mark_emailed, plan.conversation_id, plan.emailed_through)
+        return EmailSent(message_id=message_id)
+
+    async def _send_link(self, job: EmailJob, payload: dict[str, Any], now: datetime) -> EmailSent:
+        """A password link email (a reset, an invitation), while its link still works."""
+        account, why = await self.db.read(lambda conn: plan_account_email(conn, payload, now))
+        if account is None:
+            _log.info("email job %s sends nothing: %s", job.id, why)
+            return EmailSent(message_id=None, skipped=why)
+        message = self.composer.compose_link(account, job.id, now)
+        await self.transport.deliver(message)
+        message_id = str(message["Message-ID"])
+        _log.info("email job %s sent (%s, %s)", job.id, account.template, message_id)
         return EmailSent(message_id=message_id)

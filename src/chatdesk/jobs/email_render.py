@@ -25,11 +25,14 @@ from email.utils import format_datetime, formataddr, parseaddr
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 
+from chatdesk.queries.account_email import AccountPlan
 from chatdesk.queries.email import EmailPlan, MailMessage, email_subject, header_text
+from chatdesk.security.operator_links import link_token
 from chatdesk.security.signing import ReplyTokens, UnsubscribeTokens
 
 __all__ = ["Composer", "Letterhead", "conversation_root"]
@@ -42,7 +45,14 @@ _PREHEADERS = {
     "offline_ack": "We got your message",
     "unanswered": "A conversation nobody has answered yet",
     "mention": "A teammate mentioned you",
+    "password_reset": "Choose a new password",
+    "invitation": "Choose a password to sign in",
 }
+_LINK_SUBJECTS = {
+    "password_reset": "Reset your chatdesk password",
+    "invitation": "You are invited to chatdesk",
+}
+_LINK_ACCENT = "#2563eb"
 
 
 @cache
@@ -132,6 +142,44 @@ class Composer:
             reply = self.replies.make(plan.conversation_id, plan.visitor_id, expires)
             message["Reply-To"] = formataddr((site, f"reply+{reply}@{head.inbound_domain}"))
         message.set_content(text)
+        message.add_alternative(html, subtype="html")
+        return message
+
+    def compose_link(self, plan: AccountPlan, job_id: str, now: datetime) -> EmailMessage:
+        """A password link email: no unsubscribe (it was asked for, or is the one way in),
+        no thread; the link is made from the row's id and the secret key."""
+        head = self.letterhead
+        token = link_token(head.secret, plan.token_id)
+        link = f"{head.base_url.rstrip('/')}/admin/reset?{urlencode({'token': token})}"
+        subject = _LINK_SUBJECTS[plan.template]
+        context = {
+            "subject": subject,
+            "preheader": _PREHEADERS[plan.template],
+            "site_name": "chatdesk",
+            "accent": _LINK_ACCENT,
+            "on_accent": _on_accent(_LINK_ACCENT),
+            "name": plan.to_name,
+            "email": plan.to_address,
+            "inviter": plan.inviter,
+            "link": link,
+            "expires": f"{plan.expires_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+            "sign_in": f"{head.base_url.rstrip('/')}/admin/login",
+            "unsubscribe_url": None,
+            "unsubscribe_label": "",
+            "why": "You get this email because of your account on chatdesk "
+            f"({head.base_url.rstrip('/')}).",
+        }
+        env = _templates()
+        message = EmailMessage()
+        message["From"] = formataddr(("chatdesk", self.address))
+        message["To"] = formataddr((header_text(plan.to_name), plan.to_address))
+        message["Subject"] = subject
+        message["Date"] = format_datetime(now.astimezone(UTC))
+        message["Message-ID"] = f"<{job_id}.{plan.template}@{self.domain}>"
+        message["Auto-Submitted"] = "auto-generated"
+        message["X-Auto-Response-Suppress"] = "All"
+        message.set_content(env.get_template(f"email/{plan.template}.txt").render(context))
+        html = env.get_template(f"email/{plan.template}.html").render(context)
         message.add_alternative(html, subtype="html")
         return message
 

@@ -37,6 +37,8 @@ GROUPS = (
     "login_account_ip",
     "login_ip",
     "login_account",
+    "password_reset_ip",
+    "password_reset_account",
     "admin_write",
     "admin_write_ip",
     "unauthenticated",

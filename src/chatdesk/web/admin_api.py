@@ -15,6 +15,7 @@ from chatdesk.actions.canned_responses import (
     update_canned_response,
 )
 from chatdesk.actions.operators import create_operator, reset_password, update_operator
+from chatdesk.actions.password_links import invite_operator
 from chatdesk.actions.sites import create_site, delete_site, update_site
 from chatdesk.queries.api_tokens import list_api_tokens
 from chatdesk.queries.audit_log import AuditFilter, audit_entries
@@ -136,24 +137,40 @@ async def get_operators(services: ServicesDep, actor: CurrentOperator) -> Operat
 @router.post(
     "/operators",
     status_code=201,
-    summary="Create an operator (admin+)",
+    summary="Create an operator (admin+); without a password, invite them by email",
+    description=(
+        "Without `password`, the operator cannot sign in until they choose one with the "
+        "single-use link of the invitation email (valid `CHATDESK_INVITATION_DAYS`); the "
+        "answer's `invitation` is `sent`, or `not_sent` when chatdesk sends no email (give "
+        "them a temporary password with `POST /operators/{id}/password` instead)."
+    ),
     **answers(Operator, 401, 403, 409, 422, status=201),
 )
 async def post_operator(
     services: ServicesDep, request: Request, actor: CurrentOperator, body: OperatorIn
 ) -> Operator:
-    password_hash = await asyncio.to_thread(hash_password, body.password)
     ip = request_ip(request)
+    fields = {
+        "email": body.email,
+        "name": body.name,
+        "role": body.role,
+        "site_ids": body.site_ids,
+        "max_open": body.max_open,
+    }
+    if body.password is None:
+        settings = services.settings
+        return await services.db.write(
+            invite_operator,
+            actor,
+            fields,
+            hours=settings.invitation_days * 24,
+            secret=settings.secret_key.get_secret_value(),
+            email_on=settings.email_enabled,
+            ip=ip,
+        )
+    password_hash = await asyncio.to_thread(hash_password, body.password)
     return await services.db.write(
-        create_operator,
-        actor,
-        email=body.email,
-        name=body.name,
-        role=body.role,
-        password_hash=password_hash,
-        site_ids=body.site_ids,
-        max_open=body.max_open,
-        ip=ip,
+        create_operator, actor, password_hash=password_hash, ip=ip, **fields
     )
 
 

@@ -19,7 +19,13 @@ from chatdesk.queries.operators import (
 )
 from chatdesk.queries.totp import totp_state
 from chatdesk.runtime import Services
-from chatdesk.security.passwords import DUMMY_HASH, hash_password, verify_password
+from chatdesk.security.passwords import (
+    DUMMY_HASH,
+    NO_PASSWORD,
+    hash_password,
+    usable_hash,
+    verify_password,
+)
 from chatdesk.security.sign_in_limits import KNOWN_ADDRESS_DAYS, begin_sign_in
 from chatdesk.shape_types import Operator, SignedIn
 from chatdesk.web.answers import answers
@@ -67,9 +73,10 @@ async def login(
     attempt = await begin_sign_in(services.limiter, email, ip, known_address)
     row = await services.db.read(lambda conn: operator_by_email(conn, email))
     # Verify against a dummy hash for unknown emails so timing does not tell them apart.
-    password_hash = row.password_hash if row is not None else DUMMY_HASH
+    # An invited operator with no password yet is checked against it too: never matches.
+    password_hash = usable_hash(row.password_hash) if row is not None else DUMMY_HASH
     ok = await asyncio.to_thread(verify_password, password_hash, body.password)
-    if row is None or not ok or not row.active:
+    if row is None or not ok or not row.active or row.password_hash == NO_PASSWORD:
         await services.db.write(record_failed_login, email, ip)
         raise Unauthorized("Wrong email or password.")
     state = await services.db.read(lambda conn: totp_state(conn, row.id))

@@ -34,6 +34,9 @@ Decisions (the front end lives in ``static/console/``, one ES module per job):
   (``owner@chatdesk.local``), it asks them to replace the generated password.
 - The audit log is a settings section for owners only (``/admin/settings/audit``):
   admins see no tab and get a 403 page, as agents do for all of settings.
+- "Forgot your password?" on the sign-in page leads to ``/admin/forgot`` (an email,
+  then "if an account exists, we sent a link"); the emailed link, and an invitation's,
+  opens ``/admin/reset?token=…``: a new password twice, then the sign-in page (ADR 0023).
 - Emails (``/admin/settings/emails``, beside Webhooks) lists the outbox's email jobs,
   failed ones first, with a "Send again" button each; ``?status=pending|delivered``
   shows the others. Without ``CHATDESK_SMTP_URL`` the page says email is not
@@ -144,6 +147,21 @@ async def login_page(request: Request, next: str | None = None) -> Response:
         return RedirectResponse(target, status_code=303, headers=CONSOLE_HEADERS)
     safe_next = next if next and _NEXT.match(next) else "/admin"
     return _render("console/login.html", next_url=safe_next)
+
+
+@router.get("/admin/forgot")
+async def forgot_page() -> Response:
+    """Ask for a password reset link by email (ADR 0023)."""
+    return _render("console/forgot.html")
+
+
+@router.get("/admin/reset")
+async def reset_page() -> Response:
+    """Choose a password with the token of a reset or invitation link; the page's script
+    reads it from the address and drops it from there. No Referer carries it on."""
+    page = _render("console/reset.html")
+    page.headers["Referrer-Policy"] = "no-referrer"
+    return page
 
 
 @router.get("/admin")

@@ -254,6 +254,19 @@ class LoginIn(_Strict):
     totp_code: Annotated[str, Field(max_length=64)] | None = None
 
 
+class PasswordResetIn(_Strict):
+    """Ask for a password link by email; any address is answered the same."""
+
+    email: Annotated[str, Field(min_length=1, max_length=320), AfterValidator(_no_nul)]
+
+
+class PasswordResetConfirmIn(_Strict):
+    """The token of a password link (a reset or an invitation) and the new password."""
+
+    token: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_nul)]
+    password: Password
+
+
 class TotpEnableIn(_Strict):
     """The code the authenticator app shows for the secret of the pending setup."""
 
@@ -385,7 +398,8 @@ class OperatorIn(_Strict):
     email: Email
     name: Name
     role: Role = "agent"
-    password: Password
+    # None: the operator is invited by email to choose their own (ADR 0023).
+    password: Password | None = None
     site_ids: Annotated[list[str], Field(max_length=500)] | None = None
     max_open: MaxOpen | None = None
 

@@ -219,8 +219,9 @@ export async function renderOperators() {
         "td",
         { "data-label": "Status" },
         h("span", {
-          class: op.active ? "pill" : "pill off",
-          text: op.active ? "Active" : "Deactivated",
+          class: op.active && !op.invited ? "pill" : "pill off",
+          text: !op.active ? "Deactivated" : op.invited ? "Invited" : "Active",
+          title: op.active && op.invited ? "Has not chosen a password yet" : null,
         }),
       ),
       h(
@@ -269,6 +270,20 @@ export async function renderOperators() {
     minlength: 10,
     autocomplete: "new-password",
   });
+  // Invite by email (no password: they choose their own with the emailed link), or set
+  // a password to share privately.
+  const invite = checkbox("Send an invitation by email instead (they choose their own)", false);
+  const passwordField = field(
+    "Password",
+    password,
+    "At least 10 characters; share it privately, they can use it right away.",
+  );
+  const showMode = () => {
+    passwordField.hidden = invite.input.checked;
+    password.required = !invite.input.checked;
+  };
+  invite.input.addEventListener("change", showMode);
+  showMode();
   const role = select(roles, "agent");
   const siteBoxes = sites.map((s) => ({ id: s.id, ...checkbox(s.name, true) }));
   const form = h(
@@ -276,11 +291,8 @@ export async function renderOperators() {
     { class: "grid-2", "aria-label": "Add an operator" },
     field("Name", name),
     field("Email", email),
-    field(
-      "Password",
-      password,
-      "At least 10 characters; share it privately, they can use it right away.",
-    ),
+    h("div", { class: "full" }, invite.node),
+    passwordField,
     field("Role", role, "Agents answer chats on their sites; admins also change settings."),
     sites.length
       ? h(
@@ -305,14 +317,24 @@ export async function renderOperators() {
     const body = {
       name: name.value.trim(),
       email: email.value.trim(),
-      password: password.value,
       role: role.value,
     };
+    if (!invite.input.checked) body.password = password.value;
     if (sites.length) body.site_ids = siteBoxes.filter((b) => b.input.checked).map((b) => b.id);
     const created = await attempt(() => api("POST", "/api/v1/operators", body));
     if (created) {
       await renderOperators();
-      say(`${created.name} can now sign in as ${created.email}.`);
+      if (created.invitation === "sent") {
+        say(
+          `Invitation sent to ${created.email}: they choose their password with the link in it, then sign in.`,
+        );
+      } else if (created.invitation === "not_sent") {
+        say(
+          `${created.name} was added, but no invitation email could be sent (email is not configured). Use "Reset password" on their row and give them the temporary password privately.`,
+        );
+      } else {
+        say(`${created.name} can now sign in as ${created.email}.`);
+      }
     }
   });
   root.appendChild(card("Add an operator", form));
