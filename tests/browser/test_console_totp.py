@@ -9,19 +9,27 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pyotp
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import insert
 
+from chatdesk.db.batch import Unit
+from chatdesk.db.tables import operator_totp
+from chatdesk.security.totp import TotpSecrets, new_secret
 from chatdesk.settings import Settings
 from tests.browser.console_helpers import (
     DialogWatch,
+    OperatorApi,
     check_layout,
     direct_operator,
     new_page,
     screenshot,
     sign_in,
+    sign_in_with,
     wait_ready,
 )
+from tests.browser.widget_helpers import database
 from tests.conftest import LiveServer
 from tests.factories import Operator
 
@@ -148,3 +156,33 @@ def test_the_second_step_can_go_back_to_the_first(
         page.get_by_label("Password").fill("not the password")
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
+
+
+def _totp_on(unit: Unit, operator_id: str, sealed: str) -> None:
+    unit.conn.execute(
+        insert(operator_totp).values(
+            operator_id=operator_id, secret=sealed, enabled_at=unit.now, updated_at=unit.now
+        )
+    )
+
+
+def test_an_owner_resets_an_agents_second_factor_from_the_team_list(
+    browser: Browser, live_server: LiveServer, settings: Settings
+) -> None:
+    owner = OperatorApi(live_server.url, direct_operator(settings))
+    agent = owner.create_operator("agent", "Phil Lostphone")
+    sealed = TotpSecrets(settings.secret_key.get_secret_value()).seal(agent.id, new_secret())
+    with database(settings) as db:
+        db.write_sync(_totp_on, agent.id, sealed)
+    with httpx.Client(base_url=live_server.url) as http:
+        body = {"email": agent.email, "password": agent.password}
+        refused = http.post("/api/v1/auth/login", json=body)
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "totp_required"
+        with new_page(browser) as page:
+            sign_in_with(page, owner, "/admin/settings/operators")
+            reset = page.get_by_role("button", name="Reset two-factor sign-in of Phil Lostphone")
+            reset.click()
+            page.get_by_role("button", name=re.compile("Click again to reset two-factor")).click()
+            expect(page.get_by_role("status")).to_contain_text("two-factor sign-in is off")
+        assert http.post("/api/v1/auth/login", json=body).status_code == 200
+    owner.close()

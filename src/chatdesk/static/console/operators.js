@@ -124,6 +124,21 @@ function resetButton(op) {
   );
 }
 
+/** "Reset two-factor": their authenticator lost, they sign in with the password alone and
+ * set it up again. Admins for agents, owners for admins too; an owner's only on the server. */
+function resetTotpButton(op) {
+  return confirmButton(
+    "Reset two-factor",
+    "Click again to reset two-factor",
+    () =>
+      attempt(
+        () => api("DELETE", `/api/v1/operators/${encodeURIComponent(op.id)}/totp`),
+        `${op.name}'s two-factor sign-in is off: they sign in with their password and can set it up again.`,
+      ),
+    { "aria-label": `Reset two-factor sign-in of ${op.name}` },
+  );
+}
+
 export async function renderOperators() {
   const [{ operators }, { sites }] = await Promise.all([
     api("GET", "/api/v1/operators"),
@@ -191,6 +206,8 @@ export async function renderOperators() {
           },
         });
     const mayReset = !self && op.active && (op.role !== "owner" || me.role === "owner");
+    const mayResetTotp =
+      !self && op.role !== "owner" && (op.role === "agent" || me.role === "owner");
     return h(
       "tr",
       { dataset: { id: op.id } },
@@ -227,7 +244,13 @@ export async function renderOperators() {
       h(
         "td",
         { class: "row-actions" },
-        h("div", { class: "actions" }, mayReset ? resetButton(op) : null, toggle),
+        h(
+          "div",
+          { class: "actions" },
+          mayReset ? resetButton(op) : null,
+          mayResetTotp ? resetTotpButton(op) : null,
+          toggle,
+        ),
       ),
     );
   });
