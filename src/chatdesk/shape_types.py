@@ -294,6 +294,8 @@ class WidgetSite(TypedDict):
     # of greeting, offline_message, reply_time are chatdesk's own (shown translated).
     locale: str
     strings: dict[str, dict[str, str]]
+    # "auto" follows the visitor's light or dark setting; "light" or "dark" fixes one.
+    theme: Literal["auto", "light", "dark"]
     default_texts: list[str]
 
 
@@ -437,6 +439,8 @@ class Site(TypedDict):
     # The widget's language ("auto" or a tag) and the site's own strings (ADR 0021).
     locale: str
     strings: dict[str, dict[str, str]]
+    # The widget's colours: "auto" (the visitor's setting), "light" or "dark".
+    theme: Literal["auto", "light", "dark"]
     created_at: str
     updated_at: str
     identity_secret: NotRequired[str | None]

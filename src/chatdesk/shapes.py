@@ -214,6 +214,7 @@ def site_shape(row: Row[Any], *, with_secret: bool = True) -> Site:
         "assign_on_reply": bool(m["assign_on_reply"]),
         "locale": m["locale"],
         "strings": m["strings"] or {},
+        "theme": m["theme"],
         "created_at": iso(m["created_at"]),
         "updated_at": iso(m["updated_at"]),
     }
@@ -332,6 +333,7 @@ def widget_config_shape(
             "email_enabled": email,
             "locale": m["locale"],
             "strings": m["strings"] or {},
+            "theme": m["theme"],
             "default_texts": [
                 key for key in ("greeting", "offline_message", "reply_time") if m[key] == stock[key]
             ],

@@ -99,6 +99,8 @@ sites = Table(
     # and the site's own words over the catalogs, {locale: {key: text}} (ADR 0021).
     Column("locale", String(35), nullable=False, server_default="auto"),
     Column("strings", JSON, nullable=False, server_default=text("'{}'")),
+    # The widget's colours: "auto" (the visitor's light or dark setting), "light" or "dark".
+    Column("theme", String(5), nullable=False, server_default="auto"),
 )
 
 operators = Table(

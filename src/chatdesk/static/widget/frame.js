@@ -556,8 +556,18 @@ function applyConfig(config) {
   root.setProperty("--accent", config.accent_color);
   const [r, g, b] = [1, 3, 5].map((i) => parseInt(config.accent_color.slice(i, i + 2), 16));
   root.setProperty("--on-accent", r * 0.299 + g * 0.587 + b * 0.114 > 160 ? "#111827" : "#ffffff");
+  paint();
   status();
 }
+
+// The site's theme, or with "auto" the visitor's light or dark setting (followed live).
+const darkQuery = matchMedia("(prefers-color-scheme: dark)");
+function paint() {
+  const theme = state.config?.theme || "auto";
+  document.documentElement.dataset.theme =
+    theme === "auto" ? (darkQuery.matches ? "dark" : "light") : theme;
+}
+darkQuery.addEventListener("change", paint);
 
 function wireChrome() {
   trapFocus($("chat"), () => post("close"));

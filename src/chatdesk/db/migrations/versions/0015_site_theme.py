@@ -1,0 +1,28 @@
+"""site theme: the widget's colours follow the visitor's light or dark setting, or a fixed one
+
+Revision ID: 0015
+Revises: 0013
+Create Date: 2026-12-06 14:10:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0015"
+down_revision = "0013"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("sites", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("theme", sa.String(length=5), nullable=False, server_default="auto")
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("sites", schema=None) as batch_op:
+        batch_op.drop_column("theme")
