@@ -38,6 +38,7 @@ from chatdesk.web import (
     api_docs,
     attachments_api,
     auth_api,
+    avatars_api,
     blocks_api,
     console_api,
     console_pages,
@@ -251,6 +252,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         webhooks_api,
         emails_api,
         attachments_api,
+        avatars_api,
         health,
     )
     for module in routers:

@@ -277,6 +277,13 @@ class Prechat(TypedDict):
     email: PrechatMode
 
 
+class Face(TypedDict):
+    """An online operator as the widget's header shows them: first name and face."""
+
+    name: str
+    avatar_url: str
+
+
 class WidgetSite(TypedDict):
     name: str
     greeting: str
@@ -296,6 +303,8 @@ class WidgetSite(TypedDict):
     strings: dict[str, dict[str, str]]
     # "auto" follows the visitor's light or dark setting; "light" or "dark" fixes one.
     theme: Literal["auto", "light", "dark"]
+    # Up to three of the operators online for this site, for the header.
+    team: list[Face]
     default_texts: list[str]
 
 
@@ -350,6 +359,9 @@ class Operator(TypedDict):
     max_open: int | None
     # An admin set a temporary password: the operator must choose their own to go on.
     must_change_password: bool
+    # Their face: the uploaded picture or their initials (avatars.py); whether they uploaded one.
+    avatar_url: str
+    avatar_uploaded: bool
     site_ids: NotRequired[list[str]]
     notifications: NotRequired[Notifications]
     # Whether two-factor sign-in is on (the operator's own profile only).
@@ -385,6 +397,7 @@ class TeamMember(TypedDict):
     name: str
     role: Role
     presence: Presence
+    avatar_url: str
 
 
 class TeamList(TypedDict):

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from sqlalchemy import Row
 
+from chatdesk.avatars import avatar_url, first_name
 from chatdesk.clock import aware, iso
 from chatdesk.shape_types import (
     ApiToken,
@@ -19,6 +20,7 @@ from chatdesk.shape_types import (
     CannedResponse,
     Conversation,
     Event,
+    Face,
     InboxSite,
     Launcher,
     Message,
@@ -43,6 +45,7 @@ __all__ = [
     "block_shape",
     "canned_response_shape",
     "conversation_shape",
+    "face_shape",
     "for_visitor",
     "launcher_shape",
     "message_shape",
@@ -185,6 +188,8 @@ def operator_shape(row: Row[Any], site_ids: list[str] | None = None) -> Operator
         "presence": stored_presence(row),
         "max_open": m["max_open"],
         "must_change_password": bool(m["must_change_password"]),
+        "avatar_url": avatar_url(m["id"], m["name"], m["avatar"]),
+        "avatar_uploaded": m["avatar"] is not None,
     }
     if site_ids is not None:
         shape["site_ids"] = site_ids
@@ -297,7 +302,13 @@ def audit_entry_shape(row: Row[Any]) -> AuditEntry:
 def team_member_shape(row: Row[Any]) -> TeamMember:
     """An operator as a teammate sees them (for assignment): no email, no sites."""
     m = row._mapping
-    return {"id": m["id"], "name": m["name"], "role": m["role"], "presence": stored_presence(row)}
+    return {
+        "id": m["id"],
+        "name": m["name"],
+        "role": m["role"],
+        "presence": stored_presence(row),
+        "avatar_url": avatar_url(m["id"], m["name"], m["avatar"]),
+    }
 
 
 def site_name_shape(row: Row[Any]) -> InboxSite:
@@ -311,8 +322,22 @@ def own_visitor_shape(visitor: Visitor) -> VisitorProfile:
     return {"id": visitor["id"], "name": visitor["name"], "email": visitor["email"]}
 
 
+def face_shape(row: Row[Any]) -> Face:
+    """An operator as a visitor sees them beside the chat: first name and face, no more."""
+    m = row._mapping
+    return {
+        "name": first_name(m["name"]),
+        "avatar_url": avatar_url(m["id"], m["name"], m["avatar"]),
+    }
+
+
 def widget_config_shape(
-    site: Row[Any], *, online: bool, email: bool, stock: dict[str, Any]
+    site: Row[Any],
+    *,
+    online: bool,
+    email: bool,
+    stock: dict[str, Any],
+    team: list[Face] | None = None,
 ) -> WidgetConfig:
     """A site's public widget configuration: nothing a visitor may not read. ``email``:
     whether chatdesk sends email, so the widget may promise replies by email. ``stock``:
@@ -334,6 +359,7 @@ def widget_config_shape(
             "locale": m["locale"],
             "strings": m["strings"] or {},
             "theme": m["theme"],
+            "team": team or [],
             "default_texts": [
                 key for key in ("greeting", "offline_message", "reply_time") if m[key] == stock[key]
             ],

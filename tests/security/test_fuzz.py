@@ -36,6 +36,7 @@ PUBLIC = {
     ("GET", "/api/v1/widget/config"),
     ("POST", "/api/v1/widget/sessions"),
     ("POST", "/api/v1/auth/login"),
+    ("GET", "/avatars/{operator_id}"),  # an operator's face, shown to visitors
 }
 # Operations that would end the principal's session or lock the arena out of itself
 # (deleting the arena's site 1 takes its visitors with it).

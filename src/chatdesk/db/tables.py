@@ -126,6 +126,9 @@ operators = Table(
     # Set when an admin gave this operator a temporary password: until they choose their
     # own, their sessions may only change the password, read "me" and sign out (ADR 0018).
     Column("must_change_password", Boolean, nullable=False, server_default=false()),
+    # The version (a hash) of the picture they uploaded, stored as avatars/<id> in the file
+    # store; null: their initials stand in (avatars.py).
+    Column("avatar", String(32), nullable=True),
 )
 
 site_operators = Table(

@@ -1,4 +1,5 @@
-"""site theme: the widget's colours follow the visitor's light or dark setting, or a fixed one
+"""site theme and operator avatars: the widget's colours follow the visitor's light or dark
+setting or a fixed one; an operator's uploaded picture (its version; the file is in the store)
 
 Revision ID: 0015
 Revises: 0013
@@ -21,8 +22,12 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("theme", sa.String(length=5), nullable=False, server_default="auto")
         )
+    with op.batch_alter_table("operators", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("avatar", sa.String(length=32), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("operators", schema=None) as batch_op:
+        batch_op.drop_column("avatar")
     with op.batch_alter_table("sites", schema=None) as batch_op:
         batch_op.drop_column("theme")
