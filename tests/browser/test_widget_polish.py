@@ -4,12 +4,17 @@ launcher while the chat is closed."""
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Iterator
 
+import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, FrameLocator, Page, expect
+from PIL import Image
+from playwright.sync_api import Browser, BrowserContext, FrameLocator, Locator, Page, expect
 
 from chatdesk.settings import Settings
+from tests.browser.console_helpers import OperatorApi, direct_operator, new_page, sign_in
 from tests.browser.widget_helpers import make_site
 from tests.conftest import LiveServer
 
@@ -93,3 +98,80 @@ def test_a_site_that_fixes_dark_is_dark_for_a_light_visitor(
     frame = open_widget(page)
     expect(frame.locator("html")).to_have_attribute("data-theme", "dark")
     assert sum(rgb(frame, "body", "backgroundColor")) < 3 * 60
+
+
+def png(size: tuple[int, int] = (120, 90)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (230, 120, 20)).save(out, "PNG")
+    return out.getvalue()
+
+
+def loaded(image: Locator) -> int:
+    expect(image).to_be_visible()
+    image.evaluate("(img) => img.decode()")
+    width: int = image.evaluate("(img) => img.naturalWidth")
+    return width
+
+
+def test_the_team_shows_its_faces_uploaded_or_initials(
+    settings: Settings, live_server: LiveServer, browser: Browser, visitor: BrowserContext
+) -> None:
+    url = live_server.url
+    make_site(settings, "Demo shop", [url])
+    ann = direct_operator(settings, "owner", "Ann Archer")
+    bob = direct_operator(settings, "admin", "Bob Brown")
+    with new_page(browser) as account, new_page(browser) as console:
+        # Ann puts up her picture on her Account screen; the preview shows it.
+        sign_in(account, url, ann, "/admin/account")
+        preview = account.get_by_role("img", name="Your avatar")
+        expect(preview).to_have_attribute("src", re.compile(r"\?v=i"))  # initials first
+        expect(account.get_by_role("button", name="Remove picture")).to_be_hidden()
+        account.get_by_label("Your picture").set_input_files(
+            files=[{"name": "ann.png", "mimeType": "image/png", "buffer": png()}]
+        )
+        expect(account.get_by_role("status").filter(has_text="Picture saved.")).to_be_visible()
+        expect(preview).not_to_have_attribute("src", re.compile(r"\?v=i"))
+        assert loaded(preview) == 90  # cropped square, at most 256 px
+        expect(account.get_by_role("button", name="Remove picture")).to_be_visible()
+        # An SVG is refused in words, and the picture stays.
+        account.get_by_label("Your picture").set_input_files(
+            files=[{"name": "x.svg", "mimeType": "image/svg+xml", "buffer": b"<svg/>"}]
+        )
+        expect(
+            account.get_by_role("alert").filter(has_text="PNG, JPEG, GIF or WebP")
+        ).to_be_visible()
+        sign_in(console, url, bob)  # Bob is at the console, with no picture
+
+        page = visitor.new_page()
+        page.goto(url + "/demo")
+        frame = open_widget(page)
+        faces = frame.locator("#faces img")
+        expect(faces).to_have_count(2)
+        annie, bobby = frame.get_by_role("img", name="Ann"), frame.get_by_role("img", name="Bob")
+        assert loaded(annie) == 90
+        assert loaded(bobby) > 0
+        initials = httpx.get(url + str(bobby.get_attribute("src")))
+        assert initials.headers["content-type"].startswith("image/svg+xml")
+        assert b">BB</text>" in initials.content
+        assert "Brown" not in str(frame.locator("#faces").inner_html())  # first names only
+
+        # A reply carries its author's face.
+        frame.get_by_role("button", name="Start chat").click()
+        composer = frame.get_by_role("textbox", name="Message")
+        composer.fill("Hello?")
+        composer.press("Enter")
+        expect(frame.locator(".confirmed .msg.me .bubble")).to_have_text(["Hello?"])
+        helper = OperatorApi(url, ann)
+        try:
+            (conversation,) = helper.call("GET", "/api/v1/conversations")["conversations"]
+            helper.call(
+                "POST",
+                f"/api/v1/conversations/{conversation['id']}/messages",
+                {"body": "Hi, Ann here.", "client_msg_id": "face-1"},
+                201,
+            )
+        finally:
+            helper.close()
+        face = frame.locator(".confirmed .msg.them img.face")
+        expect(face).to_have_count(1)
+        assert loaded(face) == 90

@@ -557,6 +557,12 @@ function applyConfig(config) {
   const [r, g, b] = [1, 3, 5].map((i) => parseInt(config.accent_color.slice(i, i + 2), 16));
   root.setProperty("--on-accent", r * 0.299 + g * 0.587 + b * 0.114 > 160 ? "#111827" : "#ffffff");
   paint();
+  // Up to three of the team online: their faces, named by their first names.
+  $("faces").replaceChildren(
+    ...(config.team || []).map((face) =>
+      el("img", { src: face.avatar_url, alt: face.name, title: face.name }),
+    ),
+  );
   status();
 }
 
