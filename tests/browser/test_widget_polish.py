@@ -175,3 +175,54 @@ def test_the_team_shows_its_faces_uploaded_or_initials(
         face = frame.locator(".confirmed .msg.them img.face")
         expect(face).to_have_count(1)
         assert loaded(face) == 90
+
+
+def test_a_reply_while_closed_shows_its_first_words_above_the_launcher(
+    settings: Settings, live_server: LiveServer, visitor: BrowserContext
+) -> None:
+    url = live_server.url
+    make_site(settings, "Demo shop", [url])
+    olivia = OperatorApi(url, direct_operator(settings, "admin", "Olivia Operator"))
+    page = visitor.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("dialog", lambda dialog: problems.append(dialog.message))
+    page.goto(url + "/demo")
+    frame = open_widget(page)
+    frame.get_by_role("button", name="Start chat").click()
+    composer = frame.get_by_role("textbox", name="Message")
+    composer.fill("Is the blue one in stock?")
+    composer.press("Enter")
+    expect(frame.locator(".confirmed .msg.me .bubble")).to_have_text(["Is the blue one in stock?"])
+    frame.get_by_role("button", name="Close chat").click()
+    expect(page.locator("iframe[title=Chat]")).to_be_hidden()
+    card = page.locator("chatdesk-widget .v")
+    expect(card).to_be_hidden()
+    (conversation,) = olivia.call("GET", "/api/v1/conversations")["conversations"]
+
+    def reply(body: str, key: str) -> None:
+        path = f"/api/v1/conversations/{conversation['id']}/messages"
+        olivia.call("POST", path, {"body": body, "client_msg_id": key}, 201)
+
+    reply("<img src=x onerror=alert(1)> Yes! " + "It is. " * 30, "preview-1")
+    preview = page.get_by_role("button", name=re.compile(r"^Olivia Operator"))
+    expect(preview).to_be_visible()
+    expect(card.locator("b")).to_have_text("Olivia Operator")
+    shown = card.locator("span").text_content() or ""
+    assert shown.startswith("<img src=x onerror=alert(1)> Yes!")  # text, never markup
+    assert len(shown) == 100 and shown.endswith("…")
+    assert card.locator("img").count() == 0
+    expect(page.get_by_role("button", name="Open chat, 1 unread")).to_be_visible()
+    # Dismissed, it goes; the unread count stays.
+    card.get_by_role("button", name="Close").click()
+    expect(card).to_be_hidden()
+    expect(page.get_by_role("button", name="Open chat, 1 unread")).to_be_visible()
+    # The next reply brings it back; a click on it opens the chat at the replies.
+    reply("Shall I put one aside?", "preview-2")
+    expect(card.locator("span")).to_have_text("Shall I put one aside?")
+    preview.click()
+    expect(page.locator("iframe[title=Chat]")).to_be_visible()
+    expect(card).to_be_hidden()
+    expect(frame.locator(".confirmed .msg.them .bubble")).to_have_count(2)
+    olivia.close()
+    assert problems == []

@@ -127,10 +127,16 @@ function forget() {
   rating = null;
 }
 
-function setUnread(count) {
+// With a new reply, its author and first words go to the card above the launcher.
+function setUnread(count, message) {
   state.unread = count;
   store.set("unread", count);
-  post("unread", { count });
+  const text = message?.body || "";
+  post("unread", {
+    count,
+    from: message?.author.name || t("support"),
+    text: text.length > 100 ? `${text.slice(0, 99)}…` : text,
+  });
 }
 
 function markSeen() {
@@ -401,7 +407,7 @@ function onEvents(events) {
     if (added && incoming) {
       if (state.open && !document.hidden) markSeen();
       else {
-        setUnread(state.unread + 1);
+        setUnread(state.unread + 1, message);
         beep();
       }
     }
