@@ -158,8 +158,7 @@ def online_faces(conn: Connection, site_id: str, connected: Collection[str]) -> 
 
 def avatar_of(conn: Connection, operator_id: str) -> Row[Any] | None:
     """An active operator's id, name and picture version (whose face ``/avatars`` serves)."""
-    return conn.execute(
-        select(operators.c.id, operators.c.name, operators.c.avatar).where(
-            operators.c.id == operator_id, operators.c.active.is_(True)
-        )
-    ).first()
+    query: Select[Any] = select(operators.c.id, operators.c.name, operators.c.avatar).where(
+        operators.c.id == operator_id, operators.c.active.is_(True)
+    )
+    return conn.execute(query).first()
