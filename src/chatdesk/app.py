@@ -246,13 +246,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         widget_api,
         console_api,
         auth_api,
+        avatars_api,
         totp_api,
         admin_api,
         blocks_api,
         webhooks_api,
         emails_api,
         attachments_api,
-        avatars_api,
         health,
     )
     for module in routers:
