@@ -26,6 +26,8 @@ LAYER_OF = {
     "smtp_url": "base",
     # The widget's catalogs (static JSON files) and the checks on a site's language settings.
     "widget_locales": "base",
+    # Operators' faces: their avatar URLs and the initials drawn for those without a picture.
+    "avatars": "base",
     # The API's JSON bodies as TypedDicts (ADR 0009): types only, used at every layer
     # that builds or passes a shape, from queries up to web.
     "shape_types": "base",

@@ -12,6 +12,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 from chatdesk.actions.attachments import drop_attachments, storage_keys
+from chatdesk.avatars import store_key
 from chatdesk.db.runner import Database
 from chatdesk.ids import id_millis
 from chatdesk.queries.attachments import existing_ids, unsent_before
@@ -21,6 +22,7 @@ __all__ = ["UNSENT_HOURS", "sweep_files"]
 
 UNSENT_HOURS = 24
 _BATCH = 1000
+AVATARS = store_key("")  # the prefix of operators' pictures
 
 
 async def sweep_files(db: Database, store: FileStore, now: datetime) -> tuple[int, int]:
@@ -40,10 +42,12 @@ async def sweep_files(db: Database, store: FileStore, now: datetime) -> tuple[in
         if len(rows) < _BATCH:
             break
     # Keys are <site>/<conversation>/<attachment>[.thumb]: an attachment made before the
-    # cut-off whose row is gone.
+    # cut-off whose row is gone. Operators' pictures (avatars/<operator>) are not theirs.
     by_id: dict[str, list[str]] = {}
     oldest_kept = cutoff.timestamp() * 1000
     for key in await store.keys():
+        if key.startswith(AVATARS):
+            continue
         attachment_id = key.rsplit("/", 1)[-1].removesuffix(".thumb")
         made = id_millis(attachment_id)
         if made is not None and made < oldest_kept:

@@ -315,6 +315,13 @@ class Prechat(TypedDict):
     email: PrechatMode
 
 
+class Face(TypedDict):
+    """An online operator as the widget's header shows them: first name and face."""
+
+    name: str
+    avatar_url: str
+
+
 class WidgetSite(TypedDict):
     name: str
     greeting: str
@@ -332,6 +339,10 @@ class WidgetSite(TypedDict):
     # of greeting, offline_message, reply_time are chatdesk's own (shown translated).
     locale: str
     strings: dict[str, dict[str, str]]
+    # "auto" follows the visitor's light or dark setting; "light" or "dark" fixes one.
+    theme: Literal["auto", "light", "dark"]
+    # Up to three of the operators online for this site, for the header.
+    team: list[Face]
     default_texts: list[str]
 
 
@@ -386,6 +397,9 @@ class Operator(TypedDict):
     max_open: int | None
     # An admin set a temporary password: the operator must choose their own to go on.
     must_change_password: bool
+    # Their face: the uploaded picture or their initials (avatars.py); whether they uploaded one.
+    avatar_url: str
+    avatar_uploaded: bool
     site_ids: NotRequired[list[str]]
     notifications: NotRequired[Notifications]
     # Whether two-factor sign-in is on (the operator's own profile only).
@@ -426,6 +440,7 @@ class TeamMember(TypedDict):
     name: str
     role: Role
     presence: Presence
+    avatar_url: str
 
 
 class TeamList(TypedDict):
@@ -480,6 +495,8 @@ class Site(TypedDict):
     # The widget's language ("auto" or a tag) and the site's own strings (ADR 0021).
     locale: str
     strings: dict[str, dict[str, str]]
+    # The widget's colours: "auto" (the visitor's setting), "light" or "dark".
+    theme: Literal["auto", "light", "dark"]
     created_at: str
     updated_at: str
     identity_secret: NotRequired[str | None]

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from sqlalchemy import Row
 
+from chatdesk.avatars import avatar_url, first_name
 from chatdesk.clock import aware, iso
 from chatdesk.ids import NO_PASSWORD
 from chatdesk.shape_types import (
@@ -20,6 +21,7 @@ from chatdesk.shape_types import (
     CannedResponse,
     Conversation,
     Event,
+    Face,
     InboxSite,
     Launcher,
     Message,
@@ -44,6 +46,7 @@ __all__ = [
     "block_shape",
     "canned_response_shape",
     "conversation_shape",
+    "face_shape",
     "for_visitor",
     "launcher_shape",
     "message_shape",
@@ -186,6 +189,8 @@ def operator_shape(row: Row[Any], site_ids: list[str] | None = None) -> Operator
         "presence": stored_presence(row),
         "max_open": m["max_open"],
         "must_change_password": bool(m["must_change_password"]),
+        "avatar_url": avatar_url(m["id"], m["name"], m["avatar"]),
+        "avatar_uploaded": m["avatar"] is not None,
     }
     if m.get("password_hash") == NO_PASSWORD:
         shape["invited"] = True
@@ -217,6 +222,7 @@ def site_shape(row: Row[Any], *, with_secret: bool = True) -> Site:
         "assign_on_reply": bool(m["assign_on_reply"]),
         "locale": m["locale"],
         "strings": m["strings"] or {},
+        "theme": m["theme"],
         "created_at": iso(m["created_at"]),
         "updated_at": iso(m["updated_at"]),
     }
@@ -299,7 +305,13 @@ def audit_entry_shape(row: Row[Any]) -> AuditEntry:
 def team_member_shape(row: Row[Any]) -> TeamMember:
     """An operator as a teammate sees them (for assignment): no email, no sites."""
     m = row._mapping
-    return {"id": m["id"], "name": m["name"], "role": m["role"], "presence": stored_presence(row)}
+    return {
+        "id": m["id"],
+        "name": m["name"],
+        "role": m["role"],
+        "presence": stored_presence(row),
+        "avatar_url": avatar_url(m["id"], m["name"], m["avatar"]),
+    }
 
 
 def site_name_shape(row: Row[Any]) -> InboxSite:
@@ -313,8 +325,22 @@ def own_visitor_shape(visitor: Visitor) -> VisitorProfile:
     return {"id": visitor["id"], "name": visitor["name"], "email": visitor["email"]}
 
 
+def face_shape(row: Row[Any]) -> Face:
+    """An operator as a visitor sees them beside the chat: first name and face, no more."""
+    m = row._mapping
+    return {
+        "name": first_name(m["name"]),
+        "avatar_url": avatar_url(m["id"], m["name"], m["avatar"]),
+    }
+
+
 def widget_config_shape(
-    site: Row[Any], *, online: bool, email: bool, stock: dict[str, Any]
+    site: Row[Any],
+    *,
+    online: bool,
+    email: bool,
+    stock: dict[str, Any],
+    team: list[Face] | None = None,
 ) -> WidgetConfig:
     """A site's public widget configuration: nothing a visitor may not read. ``email``:
     whether chatdesk sends email, so the widget may promise replies by email. ``stock``:
@@ -335,6 +361,8 @@ def widget_config_shape(
             "email_enabled": email,
             "locale": m["locale"],
             "strings": m["strings"] or {},
+            "theme": m["theme"],
+            "team": team or [],
             "default_texts": [
                 key for key in ("greeting", "offline_message", "reply_time") if m[key] == stock[key]
             ],

@@ -343,6 +343,8 @@ def test_purge_removes_attachments_never_sent_and_files_of_deleted_conversations
     site = world.site["id"]
     for key in (f"{site}/gone/{old_id}", f"{site}/gone/{old_id}.thumb", f"{site}/gone/{new_id_}"):
         run_coroutine(lambda key=key: store.put(key, b"x", "text/plain"))
+    # An operator's picture is no attachment: it stays, however old its operator's id.
+    run_coroutine(lambda: store.put(f"avatars/{old_id}", b"x", "image/webp"))
 
     result = runner.invoke(app, ["purge"])
     assert result.exit_code == 0, result.output
@@ -351,7 +353,8 @@ def test_purge_removes_attachments_never_sent_and_files_of_deleted_conversations
     assert client.get(fresh["url"]).content == b"fresh.txt"
     assert client.get(sent["url"]).content == b"sent.txt"
     left = run_coroutine(store.keys)
-    assert f"{site}/gone/{new_id_}" in left and not any(old_id in key for key in left)
+    assert f"{site}/gone/{new_id_}" in left and f"avatars/{old_id}" in left
+    assert not any(old_id in key for key in left if not key.startswith("avatars/"))
     again = runner.invoke(app, ["purge"])
     assert "Removed 0 attachments never sent and 0 files" in again.output
 

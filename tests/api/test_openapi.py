@@ -176,6 +176,14 @@ def _operator_calls(client: TestClient, op: dict[str, str], conversation_id: str
     assert {event["type"] for event in events["events"]} >= {"conversation.updated"}
     for path in ("/api/v1/labels", "/api/v1/team", "/api/v1/inbox/sites", "/api/v1/auth/me"):
         ok(client.get(path, headers=op))
+    face = io.BytesIO()
+    Image.new("RGB", (60, 40), (9, 8, 7)).save(face, "PNG")
+    picture = {"file": ("me.png", face.getvalue(), "image/png")}
+    me = ok(client.put("/api/v1/auth/me/avatar", files=picture, headers=op))["operator"]
+    # The face's URL (outside /api/, checked against its declared types all the same).
+    assert client.get(me["avatar_url"]).headers["content-type"] == "image/webp"
+    initials = ok(client.delete("/api/v1/auth/me/avatar", headers=op))["operator"]
+    assert client.get(initials["avatar_url"]).headers["content-type"].startswith("image/svg+xml")
 
 
 def _settings_calls(client: TestClient, op: dict[str, str]) -> None:

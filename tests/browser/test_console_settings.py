@@ -35,6 +35,8 @@ def test_site_settings_and_embed_snippet(
             "https://shop.example.com\nhttps://www.example.com"
         )
         page.get_by_label("Launcher position").select_option("left")
+        expect(page.get_by_label("Chat colours")).to_have_value("auto")
+        page.get_by_label("Chat colours").select_option("dark")
         page.get_by_label("Ask for name before chat").select_option("required")
         page.get_by_label("Ask for email before chat").select_option("off")
         page.get_by_label("Only show as online during business hours").check()
@@ -51,6 +53,7 @@ def test_site_settings_and_embed_snippet(
         assert saved["greeting"] == "Hi! We usually answer within minutes."
         assert saved["allowed_origins"] == ["https://shop.example.com", "https://www.example.com"]
         assert saved["position"] == "left"
+        assert saved["theme"] == "dark"
         assert saved["prechat"] == {"name": "required", "email": "off"}
         assert saved["business_hours"]["timezone"] == "Europe/Paris"
         assert saved["business_hours"]["days"]["sat"] == [["10:00", "14:00"]]

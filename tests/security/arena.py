@@ -7,6 +7,7 @@ one client can act as anyone; the client's cookie jar is emptied after every cal
 
 from __future__ import annotations
 
+import io
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -18,6 +19,7 @@ import httpx
 import pyotp
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from chatdesk.actions.auth import create_session
 from chatdesk.actions.operators import create_operator
@@ -73,6 +75,15 @@ class Upload:
     name: str = "note.txt"
     data: bytes = b"a file's words\n"
     content_type: str = "text/plain"
+
+
+def _face() -> tuple[str, bytes, str]:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), (30, 60, 90)).save(out, "PNG")
+    return "me.png", out.getvalue(), "image/png"
+
+
+FACE = _face()
 
 
 @dataclass
@@ -431,6 +442,8 @@ BUILDERS: dict[tuple[str, str], Builder] = {
         "/api/v1/auth/me",
         {"notify_unanswered_minutes": 10, "notify_mentions": True},
     ),
+    ("PUT", "/api/v1/auth/me/avatar"): lambda a, _w: ("/api/v1/auth/me/avatar", Upload(*FACE)),
+    ("DELETE", "/api/v1/auth/me/avatar"): lambda a, _w: ("/api/v1/auth/me/avatar", None),
     ("POST", "/api/v1/auth/password"): _password,
     ("POST", "/api/v1/auth/totp/setup"): _totp_setup,
     ("POST", "/api/v1/auth/totp/enable"): _totp_enable,

@@ -19,6 +19,8 @@ BOT_EXPECTED: dict[tuple[str, str], int] = {
     ("POST", "/api/v1/auth/logout"): 204,
     ("GET", "/api/v1/auth/me"): 403,
     ("PATCH", "/api/v1/auth/me"): 403,
+    ("PUT", "/api/v1/auth/me/avatar"): 403,
+    ("DELETE", "/api/v1/auth/me/avatar"): 403,
     ("POST", "/api/v1/auth/password"): 403,
     ("POST", "/api/v1/auth/totp/setup"): 403,
     ("POST", "/api/v1/auth/totp/enable"): 403,

@@ -38,6 +38,7 @@ PUBLIC = {
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/password-reset"),
     ("POST", "/api/v1/auth/password-reset/confirm"),
+    ("GET", "/avatars/{operator_id}"),  # an operator's face, shown to visitors
 }
 # Operations that would end the principal's session or lock the arena out of itself
 # (deleting the arena's site 1 takes its visitors with it).

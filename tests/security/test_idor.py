@@ -80,6 +80,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/auth/logout"): "401 401 401 204 204 204 204 401 401 204 204",
     ("GET", "/api/v1/auth/me"): _ANY_OP,
     ("PATCH", "/api/v1/auth/me"): _ANY_OP,
+    ("PUT", "/api/v1/auth/me/avatar"): _ANY_OP,
+    ("DELETE", "/api/v1/auth/me/avatar"): _ANY_OP,
     ("POST", "/api/v1/auth/password"): "401 401 401 204 204 204 204 401 401 403 403",
     # Two-factor sign-in is the person's own: sessions only, never an API token.
     ("POST", "/api/v1/auth/totp/setup"): "401 401 401 200 200 200 200 401 401 403 403",

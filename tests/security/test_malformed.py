@@ -42,6 +42,7 @@ def _body_routes(arena: Arena, media: str = "application/json") -> dict[tuple[st
 UPLOAD_ROUTES = {
     ("POST", "/api/v1/widget/conversations/{conversation_id}/attachments"),
     ("POST", "/api/v1/conversations/{conversation_id}/attachments"),
+    ("PUT", "/api/v1/auth/me/avatar"),
 }
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "create_operator",
     "reset_password",
     "revoke_sessions",
+    "set_own_avatar",
     "update_operator",
     "update_own_profile",
 ]
@@ -242,3 +243,19 @@ def update_own_profile(
             ip=ip,
             details={"name": values["name"]},
         )
+
+
+def set_own_avatar(unit: Unit, actor: OperatorActor, version: str | None) -> str | None:
+    """The signed-in operator's picture: ``version`` (the stored file's hash) or None for
+    their initials again. Returns the version it replaced (whose file the caller may
+    delete). A bot token has no face to set (403)."""
+    require_person(actor, "Change your avatar")
+    before: str | None = unit.conn.execute(
+        select(operators.c.avatar).where(operators.c.id == actor.operator_id)
+    ).scalar_one()
+    unit.conn.execute(
+        update(operators)
+        .where(operators.c.id == actor.operator_id)
+        .values(avatar=version, updated_at=unit.now)
+    )
+    return before

@@ -100,6 +100,8 @@ sites = Table(
     # and the site's own words over the catalogs, {locale: {key: text}} (ADR 0021).
     Column("locale", String(35), nullable=False, server_default="auto"),
     Column("strings", JSON, nullable=False, server_default=text("'{}'")),
+    # The widget's colours: "auto" (the visitor's light or dark setting), "light" or "dark".
+    Column("theme", String(5), nullable=False, server_default="auto"),
 )
 
 operators = Table(
@@ -125,6 +127,9 @@ operators = Table(
     # Set when an admin gave this operator a temporary password: until they choose their
     # own, their sessions may only change the password, read "me" and sign out (ADR 0018).
     Column("must_change_password", Boolean, nullable=False, server_default=false()),
+    # The version (a hash) of the picture they uploaded, stored as avatars/<id> in the file
+    # store; null: their initials stand in (avatars.py).
+    Column("avatar", String(32), nullable=True),
 )
 
 site_operators = Table(

@@ -10,13 +10,15 @@ from sqlalchemy import Connection, Row, Select, exists, or_, select
 
 from chatdesk.db.tables import operator_sessions, operators, site_operators
 from chatdesk.queries.totp import totp_state
-from chatdesk.shape_types import Operator, TeamMember
-from chatdesk.shapes import operator_shape, team_member_shape
+from chatdesk.shape_types import Face, Operator, TeamMember
+from chatdesk.shapes import face_shape, operator_shape, team_member_shape
 
 __all__ = [
     "answering",
+    "avatar_of",
     "away_operator_ids",
     "list_operators",
+    "online_faces",
     "operator_by_email",
     "operator_profile",
     "operator_site_ids",
@@ -64,6 +66,7 @@ def team(conn: Connection, site_id: str | None = None) -> list[TeamMember]:
             operators.c.role,
             operators.c.away,
             operators.c.active,
+            operators.c.avatar,
         )
         .where(operators.c.active.is_(True))
         .order_by(operators.c.name)
@@ -129,3 +132,33 @@ def answering(conn: Connection, site_id: str, connected: Collection[str]) -> boo
         .limit(1)
     )
     return conn.execute(query).first() is not None
+
+
+def online_faces(conn: Connection, site_id: str, connected: Collection[str]) -> list[Face]:
+    """Up to three operators online for ``site_id`` (as :func:`answering` counts them),
+    by name: the faces the widget's header shows."""
+    if not connected:
+        return []
+    member = exists().where(
+        site_operators.c.site_id == site_id, site_operators.c.operator_id == operators.c.id
+    )
+    query: Select[Any] = (
+        select(operators.c.id, operators.c.name, operators.c.avatar)
+        .where(
+            operators.c.id.in_(sorted(connected)),
+            operators.c.active.is_(True),
+            operators.c.away.is_(False),
+            or_(operators.c.role.in_(("owner", "admin")), member),
+        )
+        .order_by(operators.c.name, operators.c.id)
+        .limit(3)
+    )
+    return [face_shape(row) for row in conn.execute(query).all()]
+
+
+def avatar_of(conn: Connection, operator_id: str) -> Row[Any] | None:
+    """An active operator's id, name and picture version (whose face ``/avatars`` serves)."""
+    query: Select[Any] = select(operators.c.id, operators.c.name, operators.c.avatar).where(
+        operators.c.id == operator_id, operators.c.active.is_(True)
+    )
+    return conn.execute(query).first()

@@ -20,7 +20,7 @@ from typing import Any
 import filetype
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["IMAGE_TYPES", "Inspected", "Refused", "clean_name", "inspect"]
+__all__ = ["IMAGE_TYPES", "Inspected", "Refused", "avatar_image", "clean_name", "inspect"]
 
 IMAGE_TYPES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WEBP"}
 THUMBNAIL_SIZE = (320, 320)
@@ -152,4 +152,28 @@ def _thumbnail(image: Image.Image) -> bytes:
     small.thumbnail(THUMBNAIL_SIZE)
     out = io.BytesIO()
     small.save(out, "WEBP", quality=80)
+    return out.getvalue()
+
+
+AVATAR_SIZE = 256
+
+
+def avatar_image(data: bytes, claimed: str | None, max_pixels: int) -> bytes:
+    """An uploaded face as it is stored: a raster image (sniffed, decoded within the pixel
+    cap, re-encoded like an attachment), cropped to its centre square, at most
+    ``AVATAR_SIZE`` pixels wide, as WebP. :class:`Refused` for anything else."""
+    try:
+        found = inspect(data, claimed, set(IMAGE_TYPES), max_pixels)
+    except Refused as exc:
+        if str(exc).startswith("Files of this type"):
+            raise Refused("An avatar must be a PNG, JPEG, GIF or WebP image.") from exc
+        raise
+    image: Image.Image = Image.open(io.BytesIO(found.data))
+    image.seek(0)
+    if image.mode not in ("RGB", "RGBA"):
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    side = min(image.size[0], image.size[1], AVATAR_SIZE)
+    square = ImageOps.fit(image, (side, side))
+    out = io.BytesIO()
+    square.save(out, "WEBP", quality=85)
     return out.getvalue()

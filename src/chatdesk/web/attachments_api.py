@@ -57,13 +57,13 @@ from chatdesk.web.deps import (
     visitor_call,
 )
 
-__all__ = ["UPLOAD_SUFFIX", "attachment_shape", "router", "signed_links"]
+__all__ = ["UPLOAD_DOC", "UPLOAD_SUFFIX", "attachment_shape", "read_file", "router", "signed_links"]
 
 router = APIRouter()
 UPLOAD_SUFFIX = "/attachments"
 Uploading = Annotated[VisitorCall, visitor_call("visitor_upload")]
 ConversationId = Annotated[str, Path(max_length=64)]
-_UPLOAD_DOC = {
+UPLOAD_DOC = {
     "requestBody": {
         "required": True,
         "content": {
@@ -90,7 +90,7 @@ def attachment_shape(services: Services, row: Any) -> Attachment:
     return shapes.attachment_shape(row, signed_links(services).url)
 
 
-async def _read_file(request: Request, limit: int) -> tuple[bytes, str | None, str | None]:
+async def read_file(request: Request, limit: int) -> tuple[bytes, str | None, str | None]:
     """The one ``file`` part of a multipart body: (bytes, its file name, its type),
     read into memory as it streams in, never more than ``limit`` bytes of it."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
@@ -187,7 +187,7 @@ async def _upload(
         return row
 
     conversation = await services.db.read(allowed)
-    data, filename, claimed = await _read_file(request, settings.attachment_max_bytes)
+    data, filename, claimed = await read_file(request, settings.attachment_max_bytes)
     try:
         found = await asyncio.to_thread(
             inspect,
@@ -232,7 +232,7 @@ async def _upload(
     status_code=201,
     tags=["widget"],
     summary="Upload a file into this visitor's conversation",
-    openapi_extra=_UPLOAD_DOC,
+    openapi_extra=UPLOAD_DOC,
     **answers(Attachment, 400, 401, 404, 413, 422, 429, status=201),
 )
 async def post_visitor_attachment(
@@ -247,7 +247,7 @@ async def post_visitor_attachment(
     tags=["operator"],
     summary="Upload a file into a conversation",
     dependencies=OPERATOR_LIMITS,
-    openapi_extra=_UPLOAD_DOC,
+    openapi_extra=UPLOAD_DOC,
     **answers(Attachment, 400, 401, 403, 404, 413, 422, 429, status=201),
 )
 async def post_operator_attachment(

@@ -16,6 +16,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chatdesk.avatars import AVATAR_PATH
 from chatdesk.ids import random_bytes
 from chatdesk.logs import get_logger
 from chatdesk.metrics import Metrics
@@ -139,7 +140,9 @@ class EdgeMiddleware:
 
         received = 0
         max_bytes = self.max_bytes
-        if scope["method"] == "POST" and path.endswith("/attachments"):
+        if (scope["method"] == "POST" and path.endswith("/attachments")) or (
+            scope["method"] == "PUT" and path == AVATAR_PATH
+        ):
             max_bytes = self.upload_bytes
 
         async def limited_receive() -> Message:

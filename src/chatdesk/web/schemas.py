@@ -360,6 +360,8 @@ class _SiteFields(_Strict):
     # The widget's language, and the site's own words per locale over its catalogs.
     locale: Annotated[str, Field(max_length=35), AfterValidator(valid_locale_setting)] | None = None
     strings: dict[str, Any] | None = None
+    # The widget's colours: the visitor's light or dark setting, or a fixed one.
+    theme: Literal["auto", "light", "dark"] | None = None
 
     @field_validator("business_hours")
     @classmethod

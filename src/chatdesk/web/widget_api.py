@@ -21,11 +21,12 @@ from chatdesk.actions.visitors import create_session, update_visitor
 from chatdesk.business_hours import is_open
 from chatdesk.queries.conversations import list_visitor_conversations
 from chatdesk.queries.messages import history
-from chatdesk.queries.operators import answering
+from chatdesk.queries.operators import answering, online_faces
 from chatdesk.queries.visitors import own_profile, visitor_name
 from chatdesk.shape_types import (
     ConversationList,
     EventsPage,
+    Face,
     Message,
     MessageList,
     NewConversation,
@@ -178,17 +179,21 @@ async def get_config(
     now = services.clock()
     connected = services.operator_presence.connected()
 
-    def read(conn: Any) -> tuple[Any, bool]:
+    def read(conn: Any) -> tuple[Any, bool, list[Face]]:
         site = public_site(conn, site_key)
         online = is_open(site.business_hours, now)
         if online and site.require_agent_online:
             # Offline while nobody who answers this site is online (not away).
             online = answering(conn, site.id, connected)
-        return site, online
+        return site, online, online_faces(conn, site.id, connected) if online else []
 
-    site, online = await services.db.read(read)
+    site, online, team = await services.db.read(read)
     return widget_config_shape(
-        site, online=online, email=services.settings.email_enabled, stock=SITE_DEFAULTS
+        site,
+        online=online,
+        email=services.settings.email_enabled,
+        stock=SITE_DEFAULTS,
+        team=team,
     )
 
 

@@ -1,6 +1,6 @@
 // The account page: your name, your password (POST /api/v1/auth/password), two-factor
 // authentication (totp.js) and your email notifications (PATCH /api/v1/auth/me).
-import { api } from "./api.js";
+import { ApiError, api, csrfHeader } from "./api.js";
 import "./chrome.js";
 import { followPresence } from "./presence.js";
 import { showTotp } from "./totp.js";
@@ -58,6 +58,76 @@ nameForm?.addEventListener("submit", async (event) => {
   } finally {
     nameSave.disabled = false;
   }
+});
+
+// Your picture (PUT/DELETE /api/v1/auth/me/avatar): a preview of what visitors see.
+const AVATAR_MAX = 2 * 1024 * 1024;
+const avatar = {
+  preview: document.getElementById("avatar-preview"),
+  file: document.getElementById("avatar-file"),
+  remove: document.getElementById("avatar-remove"),
+  error: document.getElementById("avatar-error"),
+  status: document.getElementById("avatar-status"),
+};
+
+function showAvatar(operator) {
+  if (!avatar.preview) return;
+  avatar.preview.src = operator.avatar_url;
+  avatar.preview.hidden = false;
+  avatar.remove.hidden = !operator.avatar_uploaded;
+}
+
+async function sendAvatar(method, file) {
+  let body;
+  if (file) {
+    body = new FormData();
+    body.append("file", file);
+  }
+  const response = await fetch("/api/v1/auth/me/avatar", {
+    method,
+    body,
+    headers: { Accept: "application/json", ...csrfHeader() },
+    credentials: "same-origin",
+  }).catch(() => {
+    throw new ApiError(0, "network_error", "Cannot reach the server. Check your connection.");
+  });
+  const data = await response.json().catch(() => null);
+  if (response.status === 413) throw new ApiError(413, "", "The picture is larger than 2 MB.");
+  if (!response.ok)
+    throw new ApiError(response.status, "", data?.error?.message || `Error ${response.status}`);
+  return data.operator;
+}
+
+async function changeAvatar(method, file, done) {
+  avatar.error.textContent = "";
+  avatar.status.textContent = "";
+  avatar.file.removeAttribute("aria-invalid");
+  avatar.file.disabled = avatar.remove.disabled = true;
+  try {
+    showAvatar(await sendAvatar(method, file));
+    avatar.status.textContent = done;
+  } catch (failure) {
+    avatar.error.textContent = `${failure.message} Your picture was not changed.`;
+    avatar.file.setAttribute("aria-invalid", "true");
+  } finally {
+    avatar.file.disabled = avatar.remove.disabled = false;
+    avatar.file.value = "";
+  }
+}
+
+avatar.file?.addEventListener("change", () => {
+  const file = avatar.file.files[0];
+  if (!file) return;
+  if (file.size > AVATAR_MAX) {
+    avatar.error.textContent = "The picture is larger than 2 MB. Your picture was not changed.";
+    avatar.file.value = "";
+    return;
+  }
+  changeAvatar("PUT", file, "Picture saved.");
+});
+avatar.remove?.addEventListener("click", () => {
+  changeAvatar("DELETE", null, "Picture removed: your initials show instead.");
+  avatar.file.focus();
 });
 
 const MIN_LENGTH = 10;
@@ -193,6 +263,7 @@ notify.form?.addEventListener("submit", async (event) => {
 api("GET", "/api/v1/auth/me")
   .then(({ operator }) => {
     if (notify.form) showNotifications(operator);
+    showAvatar(operator);
     showTotp(Boolean(operator.totp_enabled));
   })
   .catch((failure) => {

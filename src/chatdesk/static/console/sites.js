@@ -107,6 +107,15 @@ function siteForm(site, onSaved) {
     ],
     site.position,
   );
+  const theme = select(
+    [
+      ["auto", "Automatic: the visitor's light or dark setting"],
+      ["light", "Always light"],
+      ["dark", "Always dark"],
+    ],
+    site.theme || "auto",
+    { id: "site-theme" },
+  );
   const prechatName = select(PRECHAT, site.prechat?.name);
   const prechatEmail = select(PRECHAT, site.prechat?.email);
   const offline = h("textarea", { rows: 2, maxlength: 500 });
@@ -164,7 +173,7 @@ function siteForm(site, onSaved) {
       ),
     ),
     field("Launcher position", position),
-    h("div", {}),
+    field("Chat colours", theme, "The launcher keeps the accent colour either way."),
     field("Ask for name before chat", prechatName),
     field("Ask for email before chat", prechatEmail),
     hours.node,
@@ -208,6 +217,7 @@ function siteForm(site, onSaved) {
       greeting: greeting.value,
       accent_color: colour.value,
       position: position.value,
+      theme: theme.value,
       prechat: { name: prechatName.value, email: prechatEmail.value },
       offline_message: offline.value,
       reply_time: replyTime.value.trim(),

@@ -127,10 +127,16 @@ function forget() {
   rating = null;
 }
 
-function setUnread(count) {
+// With a new reply, its author and first words go to the card above the launcher.
+function setUnread(count, message) {
   state.unread = count;
   store.set("unread", count);
-  post("unread", { count });
+  const text = message?.body || "";
+  post("unread", {
+    count,
+    from: message?.author.name || t("support"),
+    text: text.length > 100 ? `${text.slice(0, 99)}…` : text,
+  });
 }
 
 function markSeen() {
@@ -401,7 +407,7 @@ function onEvents(events) {
     if (added && incoming) {
       if (state.open && !document.hidden) markSeen();
       else {
-        setUnread(state.unread + 1);
+        setUnread(state.unread + 1, message);
         beep();
       }
     }
@@ -556,8 +562,24 @@ function applyConfig(config) {
   root.setProperty("--accent", config.accent_color);
   const [r, g, b] = [1, 3, 5].map((i) => parseInt(config.accent_color.slice(i, i + 2), 16));
   root.setProperty("--on-accent", r * 0.299 + g * 0.587 + b * 0.114 > 160 ? "#111827" : "#ffffff");
+  paint();
+  // Up to three of the team online: their faces, named by their first names.
+  $("faces").replaceChildren(
+    ...(config.team || []).map((face) =>
+      el("img", { src: face.avatar_url, alt: face.name, title: face.name }),
+    ),
+  );
   status();
 }
+
+// The site's theme, or with "auto" the visitor's light or dark setting (followed live).
+const darkQuery = matchMedia("(prefers-color-scheme: dark)");
+function paint() {
+  const theme = state.config?.theme || "auto";
+  document.documentElement.dataset.theme =
+    theme === "auto" ? (darkQuery.matches ? "dark" : "light") : theme;
+}
+darkQuery.addEventListener("change", paint);
 
 function wireChrome() {
   trapFocus($("chat"), () => post("close"));

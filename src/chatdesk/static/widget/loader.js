@@ -33,7 +33,7 @@
   let timer = 0;
   let tries = 0;
   let frame = null;
-  let root, launcher, panel, badge, wrap;
+  let root, launcher, panel, badge, wrap, card;
   // English until /widget/launcher answers
   let say = {
     open: "Open chat",
@@ -56,13 +56,15 @@
     "button.l:hover{transform:scale(1.06)}button:focus-visible{outline:3px solid #111;outline-offset:3px}" +
     "svg{width:28px;height:28px;fill:currentColor}.x{display:none}.o .x{display:block}.o .c{display:none}" +
     ".b{position:absolute;top:-4px;inset-inline-end:-4px;min-width:20px;height:20px;padding:0 6px;border-radius:10px;background:#dc2626;" +
-    "color:#fff;font:700 11px/16px system-ui,sans-serif;text-align:center;border:2px solid #fff}.b[hidden],.p[hidden]{display:none}" +
+    "color:#fff;font:700 11px/16px system-ui,sans-serif;text-align:center;border:2px solid #fff}.b[hidden],.p[hidden],.v[hidden]{display:none}" +
     ".p{position:absolute;bottom:72px;right:0;width:380px;height:min(640px,calc(100vh - 110px));border-radius:14px;overflow:hidden;" +
     "box-shadow:0 10px 40px rgba(0,0,0,.28);background:#fff}.left .p{right:auto;left:0}" +
     ".p iframe{border:0;width:100%;height:100%;display:none;color-scheme:normal}.r iframe{display:block}" +
     ".n,button.k{display:none}.d .p{width:300px;max-width:calc(100vw - 40px);height:auto}.d .n{display:block;padding:16px;padding-inline:18px 40px;color:#4b5563}" +
     ".n b{display:block;color:#111827}.k{position:absolute;top:10px;inset-inline-end:10px;padding:4px;border-radius:6px;color:#6b7280}" +
-    ".d button.k{display:flex}.k svg{width:20px;height:20px}" +
+    ".d button.k,.v button.k{display:flex}.k svg{width:20px;height:20px}" +
+    ".v{position:absolute;bottom:72px;right:0;width:260px;border-radius:12px;background:#fff;color:#111827;box-shadow:0 6px 24px rgba(0,0,0,.22)}" +
+    ".left .v{right:auto;left:0}.v button{display:block;padding:12px 36px 12px 14px;overflow-wrap:anywhere}.v b{display:block}" +
     "@media (max-width:480px){.w:not(.d) .p{position:fixed;inset:0;width:100%;height:100%;border-radius:0}.o:not(.d) .l{display:none}}";
 
   const SVG = "http://www.w3.org/2000/svg";
@@ -105,6 +107,7 @@
   function setUnread(count) {
     count = Math.max(0, count | 0);
     badge.hidden = count === 0;
+    if (!count) card.hidden = true;
     badge.textContent = count > 99 ? "99+" : count;
     launcher.setAttribute(
       "aria-label",
@@ -172,6 +175,7 @@
     const name = on ? "open" : "close";
     isOpen = on;
     panel.hidden = !on;
+    if (on) card.hidden = true;
     wrap.classList.toggle("o", on);
     launcher.setAttribute("aria-expanded", on);
     setUnread(unread);
@@ -196,6 +200,12 @@
       }
     } else if (type === "unread") {
       setUnread(event.data.count);
+      // a reply's first words above the launcher, as text only
+      if (event.data.text && !isOpen) {
+        card.hidden = false;
+        card.firstChild.firstChild.textContent = event.data.from;
+        card.firstChild.lastChild.textContent = event.data.text;
+      }
     } else if (type === "close") {
       close(true);
     }
@@ -228,6 +238,20 @@
     closer.setAttribute("aria-label", say.dismiss);
     closer.appendChild(icon("x", X));
     closer.addEventListener("click", () => close(true));
+    card = make("div", "v", wrap);
+    card.hidden = true;
+    const peek = make("button", "", card);
+    peek.type = "button";
+    make("b", "", peek);
+    make("span", "", peek);
+    peek.addEventListener("click", open);
+    const hide = make("button", "k", card);
+    hide.type = "button";
+    hide.setAttribute("aria-label", say.dismiss);
+    hide.appendChild(icon("x", X));
+    hide.addEventListener("click", () => {
+      card.hidden = true;
+    });
     launcher = make("button", "l", wrap);
     launcher.type = "button";
     launcher.setAttribute("aria-expanded", "false");

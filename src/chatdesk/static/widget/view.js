@@ -317,6 +317,13 @@ export function chatView({
         "data-client-id": message.client_msg_id || "",
       },
       el("span", { class: "sr-only", text: `${who}: ` }),
+      message.author.type === "operator" && message.author.id
+        ? el("img", {
+            class: "face",
+            src: `/avatars/${encodeURIComponent(message.author.id)}`,
+            alt: "",
+          })
+        : null,
       message.body || !message.attachments?.length ? bubbleText(message.body) : null,
       message.attachments?.length ? files(message.attachments) : null,
       el("div", {
