@@ -107,8 +107,10 @@ def test_team_and_labels(client: TestClient) -> None:
     world = api_world(client)
     agent = quick_operator(client, "agent", name="Zed Agent")
     team = client.get("/api/v1/team", headers=world.op).json()["operators"]
+    faces = {member["id"]: member.pop("avatar_url") for member in team}
     assert {"id": agent.id, "name": "Zed Agent", "role": "agent", "presence": "offline"} in team
     assert all(set(member) == {"id", "name", "role", "presence"} for member in team)
+    assert faces[agent.id].startswith(f"/avatars/{agent.id}?v=")  # initials until a picture
     assert client.get("/api/v1/labels", headers=world.op).json() == {"labels": []}
 
 

@@ -40,6 +40,8 @@ def test_away_is_your_choice_and_everyone_sees_it(client: TestClient) -> None:
     assert response.json()["operator"]["presence"] == "away"
     assert _operators(client, world.op)[agent.id]["presence"] == "away"
     team = client.get("/api/v1/team", headers=world.op).json()["operators"]
+    for member in team:
+        assert member.pop("avatar_url").startswith(f"/avatars/{member['id']}?v=")
     assert {"id": agent.id, "name": "Ada", "role": "agent", "presence": "away"} in team
     assert client.get("/api/v1/auth/me").json()["operator"]["presence"] == "away"
 
