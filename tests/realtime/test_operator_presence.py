@@ -168,6 +168,8 @@ def test_a_console_stream_makes_its_operator_online_until_the_grace_after_it_clo
         stream = Watcher(agent_http, CONSOLE)
         assert shown(owner_http, agent.id) == "online"
         team = agent_http.get("/api/v1/team").json()["operators"]
+        for member in team:
+            assert member.pop("avatar_url").startswith(f"/avatars/{member['id']}?v=")
         assert {"id": agent.id, "name": "Ada", "role": "agent", "presence": "online"} in team
         me = agent_http.get("/api/v1/auth/me").json()["operator"]
         assert me["presence"] == "online"
