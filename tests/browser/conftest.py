@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
 
-from tests.browser.widget_helpers import HostServer
+from chatdesk.settings import Settings
+from tests.browser.widget_helpers import HostServer, OperatorApi, make_operator
+from tests.conftest import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -68,3 +70,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/browser/" in str(item.fspath):
             item.add_marker(pytest.mark.browser)
+
+
+# The widget suites' operator (on the HTTP API) and visitor (a browser context of its own).
+@pytest.fixture
+def operator(settings: Settings, live_server: LiveServer) -> Iterator[OperatorApi]:
+    api = OperatorApi(live_server, make_operator(settings))
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def visitor(browser: Browser) -> Iterator[BrowserContext]:
+    context = browser.new_context()
+    context.set_default_timeout(10_000)
+    yield context
+    context.close()

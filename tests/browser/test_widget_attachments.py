@@ -7,16 +7,18 @@ from __future__ import annotations
 import base64
 import io
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, FrameLocator, Page, expect
+from playwright.sync_api import BrowserContext, FrameLocator, expect
 
 from chatdesk.settings import Settings
-from tests.browser.widget_helpers import OperatorApi, make_operator, make_site
+from tests.browser.widget_helpers import (
+    OperatorApi,
+    make_site,
+    open_widget,
+)
 from tests.conftest import LiveServer
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -26,26 +28,6 @@ def png(colour: tuple[int, int, int]) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (320, 200), colour).save(out, "PNG")
     return out.getvalue()
-
-
-@pytest.fixture
-def operator(settings: Settings, live_server: LiveServer) -> Iterator[OperatorApi]:
-    api = OperatorApi(live_server, make_operator(settings))
-    yield api
-    api.close()
-
-
-@pytest.fixture
-def visitor(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context()
-    context.set_default_timeout(10_000)
-    yield context
-    context.close()
-
-
-def open_widget(page: Page) -> FrameLocator:
-    page.get_by_role("button", name="Open chat").click()
-    return page.frame_locator("iframe[title=Chat]")
 
 
 def _hand_over(frame: FrameLocator, how: str, name: str, data: bytes, mime: str) -> None:

@@ -4,36 +4,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import jwt
-import pytest
-from playwright.sync_api import Browser, BrowserContext, FrameLocator, Page, Route, expect
+from playwright.sync_api import Browser, BrowserContext, FrameLocator, Route, expect
 
 from chatdesk.settings import Settings
-from tests.browser.widget_helpers import OperatorApi, make_operator, make_site
+from tests.browser.widget_helpers import (
+    OperatorApi,
+    make_site,
+    open_widget,
+)
 from tests.conftest import LiveServer
-
-
-@pytest.fixture
-def operator(settings: Settings, live_server: LiveServer) -> Iterator[OperatorApi]:
-    api = OperatorApi(live_server, make_operator(settings))
-    yield api
-    api.close()
-
-
-@pytest.fixture
-def visitor(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context()
-    context.set_default_timeout(10_000)
-    yield context
-    context.close()
-
-
-def open_widget(page: Page) -> FrameLocator:
-    page.get_by_role("button", name="Open chat").click()
-    return page.frame_locator("iframe[title=Chat]")
 
 
 def composer(frame: FrameLocator) -> Any:

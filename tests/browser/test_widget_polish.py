@@ -6,30 +6,15 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, FrameLocator, Locator, Page, expect
+from playwright.sync_api import Browser, BrowserContext, FrameLocator, Locator, expect
 
 from chatdesk.settings import Settings
 from tests.browser.console_helpers import OperatorApi, direct_operator, new_page, sign_in
-from tests.browser.widget_helpers import make_site
+from tests.browser.widget_helpers import make_site, open_widget
 from tests.conftest import LiveServer
-
-
-@pytest.fixture
-def visitor(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context()
-    context.set_default_timeout(10_000)
-    yield context
-    context.close()
-
-
-def open_widget(page: Page) -> FrameLocator:
-    page.get_by_role("button", name="Open chat").click()
-    return page.frame_locator("iframe[title=Chat]")
 
 
 def rgb(frame: FrameLocator, selector: str, prop: str) -> tuple[int, ...]:

@@ -12,6 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+from playwright.sync_api import FrameLocator
+from playwright.sync_api import Page as BrowserPage
 from sqlalchemy import update
 
 from chatdesk.actions.sites import create_site
@@ -145,3 +147,9 @@ class HostServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def open_widget(page: BrowserPage) -> FrameLocator:
+    """Click the launcher on the host page; the chat's frame."""
+    page.get_by_role("button", name="Open chat").click()
+    return page.frame_locator("iframe[title=Chat]")
