@@ -45,6 +45,7 @@ from chatdesk.web import (
     email_pages,
     emails_api,
     health,
+    oidc_api,
     password_reset_api,
     totp_api,
     visitors_api,
@@ -265,6 +266,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.include_router(console_pages.router, include_in_schema=False)
     app.include_router(widget_pages.router, include_in_schema=False)
     app.include_router(email_pages.router, include_in_schema=False)
+    app.include_router(oidc_api.router, include_in_schema=False)  # browser redirects
     if settings.api_docs_on:
         app.add_route(api_docs.DOCS_PATH, api_docs.page, include_in_schema=False)
     app.mount("/static", VersionedStatic(), name="static")  # ADR 0010

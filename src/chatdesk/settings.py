@@ -256,6 +256,11 @@ class Settings(BaseSettings):
                 "CHATDESK_SMTP_URL is set without CHATDESK_EMAIL_FROM or CHATDESK_PUBLIC_URL: "
                 "email needs an address to come from and links back to chatdesk"
             )
+        if self.oidc_issuer is not None and not self.oidc_issuer.startswith("https://"):
+            problems.append(
+                "CHATDESK_OIDC_ISSUER must be an https:// URL in production: its keys and "
+                "tokens would otherwise travel unprotected"
+            )
         path = sqlite_path(self.database_url)
         if path is not None and on_tmpfs(path):
             problems.append(
@@ -302,6 +307,71 @@ class Settings(BaseSettings):
     # receiver on your own network (and the tests' loopback receivers).
     webhook_allow_private: bool = False
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+    # Single sign-on with OpenID Connect (ADR 0029): on when an issuer and a client id are
+    # set. Agents are created at their first sign-in only for the allowed email domains.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_allowed_domains: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Who may sign in with a password: everyone ("all"), or owners only ("owners": the
+    # others sign in with single sign-on, which this then requires).
+    password_login: str = Field(default="all", pattern="^(all|owners)$")
+
+    @field_validator("oidc_issuer", "oidc_client_id")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an issuer URL like https://id.example.com")
+        if parts.query or parts.fragment:
+            raise ValueError(f"{value!r}: an issuer URL has no query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("oidc_allowed_domains", mode="before")
+    @classmethod
+    def _split_domains(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower().lstrip("@") for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("oidc_allowed_domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not _DOMAIN.fullmatch(item):
+                raise ValueError(f"{item!r} is not an email domain like example.com")
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if (self.oidc_issuer is None) != (self.oidc_client_id is None):
+            raise ValueError(
+                "single sign-on needs both CHATDESK_OIDC_ISSUER and CHATDESK_OIDC_CLIENT_ID"
+            )
+        if self.password_login == "owners" and not self.oidc_enabled:
+            raise ValueError(
+                "CHATDESK_PASSWORD_LOGIN=owners needs single sign-on "
+                "(CHATDESK_OIDC_ISSUER and CHATDESK_OIDC_CLIENT_ID): without it only "
+                "owners could sign in"
+            )
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        """Whether the sign-in page offers single sign-on."""
+        return self.oidc_issuer is not None and self.oidc_client_id is not None
+
+    def password_login_allowed(self, role: str) -> bool:
+        """Whether an operator of ``role`` may sign in with a password."""
+        return self.password_login == "all" or role == "owner"
 
     @property
     def api_docs_on(self) -> bool:

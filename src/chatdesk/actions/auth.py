@@ -24,8 +24,10 @@ def create_session(
     lifetime: timedelta,
     ip: str | None,
     user_agent: str | None,
+    method: str | None = None,
 ) -> tuple[str, str, str]:
-    """A new session for a verified operator: (session id, cookie token, CSRF token)."""
+    """A new session for a verified operator: (session id, cookie token, CSRF token).
+    ``method`` names a sign-in other than by password ("oidc") in the audit log."""
     token = new_token(SESSION_TOKEN_PREFIX)
     csrf_token = secrets.token_urlsafe(32)
     session_id = new_id()
@@ -42,7 +44,10 @@ def create_session(
             user_agent=(user_agent or "")[:500] or None,
         )
     )
-    record(unit, "auth.login", operator_id=operator_id, target_type="session", ip=ip)
+    details = {"method": method} if method else None
+    record(
+        unit, "auth.login", operator_id=operator_id, target_type="session", ip=ip, details=details
+    )
     return session_id, token, csrf_token
 
 

@@ -76,7 +76,10 @@ async def login(
     # An invited operator with no password yet is checked against it too: never matches.
     password_hash = usable_hash(row.password_hash) if row is not None else DUMMY_HASH
     ok = await asyncio.to_thread(verify_password, password_hash, body.password)
-    if row is None or not ok or not row.active or row.password_hash == NO_PASSWORD:
+    # With CHATDESK_PASSWORD_LOGIN=owners the others' passwords never sign in, with the
+    # same answer as a wrong one (ADR 0029).
+    allowed = row is not None and services.settings.password_login_allowed(row.role)
+    if row is None or not ok or not row.active or row.password_hash == NO_PASSWORD or not allowed:
         await services.db.write(record_failed_login, email, ip)
         raise Unauthorized("Wrong email or password.")
     state = await services.db.read(lambda conn: totp_state(conn, row.id))

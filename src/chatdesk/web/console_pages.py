@@ -60,6 +60,7 @@ from chatdesk.bootstrap import FIRST_OWNER_EMAIL
 from chatdesk.security.principals import OperatorActor
 from chatdesk.web.assets import static_prefix
 from chatdesk.web.deps import get_services, session_state
+from chatdesk.web.oidc_api import sign_in_page_context
 
 __all__ = ["CONSOLE_HEADERS", "render_page", "router"]
 
@@ -146,7 +147,9 @@ async def login_page(request: Request, next: str | None = None) -> Response:
         target = next if next and _NEXT.match(next) else "/admin"
         return RedirectResponse(target, status_code=303, headers=CONSOLE_HEADERS)
     safe_next = next if next and _NEXT.match(next) else "/admin"
-    return _render("console/login.html", next_url=safe_next)
+    settings = get_services(request).settings
+    sso = sign_in_page_context(settings, request.query_params.get("sso"), safe_next)
+    return _render("console/login.html", next_url=safe_next, **sso)
 
 
 @router.get("/admin/forgot")
