@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
@@ -38,7 +37,7 @@ from chatdesk.settings import Settings
 from tests.conftest import LiveServer
 
 CLIENT_ID = "chatdesk-test"
-CLIENT_SECRET = "provider-secret-" + secrets.token_urlsafe(8)  # noqa: S105 (a test's)
+CLIENT_SECRET = "provider-secret-" + secrets.token_urlsafe(8)
 
 
 @functools.cache
@@ -199,9 +198,9 @@ def start_provider() -> tuple[Provider, LiveServer]:
     return provider, server
 
 
-@pytest.fixture
-def provider() -> Iterator[Provider]:
-    """The provider, started on a free loopback port for one test."""
+def running_provider() -> Iterator[Provider]:
+    """The provider, started on a free loopback port, for a test module's fixture:
+    ``provider = pytest.fixture(running_provider, name="provider")``."""
     started, server = start_provider()
     yield started
     server.stop()

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
@@ -18,9 +19,11 @@ from sqlalchemy import create_engine, select
 from chatdesk.app import create_app
 from chatdesk.db.tables import audit_log, operators, site_operators
 from chatdesk.settings import Settings
-from tests.auth.oidc_provider import Provider, provider, with_sso  # noqa: F401 (fixture)
+from tests.auth.oidc_provider import Provider, running_provider, with_sso
 from tests.conftest import free_port
 from tests.factories import Operator, add_operator, create_site, csrf, login, services_db
+
+provider_fixture = pytest.fixture(running_provider, name="provider")
 
 
 @pytest.fixture
@@ -106,7 +109,9 @@ def test_sign_in_round_trip_gives_a_working_session(
     assert "Path=/auth/oidc" in flow_cookie and "SameSite=lax" in flow_cookie
     assert started.headers["cache-control"] == "no-store"
 
-    back = sso.get(_callback_path(_at_provider(started.headers["location"])), follow_redirects=False)
+    back = sso.get(
+        _callback_path(_at_provider(started.headers["location"])), follow_redirects=False
+    )
     assert back.status_code == 303 and back.headers["location"] == "/admin"
     session_cookie = [c for c in back.headers.get_list("set-cookie") if "chatdesk_session=" in c]
     assert session_cookie and "HttpOnly" in session_cookie[0] and "Path=/" in session_cookie[0]
@@ -117,7 +122,9 @@ def test_sign_in_round_trip_gives_a_working_session(
     # The CSRF token comes as after a password sign-in, and guards writes the same way.
     token = me.json()["csrf_token"]
     assert sso.patch("/api/v1/auth/me", json={"name": "Renamed"}).status_code == 403
-    changed = sso.patch("/api/v1/auth/me", json={"name": "Renamed"}, headers={"X-CSRF-Token": token})
+    changed = sso.patch(
+        "/api/v1/auth/me", json={"name": "Renamed"}, headers={"X-CSRF-Token": token}
+    )
     assert changed.status_code == 200, changed.text
     logins = _rows(
         settings,
@@ -146,13 +153,9 @@ def test_discovery_is_fetched_once_and_kept(sso: TestClient, provider: Provider)
     assert provider.discovery_requests == 1
 
 
-def test_a_two_factor_operator_is_not_asked_for_a_code(
-    sso: TestClient, provider: Provider
-) -> None:
+def test_a_two_factor_operator_is_not_asked_for_a_code(sso: TestClient, provider: Provider) -> None:
     owner = login(sso, _operator(sso, provider, "owner"))
     secret = sso.post("/api/v1/auth/totp/setup", headers=csrf(owner)).json()["secret"]
-    import pyotp
-
     on = sso.post(
         "/api/v1/auth/totp/enable", json={"code": pyotp.TOTP(secret).now()}, headers=csrf(owner)
     )
@@ -280,9 +283,7 @@ def test_unknown_and_deactivated_get_the_same_answer(
     assert all(row.details["reason"] == "oidc" for row in failures)
 
 
-def test_allowed_domains_create_agents(
-    settings: Settings, provider: Provider
-) -> None:
+def test_allowed_domains_create_agents(settings: Settings, provider: Provider) -> None:
     with _client(with_sso(settings, provider, oidc_allowed_domains="corp.example")) as client:
         owner = login(client, add_operator(services_db(client), "owner"))
         create_site(client, owner)
@@ -362,7 +363,9 @@ def test_the_sign_in_page_offers_sso_only_when_configured(
     assert client.get("/auth/oidc/login", follow_redirects=False).status_code == 404
     assert client.get("/auth/oidc/callback?code=x&state=y").status_code == 404
     page = sso.get("/admin/login?next=/admin/account").text
-    assert '<a class="button wide" id="login-sso" href="/auth/oidc/login?next=/admin/account">' in page
+    assert (
+        '<a class="button wide" id="login-sso" href="/auth/oidc/login?next=/admin/account">' in page
+    )
     assert "Sign in with single sign-on" in page
     # Only known reasons are shown; nothing of the query is echoed.
     strange = sso.get("/admin/login?sso=%3Cscript%3Ealert(1)%3C/script%3E").text
@@ -394,4 +397,6 @@ def test_settings_are_checked(settings: Settings) -> None:
         oidc_issuer="http://id.example.com",
         oidc_client_id="chatdesk",
     )
-    assert any("CHATDESK_OIDC_ISSUER must be an https://" in p for p in plain_http.production_problems())
+    assert any(
+        "CHATDESK_OIDC_ISSUER must be an https://" in p for p in plain_http.production_problems()
+    )

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, expect
 
 from chatdesk.app import create_app
 from chatdesk.settings import Settings
-from tests.auth.oidc_provider import Provider, provider, with_sso  # noqa: F401 (fixture)
+from tests.auth.oidc_provider import Provider, running_provider, with_sso
 from tests.browser.console_helpers import (
     PHONE,
     check_layout,
@@ -22,7 +22,10 @@ from tests.browser.console_helpers import (
     screenshot,
     wait_ready,
 )
+from tests.browser.test_console_axe import _axe, _report
 from tests.conftest import LiveServer
+
+provider_fixture = pytest.fixture(running_provider, name="provider")
 
 
 @pytest.fixture
@@ -68,7 +71,7 @@ def test_a_refusal_ends_on_the_sign_in_page_with_its_message(
     browser: Browser, sso_server: LiveServer, provider: Provider, screenshot_dir: Path
 ) -> None:
     provider.user["email"] = "nobody@example.com"
-    with new_page(browser, viewport=PHONE) as page:
+    with new_page(browser, viewport=PHONE, bypass_csp=True) as page:  # axe goes in inline
         page.goto(sso_server.url + "/admin/login")
         page.get_by_role("link", name="Sign in with single sign-on").click()
         expect(page).to_have_url(re.compile(r"/admin/login\?sso=not_allowed$"))
@@ -80,4 +83,5 @@ def test_a_refusal_ends_on_the_sign_in_page_with_its_message(
         # The password form is still there, and the page still fits a phone.
         expect(page.get_by_label("Email")).to_be_visible()
         check_layout(page)
+        assert _report("sign-in with single sign-on", _axe(page)) == []
         screenshot(page, screenshot_dir, "console-sign-in-sso-refused-phone")

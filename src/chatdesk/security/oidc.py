@@ -28,7 +28,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from authlib.oauth2.auth import (
@@ -220,9 +220,7 @@ class OidcClient:
 
     def _client_auth(self, metadata: dict[str, Any]) -> Any:
         """How the client authenticates at the token endpoint (Authlib's encoders)."""
-        methods = metadata.get("token_endpoint_auth_methods_supported") or [
-            "client_secret_basic"
-        ]
+        methods = metadata.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
         if not self.client_secret:
             return encode_none
         if "client_secret_basic" in methods:
@@ -284,7 +282,7 @@ class OidcClient:
         return JWSRegistry(algorithms=algorithms, strict_check_header=False)
 
     def _decode(self, id_token: str) -> Any:
-        keys = KeySet.import_key_set(self._cache.jwks or {"keys": []})
+        keys = KeySet.import_key_set(cast(Any, self._cache.jwks or {"keys": []}))
         return jwt.decode(id_token, keys, registry=self._registry())
 
     async def _verify(

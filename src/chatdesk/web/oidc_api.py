@@ -51,12 +51,10 @@ NO_STORE = {"Cache-Control": "no-store"}
 SSO_MESSAGES = {
     "unavailable": "Single sign-on is not available right now: chatdesk could not reach "
     "the identity provider. Try again in a moment, or ask an admin.",
-    "expired": "That sign-in attempt expired or was started in another browser. "
-    "Try again.",
+    "expired": "That sign-in attempt expired or was started in another browser. Try again.",
     "denied": "The identity provider did not sign you in. Try again.",
     "provider": "The identity provider did not complete the sign-in. Try again.",
-    "token": "The identity provider's answer could not be verified. Try again, or ask "
-    "an admin.",
+    "token": "The identity provider's answer could not be verified. Try again, or ask an admin.",
     "unverified": "Your identity provider has not verified your email address, so it "
     "cannot sign you in here.",
     "not_allowed": "There is no active chatdesk account for you. Ask an admin to add you.",
@@ -72,7 +70,7 @@ def sign_in_page_context(settings: Settings, sso: str | None, next_url: str) -> 
         "sso_href": "/auth/oidc/login"
         + ("" if next_url == "/admin" else "?next=" + quote(next_url, safe="/")),
         "sso_message": SSO_MESSAGES.get(sso or "") if settings.oidc_enabled else None,
-        "owners_only_password": settings.password_login == "owners",
+        "owners_only_password": settings.password_login == "owners",  # noqa: S105 (a mode)
     }
 
 

@@ -1,0 +1,92 @@
+"""The single sign-on routes (outside /api/, so outside the OpenAPI-driven tables):
+public by design, and nothing a stranger sends them signs anyone in, reaches a 500 or
+echoes into the page. Generated query strings and cookies against the app with a real
+provider on loopback (tests/auth/oidc_provider.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import urlencode
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from chatdesk.app import create_app
+from chatdesk.settings import Settings
+from chatdesk.web.oidc_api import SSO_MESSAGES
+from tests.auth.oidc_provider import Provider, running_provider, with_sso
+from tests.factories import add_operator, services_db
+
+TEXT = st.text(min_size=0, max_size=200)
+PARAMS = st.dictionaries(st.sampled_from(["code", "state", "error", "next", "iss"]), TEXT)
+
+
+provider_fixture = pytest.fixture(running_provider, name="provider")
+
+
+@pytest.fixture
+def sso(settings: Settings, provider: Provider) -> Iterator[TestClient]:
+    with TestClient(create_app(with_sso(settings, provider))) as client:
+        provider.user["email"] = add_operator(services_db(client), "owner").email
+        yield client
+
+
+COOKIE = st.from_regex(r"[A-Za-z0-9._-]{0,300}", fullmatch=True)
+
+
+@given(params=PARAMS, cookie=st.one_of(st.none(), COOKIE))
+@hypothesis_settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_generated_callbacks_never_sign_in_nor_fail(
+    sso: TestClient, params: dict[str, str], cookie: str | None
+) -> None:
+    sso.cookies.clear()
+    if cookie is not None:
+        sso.cookies.set("chatdesk_oidc", cookie, path="/auth/oidc")
+    answer = sso.get("/auth/oidc/callback?" + urlencode(params), follow_redirects=False)
+    if any("\x00" in value for value in params.values()):  # the edge refuses these
+        assert answer.json()["error"]["code"] == "bad_request"
+        return
+    assert answer.status_code == 303, answer.text
+    location = answer.headers["location"]
+    assert location.startswith("/admin/login?sso=")
+    reason = location.removeprefix("/admin/login?sso=").split("&", 1)[0]
+    assert reason in SSO_MESSAGES
+    assert "chatdesk_session" not in sso.cookies
+    assert sso.get("/api/v1/auth/me").status_code == 401
+
+
+@given(next_url=TEXT)
+@hypothesis_settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_generated_starts_go_only_to_the_issuer(
+    sso: TestClient, provider: Provider, next_url: str
+) -> None:
+    answer = sso.get("/auth/oidc/login", params={"next": next_url}, follow_redirects=False)
+    if "\x00" in next_url:  # the edge refuses these
+        assert answer.json()["error"]["code"] == "bad_request"
+        return
+    assert answer.status_code == 302, answer.text
+    assert answer.headers["location"].startswith(provider.url + "/authorize?")
+
+
+def test_the_routes_answer_the_same_whoever_asks(sso: TestClient) -> None:
+    """A signed-in operator starting again gets a new flow (no shortcut, no error), and
+    any method but GET (and HEAD) is not served."""
+    assert sso.get("/auth/oidc/login", follow_redirects=False).status_code == 302
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        for path in ("/auth/oidc/login", "/auth/oidc/callback"):
+            assert sso.request(method, path).status_code == 405, (method, path)
