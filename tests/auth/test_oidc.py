@@ -179,6 +179,18 @@ def test_a_forged_state_is_refused(sso: TestClient, provider: Provider) -> None:
     assert _me(sso).status_code == 401
 
 
+def test_an_answer_naming_another_issuer_is_refused(sso: TestClient, provider: Provider) -> None:
+    """RFC 9207's ``iss`` on the callback: another issuer's answer (a mix-up) is refused
+    before its code is spent; the provider's own is accepted."""
+    _operator(sso, provider)
+    path = _callback_path(_at_provider(_start(sso).headers["location"]))
+    _failed(sso.get(path + "&iss=https://impostor.example.com", follow_redirects=False), "provider")
+    assert provider.token_requests == 0
+    path = _callback_path(_at_provider(_start(sso).headers["location"]))
+    answer = sso.get(path + "&iss=" + provider.url, follow_redirects=False)
+    assert answer.headers["location"] == "/admin"
+
+
 def test_a_callback_in_another_browser_is_refused(sso: TestClient, provider: Provider) -> None:
     """Login CSRF: a victim's browser handed the attacker's code and state, without the
     flow cookie that started it."""

@@ -159,6 +159,7 @@ async def oidc_callback(
     code: str | None = None,
     state: str | None = None,
     error: str | None = None,
+    iss: str | None = None,
 ) -> RedirectResponse:
     """The issuer sends the browser back here: check the state against the flow cookie,
     exchange the code, verify the ID token, sign in; 303 to the console page the
@@ -170,12 +171,18 @@ async def oidc_callback(
     if flow is None or not state or not _same(state, flow.state):
         await _count_failure(services, ip)
         return _to_sign_in("expired", flow.next if flow else "/admin")
+    client = _client(request, services)
+    if iss is not None and iss.rstrip("/") != client.issuer:
+        # RFC 9207: an answer that names another issuer is another provider's (mix-up).
+        _log.warning("single sign-on answer from another issuer refused")
+        await _count_failure(services, ip)
+        return _to_sign_in("provider", flow.next)
     if error or not code:
         _log.info("single sign-on refused by the identity provider (%s)", (error or "")[:64])
         await _count_failure(services, ip)
         return _to_sign_in("denied", flow.next)
     try:
-        tokens = await _client(request, services).finish(code, flow, _redirect_uri(request), now)
+        tokens = await client.finish(code, flow, _redirect_uri(request), now)
     except OidcError as exc:
         _log.warning("single sign-on failed (%s)", exc)
         await _count_failure(services, ip)
