@@ -32,7 +32,7 @@ from chatdesk.actions.operators import create_operator
 from chatdesk.errors import Conflict, NotFound, RateLimited
 from chatdesk.queries.operators import operator_by_email
 from chatdesk.runtime import Services
-from chatdesk.security.oidc import FlowCookie, FlowState, OidcClient, OidcError
+from chatdesk.security.oidc import FLOW_SECONDS, FlowCookie, FlowState, OidcClient, OidcError
 from chatdesk.security.passwords import NO_PASSWORD
 from chatdesk.settings import Settings
 from chatdesk.web.deps import SESSION_COOKIE, get_services, own_origin, request_ip
@@ -144,7 +144,7 @@ async def oidc_login(request: Request, next: str | None = None) -> RedirectRespo
     response.set_cookie(
         FLOW_COOKIE,
         flows.dump(flow, now),
-        max_age=600,
+        max_age=FLOW_SECONDS,
         path=FLOW_PATH,
         httponly=True,
         samesite="lax",
