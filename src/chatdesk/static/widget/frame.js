@@ -3,6 +3,7 @@
 
 import { setDayLocale } from "../shared/days.js";
 import { ApiError, makeApi } from "./api.js";
+import { el } from "./dom.js";
 import { focusFirstField, trapFocus } from "./focus.js";
 import { connectHost } from "./host.js";
 import {
@@ -17,7 +18,7 @@ import {
 import { makeOutbox } from "./outbox.js";
 import { makeStore } from "./store.js";
 import { openStream } from "./stream.js";
-import { chatView, el, prechatForm } from "./view.js";
+import { chatView, prechatForm } from "./view.js";
 
 const siteKey = document.body.dataset.site;
 const store = makeStore(siteKey);

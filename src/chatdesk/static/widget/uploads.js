@@ -3,7 +3,7 @@
 // view shows above the composer; the next message carries those that arrived. Words come
 // from the caller (``words``), as the frame's do.
 import { formatSize, uploadFile } from "../shared/attachments.js";
-import { el } from "./view.js";
+import { el } from "./dom.js";
 
 const MAX_FILES = 10;
 
