@@ -40,6 +40,9 @@ const state = {
   online: true,
   operatorRead: null, // the newest message the team has read (read receipts)
   receiptSent: null, // the newest message this visitor has told it read
+  conversations: [], // the visitor's, newest first (GET …/conversations)
+  fresh: false, // "New conversation" chosen: the next message starts one
+  elsewhere: new Set(), // other conversations with a reply the visitor has not seen
 };
 let profile = store.get("profile", {});
 let pageUrl = null;
@@ -120,6 +123,10 @@ function forget() {
   session.token = null;
   state.conversationId = null;
   state.synced = false;
+  state.conversations = [];
+  state.fresh = false;
+  state.elsewhere.clear();
+  showListButton();
   store.set("token", null);
   store.set("sub", null);
   store.set("seen", null);
@@ -224,7 +231,9 @@ function ensureChat() {
       hasEmail: () => Boolean(profile.email),
     });
   }
-  if (!view.element.isConnected) $("body").replaceChildren(view.element);
+  // While the list of conversations is shown, live messages wait in the chat view.
+  if (!view.element.isConnected && !$("body").querySelector(".convs"))
+    $("body").replaceChildren(view.element);
   return view;
 }
 
@@ -324,6 +333,9 @@ async function deliver(item) {
   if (!state.conversationId) {
     const started = await api("POST", "/api/v1/widget/conversations", message);
     state.conversationId = started.conversation.id;
+    state.fresh = false;
+    state.conversations.unshift(started.conversation);
+    showListButton();
     ensureChat().add(started.message);
   } else {
     const path = `/api/v1/widget/conversations/${encodeURIComponent(state.conversationId)}/messages`;
@@ -337,25 +349,94 @@ async function deliver(item) {
 async function sync() {
   const head = await api("GET", "/api/v1/widget/events?wait=0");
   const { conversations } = await api("GET", "/api/v1/widget/conversations");
-  const latest = conversations.reduce(
-    (a, b) =>
-      (b.last_message_at || b.created_at) > (a ? a.last_message_at || a.created_at : "") ? b : a,
-    null,
-  );
-  if (latest) {
-    state.conversationId = latest.id;
-    state.operatorRead = latest.operator_read_message_id || null;
-    state.receiptSent = latest.visitor_read_message_id || null;
-    const path = `/api/v1/widget/conversations/${encodeURIComponent(latest.id)}/messages?limit=200`;
-    const { messages } = await api("GET", path);
-    const chat = ensureChat();
-    for (const message of messages) chat.add(message);
-    showSeen();
-    countUnread(messages);
-    showRating(latest);
-  }
+  state.conversations = conversations; // newest first
+  const chosen = conversations.find((c) => c.id === state.conversationId) || conversations[0];
+  if (chosen && !state.fresh) await load(chosen);
+  for (const c of conversations)
+    if (c.id !== state.conversationId && c.unread_count) state.elsewhere.add(c.id);
+  showListButton();
   state.synced = true;
   return head.cursor;
+}
+
+// One of the visitor's conversations in the chat view: its history, receipts and rating.
+async function load(conversation) {
+  state.conversationId = conversation.id;
+  state.operatorRead = conversation.operator_read_message_id || null;
+  state.receiptSent = conversation.visitor_read_message_id || null;
+  state.elsewhere.delete(conversation.id);
+  const path = `/api/v1/widget/conversations/${encodeURIComponent(conversation.id)}/messages?limit=200`;
+  const { messages } = await api("GET", path);
+  const chat = ensureChat();
+  chat.clear();
+  for (const message of messages) chat.add(message);
+  showSeen();
+  countUnread(messages);
+  showRating(conversation);
+}
+
+// The list of conversations (list.js, loaded when asked for): from the header's button,
+// shown once the visitor has a conversation (there is one to go back to or start beside).
+function showListButton() {
+  const button = $("list");
+  button.hidden = !session.token || !state.conversations.length;
+  button.toggleAttribute("data-unread", state.elsewhere.size > 0);
+}
+
+async function showList() {
+  if ($("body").querySelector(".convs")) return backToChat();
+  const [{ conversationList }, { conversations }] = await Promise.all([
+    import("./list.js"),
+    api("GET", "/api/v1/widget/conversations"),
+  ]);
+  state.conversations = conversations;
+  const list = conversationList({
+    conversations,
+    current: state.fresh ? null : state.conversationId,
+    locale: formatLocale(),
+    words: {
+      title: t("conversations"),
+      start: t("new_conversation"),
+      unread: (count) => t("new_replies", { count }),
+      resolved: t("resolved"),
+      file: t("attachment"),
+    },
+    onPick: (conversation) => serial(() => pick(conversation)),
+    onNew: () => serial(startNew),
+  });
+  $("body").replaceChildren(list);
+  $("list").setAttribute("aria-expanded", "true");
+  focusFirstField($("body"));
+}
+
+function backToChat() {
+  $("list").setAttribute("aria-expanded", "false");
+  $("body").querySelector(".convs")?.remove();
+  ensureChat();
+  focusFirstField($("body"));
+}
+
+async function pick(conversation) {
+  state.fresh = false;
+  if (conversation.id !== state.conversationId) {
+    rating?.element.remove();
+    rating = null;
+    await load(conversation);
+  }
+  showListButton();
+  backToChat();
+  if (state.open) markSeen();
+}
+
+function startNew() {
+  state.fresh = true;
+  state.conversationId = null;
+  state.operatorRead = null;
+  state.receiptSent = null;
+  rating?.element.remove();
+  rating = null;
+  ensureChat().clear();
+  backToChat();
 }
 
 function countUnread(messages) {
@@ -383,7 +464,7 @@ async function connect(cursor) {
 
 function onEvents(events) {
   for (const event of events) {
-    if (event.type === "conversation.created" && !state.conversationId)
+    if (event.type === "conversation.created" && !state.conversationId && !state.fresh)
       state.conversationId = event.conversation_id;
     if (event.type === "typing" && event.data.author && event.data.author.type === "operator") {
       if (event.conversation_id === state.conversationId)
@@ -400,9 +481,19 @@ function onEvents(events) {
     if (event.type !== "message.created" || !event.data.message || event.data.message.private)
       continue;
     const message = event.data.message;
-    if (!state.conversationId) state.conversationId = message.conversation_id;
-    if (message.conversation_id !== state.conversationId) continue;
+    if (!state.conversationId && !state.fresh) state.conversationId = message.conversation_id;
     const incoming = message.author.type !== "visitor";
+    if (message.conversation_id !== state.conversationId) {
+      // A reply in another of the visitor's conversations: marked on the list's button.
+      if (!incoming) continue;
+      state.elsewhere.add(message.conversation_id);
+      showListButton();
+      if (!state.open || document.hidden) {
+        setUnread(state.unread + 1, message);
+        beep();
+      }
+      continue;
+    }
     const added = ensureChat().add(message, { announce: incoming });
     if (added && !incoming) showSeen();
     if (added && incoming) {
@@ -584,6 +675,7 @@ darkQuery.addEventListener("change", paint);
 
 function wireChrome() {
   trapFocus($("chat"), () => post("close"));
+  $("list").addEventListener("click", () => serial(showList));
   $("close").addEventListener("click", () => post("close"));
   const sound = $("sound");
   const show = () => sound.setAttribute("aria-pressed", String(store.get("sound", false)));
