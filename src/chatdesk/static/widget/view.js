@@ -28,6 +28,7 @@ function files(attachments) {
           words: {
             image: (name) => t("open_file", { name }),
             download: (name, size) => t("download_file", { name, size }),
+            close: t("close_image"),
           },
         }),
       ),
