@@ -186,8 +186,9 @@ function beep() {
   }
 }
 
-// Files go into the conversation: there is none before the first message. The module
-// that uploads them is loaded with the first file.
+// Files go into the conversation: there is none before the first message, so files picked
+// before it wait for it (sendWaiting). The module that uploads them is loaded with the
+// first file.
 let uploads = null;
 
 async function addFiles(files) {
@@ -202,7 +203,7 @@ async function addFiles(files) {
       onProblem: notice,
       words: {
         locale: formatLocale(),
-        first: t("attach_first"),
+        waiting: t("files_wait"),
         tooMany: (count) => t("too_many_files", { count }),
         offline: t("upload_failed"),
         pasted: t("pasted_image"),
@@ -215,11 +216,21 @@ async function addFiles(files) {
   uploads.add(files);
 }
 
+// Files picked before the first message: uploaded now, sent as the next message.
+function sendWaiting() {
+  uploads.start();
+  uploads.take().then((files) => {
+    if (files.length) outbox.add("", files);
+  }, report);
+}
+
 function ensureChat() {
   if (!view) {
     view = chatView({
       greeting: !state.config ? "" : siteText(state.config.online ? "greeting" : "offline_message"),
       async onSend(body) {
+        // Files alone cannot start a conversation: they wait for its first words.
+        if (!body && !state.conversationId && uploads?.waiting) return notice(t("attach_first"));
         const files = uploads ? await uploads.take() : [];
         if (body || files.length) outbox.add(body, files); // a second Enter finds none
       },
@@ -337,6 +348,7 @@ async function deliver(item) {
     state.conversations.unshift(started.conversation);
     showListButton();
     ensureChat().add(started.message);
+    if (uploads?.waiting) sendWaiting();
   } else {
     const path = `/api/v1/widget/conversations/${encodeURIComponent(state.conversationId)}/messages`;
     ensureChat().add(await api("POST", path, message));
