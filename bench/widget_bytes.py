@@ -7,8 +7,10 @@ the pre-chat form and for the network to settle. Run twice: as the browser asks
 
     .venv/bin/python bench/widget_bytes.py [--verbose]
 
-"Widget" counts what the widget costs a host page (loader, launcher settings, the
-frame and everything it loads); "page" adds the demo shop's own HTML and CSS.
+"Frame" counts what the chat's frame fetches (its page, style sheet, joined modules,
+catalog and config: the issue's "frame's first open ≤ 25 KB over the wire", checked
+by tests/browser/test_widget_wire.py); "widget" adds what the host page fetches for
+it (loader, launcher settings); "page" adds the demo shop's own HTML and CSS.
 Bytes are as received: response headers plus the (encoded) body.
 """
 
@@ -46,6 +48,7 @@ class Fetch:
     encoding: str
     headers: int
     body: int
+    in_frame: bool
 
     @property
     def host_page(self) -> bool:
@@ -57,9 +60,15 @@ class Run:
     label: str
     fetches: list[Fetch] = field(default_factory=list)
 
-    def total(self, *, widget_only: bool) -> tuple[int, int, int]:
-        """Requests, body bytes, header bytes."""
-        chosen = [f for f in self.fetches if not (widget_only and f.host_page)]
+    def total(self, scope: str) -> tuple[int, int, int]:
+        """Requests, body bytes, header bytes; ``scope``: frame, widget or page."""
+        chosen = [
+            f
+            for f in self.fetches
+            if scope == "page"
+            or (scope == "widget" and not f.host_page)
+            or (scope == "frame" and f.in_frame)
+        ]
         return len(chosen), sum(f.body for f in chosen), sum(f.headers for f in chosen)
 
 
@@ -79,7 +88,13 @@ def first_open(browser: Any, base: str, label: str, *, compressed: bool) -> Run:
         path = urlsplit(request.url).path
         encoding = response.headers.get("content-encoding", "-")
         run.fetches.append(
-            Fetch(path, encoding, sizes["responseHeadersSize"], sizes["responseBodySize"])
+            Fetch(
+                path,
+                encoding,
+                sizes["responseHeadersSize"],
+                sizes["responseBodySize"],
+                request.frame.parent_frame is not None,
+            )
         )
 
     page.on("requestfinished", finished)
@@ -131,11 +146,12 @@ def main() -> None:
         for run in runs:
             print(f"\n{run.label}:")
             for f in run.fetches:
-                print(f"  {f.path:<60} {f.encoding:>5} {f.headers:>6} + {f.body:>7} B")
+                where = "frame" if f.in_frame else "host"
+                print(f"  {where:<5} {f.path:<60} {f.encoding:>5} {f.headers:>6} + {f.body:>7} B")
     print("\nfirst open, cold cache: requests, body kB + header kB = kB over the wire")
     print(f"{'':<16}{'identity':>34}{'gzip, br':>34}")
-    for title, widget_only in (("widget", True), ("with host page", False)):
-        cells = [run.total(widget_only=widget_only) for run in runs]
+    for title, scope in (("frame", "frame"), ("widget", "widget"), ("with host page", "page")):
+        cells = [run.total(scope) for run in runs]
         print(
             f"{title:<16}"
             + "".join(
@@ -143,6 +159,11 @@ def main() -> None:
                 for n, b, h in cells
             )
         )
+    _n, body, headers = runs[1].total("frame")
+    print(
+        f"\nframe, gzip/br: {body:,} B bodies, {body + headers:,} B over the wire"
+        f" (budget {25 * 1024:,} B)"
+    )
 
 
 if __name__ == "__main__":

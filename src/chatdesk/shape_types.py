@@ -45,6 +45,7 @@ __all__ = [
     "LabelList",
     "LastMessage",
     "Launcher",
+    "ListedVisitorConversation",
     "Message",
     "MessageList",
     "NewApiToken",
@@ -204,6 +205,13 @@ class VisitorConversation(TypedDict):
     rating: NotRequired[Rating | None]
 
 
+class ListedVisitorConversation(VisitorConversation):
+    """In the visitor's own list (GET /api/v1/widget/conversations): with ``unread_count``,
+    the team's messages they have not read yet (operators' shape: their own count)."""
+
+    unread_count: int
+
+
 class Conversation(VisitorConversation):
     """A conversation as operators see it; ``visitor`` where the route says so.
     ``snoozed_until`` is set while ``status`` is ``snoozed`` (visitors see ``open``)."""
@@ -252,7 +260,7 @@ class VisitorExport(TypedDict):
 
 
 class ConversationList(TypedDict):
-    conversations: list[VisitorConversation]
+    conversations: list[ListedVisitorConversation]
 
 
 class ConversationPage(TypedDict):

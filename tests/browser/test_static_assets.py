@@ -53,7 +53,7 @@ def _files(folder: str, *, leave_out: set[str]) -> set[str]:
     }
 
 
-def test_the_widget_frame_loads_every_module_through_the_hashed_prefix(
+def test_the_widget_frame_loads_its_joined_modules_through_the_hashed_prefix(
     browser: Browser, live_server: LiveServer, settings: Settings
 ) -> None:
     make_site(settings, "Demo shop", [live_server.url])
@@ -65,11 +65,13 @@ def test_the_widget_frame_loads_every_module_through_the_hashed_prefix(
         expect(frame.get_by_role("button", name="Start chat")).to_be_visible()
         page.wait_for_load_state("networkidle")
         # The loader is served at /widget.js, not from /static/; demo.css is the shop's.
-        # Of the catalogs, only the visitor's (English here). The upload and rating
-        # modules come with a first file and a resolved chat (tests/browser/
-        # test_widget_attachments.py, test_widget_rating.py).
-        later = {"loader.js", "uploads.js", "rating.js", "rating.css"}
-        expected = _files("widget", leave_out=later) | {
+        # The frame's modules come joined in one file (ADR 0028), none on its own. Of the
+        # catalogs, only the visitor's (English here). The upload and rating modules come
+        # with a first file and a resolved chat (tests/browser/test_widget_attachments.py,
+        # test_widget_rating.py).
+        expected = {
+            "widget/frame.bundle.js",
+            "widget/frame.css",
             "widget/demo/demo.css",
             "widget/i18n/en.json",
         }

@@ -133,3 +133,40 @@ def test_a_visitor_sends_files_three_ways_and_sees_the_teams(
     with httpx.Client(base_url=live_server.url) as stranger:
         assert stranger.get(f"/files/{other_file}?token={token}").status_code == 403
         assert stranger.get(own["url"]).status_code == 200
+
+
+def test_a_file_picked_before_the_first_message_follows_it(
+    settings: Settings, live_server: LiveServer, visitor: BrowserContext, operator: OperatorApi
+) -> None:
+    make_site(settings, "Demo shop", [live_server.url], prechat_name="off", prechat_email="off")
+    page = visitor.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(live_server.url + "/demo")
+    frame = open_widget(page)
+    # No conversation yet: the file waits, nothing is uploaded.
+    with page.expect_file_chooser() as chooser:
+        frame.get_by_role("button", name="Attach a file").click()
+    chooser.value.set_files(
+        files=[{"name": "broken.png", "mimeType": "image/png", "buffer": png((90, 20, 20))}]
+    )
+    files = frame.get_by_role("list", name="Files to send")
+    expect(files).to_contain_text("broken.png")
+    expect(files).to_contain_text("Sent after your first message")
+    # A file alone cannot start the conversation: the visitor is asked for words.
+    frame.get_by_role("button", name="Send").click()
+    expect(frame.get_by_role("alert")).to_have_text("Write your first message, then attach files.")
+    assert operator.conversations() == []
+    # The first message starts it; the file is uploaded then and follows as the next one.
+    box = frame.get_by_role("textbox", name="Message")
+    box.fill("The lid arrived broken")
+    box.press("Enter")
+    _loaded(frame, "broken.png")
+    expect(files).to_be_hidden()
+    (conversation,) = operator.conversations()
+    stored = operator.messages(conversation["id"])
+    assert [(m["body"], [a["name"] for a in m["attachments"]]) for m in stored] == [
+        ("The lid arrived broken", []),
+        ("", ["broken.png"]),
+    ]
+    assert problems == []

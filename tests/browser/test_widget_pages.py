@@ -15,14 +15,16 @@ from chatdesk.web.assets import static_prefix
 from tests.factories import add_operator, create_site, csrf, login, services_db
 
 STATIC = Path(__file__).resolve().parents[2] / "src" / "chatdesk" / "static"
-# Everything the frame loads on its first open (the pre-chat form), under /static. Loaded
-# later, when needed: shared/message-text.js with the chat view, the address finder
-# (vendor/linkifyjs) for a message that may hold an address, widget/uploads.js and
+# Everything the frame loads on its first open (the pre-chat form), under /static: its
+# style sheet and its modules, joined by the server into frame.bundle.js (ADR 0028).
+# Loaded later, when needed: shared/message-text.js with the chat view, the address
+# finder (vendor/linkifyjs) for a message that may hold an address, widget/uploads.js and
 # shared/attachments.js for the first file, widget/rating.js once a chat is resolved.
-FRAME_ASSETS = [
-    "widget/frame.css",
+FRAME_ASSETS = ["widget/frame.css", "widget/frame.bundle.js"]
+FRAME_MODULES = [
     "widget/frame.js",
     "widget/api.js",
+    "widget/dom.js",
     "widget/focus.js",
     "widget/host.js",
     "widget/outbox.js",
@@ -75,7 +77,7 @@ def test_frame_may_be_framed_only_by_the_sites_exact_origins(client: TestClient)
         assert part in policy
     assert "x-frame-options" not in response.headers
     assert f'data-host-origin="{SHOP}"' in response.text
-    assert f'<script type="module" src="{static_prefix()}/widget/frame.js">' in response.text
+    assert f'<script type="module" src="{static_prefix()}/widget/frame.bundle.js">' in response.text
     # An origin the site does not allow is never a postMessage target.
     elsewhere = client.get(
         "/widget/frame", params={"site": site["site_key"], "origin": "https://evil.example"}
@@ -174,7 +176,7 @@ def test_demo_page_is_off_in_production_unless_enabled(settings: Settings) -> No
         assert client.get("/demo").status_code == 404
 
 
-@pytest.mark.parametrize("name", ["widget/loader.js", *FRAME_ASSETS])
+@pytest.mark.parametrize("name", ["widget/loader.js", "widget/frame.css", *FRAME_MODULES])
 def test_widget_assets_exist(name: str) -> None:
     assert (STATIC / name).is_file()
 

@@ -8,15 +8,15 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, overload
+from typing import Any, cast, overload
 
-from sqlalchemy import Connection, Row, and_, exists, or_, select
+from sqlalchemy import Connection, Row, and_, exists, func, or_, select
 
 from chatdesk.clock import aware, iso
 from chatdesk.db.tables import conversation_labels, conversations, labels, messages, visitors
 from chatdesk.errors import ValidationFailed
 from chatdesk.security.principals import OperatorActor, VisitorActor
-from chatdesk.shape_types import Conversation, VisitorConversation
+from chatdesk.shape_types import Conversation, ListedVisitorConversation, VisitorConversation
 from chatdesk.shapes import conversation_shape, for_visitor, visitor_shape
 
 __all__ = [
@@ -93,14 +93,39 @@ def conversation_for(
     return conversation_shape(row, labels_for(conn, [row.id])[row.id], visitor_shape(visitor))
 
 
-def list_visitor_conversations(conn: Connection, actor: VisitorActor) -> list[VisitorConversation]:
+def list_visitor_conversations(
+    conn: Connection, actor: VisitorActor
+) -> list[ListedVisitorConversation]:
+    """The visitor's conversations, newest first; ``unread_count`` is theirs: the team's
+    messages after the newest one they have read (their read receipt)."""
+    unread = (
+        select(func.count())
+        .select_from(messages)
+        .where(
+            messages.c.conversation_id == conversations.c.id,
+            messages.c.author_type != "visitor",
+            messages.c.private.is_(False),
+            or_(
+                conversations.c.visitor_read_message_id.is_(None),
+                messages.c.id > conversations.c.visitor_read_message_id,
+            ),
+        )
+        .scalar_subquery()
+        .label("visitor_unread")
+    )
     rows = conn.execute(
-        select(conversations)
+        select(conversations, unread)
         .where(conversations.c.visitor_id == actor.visitor_id)
         .order_by(conversations.c.last_message_at.desc(), conversations.c.id.desc())
         .limit(100)
     ).all()
-    return [for_visitor(conversation_shape(row, [])) for row in rows]
+    return [
+        cast(
+            ListedVisitorConversation,
+            {**for_visitor(conversation_shape(row, [])), "unread_count": int(row.visitor_unread)},
+        )
+        for row in rows
+    ]
 
 
 def _encode_cursor(row: Row[Any]) -> str:

@@ -21,6 +21,8 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from chatdesk.web.bundle import BUNDLES, bundle, bundle_name
+
 __all__ = ["IMMUTABLE", "SHORT_LIVED", "STATIC_DIR", "VersionedStatic", "static_prefix"]
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -56,7 +58,10 @@ class VersionedStatic(StaticFiles):
 
     def __init__(self, *, directory: Path = STATIC_DIR) -> None:
         super().__init__(directory=directory)
+        self.directory_path = directory
         self.version = static_version(directory)
+        # Joined first-open modules (web/bundle.py), by the path they are served at.
+        self.bundles = {bundle_name(entry): entry for entry in BUNDLES}
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         first, _, rest = path.partition("/")
@@ -65,6 +70,18 @@ class VersionedStatic(StaticFiles):
             path, cache_control = rest, IMMUTABLE
         elif _VERSION.match(first) and rest:
             path = rest
+        entry = self.bundles.get(path)
+        if entry is not None and scope["method"] in ("GET", "HEAD"):
+            return Response(
+                bundle(self.directory_path, entry),
+                media_type="text/javascript; charset=utf-8",
+                headers={"Cache-Control": cache_control},
+            )
         response = await super().get_response(path, scope)
         response.headers["Cache-Control"] = cache_control
+        if cache_control == IMMUTABLE:
+            # Never revalidated: no validators (ADR 0028, each costs every response bytes).
+            for name in ("ETag", "Last-Modified", "Accept-Ranges"):
+                if name in response.headers:
+                    del response.headers[name]
         return response

@@ -1,9 +1,10 @@
 // Files in a conversation, for the console and the widget alike: how a message's
 // attachments are drawn, and how one file is uploaded with its progress.
 //
-// Images are shown by their thumbnail and open whole in a new tab (the server sends
-// raster images inline, everything else as a download; ADR 0019); any other file is a
-// card with its name and size that downloads it. Only createElement and textContent:
+// Images are shown by their thumbnail; a click shows them whole in a dialog above the
+// page (Escape or its close button closes it), a middle or modified click opens them in
+// a new tab (the server sends raster images inline, everything else as a download;
+// ADR 0019); any other file is a card with its name and size that downloads it. Only createElement and textContent:
 // a file's name is text, whatever it holds.
 
 /** ``bytes`` as a short size in ``locale`` ("12 KB", "3.4 MB"). */
@@ -57,9 +58,37 @@ function documentIcon() {
   return icon;
 }
 
+/** ``file`` whole in a modal dialog, closed by Escape (the dialog's own), its close
+ * button or a click beside the image; focus goes back to ``opener``. */
+export function showImage(file, opener, closeLabel = "Close image") {
+  const close = element("button", {
+    type: "button",
+    class: "lightbox-close",
+    "aria-label": closeLabel,
+  });
+  close.textContent = "×";
+  const image = element("img", { src: file.url, alt: file.name });
+  const dialog = element("dialog", { class: "lightbox", "aria-label": file.name }, close, image);
+  close.addEventListener("click", () => dialog.close());
+  dialog.addEventListener("click", (event) => {
+    if (event.target === dialog) dialog.close(); // the backdrop
+  });
+  dialog.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") event.stopPropagation(); // closes the image, not the chat
+  });
+  dialog.addEventListener("close", () => {
+    dialog.remove();
+    opener?.focus();
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  close.focus();
+  return dialog;
+}
+
 /** A message's attachments as a list; ``words`` names them for screen readers:
- * ``{image: (name) => …, download: (name, size) => …}``; images fit a ``box`` pixels
- * square. Null when there are none. */
+ * ``{image: (name) => …, download: (name, size) => …, close: "Close image"}``; images
+ * fit a ``box`` pixels square. Null when there are none. */
 export function attachmentList(attachments, { words, locale, box = 240 } = {}) {
   if (!attachments?.length) return null;
   const list = element("ul", { class: "attachments" });
@@ -87,6 +116,13 @@ export function attachmentList(attachments, { words, locale, box = 240 } = {}) {
         },
         image,
       );
+      const opener = link;
+      link.addEventListener("click", (event) => {
+        if (event.button || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey)
+          return;
+        event.preventDefault();
+        showImage(file, opener, words?.close);
+      });
     } else {
       link = element(
         "a",

@@ -3,6 +3,7 @@
 
 import { setDayLocale } from "../shared/days.js";
 import { ApiError, makeApi } from "./api.js";
+import { el } from "./dom.js";
 import { focusFirstField, trapFocus } from "./focus.js";
 import { connectHost } from "./host.js";
 import {
@@ -17,7 +18,7 @@ import {
 import { makeOutbox } from "./outbox.js";
 import { makeStore } from "./store.js";
 import { openStream } from "./stream.js";
-import { chatView, el, prechatForm } from "./view.js";
+import { chatView, prechatForm } from "./view.js";
 
 const siteKey = document.body.dataset.site;
 const store = makeStore(siteKey);
@@ -39,6 +40,9 @@ const state = {
   online: true,
   operatorRead: null, // the newest message the team has read (read receipts)
   receiptSent: null, // the newest message this visitor has told it read
+  conversations: [], // the visitor's, newest first (GET …/conversations)
+  fresh: false, // "New conversation" chosen: the next message starts one
+  elsewhere: new Set(), // other conversations with a reply the visitor has not seen
 };
 let profile = store.get("profile", {});
 let pageUrl = null;
@@ -119,6 +123,10 @@ function forget() {
   session.token = null;
   state.conversationId = null;
   state.synced = false;
+  state.conversations = [];
+  state.fresh = false;
+  state.elsewhere.clear();
+  showListButton();
   store.set("token", null);
   store.set("sub", null);
   store.set("seen", null);
@@ -178,8 +186,9 @@ function beep() {
   }
 }
 
-// Files go into the conversation: there is none before the first message. The module
-// that uploads them is loaded with the first file.
+// Files go into the conversation: there is none before the first message, so files picked
+// before it wait for it (sendWaiting). The module that uploads them is loaded with the
+// first file.
 let uploads = null;
 
 async function addFiles(files) {
@@ -194,7 +203,7 @@ async function addFiles(files) {
       onProblem: notice,
       words: {
         locale: formatLocale(),
-        first: t("attach_first"),
+        waiting: t("files_wait"),
         tooMany: (count) => t("too_many_files", { count }),
         offline: t("upload_failed"),
         pasted: t("pasted_image"),
@@ -207,11 +216,21 @@ async function addFiles(files) {
   uploads.add(files);
 }
 
+// Files picked before the first message: uploaded now, sent as the next message.
+function sendWaiting() {
+  uploads.start();
+  uploads.take().then((files) => {
+    if (files.length) outbox.add("", files);
+  }, report);
+}
+
 function ensureChat() {
   if (!view) {
     view = chatView({
       greeting: !state.config ? "" : siteText(state.config.online ? "greeting" : "offline_message"),
       async onSend(body) {
+        // Files alone cannot start a conversation: they wait for its first words.
+        if (!body && !state.conversationId && uploads?.waiting) return notice(t("attach_first"));
         const files = uploads ? await uploads.take() : [];
         if (body || files.length) outbox.add(body, files); // a second Enter finds none
       },
@@ -223,7 +242,9 @@ function ensureChat() {
       hasEmail: () => Boolean(profile.email),
     });
   }
-  if (!view.element.isConnected) $("body").replaceChildren(view.element);
+  // While the list of conversations is shown, live messages wait in the chat view.
+  if (!view.element.isConnected && !$("body").querySelector(".convs"))
+    $("body").replaceChildren(view.element);
   return view;
 }
 
@@ -323,7 +344,11 @@ async function deliver(item) {
   if (!state.conversationId) {
     const started = await api("POST", "/api/v1/widget/conversations", message);
     state.conversationId = started.conversation.id;
+    state.fresh = false;
+    state.conversations.unshift(started.conversation);
+    showListButton();
     ensureChat().add(started.message);
+    if (uploads?.waiting) sendWaiting();
   } else {
     const path = `/api/v1/widget/conversations/${encodeURIComponent(state.conversationId)}/messages`;
     ensureChat().add(await api("POST", path, message));
@@ -336,25 +361,94 @@ async function deliver(item) {
 async function sync() {
   const head = await api("GET", "/api/v1/widget/events?wait=0");
   const { conversations } = await api("GET", "/api/v1/widget/conversations");
-  const latest = conversations.reduce(
-    (a, b) =>
-      (b.last_message_at || b.created_at) > (a ? a.last_message_at || a.created_at : "") ? b : a,
-    null,
-  );
-  if (latest) {
-    state.conversationId = latest.id;
-    state.operatorRead = latest.operator_read_message_id || null;
-    state.receiptSent = latest.visitor_read_message_id || null;
-    const path = `/api/v1/widget/conversations/${encodeURIComponent(latest.id)}/messages?limit=200`;
-    const { messages } = await api("GET", path);
-    const chat = ensureChat();
-    for (const message of messages) chat.add(message);
-    showSeen();
-    countUnread(messages);
-    showRating(latest);
-  }
+  state.conversations = conversations; // newest first
+  const chosen = conversations.find((c) => c.id === state.conversationId) || conversations[0];
+  if (chosen && !state.fresh) await load(chosen);
+  for (const c of conversations)
+    if (c.id !== state.conversationId && c.unread_count) state.elsewhere.add(c.id);
+  showListButton();
   state.synced = true;
   return head.cursor;
+}
+
+// One of the visitor's conversations in the chat view: its history, receipts and rating.
+async function load(conversation) {
+  state.conversationId = conversation.id;
+  state.operatorRead = conversation.operator_read_message_id || null;
+  state.receiptSent = conversation.visitor_read_message_id || null;
+  state.elsewhere.delete(conversation.id);
+  const path = `/api/v1/widget/conversations/${encodeURIComponent(conversation.id)}/messages?limit=200`;
+  const { messages } = await api("GET", path);
+  const chat = ensureChat();
+  chat.clear();
+  for (const message of messages) chat.add(message);
+  showSeen();
+  countUnread(messages);
+  showRating(conversation);
+}
+
+// The list of conversations (list.js, loaded when asked for): from the header's button,
+// shown once the visitor has a conversation (there is one to go back to or start beside).
+function showListButton() {
+  const button = $("list");
+  button.hidden = !session.token || !state.conversations.length;
+  button.toggleAttribute("data-unread", state.elsewhere.size > 0);
+}
+
+async function showList() {
+  if ($("body").querySelector(".convs")) return backToChat();
+  const [{ conversationList }, { conversations }] = await Promise.all([
+    import("./list.js"),
+    api("GET", "/api/v1/widget/conversations"),
+  ]);
+  state.conversations = conversations;
+  const list = conversationList({
+    conversations,
+    current: state.fresh ? null : state.conversationId,
+    locale: formatLocale(),
+    words: {
+      title: t("conversations"),
+      start: t("new_conversation"),
+      unread: (count) => t("new_replies", { count }),
+      resolved: t("resolved"),
+      file: t("attachment"),
+    },
+    onPick: (conversation) => serial(() => pick(conversation)),
+    onNew: () => serial(startNew),
+  });
+  $("body").replaceChildren(list);
+  $("list").setAttribute("aria-expanded", "true");
+  focusFirstField($("body"));
+}
+
+function backToChat() {
+  $("list").setAttribute("aria-expanded", "false");
+  $("body").querySelector(".convs")?.remove();
+  ensureChat();
+  focusFirstField($("body"));
+}
+
+async function pick(conversation) {
+  state.fresh = false;
+  if (conversation.id !== state.conversationId) {
+    rating?.element.remove();
+    rating = null;
+    await load(conversation);
+  }
+  showListButton();
+  backToChat();
+  if (state.open) markSeen();
+}
+
+function startNew() {
+  state.fresh = true;
+  state.conversationId = null;
+  state.operatorRead = null;
+  state.receiptSent = null;
+  rating?.element.remove();
+  rating = null;
+  ensureChat().clear();
+  backToChat();
 }
 
 function countUnread(messages) {
@@ -382,7 +476,7 @@ async function connect(cursor) {
 
 function onEvents(events) {
   for (const event of events) {
-    if (event.type === "conversation.created" && !state.conversationId)
+    if (event.type === "conversation.created" && !state.conversationId && !state.fresh)
       state.conversationId = event.conversation_id;
     if (event.type === "typing" && event.data.author && event.data.author.type === "operator") {
       if (event.conversation_id === state.conversationId)
@@ -399,9 +493,19 @@ function onEvents(events) {
     if (event.type !== "message.created" || !event.data.message || event.data.message.private)
       continue;
     const message = event.data.message;
-    if (!state.conversationId) state.conversationId = message.conversation_id;
-    if (message.conversation_id !== state.conversationId) continue;
+    if (!state.conversationId && !state.fresh) state.conversationId = message.conversation_id;
     const incoming = message.author.type !== "visitor";
+    if (message.conversation_id !== state.conversationId) {
+      // A reply in another of the visitor's conversations: marked on the list's button.
+      if (!incoming) continue;
+      state.elsewhere.add(message.conversation_id);
+      showListButton();
+      if (!state.open || document.hidden) {
+        setUnread(state.unread + 1, message);
+        beep();
+      }
+      continue;
+    }
     const added = ensureChat().add(message, { announce: incoming });
     if (added && !incoming) showSeen();
     if (added && incoming) {
@@ -583,6 +687,7 @@ darkQuery.addEventListener("change", paint);
 
 function wireChrome() {
   trapFocus($("chat"), () => post("close"));
+  $("list").addEventListener("click", () => serial(showList));
   $("close").addEventListener("click", () => post("close"));
   const sound = $("sound");
   const show = () => sound.setAttribute("aria-pressed", String(store.get("sound", false)));

@@ -2,7 +2,7 @@
 // Loaded by the frame only once a conversation is resolved (it costs a first open nothing).
 // Every visible word comes from the caller's ``strings`` ("{score}" stands for the score):
 // {question, rate, comment, send, sending, pick, thanks, rated, failed}.
-import { el } from "./view.js";
+import { el } from "./dom.js";
 
 const SCORES = [1, 2, 3, 4, 5];
 

@@ -1,18 +1,7 @@
 // DOM for the frame. Text goes in with textContent / createElement only, never innerHTML.
 import { renderDays } from "../shared/days.js";
+import { el } from "./dom.js";
 import { formatLocale, t } from "./i18n.js";
-
-export function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === false || value === null || value === undefined) continue;
-    if (key === "text") node.textContent = value;
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
 
 // The visitor's language (the widget's locale) and time zone.
 let TIME = null;
@@ -39,6 +28,7 @@ function files(attachments) {
           words: {
             image: (name) => t("open_file", { name }),
             download: (name, size) => t("download_file", { name, size }),
+            close: t("close_image"),
           },
         }),
       ),
