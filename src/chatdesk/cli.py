@@ -1,5 +1,5 @@
-"""The ``chatdesk`` command: serve, migrate, create-operator, create-site, demo, export, purge,
-totp-reset."""
+"""The ``chatdesk`` command: serve, migrate, create-operator, create-site, demo, export,
+import, backup, purge, totp-reset."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ import typer
 # style: rich's console is about 4 MiB to print a few lines. ``serve`` hands over to a
 # fresh interpreter once the database is prepared (chatdesk.serving).
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from chatdesk.db.runner import Database
     from chatdesk.settings import Settings
 
@@ -310,19 +312,82 @@ def export(
     output: Annotated[Path, typer.Option(help="File to write (JSON lines)")] = Path(
         "chatdesk-export.jsonl"
     ),
+    include_secrets: Annotated[
+        bool,
+        typer.Option(
+            "--include-secrets",
+            help="Also write password hashes, token hashes, TOTP, identity and webhook secrets",
+        ),
+    ] = False,
 ) -> None:
-    """Export conversations with their messages as JSON lines."""
-    from chatdesk.clock import system_clock
-    from chatdesk.export import export_conversations
-    from chatdesk.security.signing import FileLinks
+    """Export every table as JSON lines, from one consistent snapshot (docs/deploy.md)."""
+    from chatdesk.db.engine import make_engine
+    from chatdesk.transfer.dump import export_database
 
     settings = _settings()
-    # Attachments' links in the file work for the settings' link lifetime from now.
-    expires = system_clock() + timedelta(hours=settings.attachment_link_hours)
-    links = FileLinks(settings.secret_key.get_secret_value()).until(expires)
-    with _database(settings) as db:
-        count = export_conversations(db, output, links)
-    _say(f"Exported {count} conversations to {output}.")
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        if not _schema_current(engine):
+            raise _fail("the database schema is not current: run chatdesk migrate first")
+        rows = export_database(engine, output, secrets=include_secrets)
+    finally:
+        engine.dispose()
+    secrets = "with" if include_secrets else "without"
+    _say(f"Exported {rows} rows ({secrets} secrets) to {output}.")
+
+
+def _schema_current(engine: Engine) -> bool:
+    from chatdesk.bootstrap import schema_is_current
+
+    return schema_is_current(engine)
+
+
+@app.command("import")
+def import_command(
+    source: Annotated[Path, typer.Argument(help="An export file (chatdesk export)")],
+) -> None:
+    """Load an export into an empty database (SQLite or PostgreSQL), all or nothing."""
+    from chatdesk.db.engine import make_engine
+    from chatdesk.transfer.datafile import DataFileError
+    from chatdesk.transfer.load import DatabaseNotEmpty, import_database
+
+    if not source.is_file():
+        raise _fail(f"no such file: {source}")
+    settings = _settings()
+    engine = make_engine(settings.database_url, pool_size=1, writer=True)
+    try:
+        rows = import_database(engine, source)
+    except DatabaseNotEmpty as exc:
+        _say(f"{typer.style('error:', fg='red')} {exc}", err=True)
+        raise typer.Exit(code=EXIT_NOT_EMPTY) from None
+    except DataFileError as exc:
+        raise _fail(f"{source}: {exc}; nothing was imported") from None
+    finally:
+        engine.dispose()
+    _say(f"Imported {rows} rows from {source}.")
+
+
+# ``chatdesk import`` into a database that holds data: told apart from a bad file.
+EXIT_NOT_EMPTY = 3
+
+
+@app.command()
+def backup(
+    output: Annotated[Path, typer.Argument(help="File to write the copy to")],
+) -> None:
+    """Copy a live SQLite database consistently (PostgreSQL: pg_dump, explained)."""
+    from chatdesk.settings import sqlite_path
+    from chatdesk.transfer.backup import PG_BACKUP_HELP, backup_sqlite
+
+    settings = _settings()
+    database = sqlite_path(settings.database_url)
+    if not database or database == ":memory:":
+        _say(PG_BACKUP_HELP, err=True)
+        raise typer.Exit(code=1)
+    if not Path(database).is_file():
+        raise _fail(f"no database at {database}")
+    pages = backup_sqlite(database, output)
+    _say(f"Backed up {database} ({pages} pages) to {output}.")
 
 
 @app.command()
