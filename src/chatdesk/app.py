@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -15,12 +16,14 @@ from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chatdesk import __version__
+from chatdesk.actions.retention import Expired, expire_inactive
 from chatdesk.actions.snooze import next_wake, wake_due
 from chatdesk.bootstrap import ensure_schema
 from chatdesk.clock import Clock, system_clock
 from chatdesk.db.runner import Database
 from chatdesk.jobs.transport import WebhookClient
 from chatdesk.jobs.webhooks import WebhookSender
+from chatdesk.jobs.scheduler import Chore
 from chatdesk.jobs.worker import Worker
 from chatdesk.logs import configure_logging
 from chatdesk.queries.events import EventLogReader
@@ -32,6 +35,7 @@ from chatdesk.runtime import Services
 from chatdesk.security.rate_limits import Limiter
 from chatdesk.security.signing import FileLinks
 from chatdesk.settings import Settings
+from chatdesk.storage.base import FileStore
 from chatdesk.storage.stores import open_store
 from chatdesk.web import (
     admin_api,
@@ -136,6 +140,29 @@ def _without_head(route: Route) -> Route:
     return route
 
 
+def _chores(settings: Settings, files: FileStore) -> tuple[Chore, ...]:
+    """The scheduler's periodic work: retention, when ``CHATDESK_RETENTION_DAYS`` is set."""
+    if settings.retention_days is None:
+        return ()
+
+    async def after(expired: Expired) -> tuple[int, bool]:
+        if expired.keys:
+            # The rows are gone; a file left now is an orphan ``chatdesk purge`` removes.
+            with contextlib.suppress(Exception):
+                await files.delete(expired.keys)
+        return expired.conversations + expired.visitors, expired.more
+
+    return (
+        Chore(
+            "retention",
+            settings.retention_check_seconds,
+            expire_inactive,
+            (settings.retention_days,),
+            after,
+        ),
+    )
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> ChatdeskApp:
     """A new, independent chatdesk ASGI app; nothing is opened until its lifespan starts."""
     settings = settings or Settings()
@@ -157,8 +184,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         poll_seconds=settings.event_poll_seconds,
     )
     db.on_commit = hub.committed  # wake-ups are published once the data is committed
-    # Timed work: snoozed conversations woken at their time (jobs/scheduler.py).
-    worker = Worker(db, settings, clock, timed=(wake_due, next_wake))
+    files = open_store(settings)
+    # Timed work: snoozed conversations woken at their time, and retention (jobs/scheduler.py).
+    worker = Worker(
+        db, settings, clock, timed=(wake_due, next_wake), chores=_chores(settings, files)
+    )
     worker.register(
         WebhookSender(
             WebhookClient(
@@ -195,7 +225,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         trusted_proxies=tuple(settings.trusted_proxies),
         worker=worker,
         operator_presence=operator_presence,
-        files=open_store(settings),
+        files=files,
         file_links=FileLinks(settings.secret_key.get_secret_value()),
     )
     services.metrics.watch(services)

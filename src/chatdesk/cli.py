@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from chatdesk.db.runner import Database
+    from chatdesk.storage.base import FileStore
     from chatdesk.settings import Settings
 
 __all__ = ["app", "main"]
@@ -396,9 +397,10 @@ def purge(
         int | None, typer.Option(help="Delete events and sent jobs older than this many days")
     ] = None,
 ) -> None:
-    """Delete old events (cursors older than the cut get 410 and refetch), and delivered
-    or failed outbox jobs (webhook deliveries, emails) as old; and attachments uploaded
-    but never sent within a day, and files whose conversation was deleted."""
+    """Delete conversations inactive for longer than CHATDESK_RETENTION_DAYS (when set);
+    old events (cursors older than the cut get 410 and refetch), and delivered or failed
+    outbox jobs (webhook deliveries, emails) as old; and attachments uploaded but never
+    sent within a day, and files whose conversation was deleted."""
     from chatdesk.actions.maintenance import purge_events
     from chatdesk.file_sweep import sweep_files
     from chatdesk.jobs.outbox import purge_deliveries
@@ -407,22 +409,52 @@ def purge(
     settings = _settings()
     keep = days if days is not None else settings.event_retention_days
     with _database(settings) as db:
-        cutoff = db.clock() - timedelta(days=keep)
-        removed = db.write_sync(purge_events, cutoff)
-        jobs = db.write_sync(purge_deliveries, cutoff)
         store = open_store(settings)
 
-        async def sweep() -> tuple[int, int]:
+        async def sweep() -> tuple[tuple[int, int], int, int]:
             try:
-                return await sweep_files(db, store, db.clock())
+                expired = await _expire(db, store, settings.retention_days)
+                return expired, *(await sweep_files(db, store, db.clock()))
             finally:
                 await store.aclose()
 
         # On a thread of its own: whoever calls the command may have a loop running.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            unsent, orphans = pool.submit(lambda: asyncio.run(sweep())).result()
+            (conversations, visitors), unsent, orphans = pool.submit(
+                lambda: asyncio.run(sweep())
+            ).result()
+        cutoff = db.clock() - timedelta(days=keep)
+        removed = db.write_sync(purge_events, cutoff)
+        jobs = db.write_sync(purge_deliveries, cutoff)
+    if settings.retention_days is not None:
+        _say(
+            f"Removed {conversations} conversations and {visitors} visitors inactive for "
+            f"more than {settings.retention_days} days."
+        )
     _say(f"Removed {removed} events and {jobs} sent or failed jobs older than {keep} days.")
     _say(f"Removed {unsent} attachments never sent and {orphans} files of deleted conversations.")
+
+
+async def _expire(db: Database, store: FileStore, days: int | None) -> tuple[int, int]:
+    """Retention, batch by batch with a progress bar: (conversations, visitors) deleted."""
+    from chatdesk.actions.retention import expire_inactive, inactive_count
+    from chatdesk.transfer.progress import progress_bar
+
+    if days is None:
+        return 0, 0
+    now = db.clock()
+    total = await asyncio.to_thread(db.read_sync, lambda conn: inactive_count(conn, days, now))
+    conversations = visitors = 0
+    with progress_bar("Expiring conversations", total) as advance:
+        while True:
+            expired = await asyncio.to_thread(db.write_sync, expire_inactive, days)
+            if expired.keys:
+                await store.delete(expired.keys)  # after the commit: see file_sweep.py
+            conversations += expired.conversations
+            visitors += expired.visitors
+            advance(expired.conversations)
+            if not expired.more:
+                return conversations, visitors
 
 
 @app.command("totp-reset")
