@@ -138,5 +138,7 @@ def test_backup_of_postgresql_explains_its_own_tools(tmp_path: Path) -> None:
 
 def test_backup_of_a_missing_database_is_one_line(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'none.db'}"
-    result = runner.invoke(app, ["backup", str(tmp_path / "x.db")], env={"CHATDESK_DATABASE_URL": url})
+    result = runner.invoke(
+        app, ["backup", str(tmp_path / "x.db")], env={"CHATDESK_DATABASE_URL": url}
+    )
     assert result.exit_code == 1 and "no database at" in result.output

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +87,11 @@ def _populate(client: TestClient) -> ApiWorld:
     assert upload.status_code == 201, upload.text
     sent = client.post(
         f"/api/v1/widget/conversations/{cid}/messages",
-        json={"body": "Here — café ✓", "client_msg_id": "a1", "attachment_ids": [upload.json()["id"]]},
+        json={
+            "body": "Here — café ✓",
+            "client_msg_id": "a1",
+            "attachment_ids": [upload.json()["id"]],
+        },
         headers=world.visitor,
     )
     assert sent.status_code == 201, sent.text
@@ -295,7 +299,7 @@ def _replace(lines: list[str], index: int, line: str) -> list[str]:
     return [*lines[:index], line, *lines[index + 1 :]]
 
 
-BAD_FILES = {
+BAD_FILES: dict[str, tuple[Callable[[list[str]], list[str]], str]] = {
     "wrong version": (lambda ls: _with_header(ls, version=99), "format version 99"),
     "other schema": (lambda ls: _with_header(ls, schema="0001"), "schema revision '0001'"),
     "not an export": (lambda ls: ['{"hello": 1}\n', *ls[1:]], "not a chatdesk export"),
@@ -371,9 +375,9 @@ def test_every_credential_column_is_listed_as_a_secret() -> None:
             pair = (table.name, column.name)
             if re.search("hash|secret|token|code|password", column.name) and pair not in public:
                 assert table.name in SECRET_TABLES or pair in SECRET_COLUMNS, pair
-    for table_name, column in SECRET_COLUMNS:
-        assert column in metadata.tables[table_name].columns
-    assert SECRET_TABLES <= set(metadata.tables)
+    for table_name, column_name in SECRET_COLUMNS:
+        assert column_name in metadata.tables[table_name].columns
+    assert set(metadata.tables) >= SECRET_TABLES
 
 
 def test_derived_tables_and_columns_are_never_exported() -> None:

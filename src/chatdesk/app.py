@@ -21,9 +21,9 @@ from chatdesk.actions.snooze import next_wake, wake_due
 from chatdesk.bootstrap import ensure_schema
 from chatdesk.clock import Clock, system_clock
 from chatdesk.db.runner import Database
+from chatdesk.jobs.scheduler import Chore
 from chatdesk.jobs.transport import WebhookClient
 from chatdesk.jobs.webhooks import WebhookSender
-from chatdesk.jobs.scheduler import Chore
 from chatdesk.jobs.worker import Worker
 from chatdesk.logs import configure_logging
 from chatdesk.queries.events import EventLogReader

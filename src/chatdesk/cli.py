@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from chatdesk.db.runner import Database
-    from chatdesk.storage.base import FileStore
     from chatdesk.settings import Settings
+    from chatdesk.storage.base import FileStore
 
 __all__ = ["app", "main"]
 

@@ -258,7 +258,9 @@ def test_export_writes_json_lines(cli_env: str, client: TestClient, tmp_path: Pa
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
     assert "Exported" in result.output and f"{len(lines) - 2} rows" in result.output
-    assert lines[0]["format"] == "chatdesk-export" and lines[-1] == {"end": {"rows": len(lines) - 2}}
+    assert lines[0]["format"] == "chatdesk-export" and lines[-1] == {
+        "end": {"rows": len(lines) - 2}
+    }
     (exported,) = [line["r"] for line in lines if line.get("t") == "conversations"]
     assert exported["id"] == world.conversation["id"]
     bodies = [line["r"]["body"] for line in lines if line.get("t") == "messages"]

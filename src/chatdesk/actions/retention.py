@@ -18,7 +18,7 @@ from chatdesk.actions.attachments import storage_keys
 from chatdesk.actions.audit import record
 from chatdesk.actions.erasure import delete_jobs_about
 from chatdesk.db.batch import Unit
-from chatdesk.db.tables import attachments, conversations, events, visitors
+from chatdesk.db.tables import attachments, conversations, events, outbox, visitors
 
 __all__ = ["RETENTION_BATCH", "Expired", "expire_inactive", "inactive_count"]
 
@@ -64,6 +64,14 @@ def expire_inactive(unit: Unit, days: int, limit: int = RETENTION_BATCH) -> Expi
         unit.conn.execute(delete(conversations).where(conversations.c.id.in_(ids)))
     gone = _forget_visitors(unit, cutoff, limit)
     if ids or gone:
+        # Webhook deliveries of events ``chatdesk purge`` already deleted (older than
+        # CHATDESK_EVENT_RETENTION_DAYS) no longer say whose they were: they go too.
+        unit.conn.execute(
+            delete(outbox).where(
+                outbox.c.event_id.is_not(None),
+                ~exists().where(events.c.id == outbox.c.event_id),
+            )
+        )
         # Counts only: the audit log outlives what it describes.
         details = {"days": days, "conversations": len(ids), "visitors": gone, "files": len(keys)}
         record(unit, "retention.expire", operator_id=None, details=details)

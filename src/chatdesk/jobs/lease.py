@@ -74,7 +74,9 @@ def tick(unit: Unit, holder: str, lease_seconds: float, work: TimedWork) -> Tick
     return Tick(True, len(done), next_due, until)
 
 
-def chore(unit: Unit, holder: str, lease_seconds: float, work: Callable[..., Any], *args: Any) -> Any:
+def chore(
+    unit: Unit, holder: str, lease_seconds: float, work: Callable[..., Any], *args: Any
+) -> Any:
     """A periodic chore (retention) on the lease's holder only: ``work(unit, *args)``'s
     result, or None when ``holder`` does not hold the lease (checked in the same unit)."""
     if not take_lease(unit, "scheduler", holder, lease_seconds):

@@ -48,6 +48,7 @@ class Chore:
     args: tuple[Any, ...]
     after: Callable[[Any], Awaitable[tuple[int, bool]]]
 
+
 _log = logging.getLogger("chatdesk.jobs")
 
 

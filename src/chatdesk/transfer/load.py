@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Connection, Engine, Integer, Table, func, select, text
+from sqlalchemy import Connection, Engine, Integer, Table, false, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from chatdesk.db.migrate import current_revision, upgrade
@@ -46,7 +46,9 @@ def import_database(engine: Engine, source: Path) -> int:
                 _after_load(conn)
         except SQLAlchemyError as exc:
             cause = type(getattr(exc, "orig", None) or exc).__name__
-            raise DataFileError(f"the database refused a row ({cause}): {_first_line(exc)}") from None
+            raise DataFileError(
+                f"the database refused a row ({cause}): {_first_line(exc)}"
+            ) from None
     return written
 
 
@@ -121,14 +123,13 @@ def _load_rows(
     conn: Connection, handle: IO[bytes], tables: dict[str, Table], advance: Advance
 ) -> int:
     batch = _Batch(conn)
-    written = 0
     number = 1
-    for raw in handle:
-        number += 1
+    for number, raw in enumerate(handle, start=2):
         advance(len(raw))
         item = _parse(raw, number)
         if "end" in item:
             batch.flush()
+            written = number - 2  # every line between the header and this one is a row
             _check_end(handle, item, written, number)
             return written
         table = tables.get(item.get("t"))  # type: ignore[arg-type]
@@ -139,7 +140,6 @@ def _load_rows(
             if name == table.name and column not in row:
                 row[column] = value
         batch.add(table, row)
-        written += 1
     raise DataFileError(f"the file ends at line {number} without its last line: truncated")
 
 
@@ -148,8 +148,10 @@ def _parse(raw: bytes, number: int) -> dict[str, Any]:
         raise DataFileError(f"line {number} is cut short: the file is truncated")
     try:
         item = json.loads(raw)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise DataFileError(f"line {number}: not JSON ({exc.msg})") from None
+    except UnicodeDecodeError:
+        raise DataFileError(f"line {number}: not JSON (not UTF-8)") from None
     if not isinstance(item, dict):
         raise DataFileError(f"line {number}: a line must be a JSON object")
     return item
@@ -169,13 +171,10 @@ def _after_load(conn: Connection) -> None:
         for table in metadata.sorted_tables:
             key = list(table.primary_key.columns)
             if len(key) == 1 and isinstance(key[0].type, Integer) and key[0].autoincrement:
-                conn.execute(
-                    text(
-                        "SELECT setval(pg_get_serial_sequence(:table, :column), "
-                        f"COALESCE((SELECT MAX({key[0].name}) FROM {table.name}), 0) + 1, false)"
-                    ),
-                    {"table": table.name, "column": key[0].name},
-                )
+                column = key[0]
+                highest = select(func.max(column)).scalar_subquery()
+                sequence = func.pg_get_serial_sequence(table.name, column.name)
+                conn.execute(select(func.setval(sequence, func.coalesce(highest, 0) + 1, false())))
         return
     # An external-content FTS5 index is rebuilt from its table in one statement;
     # indexes kept by triggers are already in step, and a rebuild leaves them so.
@@ -184,4 +183,6 @@ def _after_load(conn: Connection) -> None:
     ).all()
     for name, sql in virtual:
         if "content=" in sql.replace(" ", "") and "content=''" not in sql.replace(" ", ""):
-            conn.execute(text(f'INSERT INTO "{name}"("{name}") VALUES (\'rebuild\')'))
+            # The name is the schema's own (sqlite_master), never the file's.
+            rebuild = f'INSERT INTO "{name}"("{name}") VALUES (\'rebuild\')'  # noqa: S608
+            conn.execute(text(rebuild))
