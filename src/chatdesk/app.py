@@ -31,7 +31,7 @@ from chatdesk.queries.operators import away_operator_ids
 from chatdesk.realtime.bus import make_bus
 from chatdesk.realtime.hub import Hub
 from chatdesk.realtime.operator_presence import OperatorPresence
-from chatdesk.runtime import Services
+from chatdesk.runtime import VISITOR_SESSIONS, Services
 from chatdesk.security.rate_limits import Limiter
 from chatdesk.security.signing import FileLinks
 from chatdesk.settings import Settings
@@ -229,6 +229,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         file_links=FileLinks(settings.secret_key.get_secret_value()),
     )
     services.metrics.watch(services)
+    # Erased visitors' tokens are forgotten by every process (runtime.end_visitor_sessions).
+    hub.on_bus(VISITOR_SESSIONS, services.forget_visitors)
     services.presence = VisitorPresence(db, settings.email_away)
 
     @asynccontextmanager
