@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -16,9 +17,12 @@ from typer.testing import CliRunner
 
 from chatdesk.app import create_app
 from chatdesk.cli import app
+from chatdesk.db.engine import make_engine
+from chatdesk.db.migrate import upgrade
 from chatdesk.settings import Settings
 from chatdesk.transfer.backup import backup_sqlite
 from tests.api.world import ApiWorld, api_world
+from tests.deploy.stack import postgres_database
 
 runner = CliRunner()
 
@@ -142,3 +146,38 @@ def test_backup_of_a_missing_database_is_one_line(tmp_path: Path) -> None:
         app, ["backup", str(tmp_path / "x.db")], env={"CHATDESK_DATABASE_URL": url}
     )
     assert result.exit_code == 1 and "no database at" in result.output
+
+
+def test_postgresql_backup_and_restore_as_documented(settings: Settings, tmp_path: Path) -> None:
+    """docs/deploy.md's pg_dump and pg_restore, on the PostgreSQL server (whatever the
+    suite's database): a dump taken while served restores into a new database that
+    serves the same conversation."""
+    with (
+        postgres_database("chatdesk_backup") as source,
+        postgres_database("chatdesk_restored") as target,
+    ):
+        served = settings.model_copy(update={"database_url": source})
+        engine = make_engine(source, writer=True)
+        upgrade(engine)
+        engine.dispose()
+        with TestClient(create_app(served)) as client:
+            world = api_world(client)
+            for n in range(3):
+                _send(world, n, f"kept {n}")
+            plain = source.replace("+psycopg", "")
+            dump = tmp_path / "chatdesk.dump"
+            subprocess.run(
+                ["pg_dump", "--format=custom", f"--file={dump}", plain], check=True, timeout=60
+            )
+        subprocess.run(
+            ["pg_restore", "--no-owner", f"--dbname={target.replace('+psycopg', '')}", str(dump)],
+            check=True,
+            timeout=60,
+        )
+        again = settings.model_copy(update={"database_url": target})
+        with TestClient(create_app(again)) as restored:
+            cid = world.conversation["id"]
+            history = restored.get(f"/api/v1/conversations/{cid}/messages", headers=world.op)
+            assert history.status_code == 200, history.text
+            bodies = [m["body"] for m in history.json()["messages"]]
+            assert [b for b in bodies if b.startswith("kept")] == ["kept 0", "kept 1", "kept 2"]
