@@ -41,7 +41,8 @@ def import_database(engine: Engine, source: Path) -> int:
         try:
             with conn.begin():
                 _require_empty(conn)
-                with progress_bar("Importing", source.stat().st_size) as advance:
+                with progress_bar("Importing (bytes)", source.stat().st_size) as advance:
+                    advance(handle.tell())  # the header
                     written = _load_rows(conn, handle, tables, advance)
                 _after_load(conn)
         except SQLAlchemyError as exc:
