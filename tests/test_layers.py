@@ -48,7 +48,8 @@ LAYER_OF = {
     "metrics": "services",
     "bootstrap": "services",
     "demo": "services",
-    "export": "services",
+    # Export, import and backup of the whole database (ADR 0027).
+    "transfer": "services",
     "file_sweep": "services",
     # The inbound SMTP listener, which turns replies by email into messages through actions.
     "inbound": "services",

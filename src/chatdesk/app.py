@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -15,10 +16,12 @@ from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chatdesk import __version__
+from chatdesk.actions.retention import Expired, expire_inactive
 from chatdesk.actions.snooze import next_wake, wake_due
 from chatdesk.bootstrap import ensure_schema
 from chatdesk.clock import Clock, system_clock
 from chatdesk.db.runner import Database
+from chatdesk.jobs.scheduler import Chore
 from chatdesk.jobs.transport import WebhookClient
 from chatdesk.jobs.webhooks import WebhookSender
 from chatdesk.jobs.worker import Worker
@@ -28,10 +31,11 @@ from chatdesk.queries.operators import away_operator_ids
 from chatdesk.realtime.bus import make_bus
 from chatdesk.realtime.hub import Hub
 from chatdesk.realtime.operator_presence import OperatorPresence
-from chatdesk.runtime import Services
+from chatdesk.runtime import VISITOR_SESSIONS, Services
 from chatdesk.security.rate_limits import Limiter
 from chatdesk.security.signing import FileLinks
 from chatdesk.settings import Settings
+from chatdesk.storage.base import FileStore
 from chatdesk.storage.stores import open_store
 from chatdesk.web import (
     admin_api,
@@ -137,6 +141,29 @@ def _without_head(route: Route) -> Route:
     return route
 
 
+def _chores(settings: Settings, files: FileStore) -> tuple[Chore, ...]:
+    """The scheduler's periodic work: retention, when ``CHATDESK_RETENTION_DAYS`` is set."""
+    if settings.retention_days is None:
+        return ()
+
+    async def after(expired: Expired) -> tuple[int, bool]:
+        if expired.keys:
+            # The rows are gone; a file left now is an orphan ``chatdesk purge`` removes.
+            with contextlib.suppress(Exception):
+                await files.delete(expired.keys)
+        return expired.conversations + expired.visitors, expired.more
+
+    return (
+        Chore(
+            "retention",
+            settings.retention_check_seconds,
+            expire_inactive,
+            (settings.retention_days,),
+            after,
+        ),
+    )
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> ChatdeskApp:
     """A new, independent chatdesk ASGI app; nothing is opened until its lifespan starts."""
     settings = settings or Settings()
@@ -158,8 +185,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         poll_seconds=settings.event_poll_seconds,
     )
     db.on_commit = hub.committed  # wake-ups are published once the data is committed
-    # Timed work: snoozed conversations woken at their time (jobs/scheduler.py).
-    worker = Worker(db, settings, clock, timed=(wake_due, next_wake))
+    files = open_store(settings)
+    # Timed work: snoozed conversations woken at their time, and retention (jobs/scheduler.py).
+    worker = Worker(
+        db, settings, clock, timed=(wake_due, next_wake), chores=_chores(settings, files)
+    )
     worker.register(
         WebhookSender(
             WebhookClient(
@@ -196,10 +226,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         trusted_proxies=tuple(settings.trusted_proxies),
         worker=worker,
         operator_presence=operator_presence,
-        files=open_store(settings),
+        files=files,
         file_links=FileLinks(settings.secret_key.get_secret_value()),
     )
     services.metrics.watch(services)
+    # Erased visitors' tokens are forgotten by every process (runtime.end_visitor_sessions).
+    hub.on_bus(VISITOR_SESSIONS, services.forget_visitors)
     services.presence = VisitorPresence(db, settings.email_away)
 
     @asynccontextmanager

@@ -1,5 +1,5 @@
-"""The ``chatdesk`` command: serve, migrate, create-operator, create-site, demo, export, purge,
-totp-reset."""
+"""The ``chatdesk`` command: serve, migrate, create-operator, create-site, demo, export,
+import, backup, purge, totp-reset."""
 
 from __future__ import annotations
 
@@ -21,8 +21,11 @@ import typer
 # style: rich's console is about 4 MiB to print a few lines. ``serve`` hands over to a
 # fresh interpreter once the database is prepared (chatdesk.serving).
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from chatdesk.db.runner import Database
     from chatdesk.settings import Settings
+    from chatdesk.storage.base import FileStore
 
 __all__ = ["app", "main"]
 
@@ -310,19 +313,82 @@ def export(
     output: Annotated[Path, typer.Option(help="File to write (JSON lines)")] = Path(
         "chatdesk-export.jsonl"
     ),
+    include_secrets: Annotated[
+        bool,
+        typer.Option(
+            "--include-secrets",
+            help="Also write password hashes, token hashes, TOTP, identity and webhook secrets",
+        ),
+    ] = False,
 ) -> None:
-    """Export conversations with their messages as JSON lines."""
-    from chatdesk.clock import system_clock
-    from chatdesk.export import export_conversations
-    from chatdesk.security.signing import FileLinks
+    """Export every table as JSON lines, from one consistent snapshot (docs/deploy.md)."""
+    from chatdesk.db.engine import make_engine
+    from chatdesk.transfer.dump import export_database
 
     settings = _settings()
-    # Attachments' links in the file work for the settings' link lifetime from now.
-    expires = system_clock() + timedelta(hours=settings.attachment_link_hours)
-    links = FileLinks(settings.secret_key.get_secret_value()).until(expires)
-    with _database(settings) as db:
-        count = export_conversations(db, output, links)
-    _say(f"Exported {count} conversations to {output}.")
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        if not _schema_current(engine):
+            raise _fail("the database schema is not current: run chatdesk migrate first")
+        rows = export_database(engine, output, secrets=include_secrets)
+    finally:
+        engine.dispose()
+    secrets = "with" if include_secrets else "without"
+    _say(f"Exported {rows} rows ({secrets} secrets) to {output}.")
+
+
+def _schema_current(engine: Engine) -> bool:
+    from chatdesk.bootstrap import schema_is_current
+
+    return schema_is_current(engine)
+
+
+@app.command("import")
+def import_command(
+    source: Annotated[Path, typer.Argument(help="An export file (chatdesk export)")],
+) -> None:
+    """Load an export into an empty database (SQLite or PostgreSQL), all or nothing."""
+    from chatdesk.db.engine import make_engine
+    from chatdesk.transfer.datafile import DataFileError
+    from chatdesk.transfer.load import DatabaseNotEmpty, import_database
+
+    if not source.is_file():
+        raise _fail(f"no such file: {source}")
+    settings = _settings()
+    engine = make_engine(settings.database_url, pool_size=1, writer=True)
+    try:
+        rows = import_database(engine, source)
+    except DatabaseNotEmpty as exc:
+        _say(f"{typer.style('error:', fg='red')} {exc}", err=True)
+        raise typer.Exit(code=EXIT_NOT_EMPTY) from None
+    except DataFileError as exc:
+        raise _fail(f"{source}: {exc}; nothing was imported") from None
+    finally:
+        engine.dispose()
+    _say(f"Imported {rows} rows from {source}.")
+
+
+# ``chatdesk import`` into a database that holds data: told apart from a bad file.
+EXIT_NOT_EMPTY = 3
+
+
+@app.command()
+def backup(
+    output: Annotated[Path, typer.Argument(help="File to write the copy to")],
+) -> None:
+    """Copy a live SQLite database consistently (PostgreSQL: pg_dump, explained)."""
+    from chatdesk.settings import sqlite_path
+    from chatdesk.transfer.backup import PG_BACKUP_HELP, backup_sqlite
+
+    settings = _settings()
+    database = sqlite_path(settings.database_url)
+    if not database or database == ":memory:":
+        _say(PG_BACKUP_HELP, err=True)
+        raise typer.Exit(code=1)
+    if not Path(database).is_file():
+        raise _fail(f"no database at {database}")
+    pages = backup_sqlite(database, output)
+    _say(f"Backed up {database} ({pages} pages) to {output}.")
 
 
 @app.command()
@@ -331,9 +397,10 @@ def purge(
         int | None, typer.Option(help="Delete events and sent jobs older than this many days")
     ] = None,
 ) -> None:
-    """Delete old events (cursors older than the cut get 410 and refetch), and delivered
-    or failed outbox jobs (webhook deliveries, emails) as old; and attachments uploaded
-    but never sent within a day, and files whose conversation was deleted."""
+    """Delete conversations inactive for longer than CHATDESK_RETENTION_DAYS (when set);
+    old events (cursors older than the cut get 410 and refetch), and delivered or failed
+    outbox jobs (webhook deliveries, emails) as old; and attachments uploaded but never
+    sent within a day, and files whose conversation was deleted."""
     from chatdesk.actions.maintenance import purge_events
     from chatdesk.file_sweep import sweep_files
     from chatdesk.jobs.outbox import purge_deliveries
@@ -342,22 +409,52 @@ def purge(
     settings = _settings()
     keep = days if days is not None else settings.event_retention_days
     with _database(settings) as db:
-        cutoff = db.clock() - timedelta(days=keep)
-        removed = db.write_sync(purge_events, cutoff)
-        jobs = db.write_sync(purge_deliveries, cutoff)
         store = open_store(settings)
 
-        async def sweep() -> tuple[int, int]:
+        async def sweep() -> tuple[tuple[int, int], int, int]:
             try:
-                return await sweep_files(db, store, db.clock())
+                expired = await _expire(db, store, settings.retention_days)
+                return expired, *(await sweep_files(db, store, db.clock()))
             finally:
                 await store.aclose()
 
         # On a thread of its own: whoever calls the command may have a loop running.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            unsent, orphans = pool.submit(lambda: asyncio.run(sweep())).result()
+            (conversations, visitors), unsent, orphans = pool.submit(
+                lambda: asyncio.run(sweep())
+            ).result()
+        cutoff = db.clock() - timedelta(days=keep)
+        removed = db.write_sync(purge_events, cutoff)
+        jobs = db.write_sync(purge_deliveries, cutoff)
+    if settings.retention_days is not None:
+        _say(
+            f"Removed {conversations} conversations and {visitors} visitors inactive for "
+            f"more than {settings.retention_days} days."
+        )
     _say(f"Removed {removed} events and {jobs} sent or failed jobs older than {keep} days.")
     _say(f"Removed {unsent} attachments never sent and {orphans} files of deleted conversations.")
+
+
+async def _expire(db: Database, store: FileStore, days: int | None) -> tuple[int, int]:
+    """Retention, batch by batch with a progress bar: (conversations, visitors) deleted."""
+    from chatdesk.actions.retention import expire_inactive, inactive_count
+    from chatdesk.transfer.progress import progress_bar
+
+    if days is None:
+        return 0, 0
+    now = db.clock()
+    total = await asyncio.to_thread(db.read_sync, lambda conn: inactive_count(conn, days, now))
+    conversations = visitors = 0
+    with progress_bar("Expiring conversations", total) as advance:
+        while True:
+            expired = await asyncio.to_thread(db.write_sync, expire_inactive, days)
+            if expired.keys:
+                await store.delete(expired.keys)  # after the commit: see file_sweep.py
+            conversations += expired.conversations
+            visitors += expired.visitors
+            advance(expired.conversations)
+            if not expired.more:
+                return conversations, visitors
 
 
 @app.command("totp-reset")

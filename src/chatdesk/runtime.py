@@ -13,12 +13,16 @@ from chatdesk.realtime.hub import Hub
 from chatdesk.realtime.operator_presence import OperatorPresence
 from chatdesk.realtime.stream_slots import StreamSlots
 from chatdesk.security.auth import VisitorCache
+from chatdesk.security.principals import Principal
 from chatdesk.security.rate_limits import Limiter
 from chatdesk.security.signing import FileLinks
 from chatdesk.settings import Settings
 from chatdesk.storage.base import FileStore
 
-__all__ = ["Services"]
+__all__ = ["VISITOR_SESSIONS", "Services"]
+
+# The bus message that ends visitors' sessions in every process.
+VISITOR_SESSIONS = "visitor_sessions"
 
 
 @dataclass
@@ -42,3 +46,29 @@ class Services:
     proxy_warned: bool = False
     # Visitors' presence marks for email (None until create_app sets it).
     presence: Any = None
+
+    async def end_visitor_sessions(self, visitor_ids: list[str] | None) -> None:
+        """The tokens of these visitors (None: of every visitor) stop working in every
+        process: each process's cache forgets them, here at once and elsewhere when the
+        bus's message arrives (where no bus joins the processes, the cache is not trusted:
+        ``web/deps.current_visitor``), and their streams re-check."""
+        self.forget_visitors({"visitor_ids": visitor_ids})
+        await self.hub.bus.publish({"kind": VISITOR_SESSIONS, "visitor_ids": visitor_ids})
+        for visitor_id in visitor_ids or ():
+            self.hub.disconnect(Principal("visitor", visitor_id))
+
+    def forget_visitors(self, message: dict[str, Any]) -> None:
+        """The bus's handler of :data:`VISITOR_SESSIONS` (wired by create_app)."""
+        ids = message.get("visitor_ids")
+        if ids is None:
+            self.visitor_cache.clear()
+        else:
+            self.visitor_cache.forget([str(i) for i in ids])
+
+    @property
+    def visitor_cache_trusted(self) -> bool:
+        """Whether a cached visitor token may be believed: one SQLite process, or
+        processes joined by a connected bus that tells them of erasures."""
+        return self.settings.is_sqlite or (
+            self.settings.redis_url is not None and self.hub.bus.connected
+        )

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     # SQLite: readiness fails when the database's disk has less than this free.
     disk_min_free_mb: int = Field(default=32, ge=0)
     event_retention_days: int = Field(default=30, ge=1)
+    # Conversations with no activity for longer are deleted (actions/retention.py) by the
+    # scheduler's lease holder, checked this often, and by ``chatdesk purge``; unset: kept.
+    retention_days: int | None = Field(default=None, ge=1)
+    retention_check_seconds: float = Field(default=3600.0, gt=0)
     session_idle_minutes: int = Field(default=720, ge=1)
     session_absolute_hours: int = Field(default=24 * 14, ge=1)
     # How long a password link works: one asked for by email, an invitation (ADR 0023).

@@ -256,12 +256,15 @@ def test_export_writes_json_lines(cli_env: str, client: TestClient, tmp_path: Pa
     output = tmp_path / "out.jsonl"
     result = runner.invoke(app, ["export", "--output", str(output)])
     assert result.exit_code == 0, result.output
-    assert "Exported 1 conversations" in result.output
-    lines = output.read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 1
-    exported = json.loads(lines[0])
+    lines = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    assert "Exported" in result.output and f"{len(lines) - 2} rows" in result.output
+    assert lines[0]["format"] == "chatdesk-export" and lines[-1] == {
+        "end": {"rows": len(lines) - 2}
+    }
+    (exported,) = [line["r"] for line in lines if line.get("t") == "conversations"]
     assert exported["id"] == world.conversation["id"]
-    assert [m["body"] for m in exported["messages"]] == ["Hello", "note ' OR 1=1 --"]
+    bodies = [line["r"]["body"] for line in lines if line.get("t") == "messages"]
+    assert bodies == ["Hello", "note ' OR 1=1 --"]
 
 
 def test_purge_expires_old_cursors(cli_env: str, client: TestClient) -> None:

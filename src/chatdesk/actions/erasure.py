@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from typing import Any
+
+from sqlalchemy import Connection, Select, delete, func, select
 
 from chatdesk.access import access_visitor, require_role
 from chatdesk.actions.attachments import storage_keys
@@ -11,7 +13,7 @@ from chatdesk.db.batch import Unit
 from chatdesk.db.tables import attachments, conversations, events, messages, outbox, visitors
 from chatdesk.security.principals import OperatorActor
 
-__all__ = ["erase_visitor"]
+__all__ = ["delete_jobs_about", "erase_visitor"]
 
 
 def erase_visitor(
@@ -45,14 +47,7 @@ def erase_visitor(
     ).one()
     theirs = select(conversations.c.id).where(conversations.c.visitor_id == visitor_id)
     their_events = select(events.c.id).where(events.c.visitor_id == visitor_id)
-    # Jobs that would still speak of them: emails about their conversations, webhook
-    # deliveries of their events.
-    unit.conn.execute(
-        delete(outbox).where(
-            (outbox.c.event_id.in_(their_events))
-            | (outbox.c.payload["conversation_id"].as_string().in_(theirs))
-        )
-    )
+    delete_jobs_about(unit.conn, their_events, theirs)
     unit.conn.execute(delete(events).where(events.c.visitor_id == visitor_id))
     unit.conn.execute(delete(visitors).where(visitors.c.id == visitor_id))  # the rest cascades
     record(
@@ -70,3 +65,16 @@ def erase_visitor(
         },
     )
     return [key for file in files for key in storage_keys(file)]
+
+
+def delete_jobs_about(
+    conn: Connection, event_ids: Select[Any], conversation_ids: Select[Any]
+) -> None:
+    """Delete the outbox's jobs that would still speak of what goes: webhook deliveries
+    of these events, emails about these conversations (call before deleting them)."""
+    conn.execute(
+        delete(outbox).where(
+            (outbox.c.event_id.in_(event_ids))
+            | (outbox.c.payload["conversation_id"].as_string().in_(conversation_ids))
+        )
+    )

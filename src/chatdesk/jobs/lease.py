@@ -19,7 +19,7 @@ from chatdesk.clock import aware
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import meta
 
-__all__ = ["Tick", "TimedWork", "lease_expiry", "take_lease", "tick"]
+__all__ = ["Tick", "TimedWork", "chore", "lease_expiry", "take_lease", "tick"]
 
 # A unit of timed work (``actions.snooze.wake_due``): it does what is due and returns
 # (what it did, when the next is due). Handed in by the app: jobs do not import actions.
@@ -72,3 +72,13 @@ def tick(unit: Unit, holder: str, lease_seconds: float, work: TimedWork) -> Tick
     done, next_due = work(unit)
     until = unit.now + timedelta(seconds=lease_seconds)
     return Tick(True, len(done), next_due, until)
+
+
+def chore(
+    unit: Unit, holder: str, lease_seconds: float, work: Callable[..., Any], *args: Any
+) -> Any:
+    """A periodic chore (retention) on the lease's holder only: ``work(unit, *args)``'s
+    result, or None when ``holder`` does not hold the lease (checked in the same unit)."""
+    if not take_lease(unit, "scheduler", holder, lease_seconds):
+        return None
+    return work(unit, *args)

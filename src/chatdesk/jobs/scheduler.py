@@ -19,16 +19,35 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection
 
 from chatdesk.clock import Clock
 from chatdesk.db.runner import Database
-from chatdesk.jobs.lease import Tick, TimedWork, lease_expiry, tick
+from chatdesk.jobs.lease import Tick, TimedWork, chore, lease_expiry, tick
 
-__all__ = ["Scheduler"]
+__all__ = ["Chore", "Scheduler"]
+
+
+@dataclass(frozen=True)
+class Chore:
+    """Periodic work on the lease's holder: ``work(unit, *args)`` (an importable unit,
+    e.g. ``actions.retention.expire_inactive``) every ``every_seconds``, run again at
+    once while ``after`` says more is due. ``after`` gets the result once committed
+    (to remove files, say) and answers (how many things the run did, whether more is
+    due)."""
+
+    name: str
+    every_seconds: float
+    work: Callable[..., Any]
+    args: tuple[Any, ...]
+    after: Callable[[Any], Awaitable[tuple[int, bool]]]
+
 
 _log = logging.getLogger("chatdesk.jobs")
 
@@ -45,6 +64,7 @@ class Scheduler:
         next_due: Callable[[Connection], datetime | None],
         poll_seconds: float,
         lease_seconds: float,
+        chores: tuple[Chore, ...] = (),
     ) -> None:
         """``work`` is the unit that does what is due (``actions.snooze.wake_due``) and
         ``next_due`` the read that says when the next is due (``actions.snooze.next_wake``);
@@ -59,6 +79,9 @@ class Scheduler:
         self.held = False
         self.until: datetime | None = None  # when our lease runs out, while held
         self.woken = 0  # conversations this process woke
+        self.chores = chores
+        self.chores_done: Counter[str] = Counter()  # what this process's chores did, by name
+        self._chore_at: dict[str, float] = {}  # loop time each chore is next due
         self._woken_event: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -86,6 +109,8 @@ class Scheduler:
             self._woken_event.clear()
             try:
                 step = await self._step()
+                if step.held:
+                    await self._run_chores()
             except Exception as exc:
                 if not failing:  # once per spell
                     _log.warning("scheduler step failed (%s); retrying", type(exc).__name__)
@@ -112,6 +137,24 @@ class Scheduler:
         step: Tick = await self.db.write(tick, self.holder, self.lease_seconds, self.work)
         self.until = step.until
         return step
+
+    async def _run_chores(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for job in self.chores:
+            if self._chore_at.get(job.name, now) > now:
+                continue
+            self._chore_at[job.name] = now + job.every_seconds
+            while True:
+                result = await self.db.write(
+                    chore, self.holder, self.lease_seconds, job.work, *job.args
+                )
+                if result is None:  # the lease went to another process meanwhile
+                    self.held = False
+                    return
+                done, more = await job.after(result)
+                self.chores_done[job.name] += done
+                if not more:
+                    break
 
     @property
     def _half_lease(self) -> timedelta:

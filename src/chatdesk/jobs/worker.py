@@ -46,7 +46,7 @@ from chatdesk.jobs.outbox import (
     outcome_of,
     record_outcomes,
 )
-from chatdesk.jobs.scheduler import Scheduler
+from chatdesk.jobs.scheduler import Chore, Scheduler
 from chatdesk.queries.webhooks import any_active_webhook
 from chatdesk.settings import Settings
 
@@ -85,9 +85,10 @@ class Worker:
         senders: Iterable[Sender] = (),
         *,
         timed: tuple[TimedWork, Callable[[Connection], datetime | None]] | None = None,
+        chores: tuple[Chore, ...] = (),
     ) -> None:
-        """``timed``: the scheduler's work and its next-due read (jobs/scheduler.py);
-        without it this worker runs no timed work."""
+        """``timed``: the scheduler's work and its next-due read (jobs/scheduler.py),
+        and ``chores`` its periodic work; without ``timed`` this worker runs no timed work."""
         self.db = db
         self.clock = clock
         self.concurrency = settings.job_concurrency
@@ -109,6 +110,7 @@ class Worker:
                 next_due=timed[1],
                 poll_seconds=settings.scheduler_poll_seconds,
                 lease_seconds=settings.scheduler_lease_seconds,
+                chores=chores,
             )
         self._senders: dict[str, Sender] = {}
         for sender in senders:

@@ -22,6 +22,7 @@ import hmac
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -120,6 +121,13 @@ class VisitorCache:
     def clear(self) -> None:
         """Forget every entry (a site and its visitors were deleted)."""
         self._items.clear()
+
+    def forget(self, visitor_ids: Collection[str]) -> None:
+        """Forget the tokens of these visitors (erased): a walk of the cache, for a rare
+        event, so that a lookup stays one dict access."""
+        gone = set(visitor_ids)
+        for key in [k for k, (_, state) in self._items.items() if state.actor.visitor_id in gone]:
+            del self._items[key]
 
 
 def _site_ids(conn: Connection, operator_id: str, role: str) -> frozenset[str] | None:

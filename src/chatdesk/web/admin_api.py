@@ -117,9 +117,8 @@ async def delete_site_route(
 ) -> Response:
     ip = request_ip(request)
     await services.db.write(delete_site, actor, site_id, ip=ip)
-    # This process forgets the site's visitor tokens at once; another one within its
-    # cache's minute, and meanwhile their writes find no visitor or conversation.
-    services.visitor_cache.clear()
+    # Every process forgets the site's visitor tokens (the whole cache: rare).
+    await services.end_visitor_sessions(None)
     return Response(status_code=204)
 
 

@@ -117,10 +117,12 @@ async def current_visitor(request: Request) -> VisitorActor:
         raise Unauthorized("A visitor token is required.")
     now = services.clock()
     idle = timedelta(days=services.settings.visitor_token_idle_days)
-    state = services.visitor_cache.get(token)
+    state = services.visitor_cache.get(token) if services.visitor_cache_trusted else None
     if state is None or now - state.last_used_at >= idle:
         # Not cached, or unused too long as far as this process knows: another process
-        # may have seen the token since, so the database decides.
+        # may have seen the token since, so the database decides. So it does while no
+        # bus could tell this process of an erasure elsewhere (PostgreSQL without Redis,
+        # or Redis down): one read by primary key.
         state = await services.db.read(lambda conn: visitor_state(conn, token))
         if state is None:
             raise Unauthorized("The visitor token is not valid.")

@@ -54,7 +54,7 @@ async def delete_visitor(
     services: ServicesDep, request: Request, actor: CurrentOperator, visitor_id: VisitorId
 ) -> Response:
     keys = await services.db.write(erase_visitor, actor, visitor_id, ip=request_ip(request))
-    services.visitor_cache.clear()  # their sessions end here at once
+    await services.end_visitor_sessions([visitor_id])  # at once, in every process
     if keys:
         # The rows are gone; a file that cannot be removed now is an orphan the next
         # ``chatdesk purge`` removes.

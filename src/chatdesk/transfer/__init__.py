@@ -1,0 +1,1 @@
+"""Carrying the data: ``chatdesk export``, ``import`` and ``backup`` (ADR 0027)."""
