@@ -46,6 +46,7 @@ from chatdesk.web import (
     emails_api,
     health,
     password_reset_api,
+    reports_api,
     totp_api,
     visitors_api,
     webhooks_api,
@@ -257,6 +258,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         emails_api,
         attachments_api,
         visitors_api,
+        reports_api,
         health,
     )
     for module in routers:

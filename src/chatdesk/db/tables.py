@@ -307,10 +307,24 @@ conversations = Table(
     Column("rating_score", Integer, nullable=True),
     Column("rating_comment", Text, nullable=True),
     Column("rated_at", TS, nullable=True),
+    # Report timings, stored when they happen (ADR 0026): the first public reply of an
+    # operator and how long after the start it came; the latest resolution and how long
+    # after the start (cleared while reopened); whether it started in the site's business
+    # hours (true for a site without hours).
+    Column("first_response_at", TS, nullable=True),
+    Column("first_response_seconds", Integer, nullable=True),
+    Column("resolved_at", TS, nullable=True),
+    Column("resolution_seconds", Integer, nullable=True),
+    Column("in_business_hours", Boolean, nullable=False, server_default=true()),
     Index(None, "last_message_at", "id"),
     Index(None, "visitor_id"),
     Index(None, "site_id", "status"),
     Index(None, "status", "snoozed_until"),
+    # The reports' ranges (queries/reports.py).
+    Index(None, "created_at"),
+    Index(None, "first_response_at"),
+    Index(None, "resolved_at"),
+    Index(None, "rated_at"),
 )
 
 labels = Table(

@@ -1,0 +1,119 @@
+"""report timings: first response and resolution stored on the conversation (ADR 0026)
+
+Revision ID: 0017
+Revises: 0015
+Create Date: 2026-12-06 17:00:00.000000
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+from chatdesk.business_hours import is_open
+
+revision = "0017"
+down_revision = "0015"
+branch_labels = None
+depends_on = None
+
+_INDEXED = ("created_at", "first_response_at", "resolved_at", "rated_at")
+
+
+def _seconds(dialect: str, later: str, earlier: str) -> str:
+    if dialect == "postgresql":
+        return f"CAST(ROUND(EXTRACT(EPOCH FROM ({later} - {earlier}))) AS INTEGER)"
+    return f"CAST(ROUND((julianday({later}) - julianday({earlier})) * 86400.0) AS INTEGER)"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("first_response_at", sa.DateTime(timezone=True)))
+        batch_op.add_column(sa.Column("first_response_seconds", sa.Integer()))
+        batch_op.add_column(sa.Column("resolved_at", sa.DateTime(timezone=True)))
+        batch_op.add_column(sa.Column("resolution_seconds", sa.Integer()))
+        batch_op.add_column(
+            sa.Column("in_business_hours", sa.Boolean(), nullable=False, server_default=sa.true())
+        )
+        for column in _INDEXED:
+            batch_op.create_index(f"ix_conversations_{column}", [column], unique=False)
+    _backfill()
+
+
+def _backfill() -> None:
+    bind = op.get_bind()
+    dialect = bind.dialect.name
+    # The first public reply of an operator (bots and notes do not count: ADR 0026).
+    op.execute(
+        sa.text(
+            "UPDATE conversations SET first_response_at = (SELECT MIN(m.created_at) "
+            "FROM messages m WHERE m.conversation_id = conversations.id "
+            "AND m.author_type = 'operator' AND m.private = :no)"
+        ).bindparams(no=False)
+    )
+    # A resolved conversation: when the timeline last told "resolved", else its last change.
+    resolved_when = (
+        "SELECT MAX(m.created_at) FROM messages m WHERE m.conversation_id = conversations.id "
+        "AND m.kind = 'status' AND m.data LIKE '%\"status\": \"resolved\"%'"
+    )
+    if dialect == "postgresql":
+        resolved_when = (
+            "SELECT MAX(m.created_at) FROM messages m WHERE m.conversation_id = "
+            "conversations.id AND m.kind = 'status' AND (m.data::jsonb ->> 'status') = 'resolved'"
+        )
+    op.execute(
+        sa.text(
+            f"UPDATE conversations SET resolved_at = COALESCE(({resolved_when}), updated_at) "
+            "WHERE status = 'resolved'"
+        )
+    )
+    op.execute(
+        sa.text(
+            "UPDATE conversations SET "
+            f"first_response_seconds = {_seconds(dialect, 'first_response_at', 'created_at')}, "
+            f"resolution_seconds = {_seconds(dialect, 'resolved_at', 'created_at')}"
+        )
+    )
+    _backfill_business_hours(bind)
+
+
+def _backfill_business_hours(bind: Any) -> None:
+    """Conversations of sites with business hours: whether each started inside them."""
+    sites = bind.execute(
+        sa.text("SELECT id, business_hours FROM sites WHERE business_hours IS NOT NULL")
+    ).all()
+    for site_id, raw in sites:
+        hours = sa.JSON().result_processor(bind.dialect, None)(raw) if isinstance(raw, str) else raw
+        if not hours:
+            continue
+        rows = bind.execute(
+            sa.text("SELECT id, created_at FROM conversations WHERE site_id = :s"), {"s": site_id}
+        ).all()
+        closed = [row[0] for row in rows if not is_open(hours, _aware(row[1]))]
+        for start in range(0, len(closed), 500):
+            bind.execute(
+                sa.text("UPDATE conversations SET in_business_hours = :no WHERE id IN :ids")
+                .bindparams(sa.bindparam("ids", expanding=True))
+                .bindparams(no=False),
+                {"ids": closed[start : start + 500]},
+            )
+
+
+def _aware(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        for column in reversed(_INDEXED):
+            batch_op.drop_index(f"ix_conversations_{column}")
+        batch_op.drop_column("in_business_hours")
+        batch_op.drop_column("resolution_seconds")
+        batch_op.drop_column("resolved_at")
+        batch_op.drop_column("first_response_seconds")
+        batch_op.drop_column("first_response_at")
