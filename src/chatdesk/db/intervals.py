@@ -11,7 +11,7 @@ from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 __all__ = ["quarter_hour", "seconds_between"]
 
 
-class seconds_between(FunctionElement[int]):  # noqa: N801 (reads as a SQL function)
+class seconds_between(FunctionElement[int]):
     """``later - earlier`` in whole seconds (rounded), as an integer expression."""
 
     type = Integer()
@@ -35,7 +35,7 @@ def _postgresql(element: seconds_between, compiler: Any, **kw: Any) -> str:
     return f"CAST(ROUND(EXTRACT(EPOCH FROM ({later} - {earlier}))) AS INTEGER)"
 
 
-class quarter_hour(FunctionElement[int]):  # noqa: N801 (reads as a SQL function)
+class quarter_hour(FunctionElement[int]):
     """The UTC quarter-hour a timestamp falls in, counted from 1970 (for grouping)."""
 
     type = Integer()

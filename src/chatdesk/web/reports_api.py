@@ -59,7 +59,7 @@ class ReportParams:
         site_id: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
         tz: Annotated[str | None, Query(max_length=64)] = None,
         hours: Literal["all", "business", "outside"] = "all",
-        format: Literal["json", "csv"] = "json",  # noqa: A002 (the query parameter's name)
+        format: Literal["json", "csv"] = "json",
     ) -> None:
         self.start, self.end, self.site_id, self.tz = start, end, site_id, tz
         self.hours: Literal["all", "business", "outside"] = hours

@@ -64,17 +64,15 @@ def _backfill() -> None:
             "SELECT MAX(m.created_at) FROM messages m WHERE m.conversation_id = "
             "conversations.id AND m.kind = 'status' AND (m.data::jsonb ->> 'status') = 'resolved'"
         )
+    # Constant SQL (no input in it): only the dialect's spelling differs.
+    resolved = "UPDATE conversations SET resolved_at = COALESCE((" + resolved_when  # noqa: S608
+    op.execute(sa.text(resolved + "), updated_at) WHERE status = 'resolved'"))
+    first = _seconds(dialect, "first_response_at", "created_at")
+    resolution = _seconds(dialect, "resolved_at", "created_at")
     op.execute(
         sa.text(
-            f"UPDATE conversations SET resolved_at = COALESCE(({resolved_when}), updated_at) "
-            "WHERE status = 'resolved'"
-        )
-    )
-    op.execute(
-        sa.text(
-            "UPDATE conversations SET "
-            f"first_response_seconds = {_seconds(dialect, 'first_response_at', 'created_at')}, "
-            f"resolution_seconds = {_seconds(dialect, 'resolved_at', 'created_at')}"
+            f"UPDATE conversations SET first_response_seconds = {first}, "  # noqa: S608
+            f"resolution_seconds = {resolution}"
         )
     )
     _backfill_business_hours(bind)
