@@ -188,7 +188,7 @@ def _by_quarter(conn: Connection, scope: Scope, metric: str) -> Iterable[tuple[i
 def heatmap_report(conn: Connection, scope: Scope) -> ReportHeatmap:
     """Conversations started, by local weekday (0 = Monday) and hour: the busiest hours."""
     cells = [[0] * 24 for _ in range(7)]
-    starts = scope.period.buckets("hour")
+    starts = scope.period.buckets("hour", limit=None)  # at most 24 x 400 of them
     edges = [_quarter_of(start) for start in starts]
     zone = scope.period.zone
     for quarter, _value, count in _by_quarter(conn, scope, "conversations"):
