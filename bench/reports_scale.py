@@ -155,6 +155,7 @@ def _conversation(
         "resolved_at": at_resolve,
         "resolution_seconds": resolved,
         "in_business_hours": rng.random() < 0.6,
+        "message_count": 0,  # counted as its messages are made (_messages)
         "rating_score": rng.randint(1, 5) if rated else None,
         "rating_comment": "Thanks" if rated and rng.random() < 0.3 else None,
         "rated_at": at_resolve + timedelta(minutes=1) if rated and at_resolve else None,
@@ -165,6 +166,7 @@ def _messages(
     rng: random.Random, conversation: dict[str, Any], per: int, operator_id: str
 ) -> Iterator[dict[str, Any]]:
     moment = conversation["created_at"]
+    conversation["message_count"] = sum(1 for n in range(per) if n % 9 != 8)
     for n in range(per):
         moment = moment + timedelta(seconds=rng.randint(1, 300))
         by_visitor = n % 2 == 0
@@ -218,14 +220,22 @@ def main() -> None:
     parser.add_argument("--pg", help="a PostgreSQL URL: a fresh database is made beside it")
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--messages-per-conversation", type=int, default=10)
+    parser.add_argument(
+        "--keep", type=Path, help="a SQLite file to fill once and reuse on later runs"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url, cleanup = _database(args.pg, Path(folder))
+        filled = False
+        if args.keep is not None and args.pg is None:
+            filled = args.keep.exists()
+            url = f"sqlite:///{args.keep}"
         engine = make_engine(url, writer=True)
         try:
             upgrade(engine)
             began = time.perf_counter()
-            _fill(engine, args.conversations, args.messages_per_conversation)
+            if not filled:
+                _fill(engine, args.conversations, args.messages_per_conversation)
             total = args.conversations * args.messages_per_conversation
             print(
                 f"{engine.dialect.name}: {args.conversations:,} conversations, {total:,} "

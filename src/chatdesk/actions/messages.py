@@ -75,11 +75,13 @@ _INSERT_MESSAGE = Direct(insert(messages), _WRITTEN)
 _TOUCH = update(conversations).where(conversations.c.id == bindparam("b_conversation_id"))
 _LAST = ("updated_at", "last_message_at", "last_message_preview", "last_message_author")
 _TOUCH_NOTE = Direct(_TOUCH, ("updated_at",))
-_TOUCH_REPLY = Direct(_TOUCH, (*_LAST, "unread_count"))
+# A public message counts itself on its conversation (reports, ADR 0026).
+_PUBLIC = _TOUCH.values(message_count=conversations.c.message_count + 1)
+_TOUCH_REPLY = Direct(_PUBLIC, (*_LAST, "unread_count"))
 # An operator's public reply: the same UPDATE also stamps the first response, once
 # (ADR 0026). Bots' replies and notes do not count as a response.
 _TOUCH_OPERATOR_REPLY = Direct(
-    _TOUCH.values(
+    _PUBLIC.values(
         first_response_at=func.coalesce(
             conversations.c.first_response_at, bindparam("b_now", type_=TS)
         ),
@@ -93,7 +95,7 @@ _TOUCH_OPERATOR_REPLY = Direct(
     ),
     (*_LAST, "unread_count"),
 )
-_TOUCH_VISITOR = _TOUCH.values(unread_count=conversations.c.unread_count + 1)
+_TOUCH_VISITOR = _PUBLIC.values(unread_count=conversations.c.unread_count + 1)
 _TOUCH_BY_VISITOR = Direct(_TOUCH_VISITOR, _LAST)
 # Reopened by the visitor: the resolution no longer stands (ADR 0026).
 _TOUCH_REOPEN = Direct(

@@ -2,8 +2,8 @@
 happened (ADR 0026) — never recomputed from the messages.
 
 Each figure is counted when its moment falls in the period: conversations by when they
-started, messages by when they were sent (public ones: no notes, no timeline entries),
-first responses by when the first reply came, resolutions by when they were resolved,
+started, messages (public ones: no notes, no timeline entries) with their conversation,
+at its start (the count the conversation keeps: ADR 0026), first responses by when the first reply came, resolutions by when they were resolved,
 ratings by when they were given. ``Scope.site_ids`` (None: every site) is applied in
 SQL; the caller gets it from :func:`chatdesk.access.report_sites`.
 """
@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, Connection, and_, func, select
 
 from chatdesk.clock import iso
 from chatdesk.db.intervals import quarter_hour
-from chatdesk.db.tables import conversations, messages, operators, sites
+from chatdesk.db.tables import conversations, operators, sites
 from chatdesk.queries.report_periods import QUARTER, Period, median, p90
 from chatdesk.shape_types import (
     ReportAgent,
@@ -80,16 +80,6 @@ def _where(scope: Scope, moment: Any) -> ColumnElement[bool]:
     return and_(*clauses)
 
 
-def _messages_where(scope: Scope) -> ColumnElement[bool]:
-    return and_(
-        _where(scope, messages.c.created_at),
-        messages.c.private == False,  # noqa: E712 (SQL, not Python)
-    )
-
-
-_WITH_CONVERSATION = messages.join(conversations, _C.id == messages.c.conversation_id)
-
-
 def _timings(values: list[float]) -> ReportTimings:
     return {"median": median(values), "p90": p90(values)}
 
@@ -100,12 +90,11 @@ def _csat(total: Any, count: Any) -> ReportCsat:
 
 def summary_report(conn: Connection, scope: Scope) -> ReportSummary:
     """Totals and timings over the scope (API.md: reports/summary)."""
-    started = conn.execute(
-        select(func.count()).select_from(conversations).where(_where(scope, _C.created_at))
-    ).scalar_one()
-    sent = conn.execute(
-        select(func.count()).select_from(_WITH_CONVERSATION).where(_messages_where(scope))
-    ).scalar_one()
+    started, sent = conn.execute(
+        select(func.count(), func.coalesce(func.sum(_C.message_count), 0)).where(
+            _where(scope, _C.created_at)
+        )
+    ).one()
     csat = conn.execute(
         select(func.sum(_C.rating_score), func.count(_C.rating_score)).where(
             _where(scope, _C.rated_at)
@@ -168,11 +157,10 @@ def _quarter_of(moment: datetime) -> int:
 def _by_quarter(conn: Connection, scope: Scope, metric: str) -> Iterable[tuple[int, Any, int]]:
     """(quarter-hour, value or None, how many) rows for ``metric`` over the scope."""
     if metric == "messages":
-        quarter = quarter_hour(messages.c.created_at)
+        quarter = quarter_hour(_C.created_at)
         query = (
-            select(quarter, func.count())
-            .select_from(_WITH_CONVERSATION)
-            .where(_messages_where(scope))
+            select(quarter, func.sum(_C.message_count))
+            .where(_where(scope, _C.created_at))
             .group_by(quarter)
         )
         return ((int(q), None, int(n)) for q, n in conn.execute(query))
@@ -242,9 +230,8 @@ def sites_report(conn: Connection, scope: Scope) -> ReportSites:
     rows = _breakdown(conn, scope, _C.site_id)
     sent: dict[str, int] = dict(
         conn.execute(
-            select(_C.site_id, func.count())
-            .select_from(_WITH_CONVERSATION)
-            .where(_messages_where(scope))
+            select(_C.site_id, func.sum(_C.message_count))
+            .where(_where(scope, _C.created_at))
             .group_by(_C.site_id)
         ).all()
     )
