@@ -29,12 +29,12 @@ from sqlalchemy import Connection, Engine, create_engine, insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from chatdesk.db.engine import make_engine  # noqa: E402
-from chatdesk.db.migrate import upgrade  # noqa: E402
-from chatdesk.db.tables import conversations, messages, operators, sites, visitors  # noqa: E402
-from chatdesk.ids import encode_id  # noqa: E402
-from chatdesk.queries.report_periods import Period  # noqa: E402
-from chatdesk.queries.reports import (  # noqa: E402
+from chatdesk.db.engine import make_engine
+from chatdesk.db.migrate import upgrade
+from chatdesk.db.tables import conversations, messages, operators, sites, visitors
+from chatdesk.ids import encode_id
+from chatdesk.queries.report_periods import Period
+from chatdesk.queries.reports import (
     Scope,
     agents_report,
     heatmap_report,

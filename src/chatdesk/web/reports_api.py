@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import Connection
 
 from chatdesk.access import report_sites
 from chatdesk.queries.report_periods import parse_period
@@ -73,11 +72,11 @@ async def _report(
     services: ServicesDep,
     actor: CurrentOperator,
     params: ReportParams,
-    build: Callable[[Connection, Scope], T],
+    build: Callable[[Any, Scope], T],  # (connection, scope) -> the report
 ) -> T:
     period = parse_period(params.start, params.end, params.tz, services.clock())
 
-    def run(conn: Connection) -> T:
+    def run(conn: Any) -> T:
         sites = report_sites(conn, actor, params.site_id)
         return build(conn, Scope(period, sites, params.hours))
 
