@@ -41,21 +41,20 @@ def _seconds(dialect: str, later: str, earlier: str) -> str:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("conversations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("first_response_at", sa.DateTime(timezone=True)))
-        batch_op.add_column(sa.Column("first_response_seconds", sa.Integer()))
-        batch_op.add_column(sa.Column("resolved_at", sa.DateTime(timezone=True)))
-        batch_op.add_column(sa.Column("resolution_seconds", sa.Integer()))
-        batch_op.add_column(
-            sa.Column("in_business_hours", sa.Boolean(), nullable=False, server_default=sa.true())
-        )
-        batch_op.add_column(
-            sa.Column("message_count", sa.Integer(), nullable=False, server_default="0")
-        )
+    # Plain ALTER TABLE, never batch mode's copy of the table: on SQLite that copy drops
+    # the old table, and with foreign keys on the drop would delete every message.
+    for column in (
+        sa.Column("first_response_at", sa.DateTime(timezone=True)),
+        sa.Column("first_response_seconds", sa.Integer()),
+        sa.Column("resolved_at", sa.DateTime(timezone=True)),
+        sa.Column("resolution_seconds", sa.Integer()),
+        sa.Column("in_business_hours", sa.Boolean(), nullable=False, server_default="1"),
+        sa.Column("message_count", sa.Integer(), nullable=False, server_default="0"),
+    ):
+        op.add_column("conversations", column)
     _backfill()
-    with op.batch_alter_table("conversations", schema=None) as batch_op:
-        for name, columns in _INDEXES.items():
-            batch_op.create_index(name, columns, unique=False)
+    for name, columns in _INDEXES.items():
+        op.create_index(name, "conversations", columns, unique=False)
 
 
 def _backfill() -> None:
@@ -128,12 +127,15 @@ def _aware(value: Any) -> datetime:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("conversations", schema=None) as batch_op:
-        for name in reversed(_INDEXES):
-            batch_op.drop_index(name)
-        batch_op.drop_column("message_count")
-        batch_op.drop_column("in_business_hours")
-        batch_op.drop_column("resolution_seconds")
-        batch_op.drop_column("resolved_at")
-        batch_op.drop_column("first_response_seconds")
-        batch_op.drop_column("first_response_at")
+    # ALTER TABLE … DROP COLUMN (SQLite 3.35 and later), for the reason upgrade gives.
+    for name in reversed(_INDEXES):
+        op.drop_index(name, "conversations")
+    for column in (
+        "message_count",
+        "in_business_hours",
+        "resolution_seconds",
+        "resolved_at",
+        "first_response_seconds",
+        "first_response_at",
+    ):
+        op.drop_column("conversations", column)
