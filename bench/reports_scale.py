@@ -224,15 +224,18 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--messages-per-conversation", type=int, default=10)
     parser.add_argument(
-        "--keep", type=Path, help="a SQLite file to fill once and reuse on later runs"
+        "--keep",
+        help="fill once and reuse on later runs: a SQLite file, or with --pg a database name",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        url, cleanup = _database(args.pg, Path(folder))
+        url, cleanup = _database(args.pg, Path(folder), args.keep)
         filled = False
         if args.keep is not None and args.pg is None:
-            filled = args.keep.exists()
+            filled = Path(args.keep).exists()
             url = f"sqlite:///{args.keep}"
+        elif args.keep is not None:
+            filled = _has_rows(url)
         engine = make_engine(url, writer=True)
         try:
             upgrade(engine)
@@ -260,13 +263,29 @@ def main() -> None:
             cleanup()
 
 
-def _database(pg: str | None, folder: Path) -> tuple[str, Callable[[], None]]:
+def _has_rows(url: str) -> bool:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return bool(conn.execute(text("SELECT count(*) FROM messages")).scalar())
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
+def _database(pg: str | None, folder: Path, keep: str | None) -> tuple[str, Callable[[], None]]:
     if pg is None:
         return f"sqlite:///{folder / 'reports.db'}", lambda: None
-    name = f"chatdesk_reports_bench_{random.randrange(10**8)}"
+    name = keep or f"chatdesk_reports_bench_{random.randrange(10**8)}"
     admin = create_engine(pg, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        made = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if made.first() is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    if keep:
+        admin.dispose()
+        return pg.rsplit("/", 1)[0] + "/" + name, lambda: None
 
     def drop() -> None:
         with admin.connect() as conn:

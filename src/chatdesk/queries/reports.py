@@ -3,8 +3,9 @@ happened (ADR 0026) — never recomputed from the messages.
 
 Each figure is counted when its moment falls in the period: conversations by when they
 started, messages (public ones: no notes, no timeline entries) with their conversation,
-at its start (the count the conversation keeps: ADR 0026), first responses by when the first reply came, resolutions by when they were resolved,
-ratings by when they were given. ``Scope.site_ids`` (None: every site) is applied in
+at its start (the count the conversation keeps: ADR 0026), first responses by when the
+first reply came, resolutions by when they were resolved, ratings by when they were
+given. ``Scope.site_ids`` (None: every site) is applied in
 SQL; the caller gets it from :func:`chatdesk.access.report_sites`.
 """
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, and_, func, select
+from sqlalchemy import ColumnElement, Connection, and_, func, literal_column, select
 
 from chatdesk.clock import iso
 from chatdesk.db.intervals import quarter_hour
@@ -103,15 +104,14 @@ def summary_report(conn: Connection, scope: Scope) -> ReportSummary:
     return {
         "conversations": int(started),
         "messages": int(sent),
-        "first_response_seconds": _timings(_values(conn, scope, "first_response")),
-        "resolution_seconds": _timings(_values(conn, scope, "resolution")),
+        "first_response_seconds": _overall(conn, scope, "first_response"),
+        "resolution_seconds": _overall(conn, scope, "resolution"),
         "csat": _csat(*csat),
     }
 
 
-def _values(conn: Connection, scope: Scope, metric: str) -> list[float]:
-    moment, value = _TIMED[metric]
-    return list(conn.execute(select(value).where(_where(scope, moment))).scalars())
+def _overall(conn: Connection, scope: Scope, metric: str) -> ReportTimings:
+    return _grouped_timings(conn, scope, metric, literal_column("1")).get(1, _NO_TIMINGS)[1]
 
 
 def timeseries_report(
@@ -192,14 +192,38 @@ def heatmap_report(conn: Connection, scope: Scope) -> ReportHeatmap:
     }
 
 
-def _grouped_values(
+def _grouped_timings(
     conn: Connection, scope: Scope, metric: str, key: Any
-) -> dict[Any, list[float]]:
+) -> dict[Any, tuple[int, ReportTimings]]:
+    """Per group: how many values of ``metric`` and their median and p90. PostgreSQL
+    computes them (the same definitions: ``percentile_cont(0.5)`` is the median,
+    ``percentile_disc(0.9)`` the nearest rank); SQLite has no percentiles, so its
+    values come back (an index-only read) and are computed here."""
     moment, value = _TIMED[metric]
+    where = _where(scope, moment)
+    if conn.dialect.name == "postgresql":
+        query = (
+            select(
+                key,
+                func.count(value),
+                func.percentile_cont(0.5).within_group(value),
+                func.percentile_disc(0.9).within_group(value),
+            )
+            .where(where)
+            .group_by(key)
+        )
+        return {
+            group: (int(count), {"median": _float(middle), "p90": _float(ninety)})
+            for group, count, middle, ninety in conn.execute(query)
+        }
     found: dict[Any, list[float]] = defaultdict(list)
-    for group, seconds in conn.execute(select(key, value).where(_where(scope, moment))):
+    for group, seconds in conn.execute(select(key, value).where(where)):
         found[group].append(seconds)
-    return found
+    return {group: (len(values), _timings(values)) for group, values in found.items()}
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _grouped_counts(conn: Connection, scope: Scope, key: Any) -> dict[Any, int]:
@@ -207,20 +231,31 @@ def _grouped_counts(conn: Connection, scope: Scope, key: Any) -> dict[Any, int]:
     return {group: int(count) for group, count in conn.execute(query)}
 
 
+def _grouped_csat(conn: Connection, scope: Scope, key: Any) -> dict[Any, ReportCsat]:
+    query = (
+        select(key, func.sum(_C.rating_score), func.count(_C.rating_score))
+        .where(_where(scope, _C.rated_at))
+        .group_by(key)
+    )
+    return {group: _csat(total, count) for group, total, count in conn.execute(query)}
+
+
+_NO_TIMINGS: tuple[int, ReportTimings] = (0, {"median": None, "p90": None})
+
+
 def _breakdown(conn: Connection, scope: Scope, key: Any) -> dict[Any, ReportGroup]:
     started = _grouped_counts(conn, scope, key)
-    first = _grouped_values(conn, scope, "first_response", key)
-    resolved = _grouped_values(conn, scope, "resolution", key)
-    ratings = _grouped_values(conn, scope, "csat", key)
+    first = _grouped_timings(conn, scope, "first_response", key)
+    resolved = _grouped_timings(conn, scope, "resolution", key)
+    ratings = _grouped_csat(conn, scope, key)
     rows: dict[Any, ReportGroup] = {}
     for group in set(started) | set(first) | set(resolved) | set(ratings):
-        scores = ratings.get(group, [])
         rows[group] = {
             "conversations": started.get(group, 0),
-            "resolved": len(resolved.get(group, [])),
-            "first_response_seconds": _timings(first.get(group, [])),
-            "resolution_seconds": _timings(resolved.get(group, [])),
-            "csat": _csat(sum(scores), len(scores)),
+            "resolved": resolved.get(group, _NO_TIMINGS)[0],
+            "first_response_seconds": first.get(group, _NO_TIMINGS)[1],
+            "resolution_seconds": resolved.get(group, _NO_TIMINGS)[1],
+            "csat": ratings.get(group, _csat(0, 0)),
         }
     return rows
 
