@@ -27,10 +27,10 @@ from sqlalchemy import Engine, bindparam, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-import chatdesk.db.migrate  # noqa: E402
-from chatdesk.actions import messages as path  # noqa: E402
-from chatdesk.db.engine import make_engine  # noqa: E402
-from chatdesk.db.tables import conversations  # noqa: E402
+import chatdesk.db.migrate
+from chatdesk.actions import messages as path
+from chatdesk.db.engine import make_engine
+from chatdesk.db.tables import conversations
 
 SCRIPTS = Path(chatdesk.db.migrate.__file__).parent / "migrations"
 CONVERSATIONS = 2000
@@ -69,7 +69,8 @@ def _database(folder: Path, revision: str) -> Engine:
         )
         conn.execute(
             text(
-                "INSERT INTO visitors (id, site_id, created_at, last_seen_at) VALUES ('v', 's', :t, :t)"
+                "INSERT INTO visitors (id, site_id, created_at, last_seen_at)"
+                " VALUES ('v', 's', :t, :t)"
             ),
             {"t": now},
         )

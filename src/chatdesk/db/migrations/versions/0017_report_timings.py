@@ -7,6 +7,7 @@ Create Date: 2026-12-06 17:00:00.000000
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -104,7 +105,8 @@ def _backfill_business_hours(bind: Any) -> None:
         sa.text("SELECT id, business_hours FROM sites WHERE business_hours IS NOT NULL")
     ).all()
     for site_id, raw in sites:
-        hours = sa.JSON().result_processor(bind.dialect, None)(raw) if isinstance(raw, str) else raw
+        # SQLite hands JSON back as text, psycopg already parsed.
+        hours: dict[str, Any] | None = json.loads(raw) if isinstance(raw, str) else raw
         if not hours:
             continue
         rows = bind.execute(
@@ -121,9 +123,8 @@ def _backfill_business_hours(bind: Any) -> None:
 
 
 def _aware(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def downgrade() -> None:
