@@ -176,7 +176,13 @@ function chartCard(metric, interval, points, Plot) {
       tzDate: (seconds) => Plot.tzDate(new Date(seconds * 1000), ZONE),
       legend: { show: false },
       series: [{}, { label: metric.title, stroke: "#2563eb", width: 2, spanGaps: false }],
-      axes: [{}, { values: (_u, ticks) => ticks.map((value) => shown(value, metric.kind)) }],
+      axes: [
+        {},
+        {
+          size: metric.kind === "count" ? 50 : 90,
+          values: (_u, ticks) => ticks.map((value) => shown(value, metric.kind)),
+        },
+      ],
     },
     [xs, ys],
     plotBox,
