@@ -150,7 +150,7 @@ function chartCard(metric, interval, points, Plot) {
         class: "button",
         href: csv,
         download: true,
-        "aria-label": `Download ${metric.title.toLowerCase()} per ${interval} as CSV`,
+        "aria-label": `Download CSV: ${metric.title.toLowerCase()} per ${interval}`,
         text: "Download CSV",
       }),
     ),
