@@ -15,7 +15,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Connection, and_, func, literal_column, select
@@ -120,6 +120,8 @@ def timeseries_report(
     """One value per local ``interval`` of the period: a count, a median (timings, in
     seconds) or an average (csat); empty buckets count 0 or have no value (null)."""
     starts = scope.period.buckets(interval)
+    if conn.dialect.name == "postgresql" and metric in _MEDIANS and interval != "hour":
+        return _medians_by_local_day(conn, scope, metric, interval, starts)
     edges = [_quarter_of(start) for start in starts]
     grouped: dict[int, list[float]] = defaultdict(list)
     counts = [0] * len(starts)
@@ -140,6 +142,40 @@ def timeseries_report(
             }
         )
     return {"points": points}
+
+
+_MEDIANS = ("first_response", "resolution")
+
+
+def _medians_by_local_day(
+    conn: Connection, scope: Scope, metric: str, interval: str, starts: list[datetime]
+) -> ReportTimeseries:
+    """PostgreSQL cuts local days and weeks itself (``AT TIME ZONE``, weeks from Monday)
+    and computes each one's median, instead of sending every value: the same figures,
+    a few hundred rows instead of ~100,000 a year. (Hours stay in Python: a local hour
+    repeated when clocks go back is two buckets there, one here.)"""
+    moment, value = _TIMED[metric]
+    zone = scope.period.zone
+    local = func.date_trunc(interval, func.timezone(str(zone), moment))
+    query = (
+        select(local, func.percentile_cont(0.5).within_group(value))
+        .where(_where(scope, moment))
+        .group_by(local)
+    )
+    found = {
+        start.replace(tzinfo=zone).astimezone(UTC): _float(middle)
+        for start, middle in conn.execute(query)
+    }
+    return {
+        "points": [
+            {
+                "t": iso(start),
+                "local": start.astimezone(zone).isoformat(),
+                "value": found.get(start),
+            }
+            for start in starts
+        ]
+    }
 
 
 def _point(metric: str, count: int, values: list[float]) -> float | None:
