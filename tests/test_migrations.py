@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,7 +10,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import IntegrityError
 
 import chatdesk.db.migrate
@@ -145,3 +145,86 @@ def test_existing_canned_responses_stay_global(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert tuple(row) == ("refund", "Refunds take 5 days", None, None)
+
+
+def _migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPTS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def test_report_timings_are_backfilled_and_the_migration_goes_both_ways(
+    database_url: str,
+) -> None:
+    """0017 (ADR 0026) fills the timings of conversations made before it: the first public
+    operator message, the timeline's last "resolved", the public messages, whether it
+    started in its site's business hours; and downgrades cleanly."""
+    engine = make_engine(database_url, writer=True)
+    start = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # a Monday, 08:00 in Paris
+    hours = '{"timezone": "Europe/Paris", "days": {"mon": [["09:00", "17:00"]]}}'
+    try:
+        upgrade(engine)
+        _migrate(engine, "0015", down=True)
+        with engine.begin() as conn:
+            _add_site(conn, "s", start)
+            conn.execute(text("UPDATE sites SET business_hours = :h"), {"h": hours})
+            conn.execute(
+                text(
+                    "INSERT INTO visitors (id, site_id, created_at, last_seen_at) "
+                    "VALUES ('v', 's', :t, :t)"
+                ),
+                {"t": start},
+            )
+            for cid, status, offset in (("c1", "resolved", 0), ("c2", "open", 7200)):
+                at = start + timedelta(seconds=offset)
+                conn.execute(
+                    text(
+                        "INSERT INTO conversations (id, site_id, visitor_id, status, "
+                        "created_at, updated_at, last_message_at, last_message_preview, "
+                        "last_message_author, unread_count) VALUES (:id, 's', 'v', :status, "
+                        ":t, :u, :t, '', 'visitor', 0)"
+                    ),
+                    {"id": cid, "status": status, "t": at, "u": at + timedelta(hours=5)},
+                )
+            said = [
+                ("m1", "c1", "visitor", False, None, None, 0),
+                ("m2", "c1", "operator", True, None, None, 30),  # a note: no response
+                ("m3", "c1", "operator", False, None, None, 95),
+                ("m4", "c1", "system", True, "status", '{"status": "resolved"}', 600),
+                ("m5", "c1", "operator", False, None, None, 700),
+                ("m6", "c2", "visitor", False, None, None, 7200),
+            ]
+            for mid, cid, author, private, kind, data, offset in said:
+                conn.execute(
+                    text(
+                        "INSERT INTO messages (id, conversation_id, author_type, body, private, "
+                        "created_at, kind, data) VALUES (:id, :c, :a, 'x', :p, :t, :k, :d)"
+                    ),
+                    {
+                        "id": mid,
+                        "c": cid,
+                        "a": author,
+                        "p": private,
+                        "t": start + timedelta(seconds=offset),
+                        "k": kind,
+                        "d": data,
+                    },
+                )
+        upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT id, first_response_seconds, resolution_seconds, message_count, "
+                    "in_business_hours, resolved_at IS NOT NULL FROM conversations ORDER BY id"
+                )
+            ).all()
+        _migrate(engine, "0015", down=True)
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        ("c1", 95, 600, 3, False, True),  # 08:00 Paris: before the site opens
+        ("c2", None, None, 1, True, False),  # 10:00 Paris
+    ]

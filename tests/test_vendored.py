@@ -16,6 +16,11 @@ VENDORED = {
     "linkifyjs": {"dist/linkify.mjs": "linkify.mjs", "LICENSE": "LICENSE"},
     # The package ships no licence file; the copy's LICENSE is the upstream repository's.
     "qrcode-generator": {"dist/qrcode.mjs": "qrcode.mjs"},
+    "uplot": {
+        "dist/uPlot.esm.js": "uPlot.esm.js",
+        "dist/uPlot.min.css": "uPlot.min.css",
+        "LICENSE": "LICENSE",
+    },
 }
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "may_see_conversation",
     "may_use_canned_response",
     "public_site",
+    "report_sites",
     "require_person",
     "require_role",
     "require_session",
@@ -204,3 +205,15 @@ def access_block(conn: Connection, actor: Actor, block_id: str) -> Row[Any]:
     if row is None or not isinstance(actor, OperatorActor) or not actor.can_see_site(row.site_id):
         raise NotFound("Block not found.")
     return row
+
+
+def report_sites(conn: Connection, actor: Actor, site_id: str | None) -> list[str] | None:
+    """The sites a report may count for ``actor`` (None: every site, for admins and
+    owners): one of theirs when ``site_id`` is given, else all of theirs. Agents see
+    their sites' reports; bot tokens and visitors see none (ADR 0026)."""
+    operator = require_role(actor, "agent")
+    if site_id is not None:
+        return [access_site(conn, operator, site_id).id]
+    if operator.site_ids is None:
+        return None
+    return sorted(operator.site_ids)

@@ -51,6 +51,7 @@ from chatdesk.web import (
     health,
     oidc_api,
     password_reset_api,
+    reports_api,
     totp_api,
     visitors_api,
     webhooks_api,
@@ -290,6 +291,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         emails_api,
         attachments_api,
         visitors_api,
+        reports_api,
         health,
     )
     for module in routers:

@@ -61,6 +61,21 @@ __all__ = [
     "Readiness",
     "ReadinessCheck",
     "RecoveryCodes",
+    "ReportAgent",
+    "ReportAgents",
+    "ReportComment",
+    "ReportCsat",
+    "ReportGroup",
+    "ReportHeatmap",
+    "ReportHeatmapCell",
+    "ReportPoint",
+    "ReportRatings",
+    "ReportScore",
+    "ReportSite",
+    "ReportSites",
+    "ReportSummary",
+    "ReportTimeseries",
+    "ReportTimings",
     "Role",
     "SignedIn",
     "Site",
@@ -683,3 +698,97 @@ class TemporaryPassword(TypedDict):
     """A temporary password an admin set or generated, shown only in this answer."""
 
     temporary_password: str
+
+
+class ReportTimings(TypedDict):
+    """Seconds: the median and the 90th percentile (nearest rank); null with no data."""
+
+    median: float | None
+    p90: float | None
+
+
+class ReportCsat(TypedDict):
+    average: float | None
+    count: int
+
+
+class ReportSummary(TypedDict):
+    """Totals and timings over a period (ADR 0026)."""
+
+    conversations: int
+    messages: int
+    first_response_seconds: ReportTimings
+    resolution_seconds: ReportTimings
+    csat: ReportCsat
+
+
+class ReportPoint(TypedDict):
+    """One bucket: ``t`` when it starts (UTC), ``local`` the same in the viewer's zone."""
+
+    t: str
+    local: str
+    value: float | None
+
+
+class ReportTimeseries(TypedDict):
+    points: list[ReportPoint]
+
+
+class ReportGroup(TypedDict):
+    conversations: int
+    resolved: int
+    first_response_seconds: ReportTimings
+    resolution_seconds: ReportTimings
+    csat: ReportCsat
+
+
+class ReportSite(ReportGroup):
+    site_id: str
+    name: str | None
+    messages: int
+
+
+class ReportSites(TypedDict):
+    sites: list[ReportSite]
+
+
+class ReportAgent(ReportGroup):
+    """An assignee's figures; ``operator_id`` null: conversations nobody was assigned."""
+
+    operator_id: str | None
+    name: str | None
+
+
+class ReportAgents(TypedDict):
+    agents: list[ReportAgent]
+
+
+class ReportHeatmapCell(TypedDict):
+    """Conversations started on this local weekday (0 = Monday) and hour (0-23)."""
+
+    weekday: int
+    hour: int
+    conversations: int
+
+
+class ReportHeatmap(TypedDict):
+    cells: list[ReportHeatmapCell]
+
+
+class ReportScore(TypedDict):
+    score: int
+    count: int
+
+
+class ReportComment(TypedDict):
+    conversation_id: str
+    site_id: str
+    score: int
+    comment: str
+    rated_at: str
+
+
+class ReportRatings(TypedDict):
+    distribution: list[ReportScore]
+    csat: ReportCsat
+    recent: list[ReportComment]

@@ -79,6 +79,9 @@ def test_every_api_operation_declares_its_bodies(client: TestClient) -> None:
             assert components[name]["type"] == "object" and components[name]["properties"], label
             if path in EVENTS:
                 assert declared["content"]["text/event-stream"]["schema"]["type"] == "string"
+            elif path.startswith("/api/v1/reports/"):
+                # Reports also answer CSV (Accept: text/csv), ADR 0026.
+                assert set(declared["content"]) == {"application/json", "text/csv"}, label
             else:
                 assert set(declared["content"]) == {"application/json"}, label
         errors = [status for status in responses if not status.startswith("2")]
@@ -212,6 +215,9 @@ def _settings_calls(client: TestClient, op: dict[str, str]) -> None:
     ok(client.get("/api/v1/api-tokens", headers=op))
     ok(client.delete(f"/api/v1/api-tokens/{made['id']}", headers=op), 204)
     ok(client.get("/api/v1/audit-log", headers=op))
+    for report in ("summary", "sites", "agents", "heatmap", "ratings"):
+        ok(client.get(f"/api/v1/reports/{report}?tz=Europe/Paris", headers=op))
+    ok(client.get("/api/v1/reports/timeseries?metric=first_response&interval=hour", headers=op))
     hook = {"url": "https://hooks.example.com/in", "events": ["conversation.created"]}
     made = ok(client.post("/api/v1/webhooks", json=hook, headers=op), 201)
     ok(client.get("/api/v1/webhooks", headers=op))

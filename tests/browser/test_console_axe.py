@@ -88,6 +88,7 @@ def _console_pages(conversation_id: str) -> list[tuple[str, str]]:
     pages = [("inbox", "/admin"), ("conversation", f"/admin/conversations/{conversation_id}")]
     pages += [(f"settings-{s}", f"/admin/settings/{s}") for s in SETTINGS_SECTIONS]
     pages.append(("account", "/admin/account"))
+    pages.append(("reports", "/admin/reports"))
     return pages
 
 

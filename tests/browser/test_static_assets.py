@@ -85,7 +85,7 @@ def test_the_console_loads_every_module_through_the_hashed_prefix(
     try:
         with new_page(browser) as page:
             responses = _record(page)
-            for path in ("/admin", "/admin/settings", "/admin/account"):
+            for path in ("/admin", "/admin/settings", "/admin/account", "/admin/reports"):
                 sign_in_with(page, setup, path)
                 page.wait_for_load_state("networkidle")
             # The signed-out pages' modules (sign in, forgotten password, the link that sets

@@ -382,6 +382,12 @@ def _message(a: Arena, _w: str) -> dict[str, Any]:
     return {"body": "Hi there", "client_msg_id": _uniq()}
 
 
+def _report(name: str) -> Builder:
+    """A report of site 1 (ADR 0026); the timeseries needs its metric."""
+    metric = "&metric=conversations" if name == "timeseries" else ""
+    return lambda a, _w: (f"/api/v1/reports/{name}?site_id={a.site1['id']}{metric}", None)
+
+
 BUILDERS: dict[tuple[str, str], Builder] = {
     # public
     ("GET", "/api/v1/widget/config"): lambda a, _w: (
@@ -527,6 +533,12 @@ BUILDERS: dict[tuple[str, str], Builder] = {
         f"/api/v1/operators/{a.dummy.id}/totp",
         None,
     ),
+    ("GET", "/api/v1/reports/summary"): _report("summary"),
+    ("GET", "/api/v1/reports/timeseries"): _report("timeseries"),
+    ("GET", "/api/v1/reports/sites"): _report("sites"),
+    ("GET", "/api/v1/reports/agents"): _report("agents"),
+    ("GET", "/api/v1/reports/heatmap"): _report("heatmap"),
+    ("GET", "/api/v1/reports/ratings"): _report("ratings"),
     ("GET", "/api/v1/visitors/{visitor_id}/export"): lambda a, _w: (
         f"/api/v1/visitors/{a.conv_a['visitor_id']}/export",
         None,

@@ -68,6 +68,12 @@ BOT_EXPECTED: dict[tuple[str, str], int] = {
     # Its site's visitors' files: it reads their messages, which carry them, anyway.
     ("GET", "/api/v1/visitors/{visitor_id}/attachments"): 200,
     ("GET", "/api/v1/visitors/{visitor_id}/export"): 403,
+    ("GET", "/api/v1/reports/summary"): 403,
+    ("GET", "/api/v1/reports/timeseries"): 403,
+    ("GET", "/api/v1/reports/sites"): 403,
+    ("GET", "/api/v1/reports/agents"): 403,
+    ("GET", "/api/v1/reports/heatmap"): 403,
+    ("GET", "/api/v1/reports/ratings"): 403,
     ("DELETE", "/api/v1/operators/{operator_id}/totp"): 403,
     ("DELETE", "/api/v1/visitors/{visitor_id}"): 403,
 }

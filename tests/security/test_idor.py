@@ -132,6 +132,13 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/operators/{operator_id}/password"): _ADMIN,
     ("GET", "/api/v1/visitors/{visitor_id}/attachments"): _SITE1,
     ("GET", "/api/v1/visitors/{visitor_id}/export"): _ADMIN,
+    # Reports of site 1: its agent, admins and owners; site 2's agent 404.
+    ("GET", "/api/v1/reports/summary"): _SITE1,
+    ("GET", "/api/v1/reports/timeseries"): _SITE1,
+    ("GET", "/api/v1/reports/sites"): _SITE1,
+    ("GET", "/api/v1/reports/agents"): _SITE1,
+    ("GET", "/api/v1/reports/heatmap"): _SITE1,
+    ("GET", "/api/v1/reports/ratings"): _SITE1,
     # A person's session only: API tokens get 403 whatever their role.
     (
         "DELETE",

@@ -15,6 +15,7 @@ from chatdesk.actions.messages import author_of, find_by_client_msg_id, insert_m
 from chatdesk.actions.routing import apply_changes, route_new, route_waiting
 from chatdesk.actions.snooze import check_snooze
 from chatdesk.actions.timeline import Change, by_actor
+from chatdesk.business_hours import is_open
 from chatdesk.clock import aware
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import (
@@ -23,6 +24,7 @@ from chatdesk.db.tables import (
     labels,
     operators,
     site_operators,
+    sites,
     visitors,
 )
 from chatdesk.errors import ValidationFailed
@@ -74,6 +76,7 @@ def start_conversation(
             last_message_preview="",
             last_message_author="visitor",
             unread_count=0,
+            in_business_hours=_in_business_hours(unit, actor.site_id),
         )
     )
     row = _load(unit, conversation_id)
@@ -188,6 +191,7 @@ def update_conversation(
         changed.append("status")
         change.status = (row.status, status)
         change.snoozed_until = until
+        values.update(_resolution(unit.now, row, status))
     elif until is not None and until != _aware(row.snoozed_until):
         values["snoozed_until"] = until
         changed.append("snoozed_until")
@@ -227,6 +231,25 @@ def update_conversation(
     if frees and online is not None and ({"status", "assignee_id"} & set(changed)):
         route_waiting(unit, [row.site_id], online)
     return conversation_for(unit.conn, row, actor)
+
+
+def _in_business_hours(unit: Unit, site_id: str) -> bool:
+    """Whether a conversation starting now starts inside the site's business hours
+    (kept for the reports, ADR 0026)."""
+    hours = unit.conn.execute(select(sites.c.business_hours).where(sites.c.id == site_id)).scalar()
+    return is_open(hours, unit.now)
+
+
+def _resolution(now: datetime, row: Any, status: str) -> dict[str, Any]:
+    """The report timings a change of status sets (ADR 0026): resolving stamps when and
+    how long after the start; leaving "resolved" (reopening) clears both until the next
+    resolution, which is measured from the start again."""
+    if status == "resolved":
+        seconds = round((now - aware(row.created_at)).total_seconds())
+        return {"resolved_at": now, "resolution_seconds": seconds}
+    if row.status == "resolved":
+        return {"resolved_at": None, "resolution_seconds": None}
+    return {}
 
 
 def _aware(value: datetime | None) -> datetime | None:

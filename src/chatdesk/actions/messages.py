@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, case, func, insert, select, update
 
 from chatdesk.access import may_see_conversation
 from chatdesk.actions.attachments import attach_to_message, unsent_of
@@ -19,7 +19,8 @@ from chatdesk.actions.timeline import SYSTEM, record_entry
 from chatdesk.clock import iso
 from chatdesk.db.batch import Unit
 from chatdesk.db.direct import Direct
-from chatdesk.db.tables import conversations, messages, sites, visitors
+from chatdesk.db.intervals import seconds_between
+from chatdesk.db.tables import TS, conversations, messages, sites, visitors
 from chatdesk.errors import Conflict, NotFound
 from chatdesk.ids import new_id
 from chatdesk.queries.attachments import by_message
@@ -74,10 +75,32 @@ _INSERT_MESSAGE = Direct(insert(messages), _WRITTEN)
 _TOUCH = update(conversations).where(conversations.c.id == bindparam("b_conversation_id"))
 _LAST = ("updated_at", "last_message_at", "last_message_preview", "last_message_author")
 _TOUCH_NOTE = Direct(_TOUCH, ("updated_at",))
-_TOUCH_REPLY = Direct(_TOUCH, (*_LAST, "unread_count"))
-_TOUCH_VISITOR = _TOUCH.values(unread_count=conversations.c.unread_count + 1)
+# A public message counts itself on its conversation (reports, ADR 0026).
+_PUBLIC = _TOUCH.values(message_count=conversations.c.message_count + 1)
+_TOUCH_REPLY = Direct(_PUBLIC, (*_LAST, "unread_count"))
+# An operator's public reply: the same UPDATE also stamps the first response, once
+# (ADR 0026). Bots' replies and notes do not count as a response.
+_TOUCH_OPERATOR_REPLY = Direct(
+    _PUBLIC.values(
+        first_response_at=func.coalesce(
+            conversations.c.first_response_at, bindparam("b_now", type_=TS)
+        ),
+        first_response_seconds=case(
+            (
+                conversations.c.first_response_at.is_(None),
+                seconds_between(conversations.c.created_at, bindparam("b_now", type_=TS)),
+            ),
+            else_=conversations.c.first_response_seconds,
+        ),
+    ),
+    (*_LAST, "unread_count"),
+)
+_TOUCH_VISITOR = _PUBLIC.values(unread_count=conversations.c.unread_count + 1)
 _TOUCH_BY_VISITOR = Direct(_TOUCH_VISITOR, _LAST)
-_TOUCH_REOPEN = Direct(_TOUCH_VISITOR, (*_LAST, "status"))
+# Reopened by the visitor: the resolution no longer stands (ADR 0026).
+_TOUCH_REOPEN = Direct(
+    _TOUCH_VISITOR.values(resolved_at=None, resolution_seconds=None), (*_LAST, "status")
+)
 _TOUCH_WAKE = Direct(_TOUCH_VISITOR, (*_LAST, "status", "snoozed_until"))
 
 
@@ -178,6 +201,9 @@ def insert_message(
         else:
             statement = _TOUCH_REPLY
             changes["unread_count"] = 0
+            if author_type == "operator":
+                statement = _TOUCH_OPERATOR_REPLY
+                changes["b_now"] = unit.now
     unit.run(statement, changes)
     shape: Message = {
         "id": message_id,

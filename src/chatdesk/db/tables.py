@@ -282,6 +282,9 @@ identity_token_uses = Table(
     Index(None, "expires_at"),
 )
 
+# What every report filters or groups by, after its moment (queries/reports.py).
+_REPORTED = ("created_at", "site_id", "in_business_hours", "assignee_id")
+
 conversations = Table(
     "conversations",
     metadata,
@@ -307,10 +310,33 @@ conversations = Table(
     Column("rating_score", Integer, nullable=True),
     Column("rating_comment", Text, nullable=True),
     Column("rated_at", TS, nullable=True),
+    # Report timings, stored when they happen (ADR 0026): the first public reply of an
+    # operator and how long after the start it came; the latest resolution and how long
+    # after the start (cleared while reopened); whether it started in the site's business
+    # hours (true for a site without hours).
+    Column("first_response_at", TS, nullable=True),
+    Column("first_response_seconds", Integer, nullable=True),
+    Column("resolved_at", TS, nullable=True),
+    Column("resolution_seconds", Integer, nullable=True),
+    Column("in_business_hours", Boolean, nullable=False, server_default=true()),
+    # Its public messages (visitor, operator and bot; no notes, no timeline entries),
+    # counted by the UPDATE each message already makes.
+    Column("message_count", Integer, nullable=False, server_default="0"),
     Index(None, "last_message_at", "id"),
     Index(None, "visitor_id"),
     Index(None, "site_id", "status"),
     Index(None, "status", "snoozed_until"),
+    # The reports' ranges (queries/reports.py), covering: a report over a year reads
+    # these indexes only, never the rows (ADR 0026).
+    Index("ix_conversations_report_started", *_REPORTED, "message_count"),
+    Index(
+        "ix_conversations_report_first_response",
+        "first_response_at",
+        *_REPORTED[1:],
+        "first_response_seconds",
+    ),
+    Index("ix_conversations_report_resolved", "resolved_at", *_REPORTED[1:], "resolution_seconds"),
+    Index("ix_conversations_report_rated", "rated_at", *_REPORTED[1:], "rating_score"),
 )
 
 labels = Table(

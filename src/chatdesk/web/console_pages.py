@@ -37,6 +37,9 @@ Decisions (the front end lives in ``static/console/``, one ES module per job):
 - "Forgot your password?" on the sign-in page leads to ``/admin/forgot`` (an email,
   then "if an account exists, we sent a link"); the emailed link, and an invitation's,
   opens ``/admin/reset?token=…``: a new password twice, then the sign-in page (ADR 0023).
+- Reports (``/admin/reports``, in the top bar for every operator): charts drawn by the
+  vendored uPlot, each with a table of its numbers, a date range, a site picker, the
+  browser's time zone and CSV downloads (ADR 0026).
 - Emails (``/admin/settings/emails``, beside Webhooks) lists the outbox's email jobs,
   failed ones first, with a "Send again" button each; ``?status=pending|delivered``
   shows the others. Without ``CHATDESK_SMTP_URL`` the page says email is not
@@ -224,6 +227,18 @@ async def settings_page(request: Request, section: str) -> Response:
         section=section,
         sections=sections,
     )
+
+
+@router.get("/admin/reports")
+async def reports_page(request: Request) -> Response:
+    """Reports (ADR 0026): every operator, on the sites they see; the page's script
+    draws the charts, with uPlot loaded only here."""
+    actor = await _signed_in(request)
+    if actor is None:
+        return _to_login(request)
+    if actor.must_change_password:
+        return _to_account()
+    return _render("console/reports.html", **_shell(actor, "reports"))
 
 
 @router.get("/admin/account")
