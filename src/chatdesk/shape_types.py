@@ -53,6 +53,8 @@ __all__ = [
     "Notifications",
     "Operator",
     "OperatorList",
+    "Passkey",
+    "PasskeyList",
     "Prechat",
     "PrechatMode",
     "Presence",
@@ -61,7 +63,10 @@ __all__ = [
     "ReadinessCheck",
     "RecoveryCodes",
     "Role",
+    "SecurityPolicy",
     "SignedIn",
+    "SignedInDevice",
+    "SignedInDeviceList",
     "Site",
     "SiteList",
     "TeamList",
@@ -675,3 +680,36 @@ class TemporaryPassword(TypedDict):
     """A temporary password an admin set or generated, shown only in this answer."""
 
     temporary_password: str
+
+
+class SignedInDevice(TypedDict):
+    """A live session of an operator (Sessions page, ADR 0030)."""
+
+    id: str
+    device: str
+    user_agent: str | None
+    ip: str | None
+    signed_in_at: str
+    last_seen_at: str
+    current: bool
+
+
+class SignedInDeviceList(TypedDict):
+    sessions: list[SignedInDevice]
+
+
+class SecurityPolicy(TypedDict):
+    """Organisation-wide sign-in rules owners set (ADR 0030)."""
+
+    require_totp: bool
+
+
+class Passkey(TypedDict):
+    id: str
+    name: str
+    created_at: str
+    last_used_at: str | None
+
+
+class PasskeyList(TypedDict):
+    passkeys: list[Passkey]

@@ -32,7 +32,9 @@ from chatdesk.clock import aware
 from chatdesk.db.tables import (
     api_tokens,
     operator_sessions,
+    operator_totp,
     operators,
+    org_settings,
     site_operators,
     visitor_tokens,
     visitors,
@@ -137,6 +139,16 @@ class SessionState:
     last_seen_at: datetime
 
 
+# Whether an owner requires two-factor sign-in for everyone (ADR 0030): read with the
+# session, in the same statement, so the rule holds at once in every process.
+_REQUIRE_TOTP = (
+    select(org_settings.c.value)
+    .where(org_settings.c.key == "require_totp")
+    .scalar_subquery()
+    .label("require_totp")
+)
+
+
 def operator_from_session(
     conn: Connection, token: str, now: datetime, idle: timedelta
 ) -> SessionState | None:
@@ -158,8 +170,11 @@ def operator_from_session(
             operators.c.role,
             operators.c.active,
             operators.c.must_change_password,
+            operator_totp.c.secret.label("totp_secret"),
+            _REQUIRE_TOTP,
         )
         .join(operators, operators.c.id == operator_sessions.c.operator_id)
+        .outerjoin(operator_totp, operator_totp.c.operator_id == operators.c.id)
         .where(operator_sessions.c.token_hash == digest)
     ).first()
     if row is None or not hmac.compare_digest(row.token_hash, digest):
@@ -181,6 +196,7 @@ def operator_from_session(
         session_id=row.session_id,
         csrf_token=row.csrf_token,
         must_change_password=bool(row.must_change_password),
+        totp_setup_required=row.require_totp is True and row.totp_secret is None,
     )
     return SessionState(actor, last_seen)
 

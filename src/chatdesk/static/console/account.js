@@ -3,12 +3,24 @@
 import { ApiError, api, csrfHeader } from "./api.js";
 import "./chrome.js";
 import { followPresence } from "./presence.js";
+import { showPasskeys } from "./passkeys.js";
+import { showSessions } from "./sessions.js";
 import { showTotp } from "./totp.js";
 
 // Signed in with a temporary password (an admin reset it): only the password form is
 // here, and nothing else of the console answers until a new one is chosen.
 const mustChange = Boolean(document.querySelector("[data-must-change]"));
-if (!mustChange) followPresence(); // an operator on this page is at the console too
+// An owner requires two-factor sign-in and this operator has none yet: only its set-up
+// is here, and the console opens once it is on.
+const totpRequired = Boolean(document.querySelector("[data-totp-required]"));
+if (!mustChange && !totpRequired) {
+  followPresence(); // an operator on this page is at the console too
+  showSessions();
+  showPasskeys();
+}
+document.getElementById("totp-saved")?.addEventListener("click", () => {
+  if (totpRequired) location.assign("/admin");
+});
 
 // Your name (PATCH /api/v1/auth/me): what colleagues and visitors see.
 const NAME_MAX = 100;

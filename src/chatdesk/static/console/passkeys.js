@@ -1,0 +1,2 @@
+// Account → Passkeys (filled in below).
+export async function showPasskeys() {}
