@@ -32,7 +32,7 @@ async def get_policy(services: ServicesDep, actor: CurrentOperator) -> SecurityP
 @router.patch(
     "",
     summary="Change the sign-in rules for everyone (owners, from a signed-in session)",
-    **answers(SecurityPolicy, 401, 403, 422),
+    **answers(SecurityPolicy, 401, 403, 409, 422),
 )
 async def patch_policy(
     services: ServicesDep, request: Request, actor: AdminWriter, body: SecurityPolicyPatch
