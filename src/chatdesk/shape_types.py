@@ -53,8 +53,6 @@ __all__ = [
     "Notifications",
     "Operator",
     "OperatorList",
-    "Passkey",
-    "PasskeyList",
     "Prechat",
     "PrechatMode",
     "Presence",
@@ -702,14 +700,3 @@ class SecurityPolicy(TypedDict):
     """Organisation-wide sign-in rules owners set (ADR 0030)."""
 
     require_totp: bool
-
-
-class Passkey(TypedDict):
-    id: str
-    name: str
-    created_at: str
-    last_used_at: str | None
-
-
-class PasskeyList(TypedDict):
-    passkeys: list[Passkey]

@@ -111,7 +111,13 @@ def test_an_operator_sees_their_devices_with_browser_ip_and_times(
     assert by_device["Chrome on Windows"]["last_seen_at"] == "2026-12-06T12:05:05Z"
     assert by_device["Firefox on Linux"]["last_seen_at"] == "2026-12-06T12:00:05Z"
     assert set(listed[0]) == {
-        "id", "device", "user_agent", "ip", "signed_in_at", "last_seen_at", "current"
+        "id",
+        "device",
+        "user_agent",
+        "ip",
+        "signed_in_at",
+        "last_seen_at",
+        "current",
     }
     assert firefox.call("GET", "/api/v1/auth/me").status_code == 200
 
@@ -256,10 +262,14 @@ def test_only_owners_change_the_rule_and_it_is_audit_logged(
     assert admin.call("GET", "/api/v1/security-policy").json() == {"require_totp": False}
     assert_error(agent.call("GET", "/api/v1/security-policy"), 403, "forbidden")
     assert_error(_require(admin, True), 403, "forbidden")
-    assert_error(owner.call("PATCH", "/api/v1/security-policy", {"require_totp": "yes"}), 422,
-                 "validation_error")
-    assert_error(owner.call("PATCH", "/api/v1/security-policy", {"other": True}), 422,
-                 "validation_error")
+    assert_error(
+        owner.call("PATCH", "/api/v1/security-policy", {"require_totp": "yes"}),
+        422,
+        "validation_error",
+    )
+    assert_error(
+        owner.call("PATCH", "/api/v1/security-policy", {"other": True}), 422, "validation_error"
+    )
     assert owner.call("GET", "/api/v1/security-policy").json() == {"require_totp": False}
     on = _require(owner, True)
     assert on.status_code == 200 and on.json() == {"require_totp": True}
@@ -277,13 +287,13 @@ def test_when_required_an_operator_without_it_may_only_set_it_up(
     assert _require(_with_totp(owner, clock), True).status_code == 200
     # The rule holds at once, for sessions already signed in too.
     for device in (agent, admin):
-        error = assert_error(device.call("GET", "/api/v1/conversations"), 403,
-                             "totp_setup_required")
+        error = assert_error(
+            device.call("GET", "/api/v1/conversations"), 403, "totp_setup_required"
+        )
         assert "two-factor" in error["message"].lower()
     assert owner.call("GET", "/api/v1/conversations").status_code == 200
     assert_error(agent.call("GET", "/api/v1/auth/sessions"), 403, "totp_setup_required")
-    assert_error(agent.call("PATCH", "/api/v1/auth/me", {"name": "X"}), 403,
-                 "totp_setup_required")
+    assert_error(agent.call("PATCH", "/api/v1/auth/me", {"name": "X"}), 403, "totp_setup_required")
     assert agent.call("GET", "/api/v1/auth/me").status_code == 200
     # The console sends every page to Account, where the set-up is.
     tclient.cookies.clear()
@@ -301,9 +311,12 @@ def test_when_required_an_operator_without_it_may_only_set_it_up(
     # Signing in again asks for the code, as for anyone with it on.
     clock.now += timedelta(seconds=30)
     assert_error(
-        tclient.post("/api/v1/auth/login",
-                     json={"email": agent.operator.email, "password": agent.operator.password}),
-        401, "totp_required",
+        tclient.post(
+            "/api/v1/auth/login",
+            json={"email": agent.operator.email, "password": agent.operator.password},
+        ),
+        401,
+        "totp_required",
     )
     # Signing out still works while held back; turned off, the rule holds no more.
     assert admin.call("POST", "/api/v1/auth/logout").status_code == 204
@@ -318,8 +331,11 @@ def test_api_tokens_are_not_held_back(tclient: TestClient, clock: FakeClock) -> 
     made = admin.call("POST", "/api/v1/api-tokens", {"name": "ci", "role": "agent"})
     token = {"Authorization": f"Bearer {made.json()['token']}"}
     assert _require(_with_totp(owner, clock), True).status_code == 200
-    assert_error(admin.call("POST", "/api/v1/api-tokens", {"name": "x", "role": "agent"}),
-                 403, "totp_setup_required")
+    assert_error(
+        admin.call("POST", "/api/v1/api-tokens", {"name": "x", "role": "agent"}),
+        403,
+        "totp_setup_required",
+    )
     tclient.cookies.clear()
     # A token is no sign-in: it keeps working (an admin revokes it as before).
     assert tclient.get("/api/v1/conversations", headers=token).status_code == 200

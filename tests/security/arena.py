@@ -361,6 +361,27 @@ def _totp_disable(arena: Arena, who: str) -> Request:
     return "/api/v1/auth/totp/disable", {"password": password}
 
 
+def _extra_session_id(arena: Arena, operator: Operator | None) -> str:
+    """The id of a new session of ``operator`` (the missing id for no operator)."""
+    if operator is None:
+        return MISSING_ID
+    session_id, _, _ = services_db(arena.client).write_sync(
+        create_session, operator.id, lifetime=timedelta(hours=1), ip=None, user_agent=None
+    )
+    return str(session_id)
+
+
+def _own_session(arena: Arena, who: str) -> Request:
+    """Another device of the principal's own, to sign out."""
+    operator = arena.principals[who].operator
+    return f"/api/v1/auth/sessions/{_extra_session_id(arena, operator)}", None
+
+
+def _dummy_session(arena: Arena, _who: str) -> Request:
+    session_id = _extra_session_id(arena, arena.dummy)
+    return f"/api/v1/operators/{arena.dummy.id}/sessions/{session_id}", None
+
+
 def _new_operator(_arena: Arena, _who: str) -> Request:
     return "/api/v1/operators", {
         "email": f"new-{_uniq()}@example.com",
@@ -448,6 +469,24 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/api/v1/auth/totp/setup"): _totp_setup,
     ("POST", "/api/v1/auth/totp/enable"): _totp_enable,
     ("POST", "/api/v1/auth/totp/disable"): _totp_disable,
+    ("GET", "/api/v1/auth/sessions"): lambda a, _w: ("/api/v1/auth/sessions", None),
+    ("DELETE", "/api/v1/auth/sessions"): lambda a, _w: ("/api/v1/auth/sessions", None),
+    ("DELETE", "/api/v1/auth/sessions/{session_id}"): _own_session,
+    ("GET", "/api/v1/operators/{operator_id}/sessions"): lambda a, _w: (
+        f"/api/v1/operators/{a.dummy.id}/sessions",
+        None,
+    ),
+    ("DELETE", "/api/v1/operators/{operator_id}/sessions"): lambda a, _w: (
+        f"/api/v1/operators/{a.dummy.id}/sessions",
+        None,
+    ),
+    ("DELETE", "/api/v1/operators/{operator_id}/sessions/{session_id}"): _dummy_session,
+    ("GET", "/api/v1/security-policy"): lambda a, _w: ("/api/v1/security-policy", None),
+    # Off, so the matrix never holds anyone back.
+    ("PATCH", "/api/v1/security-policy"): lambda a, _w: (
+        "/api/v1/security-policy",
+        {"require_totp": False},
+    ),
     # operator
     ("GET", "/api/v1/conversations"): lambda a, _w: ("/api/v1/conversations", None),
     ("GET", "/api/v1/conversations/{conversation_id}"): _conv(),

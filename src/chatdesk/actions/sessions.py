@@ -40,7 +40,10 @@ def access_sessions_of(conn: Connection, actor: OperatorActor, operator_id: str)
 def _revoke(unit: Unit, operator_id: str, *, only: str | None, keep: str | None) -> list[str]:
     """Revoke the operator's unrevoked sessions (``only`` that one; never ``keep``);
     the ids revoked."""
-    where = [operator_sessions.c.operator_id == operator_id, operator_sessions.c.revoked_at.is_(None)]
+    where = [
+        operator_sessions.c.operator_id == operator_id,
+        operator_sessions.c.revoked_at.is_(None),
+    ]
     if only is not None:
         where.append(operator_sessions.c.id == only)
     if keep is not None:
@@ -55,7 +58,9 @@ def _revoke(unit: Unit, operator_id: str, *, only: str | None, keep: str | None)
     return ids
 
 
-def _record(unit: Unit, actor: OperatorActor, operator_id: str, ids: list[str], ip: str | None) -> None:
+def _record(
+    unit: Unit, actor: OperatorActor, operator_id: str, ids: list[str], ip: str | None
+) -> None:
     by = "self" if operator_id == actor.operator_id else "admin"
     for session_id in ids:
         record(

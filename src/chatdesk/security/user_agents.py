@@ -34,7 +34,7 @@ def _first(patterns: tuple[tuple[str, re.Pattern[str]], ...], text: str) -> str 
 
 
 def device_summary(user_agent: str | None) -> str:
-    """"<browser> on <system>", either part left out when not recognised."""
+    """ "<browser> on <system>", either part left out when not recognised."""
     text = user_agent or ""
     browser, system = _first(_BROWSERS, text), _first(_SYSTEMS, text)
     if browser and system:

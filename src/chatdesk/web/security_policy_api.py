@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict
 
 from chatdesk.access import SETTINGS_ROLE, require_role, require_session
 from chatdesk.actions.org_settings import change_security_policy
@@ -23,7 +23,9 @@ class SecurityPolicyPatch(BaseModel):
     require_totp: bool | None = None
 
 
-@router.get("", summary="The sign-in rules for everyone (admin+)", **answers(SecurityPolicy, 401, 403))
+@router.get(
+    "", summary="The sign-in rules for everyone (admin+)", **answers(SecurityPolicy, 401, 403)
+)
 async def get_policy(services: ServicesDep, actor: CurrentOperator) -> SecurityPolicy:
     require_role(actor, SETTINGS_ROLE)
     return await services.db.read(security_policy)

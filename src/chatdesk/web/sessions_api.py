@@ -56,7 +56,9 @@ async def _sessions(
 
 
 @router.get(
-    "", summary="Your signed-in devices, this one marked current", **answers(SignedInDeviceList, 401, 403)
+    "",
+    summary="Your signed-in devices, this one marked current",
+    **answers(SignedInDeviceList, 401, 403),
 )
 async def list_own(services: ServicesDep, actor: CurrentOperator) -> SignedInDeviceList:
     _person(actor, "List your sessions")

@@ -3,7 +3,6 @@
 import { ApiError, api, csrfHeader } from "./api.js";
 import "./chrome.js";
 import { followPresence } from "./presence.js";
-import { showPasskeys } from "./passkeys.js";
 import { showSessions } from "./sessions.js";
 import { showTotp } from "./totp.js";
 
@@ -16,7 +15,6 @@ const totpRequired = Boolean(document.querySelector("[data-totp-required]"));
 if (!mustChange && !totpRequired) {
   followPresence(); // an operator on this page is at the console too
   showSessions();
-  showPasskeys();
 }
 document.getElementById("totp-saved")?.addEventListener("click", () => {
   if (totpRequired) location.assign("/admin");

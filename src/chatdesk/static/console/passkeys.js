@@ -1,2 +1,0 @@
-// Account → Passkeys (filled in below).
-export async function showPasskeys() {}
