@@ -53,6 +53,9 @@ __all__ = [
     "Notifications",
     "Operator",
     "OperatorList",
+    "Passkey",
+    "PasskeyList",
+    "PasskeyOptions",
     "Prechat",
     "PrechatMode",
     "Presence",
@@ -700,3 +703,22 @@ class SecurityPolicy(TypedDict):
     """Organisation-wide sign-in rules owners set (ADR 0030)."""
 
     require_totp: bool
+
+
+class Passkey(TypedDict):
+    """A passkey of the signed-in operator (never its key or credential id)."""
+
+    id: str
+    name: str
+    created_at: str
+    last_used_at: str | None
+
+
+class PasskeyList(TypedDict):
+    passkeys: list[Passkey]
+
+
+class PasskeyOptions(TypedDict):
+    """WebAuthn options for navigator.credentials (create or get), as JSON."""
+
+    public_key: dict[str, Any]

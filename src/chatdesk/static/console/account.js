@@ -2,6 +2,7 @@
 // authentication (totp.js) and your email notifications (PATCH /api/v1/auth/me).
 import { ApiError, api, csrfHeader } from "./api.js";
 import "./chrome.js";
+import { showPasskeys } from "./passkeys.js";
 import { followPresence } from "./presence.js";
 import { showSessions } from "./sessions.js";
 import { showTotp } from "./totp.js";
@@ -15,6 +16,7 @@ const totpRequired = Boolean(document.querySelector("[data-totp-required]"));
 if (!mustChange && !totpRequired) {
   followPresence(); // an operator on this page is at the console too
   showSessions();
+  showPasskeys();
 }
 document.getElementById("totp-saved")?.addEventListener("click", () => {
   if (totpRequired) location.assign("/admin");
