@@ -66,8 +66,8 @@ async function rename(passkey, wanted) {
     const renamed = await api("PATCH", `/api/v1/auth/passkeys/${passkey.id}`, {
       name: wanted.trim(),
     });
-    say(`Renamed to ${renamed.name}.`);
     await load();
+    say(`Renamed to ${renamed.name}.`);
   } catch (failure) {
     say(failure.message, true);
   }
@@ -76,8 +76,8 @@ async function rename(passkey, wanted) {
 async function remove(passkey) {
   try {
     await api("DELETE", `/api/v1/auth/passkeys/${passkey.id}`);
-    say(`${passkey.name} was removed.`);
     await load();
+    say(`${passkey.name} was removed.`);
   } catch (failure) {
     say(failure.message, true);
   }
@@ -93,8 +93,8 @@ ui.form?.addEventListener("submit", async (event) => {
     const name = ui.name.value.trim() || "Passkey";
     const added = await api("POST", "/api/v1/auth/passkeys/register", { name, credential });
     ui.name.value = "";
-    say(`${added.name} was added: you can sign in with it now.`);
     await load();
+    say(`${added.name} was added: you can sign in with it now.`);
   } catch (failure) {
     say(
       failure.name === "NotAllowedError"
