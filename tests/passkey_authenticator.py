@@ -11,12 +11,13 @@ import secrets
 import struct
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import cbor2
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-__all__ = ["SoftAuthenticator", "b64url"]
+__all__ = ["SoftAuthenticator", "b64url", "for_client"]
 
 
 def b64url(data: bytes) -> str:
@@ -102,3 +103,11 @@ class SoftAuthenticator:
             },
             "clientExtensionResults": {},
         }
+
+
+def for_client(client: Any) -> SoftAuthenticator:
+    """An authenticator for the app behind a TestClient: chatdesk's public URL's origin,
+    else the client's own (http://testserver)."""
+    public_url = client.app.state.services.settings.public_url
+    origin = (public_url or str(client.base_url)).rstrip("/")
+    return SoftAuthenticator(origin=origin, rp_id=urlsplit(origin).hostname or "")

@@ -33,6 +33,7 @@ from chatdesk.web import widget_api
 from tests.api.world import PASSWORD, api_world, new_site, quick_operator
 from tests.email.conftest import email_settings, failed_email
 from tests.factories import bearer, csrf, login, services_db, start_conversation, visitor_token
+from tests.passkey_authenticator import for_client
 from tests.schema_conformance import conformance_for
 
 HOUR = timedelta(hours=1)
@@ -273,6 +274,26 @@ def _session_calls(client: TestClient, op: dict[str, str]) -> None:
     _ok(client.patch("/api/v1/security-policy", json={"require_totp": False}, headers=op))
 
 
+def _passkey_calls(client: TestClient, op: dict[str, str]) -> None:
+    """Passkeys (ADR 0030): a real ceremony with a software authenticator."""
+    key = for_client(client)
+    options = _ok(client.post("/api/v1/auth/passkeys/register/options", headers=op))
+    body = {"name": "Key", "credential": key.register(options["public_key"])}
+    made = _ok(client.post("/api/v1/auth/passkeys/register", json=body, headers=op), 201)
+    _ok(client.get("/api/v1/auth/passkeys", headers=op))
+    path = f"/api/v1/auth/passkeys/{made['id']}"
+    _ok(client.patch(path, json={"name": "Laptop"}, headers=op))
+    session = dict(client.cookies)
+    client.cookies.clear()
+    options = _ok(client.post("/api/v1/auth/passkeys/login/options"))
+    credential = key.assert_(options["public_key"])
+    _ok(client.post("/api/v1/auth/passkeys/login", json={"credential": credential}))
+    client.cookies.clear()
+    for name, value in session.items():
+        client.cookies.set(name, value)
+    _ok(client.delete(path, headers=op), 204)
+
+
 def _totp_on(unit: Unit, operator_id: str, sealed: str) -> None:
     unit.conn.execute(
         insert(operator_totp).values(
@@ -317,6 +338,7 @@ def test_every_operation_answers_as_declared(client: TestClient) -> None:
     _ok(client.delete(f"/api/v1/operators/{agent.id}/totp", headers=op), 204)
     _password_link_calls(client, op)
     _session_calls(client, op)
+    _passkey_calls(client, op)
     change = {"current_password": PASSWORD, "new_password": "another-long-password"}
     _ok(client.post("/api/v1/auth/password", json=change, headers=op), 204)
     _ok(client.post("/api/v1/auth/logout", headers=op), 204)

@@ -33,6 +33,7 @@ from tests.factories import (
     start_conversation,
     visitor_token,
 )
+from tests.passkey_authenticator import for_client
 
 SESSION_COOKIE = "chatdesk_session"
 PRINCIPALS = ("none", "va", "vb", "ag1", "ag2", "adm", "own", "rses", "rtok", "tag", "tadm")
@@ -382,6 +383,37 @@ def _dummy_session(arena: Arena, _who: str) -> Request:
     return f"/api/v1/operators/{arena.dummy.id}/sessions/{session_id}", None
 
 
+def _owners_passkey(arena: Arena) -> str:
+    """A new passkey of the owner's, registered over HTTP with a software authenticator."""
+    key = for_client(arena.client)
+    options = arena.call("POST", "/api/v1/auth/passkeys/register/options", "own")
+    assert options.status_code == 200, options.text
+    body = {"name": "Owner's key", "credential": key.register(options.json()["public_key"])}
+    made = arena.call("POST", "/api/v1/auth/passkeys/register", "own", json=body)
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
+def _register_passkey(arena: Arena, who: str) -> Request:
+    """A real answer to a challenge of the principal's own (a made-up one for those who
+    cannot ask for one)."""
+    credential: dict[str, Any] = {"id": "AAAA", "rawId": "AAAA", "response": {}}
+    if who in SESSION_PRINCIPALS:
+        options = arena.call("POST", "/api/v1/auth/passkeys/register/options", who)
+        assert options.status_code == 200, options.text
+        credential = for_client(arena.client).register(options.json()["public_key"])
+    return "/api/v1/auth/passkeys/register", {"name": "Key", "credential": credential}
+
+
+def _passkey(arena: Arena, _who: str) -> Request:
+    """The owner's own passkey: everyone else's answer is 404."""
+    return f"/api/v1/auth/passkeys/{_owners_passkey(arena)}", None
+
+
+def _passkey_name(arena: Arena, _who: str) -> Request:
+    return f"/api/v1/auth/passkeys/{_owners_passkey(arena)}", {"name": "Renamed"}
+
+
 def _new_operator(_arena: Arena, _who: str) -> Request:
     return "/api/v1/operators", {
         "email": f"new-{_uniq()}@example.com",
@@ -470,6 +502,22 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/api/v1/auth/totp/enable"): _totp_enable,
     ("POST", "/api/v1/auth/totp/disable"): _totp_disable,
     ("GET", "/api/v1/auth/sessions"): lambda a, _w: ("/api/v1/auth/sessions", None),
+    ("GET", "/api/v1/auth/passkeys"): lambda a, _w: ("/api/v1/auth/passkeys", None),
+    ("POST", "/api/v1/auth/passkeys/register/options"): lambda a, _w: (
+        "/api/v1/auth/passkeys/register/options",
+        None,
+    ),
+    ("POST", "/api/v1/auth/passkeys/register"): _register_passkey,
+    ("PATCH", "/api/v1/auth/passkeys/{passkey_id}"): _passkey_name,
+    ("DELETE", "/api/v1/auth/passkeys/{passkey_id}"): _passkey,
+    ("POST", "/api/v1/auth/passkeys/login/options"): lambda a, _w: (
+        "/api/v1/auth/passkeys/login/options",
+        None,
+    ),
+    ("POST", "/api/v1/auth/passkeys/login"): lambda a, _w: (
+        "/api/v1/auth/passkeys/login",
+        {"credential": {"id": "AAAA", "rawId": "AAAA", "response": {}}},
+    ),
     ("DELETE", "/api/v1/auth/sessions"): lambda a, _w: ("/api/v1/auth/sessions", None),
     ("DELETE", "/api/v1/auth/sessions/{session_id}"): _own_session,
     ("GET", "/api/v1/operators/{operator_id}/sessions"): lambda a, _w: (
@@ -580,11 +628,12 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ),
 }
 
+PASSKEY_SIGN_IN = ("/api/v1/auth/passkeys/login/options", "/api/v1/auth/passkeys/login")
 # Routes that only visitors (bearer cdv_) or nobody in particular call: never cookie-authenticated.
 PUBLIC_OR_VISITOR = {
     key
     for key in BUILDERS
     if key[1].startswith(("/api/v1/widget/", "/api/v1/auth/password-reset"))
-    or key[1] == "/api/v1/auth/login"
+    or key[1] in ("/api/v1/auth/login", *PASSKEY_SIGN_IN)
 }
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
