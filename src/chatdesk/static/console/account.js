@@ -146,11 +146,12 @@ const MIN_LENGTH = 10;
 const form = document.getElementById("password-form");
 const error = document.getElementById("password-error");
 const statusLine = document.getElementById("password-status");
-const button = form.querySelector('button[type="submit"]');
+// Not on the page while an owner's two-factor rule holds this operator back.
+const button = form?.querySelector('button[type="submit"]');
 const fields = {
-  current: form.elements.current_password,
-  next: form.elements.new_password,
-  confirm: form.elements.confirm_password,
+  current: form?.elements.current_password,
+  next: form?.elements.new_password,
+  confirm: form?.elements.confirm_password,
 };
 
 function fail(text, field) {
@@ -183,7 +184,7 @@ function explain(failure) {
   return [failure.message, null];
 }
 
-form.addEventListener("submit", async (event) => {
+form?.addEventListener("submit", async (event) => {
   event.preventDefault();
   reset();
   const current = fields.current.value;
