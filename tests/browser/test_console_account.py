@@ -87,7 +87,7 @@ def test_change_password_signs_out_other_sessions(
         wait_ready(page)
         expect(page.get_by_role("heading", name="Your account")).to_be_visible()
 
-        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("button", name="Sign out", exact=True).click()
         expect(page).to_have_url(url + "/admin/login")
         page.get_by_label("Email").fill(owner.email)
         page.get_by_label("Password").fill(owner.password)
@@ -273,7 +273,7 @@ def test_only_owners_get_the_audit_log(
         assert page.request.get(url + "/api/v1/audit-log").status == 403
         page.get_by_role("link", name="Account").click()
         expect(page.locator("#account-role")).to_contain_text("Admin")
-        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("button", name="Sign out", exact=True).click()
         expect(page).to_have_url(url + "/admin/login")
 
         sign_in(page, url, agent)

@@ -67,7 +67,7 @@ def _names(page: Page) -> list[str]:
 
 
 def _sign_out(page: Page, url: str) -> None:
-    page.get_by_role("button", name="Sign out").first.click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page).to_have_url(url + "/admin/login")
 
 

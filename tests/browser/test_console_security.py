@@ -178,7 +178,7 @@ def test_sign_in_errors_and_sign_out(
         page.get_by_role("button", name="Sign in", exact=True).click()
         wait_ready(page)
         expect(page).to_have_url(url + "/admin")  # agents are not sent on to settings
-        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("button", name="Sign out", exact=True).click()
         expect(page).to_have_url(url + "/admin/login")
         page.goto(url + "/admin")
         expect(page).to_have_url(re.compile(r"/admin/login"))

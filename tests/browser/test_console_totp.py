@@ -35,7 +35,7 @@ from tests.factories import Operator
 
 
 def _sign_out(page: Page, url: str) -> None:
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page).to_have_url(url + "/admin/login")
 
 
