@@ -88,3 +88,38 @@ def test_the_rule_leads_an_agent_to_set_up_first(
         expect(sessions.locator("tbody tr")).to_have_count(1)
         assert other.get("/api/v1/auth/me").status_code == 401
     other.close()
+
+
+def test_an_admin_signs_a_colleague_out_from_settings(
+    browser: Browser, live_server: LiveServer, settings: Settings
+) -> None:
+    url = live_server.url
+    admin = direct_operator(settings, "admin", "Adele Admin")
+    agent = direct_operator(settings, "agent", "Bruno Agent")
+    direct_operator(settings, "owner", "Oscar Owner")  # listed, without "Sessions"
+    devices = []
+    for user_agent in (
+        "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+        "curl/8.5",
+    ):
+        device = httpx.Client(base_url=url, headers={"User-Agent": user_agent})
+        body = {"email": agent.email, "password": agent.password}
+        assert device.post("/api/v1/auth/login", json=body).status_code == 200
+        devices.append(device)
+    with new_page(browser) as page:
+        sign_in(page, url, admin, "/admin/settings/operators")
+        # An owner's sessions are the owners' business only.
+        expect(page.get_by_role("button", name="Sessions of Oscar Owner")).to_have_count(0)
+        page.get_by_role("button", name="Sessions of Bruno Agent").click()
+        listed = page.get_by_role("list", name="Signed-in devices of Bruno Agent")
+        expect(listed.get_by_role("listitem")).to_have_count(2)
+        expect(listed).to_contain_text("Firefox on Linux")
+        page.get_by_role("button", name="Sign out Bruno Agent's curl").click()
+        expect(listed.get_by_role("listitem")).to_have_count(1)
+        assert devices[1].get("/api/v1/auth/me").status_code == 401
+        assert devices[0].get("/api/v1/auth/me").status_code == 200
+        page.get_by_role("button", name="Sign out Bruno Agent everywhere").click()
+        expect(page.get_by_text("Bruno Agent is not signed in anywhere.")).to_be_visible()
+        assert devices[0].get("/api/v1/auth/me").status_code == 401
+    for device in devices:
+        device.close()
