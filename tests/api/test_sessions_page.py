@@ -318,6 +318,10 @@ def test_when_required_an_operator_without_it_may_only_set_it_up(
         401,
         "totp_required",
     )
+    # While the rule holds, turning one's own off is refused (an admin's reset is not).
+    refused = agent.call("POST", "/api/v1/auth/totp/disable", {"password": agent.operator.password})
+    assert_error(refused, 409, "conflict")
+    assert agent.call("GET", "/api/v1/conversations").status_code == 200
     # Signing out still works while held back; turned off, the rule holds no more.
     assert admin.call("POST", "/api/v1/auth/logout").status_code == 204
     assert _require(owner, False).json() == {"require_totp": False}
