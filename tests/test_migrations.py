@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 
 import chatdesk.db.migrate
@@ -228,3 +229,27 @@ def test_report_timings_are_backfilled_and_the_migration_goes_both_ways(
         ("c1", 95, 600, 3, False, True),  # 08:00 Paris: before the site opens
         ("c2", None, None, 1, True, False),  # 10:00 Paris
     ]
+
+
+def test_0021_passkeys_and_org_settings_go_down_and_up_again(database_url: str) -> None:
+    """Migration 0021 (ADR 0030) is reversible: down to 0015 drops its three tables, and
+    up again rebuilds the declared schema (on SQLite and, when configured, PostgreSQL)."""
+    engine = make_engine(database_url, writer=True)
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPTS))
+    config.set_main_option("sqlalchemy.url", database_url)
+    new_tables = {"org_settings", "operator_passkeys", "webauthn_challenges"}
+    try:
+        upgrade(engine)
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0015")
+            names = set(sa_inspect(conn).get_table_names())
+        assert not new_tables & names and "operators" in names
+        upgrade(engine)
+        with engine.connect() as conn:
+            assert new_tables <= set(sa_inspect(conn).get_table_names())
+            differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    finally:
+        engine.dispose()
+    assert differences == []

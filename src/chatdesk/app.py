@@ -50,8 +50,11 @@ from chatdesk.web import (
     emails_api,
     health,
     oidc_api,
+    passkeys_api,
     password_reset_api,
     reports_api,
+    security_policy_api,
+    sessions_api,
     totp_api,
     visitors_api,
     webhooks_api,
@@ -285,6 +288,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         password_reset_api,
         avatars_api,
         totp_api,
+        sessions_api,
+        passkeys_api,
+        security_policy_api,
         admin_api,
         blocks_api,
         webhooks_api,
@@ -297,6 +303,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     for module in routers:
         app.include_router(module.router)
     app.include_router(totp_api.operators_router)
+    app.include_router(sessions_api.operators_router)
     app.include_router(console_pages.router, include_in_schema=False)
     app.include_router(widget_pages.router, include_in_schema=False)
     app.include_router(email_pages.router, include_in_schema=False)

@@ -17,6 +17,7 @@ __all__ = [
     "RateLimited",
     "TokenInvalid",
     "TotpRequired",
+    "TotpSetupRequired",
     "Unauthorized",
     "Unavailable",
     "ValidationFailed",
@@ -66,6 +67,16 @@ class TotpRequired(Unauthorized):
 
 class Forbidden(ChatdeskError):
     code, status, default_message = "forbidden", 403, "You are not allowed to do this."
+
+
+class TotpSetupRequired(Forbidden):
+    """An owner requires two-factor sign-in and this operator has not turned it on: the
+    session may only set it up, read "me" and sign out until they do (ADR 0030)."""
+
+    code = "totp_setup_required"
+    default_message = (
+        "Two-factor authentication is required here: set it up under Account to continue."
+    )
 
 
 class NotFound(ChatdeskError):

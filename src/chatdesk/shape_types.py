@@ -54,6 +54,9 @@ __all__ = [
     "Notifications",
     "Operator",
     "OperatorList",
+    "Passkey",
+    "PasskeyList",
+    "PasskeyOptions",
     "Prechat",
     "PrechatMode",
     "Presence",
@@ -77,7 +80,10 @@ __all__ = [
     "ReportTimeseries",
     "ReportTimings",
     "Role",
+    "SecurityPolicy",
     "SignedIn",
+    "SignedInDevice",
+    "SignedInDeviceList",
     "Site",
     "SiteList",
     "TeamList",
@@ -792,3 +798,44 @@ class ReportRatings(TypedDict):
     distribution: list[ReportScore]
     csat: ReportCsat
     recent: list[ReportComment]
+
+
+class SignedInDevice(TypedDict):
+    """A live session of an operator (Sessions page, ADR 0030)."""
+
+    id: str
+    device: str
+    user_agent: str | None
+    ip: str | None
+    signed_in_at: str
+    last_seen_at: str
+    current: bool
+
+
+class SignedInDeviceList(TypedDict):
+    sessions: list[SignedInDevice]
+
+
+class SecurityPolicy(TypedDict):
+    """Organisation-wide sign-in rules owners set (ADR 0030)."""
+
+    require_totp: bool
+
+
+class Passkey(TypedDict):
+    """A passkey of the signed-in operator (never its key or credential id)."""
+
+    id: str
+    name: str
+    created_at: str
+    last_used_at: str | None
+
+
+class PasskeyList(TypedDict):
+    passkeys: list[Passkey]
+
+
+class PasskeyOptions(TypedDict):
+    """WebAuthn options for navigator.credentials (create or get), as JSON."""
+
+    public_key: dict[str, Any]

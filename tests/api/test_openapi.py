@@ -13,6 +13,7 @@ import secrets
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import insert, select
 
+from chatdesk.actions.auth import create_session
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import operator_tokens, operator_totp
 from chatdesk.security.operator_links import link_token
@@ -31,8 +33,10 @@ from chatdesk.web import widget_api
 from tests.api.world import PASSWORD, api_world, new_site, quick_operator
 from tests.email.conftest import email_settings, failed_email
 from tests.factories import bearer, csrf, login, services_db, start_conversation, visitor_token
+from tests.passkey_authenticator import for_client
 from tests.schema_conformance import conformance_for
 
+HOUR = timedelta(hours=1)
 COMPONENT = "#/components/schemas/"
 EVENTS = {"/api/v1/events", "/api/v1/widget/events"}
 
@@ -258,6 +262,44 @@ def _rating_call(
     _ok(client.post(rate, json=rating, headers=visitor), 201)
 
 
+def _session_calls(client: TestClient, op: dict[str, str]) -> None:
+    """The Sessions page and the sign-in rule (ADR 0030)."""
+    db = services_db(client)
+    agent = quick_operator(client, "agent", name="Two Phones")
+    phone, _, _ = db.write_sync(create_session, agent.id, lifetime=HOUR, ip=None, user_agent=None)
+    db.write_sync(create_session, agent.id, lifetime=HOUR, ip="10.0.0.9", user_agent="curl/8")
+    _ok(client.get("/api/v1/auth/sessions", headers=op))
+    _ok(client.get(f"/api/v1/operators/{agent.id}/sessions", headers=op))
+    _ok(client.delete(f"/api/v1/operators/{agent.id}/sessions/{phone}", headers=op), 204)
+    _ok(client.delete(f"/api/v1/operators/{agent.id}/sessions", headers=op), 204)
+    me = _ok(client.get("/api/v1/auth/me", headers=op))["operator"]["id"]
+    other, _, _ = db.write_sync(create_session, me, lifetime=HOUR, ip=None, user_agent=None)
+    _ok(client.delete(f"/api/v1/auth/sessions/{other}", headers=op), 204)
+    _ok(client.delete("/api/v1/auth/sessions", headers=op), 204)
+    _ok(client.get("/api/v1/security-policy", headers=op))
+    _ok(client.patch("/api/v1/security-policy", json={"require_totp": False}, headers=op))
+
+
+def _passkey_calls(client: TestClient, op: dict[str, str]) -> None:
+    """Passkeys (ADR 0030): a real ceremony with a software authenticator."""
+    key = for_client(client)
+    options = _ok(client.post("/api/v1/auth/passkeys/register/options", headers=op))
+    body = {"name": "Key", "credential": key.register(options["public_key"])}
+    made = _ok(client.post("/api/v1/auth/passkeys/register", json=body, headers=op), 201)
+    _ok(client.get("/api/v1/auth/passkeys", headers=op))
+    path = f"/api/v1/auth/passkeys/{made['id']}"
+    _ok(client.patch(path, json={"name": "Laptop"}, headers=op))
+    session = dict(client.cookies)
+    client.cookies.clear()
+    options = _ok(client.post("/api/v1/auth/passkeys/login/options"))
+    credential = key.assert_(options["public_key"])
+    _ok(client.post("/api/v1/auth/passkeys/login", json={"credential": credential}))
+    client.cookies.clear()
+    for name, value in session.items():
+        client.cookies.set(name, value)
+    _ok(client.delete(path, headers=op), 204)
+
+
 def _totp_on(unit: Unit, operator_id: str, sealed: str) -> None:
     unit.conn.execute(
         insert(operator_totp).values(
@@ -301,6 +343,8 @@ def test_every_operation_answers_as_declared(client: TestClient) -> None:
     services_db(client).write_sync(_totp_on, agent.id, sealed)
     _ok(client.delete(f"/api/v1/operators/{agent.id}/totp", headers=op), 204)
     _password_link_calls(client, op)
+    _session_calls(client, op)
+    _passkey_calls(client, op)
     change = {"current_password": PASSWORD, "new_password": "another-long-password"}
     _ok(client.post("/api/v1/auth/password", json=change, headers=op), 204)
     _ok(client.post("/api/v1/auth/logout", headers=op), 204)

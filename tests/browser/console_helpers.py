@@ -209,7 +209,7 @@ def sign_in(page: Page, base_url: str, operator: Operator, path: str = "/admin")
     expect(page).to_have_url(re.compile(r"/admin/login"))
     page.get_by_label("Email").fill(operator.email)
     page.get_by_label("Password").fill(operator.password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     wait_ready(page)
 
 

@@ -78,7 +78,7 @@ def test_change_password_signs_out_other_sessions(
         other.get_by_label("Response text").fill("Written after the password changed.")
         other.get_by_role("button", name="Add canned response").click()
         expect(other).to_have_url(re.compile(r"/admin/login\?next=%2Fadmin%2Fsettings%2Fcanned$"))
-        expect(other.get_by_role("heading", name="Sign in")).to_be_visible()
+        expect(other.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
         canned = page.request.get(url + "/api/v1/canned-responses").json()
         assert canned["canned_responses"] == []
 
@@ -87,14 +87,14 @@ def test_change_password_signs_out_other_sessions(
         wait_ready(page)
         expect(page.get_by_role("heading", name="Your account")).to_be_visible()
 
-        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("button", name="Sign out", exact=True).click()
         expect(page).to_have_url(url + "/admin/login")
         page.get_by_label("Email").fill(owner.email)
         page.get_by_label("Password").fill(owner.password)
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
         page.get_by_label("Password").fill(new_password)
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         wait_ready(page)
         expect(page).to_have_url(url + "/admin")
         assert watch.seen == []
@@ -273,7 +273,7 @@ def test_only_owners_get_the_audit_log(
         assert page.request.get(url + "/api/v1/audit-log").status == 403
         page.get_by_role("link", name="Account").click()
         expect(page.locator("#account-role")).to_contain_text("Admin")
-        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("button", name="Sign out", exact=True).click()
         expect(page).to_have_url(url + "/admin/login")
 
         sign_in(page, url, agent)

@@ -66,7 +66,7 @@ def _sign_in(page: Page, email: str, password: str) -> None:
     expect(page).to_have_url(re.compile(r"/admin/login"), timeout=10000)
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     wait_ready(page)
 
 

@@ -119,7 +119,7 @@ def test_logged_out_browser_gets_login_for_every_console_url(
             response = page.goto(live_server.url + path)
             assert response is not None
             expect(page).to_have_url(re.compile(r"/admin/login(\?next=.*)?$"))
-            expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+            expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
             headers = response.headers
             assert headers["content-security-policy"] == CONSOLE_CSP
             assert headers["cache-control"] == "no-store"
@@ -146,7 +146,7 @@ def test_session_revoked_elsewhere_returns_to_login(
         setup.call("POST", "/api/v1/auth/logout", expect_status=204)
         # The live stream notices the revoked session and the page goes to sign-in.
         expect(page).to_have_url(re.compile(r"/admin/login"), timeout=10000)
-        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
     setup.close()
 
 
@@ -164,21 +164,21 @@ def test_sign_in_errors_and_sign_out(
         ]:
             page.get_by_label("Email").fill(email)
             page.get_by_label("Password").fill(password)
-            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("button", name="Sign in", exact=True).click()
             alert = page.get_by_role("alert")
             expect(alert).to_have_text("Wrong email or password.")
             messages.append(alert.text_content())
             expect(page.get_by_label("Password")).to_have_value("")
         assert messages[0] == messages[1]
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         expect(page.get_by_role("alert")).to_have_text("Enter your email and password.")
 
         page.get_by_label("Email").fill(agent.email)
         page.get_by_label("Password").fill(agent.password)
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         wait_ready(page)
         expect(page).to_have_url(url + "/admin")  # agents are not sent on to settings
-        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("button", name="Sign out", exact=True).click()
         expect(page).to_have_url(url + "/admin/login")
         page.goto(url + "/admin")
         expect(page).to_have_url(re.compile(r"/admin/login"))

@@ -35,14 +35,14 @@ from tests.factories import Operator
 
 
 def _sign_out(page: Page, url: str) -> None:
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page).to_have_url(url + "/admin/login")
 
 
 def _password_step(page: Page, owner: Operator) -> None:
     page.get_by_label("Email").fill(owner.email)
     page.get_by_label("Password").fill(owner.password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_label("Authentication code")).to_be_visible()
     expect(page.get_by_label("Authentication code")).to_be_focused()
     expect(page.get_by_label("Password")).to_be_hidden()
@@ -127,7 +127,7 @@ def test_set_up_sign_in_with_the_second_step_and_turn_off(
         _sign_out(page, url)
         page.get_by_label("Email").fill(owner.email)
         page.get_by_label("Password").fill(owner.password)
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         wait_ready(page)
         expect(page).to_have_url(url + "/admin")
         assert watch.seen == []
@@ -154,7 +154,7 @@ def test_the_second_step_can_go_back_to_the_first(
         expect(page.get_by_label("Authentication code")).to_be_hidden()
         # A wrong password from the first step keeps its own answer.
         page.get_by_label("Password").fill("not the password")
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
 
 

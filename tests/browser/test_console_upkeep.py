@@ -99,7 +99,7 @@ def test_a_reset_password_must_be_replaced_at_the_next_sign_in(
         page.goto(live_server.url + "/admin/login")
         page.get_by_label("Email").fill(agent.email)
         page.get_by_label("Password").fill(temporary)
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         expect(page).to_have_url(re.compile(r"/admin/account$"))
         expect(page.get_by_role("heading", name="Choose your own password")).to_be_visible()
         page.goto(live_server.url + "/admin")  # every other page sends them back

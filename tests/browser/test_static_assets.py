@@ -90,7 +90,7 @@ def test_the_console_loads_every_module_through_the_hashed_prefix(
                 page.wait_for_load_state("networkidle")
             # The signed-out pages' modules (sign in, forgotten password, the link that sets
             # one) are the ones a signed-in operator never loads.
-            signed_out = {"login.js", "forgot.js", "reset.js"}
+            signed_out = {"login.js", "passkey_login.js", "forgot.js", "reset.js"}
             assert _static(responses, "console") == _files("console", leave_out=signed_out)
     finally:
         setup.close()

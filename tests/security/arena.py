@@ -33,6 +33,7 @@ from tests.factories import (
     start_conversation,
     visitor_token,
 )
+from tests.passkey_authenticator import for_client
 
 SESSION_COOKIE = "chatdesk_session"
 PRINCIPALS = ("none", "va", "vb", "ag1", "ag2", "adm", "own", "rses", "rtok", "tag", "tadm")
@@ -361,6 +362,69 @@ def _totp_disable(arena: Arena, who: str) -> Request:
     return "/api/v1/auth/totp/disable", {"password": password}
 
 
+def _extra_session_id(arena: Arena, operator: Operator | None) -> str:
+    """The id of a new session of ``operator`` (the missing id for no operator)."""
+    if operator is None:
+        return MISSING_ID
+    session_id, _, _ = services_db(arena.client).write_sync(
+        create_session, operator.id, lifetime=timedelta(hours=1), ip=None, user_agent=None
+    )
+    return str(session_id)
+
+
+def _own_session(arena: Arena, who: str) -> Request:
+    """Another device of the principal's own, to sign out."""
+    operator = arena.principals[who].operator
+    return f"/api/v1/auth/sessions/{_extra_session_id(arena, operator)}", None
+
+
+def _dummy_session(arena: Arena, _who: str) -> Request:
+    session_id = _extra_session_id(arena, arena.dummy)
+    return f"/api/v1/operators/{arena.dummy.id}/sessions/{session_id}", None
+
+
+def _no_passkeys(arena: Arena, who: str) -> None:
+    """Remove the principal's passkeys (the matrix adds many; 20 is the most one has)."""
+    listed = arena.call("GET", "/api/v1/auth/passkeys", who)
+    assert listed.status_code == 200, listed.text
+    for passkey in listed.json()["passkeys"]:
+        gone = arena.call("DELETE", f"/api/v1/auth/passkeys/{passkey['id']}", who)
+        assert gone.status_code == 204, gone.text
+
+
+def _owners_passkey(arena: Arena) -> str:
+    """A new passkey of the owner's, registered over HTTP with a software authenticator."""
+    _no_passkeys(arena, "own")
+    key = for_client(arena.client)
+    options = arena.call("POST", "/api/v1/auth/passkeys/register/options", "own")
+    assert options.status_code == 200, options.text
+    body = {"name": "Owner's key", "credential": key.register(options.json()["public_key"])}
+    made = arena.call("POST", "/api/v1/auth/passkeys/register", "own", json=body)
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
+def _register_passkey(arena: Arena, who: str) -> Request:
+    """A real answer to a challenge of the principal's own (a made-up one for those who
+    cannot ask for one)."""
+    credential: dict[str, Any] = {"id": "AAAA", "rawId": "AAAA", "response": {}}
+    if who in SESSION_PRINCIPALS:
+        _no_passkeys(arena, who)
+        options = arena.call("POST", "/api/v1/auth/passkeys/register/options", who)
+        assert options.status_code == 200, options.text
+        credential = for_client(arena.client).register(options.json()["public_key"])
+    return "/api/v1/auth/passkeys/register", {"name": "Key", "credential": credential}
+
+
+def _passkey(arena: Arena, _who: str) -> Request:
+    """The owner's own passkey: everyone else's answer is 404."""
+    return f"/api/v1/auth/passkeys/{_owners_passkey(arena)}", None
+
+
+def _passkey_name(arena: Arena, _who: str) -> Request:
+    return f"/api/v1/auth/passkeys/{_owners_passkey(arena)}", {"name": "Renamed"}
+
+
 def _new_operator(_arena: Arena, _who: str) -> Request:
     return "/api/v1/operators", {
         "email": f"new-{_uniq()}@example.com",
@@ -454,6 +518,40 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/api/v1/auth/totp/setup"): _totp_setup,
     ("POST", "/api/v1/auth/totp/enable"): _totp_enable,
     ("POST", "/api/v1/auth/totp/disable"): _totp_disable,
+    ("GET", "/api/v1/auth/sessions"): lambda a, _w: ("/api/v1/auth/sessions", None),
+    ("GET", "/api/v1/auth/passkeys"): lambda a, _w: ("/api/v1/auth/passkeys", None),
+    ("POST", "/api/v1/auth/passkeys/register/options"): lambda a, _w: (
+        "/api/v1/auth/passkeys/register/options",
+        None,
+    ),
+    ("POST", "/api/v1/auth/passkeys/register"): _register_passkey,
+    ("PATCH", "/api/v1/auth/passkeys/{passkey_id}"): _passkey_name,
+    ("DELETE", "/api/v1/auth/passkeys/{passkey_id}"): _passkey,
+    ("POST", "/api/v1/auth/passkeys/login/options"): lambda a, _w: (
+        "/api/v1/auth/passkeys/login/options",
+        None,
+    ),
+    ("POST", "/api/v1/auth/passkeys/login"): lambda a, _w: (
+        "/api/v1/auth/passkeys/login",
+        {"credential": {"id": "AAAA", "rawId": "AAAA", "response": {}}},
+    ),
+    ("DELETE", "/api/v1/auth/sessions"): lambda a, _w: ("/api/v1/auth/sessions", None),
+    ("DELETE", "/api/v1/auth/sessions/{session_id}"): _own_session,
+    ("GET", "/api/v1/operators/{operator_id}/sessions"): lambda a, _w: (
+        f"/api/v1/operators/{a.dummy.id}/sessions",
+        None,
+    ),
+    ("DELETE", "/api/v1/operators/{operator_id}/sessions"): lambda a, _w: (
+        f"/api/v1/operators/{a.dummy.id}/sessions",
+        None,
+    ),
+    ("DELETE", "/api/v1/operators/{operator_id}/sessions/{session_id}"): _dummy_session,
+    ("GET", "/api/v1/security-policy"): lambda a, _w: ("/api/v1/security-policy", None),
+    # Off, so the matrix never holds anyone back.
+    ("PATCH", "/api/v1/security-policy"): lambda a, _w: (
+        "/api/v1/security-policy",
+        {"require_totp": False},
+    ),
     # operator
     ("GET", "/api/v1/conversations"): lambda a, _w: ("/api/v1/conversations", None),
     ("GET", "/api/v1/conversations/{conversation_id}"): _conv(),
@@ -553,11 +651,12 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ),
 }
 
+PASSKEY_SIGN_IN = ("/api/v1/auth/passkeys/login/options", "/api/v1/auth/passkeys/login")
 # Routes that only visitors (bearer cdv_) or nobody in particular call: never cookie-authenticated.
 PUBLIC_OR_VISITOR = {
     key
     for key in BUILDERS
     if key[1].startswith(("/api/v1/widget/", "/api/v1/auth/password-reset"))
-    or key[1] == "/api/v1/auth/login"
+    or key[1] in ("/api/v1/auth/login", *PASSKEY_SIGN_IN)
 }
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}

@@ -38,6 +38,8 @@ PUBLIC = {
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/password-reset"),
     ("POST", "/api/v1/auth/password-reset/confirm"),
+    ("POST", "/api/v1/auth/passkeys/login/options"),
+    ("POST", "/api/v1/auth/passkeys/login"),
     ("GET", "/avatars/{operator_id}"),  # an operator's face, shown to visitors
 }
 # Operations that would end the principal's session or lock the arena out of itself

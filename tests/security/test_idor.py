@@ -87,6 +87,39 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/auth/totp/setup"): "401 401 401 200 200 200 200 401 401 403 403",
     ("POST", "/api/v1/auth/totp/enable"): "401 401 401 200 200 200 200 401 401 403 403",
     ("POST", "/api/v1/auth/totp/disable"): "401 401 401 204 204 204 204 401 401 403 403",
+    # Sessions are the person's own (and an admin's, for a colleague's): sessions only.
+    ("GET", "/api/v1/auth/sessions"): "401 401 401 200 200 200 200 401 401 403 403",
+    ("DELETE", "/api/v1/auth/sessions"): "401 401 401 204 204 204 204 401 401 403 403",
+    ("DELETE", "/api/v1/auth/sessions/{session_id}"): (
+        "401 401 401 204 204 204 204 401 401 403 403"
+    ),
+    ("GET", "/api/v1/operators/{operator_id}/sessions"): (
+        "401 401 401 403 403 200 200 401 401 403 403"
+    ),
+    ("DELETE", "/api/v1/operators/{operator_id}/sessions"): (
+        "401 401 401 403 403 204 204 401 401 403 403"
+    ),
+    ("DELETE", "/api/v1/operators/{operator_id}/sessions/{session_id}"): (
+        "401 401 401 403 403 204 204 401 401 403 403"
+    ),
+    # Passkeys are the person's own: another's id is 404, API tokens get 403.
+    ("GET", "/api/v1/auth/passkeys"): "401 401 401 200 200 200 200 401 401 403 403",
+    ("POST", "/api/v1/auth/passkeys/register/options"): (
+        "401 401 401 200 200 200 200 401 401 403 403"
+    ),
+    ("POST", "/api/v1/auth/passkeys/register"): "401 401 401 201 201 201 201 401 401 403 403",
+    ("PATCH", "/api/v1/auth/passkeys/{passkey_id}"): (
+        "401 401 401 404 404 404 200 401 401 403 403"
+    ),
+    ("DELETE", "/api/v1/auth/passkeys/{passkey_id}"): (
+        "401 401 401 404 404 404 204 401 401 403 403"
+    ),
+    ("POST", "/api/v1/auth/passkeys/login/options"): (
+        "200 200 200 200 200 200 200 200 200 200 200"
+    ),
+    ("POST", "/api/v1/auth/passkeys/login"): "401 401 401 401 401 401 401 401 401 401 401",
+    ("GET", "/api/v1/security-policy"): _ADMIN,
+    ("PATCH", "/api/v1/security-policy"): "401 401 401 403 403 403 200 401 401 403 403",
     ("GET", "/api/v1/conversations"): _ANY_OP,
     ("GET", "/api/v1/conversations/{conversation_id}"): _SITE1,
     ("PATCH", "/api/v1/conversations/{conversation_id}"): _SITE1,

@@ -34,17 +34,20 @@ __all__ = [
     "messages",
     "meta",
     "metadata",
+    "operator_passkeys",
     "operator_recovery_codes",
     "operator_sessions",
     "operator_tokens",
     "operator_totp",
     "operators",
+    "org_settings",
     "outbox",
     "site_operators",
     "sites",
     "visitor_blocks",
     "visitor_tokens",
     "visitors",
+    "webauthn_challenges",
     "webhooks",
 ]
 
@@ -213,6 +216,48 @@ operator_tokens = Table(
     Column("expires_at", TS, nullable=False),
     Column("used_at", TS, nullable=True),
     Index(None, "operator_id"),
+)
+
+# Organisation-wide settings owners change in the console, one row per key (ADR 0030):
+# "require_totp" (bool): every operator signs in with two factors.
+org_settings = Table(
+    "org_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+# Passkeys (WebAuthn credentials, ADR 0030): several per operator, each with the name
+# its operator gave it. ``credential_id`` and ``public_key`` are base64url (unpadded);
+# ``sign_count`` is the authenticator's counter last seen (0 for authenticators
+# that keep none).
+operator_passkeys = Table(
+    "operator_passkeys",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("operator_id", ID, ForeignKey("operators.id", ondelete="CASCADE"), nullable=False),
+    Column("credential_id", String(1400), nullable=False, unique=True),
+    Column("public_key", Text, nullable=False),
+    Column("sign_count", Integer, nullable=False),
+    Column("transports", JSON, nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("last_used_at", TS, nullable=True),
+    Index(None, "operator_id"),
+)
+
+# Outstanding WebAuthn challenges, by their SHA-256: each is used at most once (the row
+# is deleted when a ceremony uses it) and only until ``expires_at``. ``operator_id`` is
+# the registering operator (null for a sign-in: the passkey names its operator).
+webauthn_challenges = Table(
+    "webauthn_challenges",
+    metadata,
+    Column("challenge_hash", String(64), primary_key=True),
+    Column("purpose", String(10), nullable=False),  # "register" or "login"
+    Column("operator_id", ID, ForeignKey("operators.id", ondelete="CASCADE"), nullable=True),
+    Column("expires_at", TS, nullable=False),
+    Index(None, "expires_at"),
 )
 
 visitors = Table(

@@ -27,13 +27,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from chatdesk.clock import aware
 from chatdesk.db.tables import (
     api_tokens,
     operator_sessions,
+    operator_totp,
     operators,
+    org_settings,
     site_operators,
     visitor_tokens,
     visitors,
@@ -145,6 +147,40 @@ class SessionState:
     last_seen_at: datetime
 
 
+# Whether an owner requires two-factor sign-in for everyone (ADR 0030): read with the
+# session, in the same statement, so the rule holds at once in every process.
+_REQUIRE_TOTP = (
+    select(org_settings.c.value)
+    .where(org_settings.c.key == "require_totp")
+    .scalar_subquery()
+    .label("require_totp")
+)
+
+# Built once: every operator request runs it, and a prebuilt statement skips
+# SQLAlchemy's per-call construction and cache-key work.
+_SESSION = (
+    select(
+        operator_sessions.c.id.label("session_id"),
+        operator_sessions.c.token_hash,
+        operator_sessions.c.csrf_token,
+        operator_sessions.c.expires_at,
+        operator_sessions.c.last_seen_at,
+        operator_sessions.c.revoked_at,
+        operators.c.id,
+        operators.c.name,
+        operators.c.email,
+        operators.c.role,
+        operators.c.active,
+        operators.c.must_change_password,
+        operator_totp.c.secret.label("totp_secret"),
+        _REQUIRE_TOTP,
+    )
+    .join(operators, operators.c.id == operator_sessions.c.operator_id)
+    .outerjoin(operator_totp, operator_totp.c.operator_id == operators.c.id)
+    .where(operator_sessions.c.token_hash == bindparam("digest"))
+)
+
+
 def operator_from_session(
     conn: Connection, token: str, now: datetime, idle: timedelta
 ) -> SessionState | None:
@@ -152,24 +188,7 @@ def operator_from_session(
     if not well_formed(token, "cds_"):
         return None
     digest = hash_token(token)
-    row = conn.execute(
-        select(
-            operator_sessions.c.id.label("session_id"),
-            operator_sessions.c.token_hash,
-            operator_sessions.c.csrf_token,
-            operator_sessions.c.expires_at,
-            operator_sessions.c.last_seen_at,
-            operator_sessions.c.revoked_at,
-            operators.c.id,
-            operators.c.name,
-            operators.c.email,
-            operators.c.role,
-            operators.c.active,
-            operators.c.must_change_password,
-        )
-        .join(operators, operators.c.id == operator_sessions.c.operator_id)
-        .where(operator_sessions.c.token_hash == digest)
-    ).first()
+    row = conn.execute(_SESSION, {"digest": digest}).first()
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
     last_seen = aware(row.last_seen_at)
@@ -189,6 +208,7 @@ def operator_from_session(
         session_id=row.session_id,
         csrf_token=row.csrf_token,
         must_change_password=bool(row.must_change_password),
+        totp_setup_required=row.require_totp is True and row.totp_secret is None,
     )
     return SessionState(actor, last_seen)
 

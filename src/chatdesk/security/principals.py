@@ -60,6 +60,9 @@ class OperatorActor:
     # A session of an operator whose password an admin set: until they choose their own,
     # the session may only change it, read "me" and sign out (ADR 0018).
     must_change_password: bool = False
+    # A session of an operator without two-factor sign-in while an owner requires it for
+    # everyone: until they turn it on, it may only set it up, read "me" and sign out.
+    totp_setup_required: bool = False
 
     @property
     def principal(self) -> Principal:

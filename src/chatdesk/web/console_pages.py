@@ -175,7 +175,7 @@ async def inbox_page(request: Request) -> Response:
     actor = await _signed_in(request)
     if actor is None:
         return _to_login(request)
-    if actor.must_change_password:
+    if actor.must_change_password or actor.totp_setup_required:
         return _to_account()
     return _render("console/inbox.html", **_shell(actor, "inbox"))
 
@@ -196,7 +196,7 @@ async def settings_page(request: Request, section: str) -> Response:
     actor = await _signed_in(request)
     if actor is None:
         return _to_login(request)
-    if actor.must_change_password:
+    if actor.must_change_password or actor.totp_setup_required:
         return _to_account()
     if section not in SETTINGS_SECTIONS:
         return _render("console/error.html", 404, **_shell(actor, "error"), title="Not found")
@@ -251,6 +251,7 @@ async def account_page(request: Request) -> Response:
         **_shell(actor, "account"),
         first_owner=actor.email.lower() == FIRST_OWNER_EMAIL,
         must_change=actor.must_change_password,
+        totp_required=actor.totp_setup_required and not actor.must_change_password,
         email_enabled=get_services(request).settings.email_enabled,
     )
 
@@ -262,6 +263,6 @@ async def other_console_path(request: Request, rest: str) -> Response:
         return _to_login(request)
     if rest == "":
         return await inbox_page(request)
-    if actor.must_change_password:
+    if actor.must_change_password or actor.totp_setup_required:
         return _to_account()
     return _render("console/error.html", 404, **_shell(actor, "error"), title="Not found")

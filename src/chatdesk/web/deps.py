@@ -19,7 +19,7 @@ from fastapi import Depends, Request
 
 from chatdesk.actions.auth import touch_session
 from chatdesk.actions.visitors import touch_visitor_token
-from chatdesk.errors import Forbidden, Unauthorized
+from chatdesk.errors import Forbidden, TotpSetupRequired, Unauthorized
 from chatdesk.runtime import Services
 from chatdesk.security.auth import (
     SessionState,
@@ -59,6 +59,13 @@ TOUCH_EVERY = timedelta(minutes=1)
 WHILE_TEMPORARY = {
     ("GET", "/api/v1/auth/me"),
     ("POST", "/api/v1/auth/password"),
+    ("POST", "/api/v1/auth/logout"),
+}
+# All a session may do while an owner requires two-factor sign-in it has not set up.
+WHILE_TOTP_SETUP = {
+    ("GET", "/api/v1/auth/me"),
+    ("POST", "/api/v1/auth/totp/setup"),
+    ("POST", "/api/v1/auth/totp/enable"),
     ("POST", "/api/v1/auth/logout"),
 }
 # A visitor token's last use is recorded at most this often (and at most every tenth of
@@ -251,6 +258,8 @@ async def _authenticate_operator(request: Request) -> OperatorActor:
             "Choose a new password first: the one you signed in with was temporary.",
             {"reason": "password_change_required"},
         )
+    if actor.totp_setup_required and (request.method, request.url.path) not in WHILE_TOTP_SETUP:
+        raise TotpSetupRequired()
     if now - state.last_seen_at > TOUCH_EVERY and actor.session_id is not None:
         session_id = actor.session_id
         # Awaited (once a minute per session), so the next request sees the slid window.

@@ -18,6 +18,7 @@ from chatdesk.actions.totp import (
 )
 from chatdesk.errors import Conflict, Forbidden, ValidationFailed
 from chatdesk.queries.operators import password_hash_of
+from chatdesk.queries.org_settings import security_policy
 from chatdesk.queries.totp import TotpState, totp_state
 from chatdesk.runtime import Services
 from chatdesk.security.passwords import verify_password
@@ -115,8 +116,8 @@ async def enable(
 @router.post(
     "/disable",
     status_code=204,
-    summary="Turn two-factor sign-in off; needs your password",
-    **answers(None, 401, 403, 422, status=204),
+    summary="Turn two-factor sign-in off; needs your password (409 while an owner requires it)",
+    **answers(None, 401, 403, 409, 422, status=204),
 )
 async def disable(
     services: ServicesDep, request: Request, actor: AdminWriter, body: TotpDisableIn
@@ -126,6 +127,8 @@ async def disable(
     current = await services.db.read(lambda conn: password_hash_of(conn, actor.operator_id))
     if not await asyncio.to_thread(verify_password, current, body.password):
         raise Forbidden("The password is wrong.")
+    if (await services.db.read(security_policy))["require_totp"]:
+        raise Conflict("An owner requires two-factor authentication for everyone: it stays on.")
     await services.db.write(disable_totp, actor, ip=request_ip(request))
     return Response(status_code=204)
 

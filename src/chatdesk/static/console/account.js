@@ -2,13 +2,25 @@
 // authentication (totp.js) and your email notifications (PATCH /api/v1/auth/me).
 import { ApiError, api, csrfHeader } from "./api.js";
 import "./chrome.js";
+import { showPasskeys } from "./passkeys.js";
 import { followPresence } from "./presence.js";
+import { showSessions } from "./sessions.js";
 import { showTotp } from "./totp.js";
 
 // Signed in with a temporary password (an admin reset it): only the password form is
 // here, and nothing else of the console answers until a new one is chosen.
 const mustChange = Boolean(document.querySelector("[data-must-change]"));
-if (!mustChange) followPresence(); // an operator on this page is at the console too
+// An owner requires two-factor sign-in and this operator has none yet: only its set-up
+// is here, and the console opens once it is on.
+const totpRequired = Boolean(document.querySelector("[data-totp-required]"));
+if (!mustChange && !totpRequired) {
+  followPresence(); // an operator on this page is at the console too
+  showSessions();
+  showPasskeys();
+}
+document.getElementById("totp-saved")?.addEventListener("click", () => {
+  if (totpRequired) location.assign("/admin");
+});
 
 // Your name (PATCH /api/v1/auth/me): what colleagues and visitors see.
 const NAME_MAX = 100;
@@ -134,11 +146,12 @@ const MIN_LENGTH = 10;
 const form = document.getElementById("password-form");
 const error = document.getElementById("password-error");
 const statusLine = document.getElementById("password-status");
-const button = form.querySelector('button[type="submit"]');
+// Not on the page while an owner's two-factor rule holds this operator back.
+const button = form?.querySelector('button[type="submit"]');
 const fields = {
-  current: form.elements.current_password,
-  next: form.elements.new_password,
-  confirm: form.elements.confirm_password,
+  current: form?.elements.current_password,
+  next: form?.elements.new_password,
+  confirm: form?.elements.confirm_password,
 };
 
 function fail(text, field) {
@@ -171,7 +184,7 @@ function explain(failure) {
   return [failure.message, null];
 }
 
-form.addEventListener("submit", async (event) => {
+form?.addEventListener("submit", async (event) => {
   event.preventDefault();
   reset();
   const current = fields.current.value;

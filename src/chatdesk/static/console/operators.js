@@ -2,6 +2,7 @@
 import { api } from "./api.js";
 import { clear, h } from "./dom.js";
 import { checkbox, confirmButton, copyText, field, select } from "./forms.js";
+import { sessionsButton } from "./operator_sessions.js";
 import { presenceDot, rememberPresence } from "./presence.js";
 import { attempt, card, me, root, say } from "./section.js";
 
@@ -249,6 +250,7 @@ export async function renderOperators() {
           { class: "actions" },
           mayReset ? resetButton(op) : null,
           mayResetTotp ? resetTotpButton(op) : null,
+          !self && (op.role !== "owner" || me.role === "owner") ? sessionsButton(op) : null,
           toggle,
         ),
       ),
