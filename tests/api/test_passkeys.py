@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyotp
 import pytest
 from fastapi.testclient import TestClient
 
@@ -101,6 +102,30 @@ def test_register_several_rename_remove_and_sign_in(tclient: TestClient) -> None
     assert tclient.get("/api/v1/auth/passkeys").json()["passkeys"][0]["last_used_at"]
     # The removed one signs nobody in.
     assert_error(_login(tclient, laptop.assert_(_login_options(tclient))), 401, "unauthorized")
+
+
+def test_a_passkey_sign_in_meets_the_two_factor_rule(tclient: TestClient, clock: FakeClock) -> None:
+    """Under the owners' two-factor rule a password session without a code is held back;
+    a passkey's user verification is the second factor already (ADR 0030)."""
+    agent = _signed_in(tclient)
+    key = _key()
+    assert _register(tclient, agent, key, "Laptop").status_code == 201
+    tclient.cookies.clear()
+    owner = _signed_in(tclient, "owner")
+    secret = tclient.post("/api/v1/auth/totp/setup", headers=csrf(owner)).json()["secret"]
+    code = {"code": pyotp.TOTP(secret).at(clock.now)}
+    enabled = tclient.post("/api/v1/auth/totp/enable", json=code, headers=csrf(owner))
+    assert enabled.status_code == 200, enabled.text
+    rule = tclient.patch(
+        "/api/v1/security-policy", json={"require_totp": True}, headers=csrf(owner)
+    )
+    assert rule.status_code == 200, rule.text
+    tclient.cookies.clear()
+    login(tclient, agent)
+    assert_error(tclient.get("/api/v1/conversations"), 403, "totp_setup_required")
+    signed_in = _login(tclient, key.assert_(_login_options(tclient)))
+    assert signed_in.status_code == 200, signed_in.text
+    assert tclient.get("/api/v1/conversations").status_code == 200
 
 
 def test_another_operators_passkey_is_not_found(tclient: TestClient) -> None:

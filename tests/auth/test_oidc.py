@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, select
 from chatdesk.app import create_app
 from chatdesk.db.tables import audit_log, operators, site_operators
 from chatdesk.settings import Settings
+from tests.api.expect import assert_error
 from tests.auth.oidc_provider import Provider, running_provider, with_sso
 from tests.conftest import free_port
 from tests.factories import Operator, add_operator, create_site, csrf, login, services_db
@@ -163,6 +164,25 @@ def test_a_two_factor_operator_is_not_asked_for_a_code(sso: TestClient, provider
     sso.cookies.clear()
     assert sso_sign_in(sso).headers["location"] == "/admin"
     assert _me(sso).json()["operator"]["email"] == owner.email
+
+
+def test_a_single_sign_on_meets_the_two_factor_rule(sso: TestClient, provider: Provider) -> None:
+    """Under the owners' two-factor rule (ADR 0030) a password session without a second
+    factor is held back, but the identity provider's sign-in counts as one (ADR 0029)."""
+    owner = login(sso, add_operator(services_db(sso), "owner"))
+    secret = sso.post("/api/v1/auth/totp/setup", headers=csrf(owner)).json()["secret"]
+    code = {"code": pyotp.TOTP(secret).now()}
+    assert sso.post("/api/v1/auth/totp/enable", json=code, headers=csrf(owner)).status_code == 200
+    rule = sso.patch("/api/v1/security-policy", json={"require_totp": True}, headers=csrf(owner))
+    assert rule.status_code == 200, rule.text
+    agent = _operator(sso, provider)
+    sso.cookies.clear()
+    login(sso, agent)
+    assert_error(sso.get("/api/v1/conversations"), 403, "totp_setup_required")
+    sso.cookies.clear()
+    assert sso_sign_in(sso).headers["location"] == "/admin"
+    assert sso.get("/api/v1/conversations").status_code == 200
+    assert sso.get("/admin", follow_redirects=False).status_code == 200
 
 
 # -- the flow's own checks --------------------------------------------------------

@@ -27,7 +27,8 @@ def create_session(
     method: str | None = None,
 ) -> tuple[str, str, str]:
     """A new session for a verified operator: (session id, cookie token, CSRF token).
-    ``method`` names a sign-in other than by password ("oidc") in the audit log."""
+    ``method`` names a sign-in other than by password ("passkey", "oidc"): kept with the
+    session (either meets the two-factor rule) and named in the audit log."""
     token = new_token(SESSION_TOKEN_PREFIX)
     csrf_token = secrets.token_urlsafe(32)
     session_id = new_id()
@@ -42,6 +43,7 @@ def create_session(
             expires_at=unit.now + lifetime,
             ip=ip,
             user_agent=(user_agent or "")[:500] or None,
+            method=method,
         )
     )
     details = {"method": method} if method else None

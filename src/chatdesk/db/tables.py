@@ -155,6 +155,10 @@ operator_sessions = Table(
     Column("revoked_at", TS, nullable=True),
     Column("ip", String(64), nullable=True),
     Column("user_agent", String(500), nullable=True),
+    # How it was signed in: null for a password (and code), "passkey" or "oidc"; a
+    # passkey's user verification and the identity provider's sign-in count as the
+    # second factor under the two-factor rule (ADR 0030).
+    Column("method", String(16), nullable=True),
     Index(None, "operator_id"),
 )
 

@@ -166,6 +166,7 @@ _SESSION = (
         operator_sessions.c.expires_at,
         operator_sessions.c.last_seen_at,
         operator_sessions.c.revoked_at,
+        operator_sessions.c.method,
         operators.c.id,
         operators.c.name,
         operators.c.email,
@@ -208,7 +209,10 @@ def operator_from_session(
         session_id=row.session_id,
         csrf_token=row.csrf_token,
         must_change_password=bool(row.must_change_password),
-        totp_setup_required=row.require_totp is True and row.totp_secret is None,
+        # A passkey or single sign-on is a second factor already (ADR 0030).
+        totp_setup_required=(
+            row.require_totp is True and row.totp_secret is None and row.method is None
+        ),
     )
     return SessionState(actor, last_seen)
 

@@ -221,7 +221,12 @@ async def login(
     lifetime = timedelta(hours=settings.session_absolute_hours)
     user_agent = request.headers.get("user-agent")
     _session_id, token, csrf_token = await services.db.write(
-        create_session, key.operator_id, lifetime=lifetime, ip=ip, user_agent=user_agent
+        create_session,
+        key.operator_id,
+        lifetime=lifetime,
+        ip=ip,
+        user_agent=user_agent,
+        method="passkey",
     )
     # The same cookie as a password sign-in's (auth_api.login).
     response.set_cookie(

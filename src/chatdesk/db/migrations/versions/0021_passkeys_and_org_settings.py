@@ -1,5 +1,6 @@
 """passkeys (WebAuthn credentials and their single-use challenges) and organisation-wide
-settings (an owner may require two-factor sign-in for everyone), ADR 0030
+settings (an owner may require two-factor sign-in for everyone), and how each session
+was signed in (a passkey or single sign-on meets that rule), ADR 0030
 
 Revision ID: 0021
 Revises: 0015
@@ -18,6 +19,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.add_column("operator_sessions", sa.Column("method", sa.String(length=16), nullable=True))
     op.create_table(
         "org_settings",
         sa.Column("key", sa.String(length=64), nullable=False),
@@ -71,3 +73,4 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_operator_passkeys_operator_id"), table_name="operator_passkeys")
     op.drop_table("operator_passkeys")
     op.drop_table("org_settings")
+    op.drop_column("operator_sessions", "method")
