@@ -61,6 +61,7 @@ __all__ = [
     "ReadinessCheck",
     "RecoveryCodes",
     "Role",
+    "SearchMatch",
     "SignedIn",
     "Site",
     "SiteList",
@@ -204,6 +205,14 @@ class VisitorConversation(TypedDict):
     rating: NotRequired[Rating | None]
 
 
+class SearchMatch(TypedDict):
+    """The message a search matched best in a conversation: ``snippet`` is its text
+    around the matched words, HTML-escaped, each match inside ``<mark>…</mark>``."""
+
+    message_id: str
+    snippet: str
+
+
 class Conversation(VisitorConversation):
     """A conversation as operators see it; ``visitor`` where the route says so.
     ``snoozed_until`` is set while ``status`` is ``snoozed`` (visitors see ``open``)."""
@@ -211,6 +220,8 @@ class Conversation(VisitorConversation):
     unread_count: int
     snoozed_until: NotRequired[str | None]
     visitor: NotRequired[Visitor]
+    # In a search's results, when a message matched (not only the visitor's name or email).
+    match: NotRequired[SearchMatch]
 
 
 class VisitorRecord(Visitor):
