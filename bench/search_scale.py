@@ -163,6 +163,35 @@ def fill(engine: Engine, total_messages: int) -> tuple[list[str], str]:
     return site_ids, site_ids[0]
 
 
+def insert_cost(engine: Engine, count: int, tag: str) -> float:
+    """Microseconds of database time per message INSERT (one statement each, in batches
+    of 64 per transaction, as the writer batches them) into existing conversations."""
+    rows = [
+        {
+            "id": f"x{tag}{index:09d}",
+            "conversation_id": f"c{index % 1000:011d}",
+            "author_type": "visitor",
+            "author_id": None,
+            "author_name": None,
+            "body": body,
+            "private": False,
+            "client_msg_id": None,
+            "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+            "mentions": None,
+            "kind": None,
+            "data": None,
+        }
+        for index, body in zip(range(count), bodies(count), strict=True)
+    ]
+    statement = insert(messages)
+    began = time.perf_counter()
+    for start in range(0, count, 64):
+        with engine.begin() as conn:
+            for row in rows[start : start + 64]:
+                conn.execute(statement, row)
+    return (time.perf_counter() - began) * 1e6 / count
+
+
 def ilike_page(conn: Connection, actor: OperatorActor, q: str) -> list[str]:
     """The query search ran before the index (ILIKE over every body), one page of 25."""
     c = conversations
@@ -204,6 +233,7 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="a PostgreSQL server (default: SQLite)")
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--ilike-repeat", type=int, default=3)
+    parser.add_argument("--inserts", type=int, default=5000, help="messages for the insert cost")
     args = parser.parse_args()
     admin: Engine | None = None
     with tempfile.TemporaryDirectory(prefix="chatdesk-search-") as tmp:
@@ -246,10 +276,12 @@ def run(engine: Engine, url: str, args: argparse.Namespace) -> None:
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
+    before_us = insert_cost(engine, args.inserts, "a")
     log("migration 0016 (builds the index):")
     began = time.monotonic()
     migrate(engine, url, "head")
     indexed_s = time.monotonic() - began
+    after_us = insert_cost(engine, args.inserts, "b")
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("ANALYZE messages"))
@@ -277,6 +309,10 @@ def run(engine: Engine, url: str, args: argparse.Namespace) -> None:
         f"search at scale: {engine.dialect.name}, {args.messages:,} messages in "
         f"{max(1, args.messages // PER_CONVERSATION):,} conversations "
         f"(filled in {filled_s:.0f} s, indexed by migration 0016 in {indexed_s:.0f} s)"
+    )
+    print(
+        f"message INSERT, {args.inserts:,} one by one in transactions of 64: "
+        f"{before_us:.0f} us each without the index, {after_us:.0f} us with it"
     )
     print("| caller | term | full-text page (median) | ILIKE page, same run | results |")
     print("|---|---|---|---|---|")

@@ -206,8 +206,12 @@ class _Sqlite:
         )
         found: dict[str, str] = {}
         for message_id in message_ids:
-            rowid = select(literal_column("rowid")).select_from(messages)
-            rowid = rowid.where(messages.c.id == message_id).scalar_subquery()
+            rowid = (
+                select(literal_column("rowid"))
+                .select_from(messages)
+                .where(messages.c.id == message_id)
+                .scalar_subquery()
+            )
             text = conn.execute(
                 select(snippet)
                 .select_from(_MESSAGES_FTS)
@@ -225,7 +229,7 @@ class _Postgres:
     def __init__(self, conn: Connection, words: Sequence[str]) -> None:
         self.text = " ".join(words)
         locales = conn.execute(select(sites.c.locale).distinct()).scalars().all()
-        self.query = func.plainto_tsquery(
+        self.query: ColumnElement[Any] = func.plainto_tsquery(
             literal_column("'simple'::regconfig"), self.text, type_=TSQUERY
         )
         for locale in sorted(set(locales)):
