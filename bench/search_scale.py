@@ -232,6 +232,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--database-url", default="", help="a PostgreSQL server (default: SQLite)")
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument(
+        "--keep", type=Path, help="SQLite: build the database at this path and keep it"
+    )
     parser.add_argument("--ilike-repeat", type=int, default=3)
     parser.add_argument("--inserts", type=int, default=5000, help="messages for the insert cost")
     args = parser.parse_args()
@@ -244,7 +247,7 @@ def main() -> None:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
             url = args.database_url.rsplit("/", 1)[0] + "/" + name
         else:
-            url = f"sqlite:///{Path(tmp) / 'search.db'}"
+            url = f"sqlite:///{args.keep or Path(tmp) / 'search.db'}"
         engine = make_engine(url, writer=True)
         try:
             run(engine, url, args)

@@ -49,6 +49,8 @@ MAX_WORD_LENGTH = 64
 # bodies refuse NUL, not these, so a body holding one only moves a highlight).
 _OPEN, _CLOSE = "\x01", "\x02"
 _SNIPPET_WORDS = 14
+# How many matches (messages, and visitors) a search ranks at most: the most recent ones.
+CANDIDATES = 1000
 
 
 @dataclass(frozen=True)
@@ -92,10 +94,24 @@ def search_hits(
     message_where = [messages.c.kind.is_(None), *where]
     if not include_private:
         message_where.append(messages.c.private.is_(False))
-    hits = union_all(
-        engine.message_hits().where(*message_where),
-        engine.visitor_hits().where(*where),
-    ).subquery("hits")
+    # Each side ranks at most CANDIDATES matches, the most recent (under the conditions):
+    # all of them for a rare word; for a word in a third of the messages, ranking every
+    # match would cost seconds, and the best of the latest thousand is what is wanted.
+    newest_messages = (
+        engine.message_hits()
+        .where(*message_where)
+        .order_by(engine.message_order.desc())
+        .limit(CANDIDATES)
+        .subquery("message_hits")
+    )
+    newest_visitors = (
+        engine.visitor_hits()
+        .where(*where)
+        .order_by(engine.visitor_order.desc())
+        .limit(CANDIDATES)
+        .subquery("visitor_hits")
+    )
+    hits = union_all(select(newest_messages), select(newest_visitors)).subquery("hits")
     best = select(
         hits.c.conversation_id,
         hits.c.message_id,
@@ -156,6 +172,9 @@ _VISITORS_FTS = table("visitors_fts", column("rowid"))
 class _Sqlite:
     """FTS5: ``"word" "word"`` (every word, each a quoted string: no query syntax)."""
 
+    message_order = _MESSAGES_FTS.c.rowid
+    visitor_order = _VISITORS_FTS.c.rowid
+
     def __init__(self, words: Sequence[str]) -> None:
         self.expression = " ".join(f'"{word}"' for word in words)
 
@@ -185,10 +204,10 @@ class _Sqlite:
         score = func.bm25(literal_column("visitors_fts"), type_=Float)
         return (
             select(
-                conversations.c.id,
-                null(),
-                score,
-                literal_column("0"),
+                conversations.c.id.label("conversation_id"),
+                null().label("message_id"),
+                score.label("score"),
+                literal_column("0").label("tier"),
             )
             .select_from(
                 _VISITORS_FTS.join(
@@ -226,6 +245,9 @@ class _Postgres:
     """tsvector/tsquery: the words in the language of every site the caller may search
     (a message's vector is in its site's), or'ed with the words unstemmed ('simple')."""
 
+    message_order = messages.c.id  # ids grow with time (ids.py)
+    visitor_order = visitors.c.id
+
     def __init__(self, conn: Connection, words: Sequence[str]) -> None:
         self.text = " ".join(words)
         locales = conn.execute(select(sites.c.locale).distinct()).scalars().all()
@@ -259,10 +281,10 @@ class _Postgres:
         )
         return (
             select(
-                conversations.c.id,
-                null(),
-                -func.ts_rank(vector, words, type_=Float),
-                literal_column("0"),
+                conversations.c.id.label("conversation_id"),
+                null().label("message_id"),
+                (-func.ts_rank(vector, words, type_=Float)).label("score"),
+                literal_column("0").label("tier"),
             )
             .select_from(visitors.join(conversations, conversations.c.visitor_id == visitors.c.id))
             .where(vector.op("@@", return_type=Boolean)(words))
