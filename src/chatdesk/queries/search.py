@@ -27,6 +27,7 @@ from sqlalchemy import (
     bindparam,
     column,
     func,
+    literal,
     literal_column,
     null,
     select,
@@ -218,27 +219,26 @@ class _Sqlite:
         )
 
     def snippets(self, conn: Connection, message_ids: Sequence[str]) -> dict[str, str]:
-        # One lookup per message: FTS5 seeks a rowid inside a MATCH, where a join would
-        # walk every match of a common word.
+        # One statement, one lookup per message: FTS5 seeks a rowid inside a MATCH, where
+        # a join would walk every match of a common word.
         snippet = func.snippet(
             literal_column("messages_fts"), 0, _OPEN, _CLOSE, "…", _SNIPPET_WORDS
         )
-        found: dict[str, str] = {}
-        for message_id in message_ids:
-            rowid = (
-                select(literal_column("rowid"))
+        lookups = [
+            select(literal(message_id).label("message_id"), snippet.label("snippet"))
+            .select_from(_MESSAGES_FTS)
+            .where(
+                self._match("messages_fts"),
+                _MESSAGES_FTS.c.rowid
+                == select(literal_column("rowid"))
                 .select_from(messages)
                 .where(messages.c.id == message_id)
-                .scalar_subquery()
+                .scalar_subquery(),
             )
-            text = conn.execute(
-                select(snippet)
-                .select_from(_MESSAGES_FTS)
-                .where(self._match("messages_fts"), _MESSAGES_FTS.c.rowid == rowid)
-            ).scalar()
-            if text is not None:
-                found[message_id] = text
-        return found
+            for message_id in message_ids
+        ]
+        rows = conn.execute(union_all(*lookups)).all()
+        return {row.message_id: row.snippet for row in rows}
 
 
 class _Postgres:
