@@ -233,7 +233,9 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="a PostgreSQL server (default: SQLite)")
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument(
-        "--keep", type=Path, help="SQLite: build the database at this path and keep it"
+        "--keep",
+        type=Path,
+        help="keep the database (SQLite: build it at this path; PostgreSQL: any value)",
     )
     parser.add_argument("--ilike-repeat", type=int, default=3)
     parser.add_argument("--inserts", type=int, default=5000, help="messages for the insert cost")
@@ -253,7 +255,9 @@ def main() -> None:
             run(engine, url, args)
         finally:
             engine.dispose()
-            if admin is not None:
+            if admin is not None and args.keep:
+                log(f"kept {url}")
+            elif admin is not None:
                 with admin.connect() as conn:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                 admin.dispose()

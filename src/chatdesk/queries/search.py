@@ -24,7 +24,9 @@ from sqlalchemy import (
     Connection,
     Float,
     Select,
+    Text,
     bindparam,
+    cast,
     column,
     func,
     literal,
@@ -34,7 +36,7 @@ from sqlalchemy import (
     table,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.dialects.postgresql import REGCONFIG, TSQUERY, TSVECTOR
 
 from chatdesk.db.tables import conversations, messages, sites, visitors
 from chatdesk.errors import ValidationFailed
@@ -250,13 +252,17 @@ class _Postgres:
 
     def __init__(self, conn: Connection, words: Sequence[str]) -> None:
         self.text = " ".join(words)
-        locales = conn.execute(select(sites.c.locale).distinct()).scalars().all()
+        # The configurations the sites' messages were indexed with, each once.
+        configs = conn.execute(
+            select(func.chatdesk_search_config(sites.c.locale).cast(Text)).distinct()
+        ).scalars()
         self.query: ColumnElement[Any] = func.plainto_tsquery(
             literal_column("'simple'::regconfig"), self.text, type_=TSQUERY
         )
-        for locale in sorted(set(locales)):
-            config = func.chatdesk_search_config(locale)
-            stemmed = func.plainto_tsquery(config, self.text, type_=TSQUERY)
+        for config in sorted(set(configs) - {"simple"}):
+            stemmed = func.plainto_tsquery(
+                cast(literal(config), REGCONFIG), self.text, type_=TSQUERY
+            )
             self.query = self.query.op("||", return_type=TSQUERY)(stemmed)
 
     def message_hits(self) -> Select[Any]:
