@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 import chatdesk.db.migrate
 from chatdesk.db.engine import make_engine
 from chatdesk.db.migrate import upgrade
+from chatdesk.db.search_index import include_name
 from chatdesk.db.tables import metadata
 
 SCRIPTS = Path(chatdesk.db.migrate.__file__).parent / "migrations"
@@ -27,7 +28,9 @@ def test_the_migrations_build_the_declared_schema(database_url: str) -> None:
     try:
         upgrade(engine)
         with engine.connect() as conn:
-            differences = compare_metadata(MigrationContext.configure(conn), metadata)
+            # The full-text index (ADR 0025) lives beside the declared tables.
+            context = MigrationContext.configure(conn, opts={"include_name": include_name})
+            differences = compare_metadata(context, metadata)
     finally:
         engine.dispose()
     assert differences == []
@@ -253,3 +256,90 @@ def test_0021_passkeys_and_org_settings_go_down_and_up_again(database_url: str) 
     finally:
         engine.dispose()
     assert differences == []
+
+
+def _search_objects(conn: Connection) -> set[str]:
+    if conn.dialect.name == "postgresql":
+        query = (
+            "SELECT table_name || '.' || column_name FROM information_schema.columns "
+            "WHERE column_name = 'search_vector' UNION ALL SELECT indexname FROM pg_indexes "
+            "WHERE indexname LIKE '%search%' UNION ALL SELECT tgname FROM pg_trigger "
+            "WHERE tgname LIKE '%search%' UNION ALL SELECT proname FROM pg_proc "
+            "WHERE proname LIKE 'chatdesk_%'"
+        )
+    else:
+        query = "SELECT name FROM sqlite_master WHERE name LIKE '%fts%'"
+    return set(conn.execute(text(query)).scalars())
+
+
+def test_the_search_index_is_built_for_existing_data_and_taken_down(database_url: str) -> None:
+    """0016 indexes what 0015 held (messages and visitors), the index answers, and a
+    downgrade leaves 0015's schema and data as they were."""
+    engine = make_engine(database_url, writer=True)
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPTS))
+    config.set_main_option("sqlalchemy.url", str(engine.url).replace("%", "%%"))
+    made = datetime(2025, 1, 2, tzinfo=UTC)
+
+    def to(revision: str, down: bool = False) -> None:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            (command.downgrade if down else command.upgrade)(config, revision)
+
+    def matches(conn: Connection, word: str) -> tuple[int, int]:
+        if conn.dialect.name == "postgresql":
+            found = "SELECT count(*) FROM {} WHERE search_vector @@ plainto_tsquery('simple', :w)"
+        else:
+            found = "SELECT count(*) FROM {0}_fts WHERE {0}_fts MATCH :w"
+        return (
+            conn.execute(text(found.format("messages")), {"w": word}).scalar_one(),
+            conn.execute(text(found.format("visitors")), {"w": word}).scalar_one(),
+        )
+
+    try:
+        # The shared PostgreSQL test database is at head; a SQLite file starts empty.
+        to("0015", down=engine.dialect.name == "postgresql")
+        with engine.begin() as conn:
+            _add_site(conn, "s", made)
+            conn.execute(
+                text(
+                    "INSERT INTO visitors (id, site_id, name, email, created_at, last_seen_at) "
+                    "VALUES ('v', 's', 'Greta Garbo', 'greta@film.example', :t, :t)"
+                ),
+                {"t": made},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO conversations (id, site_id, visitor_id, status, created_at, "
+                    "updated_at, last_message_at, last_message_preview, last_message_author, "
+                    "unread_count) VALUES ('c', 's', 'v', 'resolved', :t, :t, :t, 'x', "
+                    "'visitor', 0)"
+                ),
+                {"t": made},
+            )
+            for index, body in enumerate(("the gramophone broke", "a second gramophone")):
+                conn.execute(
+                    text(
+                        "INSERT INTO messages (id, conversation_id, author_type, body, "
+                        "private, created_at) VALUES (:id, 'c', 'visitor', :body, :no, :t)"
+                    ),
+                    {"id": f"m{index}", "body": body, "no": False, "t": made},
+                )
+            assert _search_objects(conn) == set()
+        to("head")
+        with engine.connect() as conn:
+            assert matches(conn, "gramophone") == (2, 0)
+            assert matches(conn, "garbo") == (0, 1)
+            assert _search_objects(conn)
+        to("0015", down=True)
+        with engine.connect() as conn:
+            assert _search_objects(conn) == set()
+            bodies = conn.execute(text("SELECT body FROM messages ORDER BY id")).scalars().all()
+            assert bodies == ["the gramophone broke", "a second gramophone"]
+        to("head")
+        with engine.begin() as conn:
+            assert matches(conn, "gramophone") == (2, 0)
+            for table in ("messages", "conversations", "visitors", "sites"):
+                conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (constant names)
+    finally:
+        engine.dispose()

@@ -80,6 +80,7 @@ __all__ = [
     "ReportTimeseries",
     "ReportTimings",
     "Role",
+    "SearchMatch",
     "SecurityPolicy",
     "SignedIn",
     "SignedInDevice",
@@ -233,6 +234,14 @@ class ListedVisitorConversation(VisitorConversation):
     unread_count: int
 
 
+class SearchMatch(TypedDict):
+    """The message a search matched best in a conversation: ``snippet`` is its text
+    around the matched words, HTML-escaped, each match inside ``<mark>…</mark>``."""
+
+    message_id: str
+    snippet: str
+
+
 class Conversation(VisitorConversation):
     """A conversation as operators see it; ``visitor`` where the route says so.
     ``snoozed_until`` is set while ``status`` is ``snoozed`` (visitors see ``open``)."""
@@ -240,6 +249,8 @@ class Conversation(VisitorConversation):
     unread_count: int
     snoozed_until: NotRequired[str | None]
     visitor: NotRequired[Visitor]
+    # In a search's results, when a message matched (not only the visitor's name or email).
+    match: NotRequired[SearchMatch]
 
 
 class VisitorRecord(Visitor):

@@ -153,20 +153,22 @@ def test_list_filters(client: TestClient) -> None:
     assert _ids(client, op, "label=shipping") == [plain]
     assert _ids(client, op, "label=SHIPPING") == [plain]
     assert _ids(client, op, "label=none") == []
-    # Text search: visitor name, email and message bodies, case-insensitive.
+    # Text search (full text, tests/api/test_search.py): visitor name, email and message
+    # bodies, by words, case-insensitive, across every status unless one is given.
     assert _ids(client, op, "q=vera") == [first]
     assert _ids(client, op, "q=PAT%40X") == [percent]
     assert _ids(client, op, "q=mail.example") == [plain]
     assert _ids(client, op, "q=parcel") == [plain]
-    # % and _ are literal characters, not wildcards.
-    assert _ids(client, op, "q=%25") == [percent]
     assert _ids(client, op, "q=100%25") == [percent]
-    assert _ids(client, op, "q=_") == [underscore]
-    assert _ids(client, op, "q=r_i") == [underscore]
-    assert _ids(client, op, "q=%5C") == []
+    assert _ids(client, op, "q=Sam_Smith") == [underscore]
+    assert _ids(client, op, "q=order_id") == [underscore]  # resolved, still found
     assert _ids(client, op, "q=' OR 1=1 --") == []
     assert _ids(client, op, "q=") == everything
     assert _ids(client, op, "q=parcel&status=resolved") == []
+    for nothing_to_find in ("%25", "_", "%5C"):
+        response = client.get(f"/api/v1/conversations?q={nothing_to_find}", headers=op)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["details"]["field"] == "q"
 
 
 def test_cursor_pagination_walks_every_conversation_once(client: TestClient) -> None:

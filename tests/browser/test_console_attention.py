@@ -159,7 +159,7 @@ def test_pending_conversations_are_counted_and_search_looks_across_statuses(
     waiting = Visitor(url, team.site["site_key"], {"name": "Pat Pending"})
     waiting.start("Any news on my order?")
     done = Visitor(url, team.site["site_key"], {"name": "Rex Resolved"})
-    done.start("Thanks, the parcel arrived")
+    done.start("Thanks, the parcel arrived <img src=x onerror=alert(1)>")
     for visitor, status in ((waiting, "pending"), (done, "resolved")):
         team.owner.call(
             "PATCH", f"/api/v1/conversations/{visitor.conversation_id}", {"status": status}
@@ -173,11 +173,28 @@ def test_pending_conversations_are_counted_and_search_looks_across_statuses(
         expect(page).to_have_title("(1) chatdesk")
         waiting.say("Hello?")
         expect(page).to_have_title("(2) chatdesk")
-        # A search finds the resolved one too.
+        # A search finds the resolved one too, and says where it looked.
         page.get_by_label("Search conversations").fill("parcel")
         expect(row(page, "Rex Resolved")).to_be_visible()
-        expect(page.get_by_text("Searching every status.")).to_be_visible()
+        scope = page.locator("#search-scope")
+        expect(scope).to_have_text("Searching all conversations.")
         expect(page.locator("#conversation-list li.row")).to_have_count(1)
+        # The matched words are marked in the row; the visitor's markup stays text.
+        expect(row(page, "Rex Resolved").locator("mark")).to_have_text("parcel")
+        expect(row(page, "Rex Resolved").locator(".row-preview")).to_contain_text(
+            "<img src=x onerror=alert(1)>"
+        )
+        expect(page.locator("#conversation-list img")).to_have_count(0)
+        # A status picked in the filter narrows the search, and the label says so.
+        page.get_by_label("Filter by status").select_option("resolved")
+        expect(scope).to_have_text("Searching resolved conversations only.")
+        expect(row(page, "Rex Resolved")).to_be_visible()
+        page.get_by_label("Filter by status").select_option("pending")
+        expect(scope).to_have_text("Searching pending conversations only.")
+        expect(page.locator("#conversation-list li.row")).to_have_count(0)
+        page.get_by_label("Filter by status").select_option("")
+        expect(scope).to_have_text("Searching all conversations.")
+        expect(row(page, "Rex Resolved")).to_be_visible()
     waiting.close()
     done.close()
     team.close()

@@ -6,17 +6,24 @@ import base64
 import binascii
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast, overload
 
-from sqlalchemy import Connection, Row, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, Select, and_, exists, func, or_, select
 
 from chatdesk.clock import aware, iso
 from chatdesk.db.tables import conversation_labels, conversations, labels, messages, visitors
 from chatdesk.errors import ValidationFailed
+from chatdesk.queries.search import search_hits, search_snippets, search_words
 from chatdesk.security.principals import OperatorActor, VisitorActor
-from chatdesk.shape_types import Conversation, ListedVisitorConversation, VisitorConversation
+from chatdesk.shape_types import (
+    Conversation,
+    ListedVisitorConversation,
+    SearchMatch,
+    VisitorConversation,
+)
 from chatdesk.shapes import conversation_shape, for_visitor, visitor_shape
 
 __all__ = [
@@ -142,52 +149,64 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise ValidationFailed("The cursor is not valid.", {"field": "cursor"}) from exc
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def list_conversations(
-    conn: Connection, actor: OperatorActor, flt: ConversationFilter
-) -> tuple[list[Conversation], str | None]:
-    """Conversations the operator may see, newest activity first, one page at a time."""
+def _conditions(actor: OperatorActor, flt: ConversationFilter) -> list[ColumnElement[bool]]:
+    """What the operator may see and asked for, as conditions on ``conversations``."""
     c = conversations
-    visitor_columns = [col.label(f"v_{col.name}") for col in visitors.c]
-    query = select(c, *visitor_columns).join(visitors, visitors.c.id == c.c.visitor_id)
+    where: list[ColumnElement[bool]] = []
     if actor.site_ids is not None:
-        query = query.where(c.c.site_id.in_(sorted(actor.site_ids)))
+        where.append(c.c.site_id.in_(sorted(actor.site_ids)))
     if flt.status:  # one status, or several separated by commas ("open,pending")
-        query = query.where(c.c.status.in_(sorted(set(flt.status.split(",")))))
+        where.append(c.c.status.in_(sorted(set(flt.status.split(",")))))
     if flt.site_id:
-        query = query.where(c.c.site_id == flt.site_id)
+        where.append(c.c.site_id == flt.site_id)
     if flt.visitor_id:
-        query = query.where(c.c.visitor_id == flt.visitor_id)
+        where.append(c.c.visitor_id == flt.visitor_id)
     if flt.assignee == "me":
-        query = query.where(c.c.assignee_id == actor.operator_id)
+        where.append(c.c.assignee_id == actor.operator_id)
     elif flt.assignee == "unassigned":
-        query = query.where(c.c.assignee_id.is_(None))
+        where.append(c.c.assignee_id.is_(None))
     elif flt.assignee:
-        query = query.where(c.c.assignee_id == flt.assignee)
+        where.append(c.c.assignee_id == flt.assignee)
     if flt.label:
-        query = query.where(
+        where.append(
             exists().where(
                 conversation_labels.c.conversation_id == c.c.id,
                 conversation_labels.c.label_id == labels.c.id,
                 labels.c.name == flt.label.strip().lower(),
             )
         )
-    if flt.q:
-        pattern = _like(flt.q.strip())
-        query = query.where(
-            or_(
-                visitors.c.name.ilike(pattern, escape="\\"),
-                visitors.c.email.ilike(pattern, escape="\\"),
-                exists().where(
-                    messages.c.conversation_id == c.c.id,
-                    messages.c.body.ilike(pattern, escape="\\"),
-                ),
-            )
-        )
+    return where
+
+
+def _page(
+    conn: Connection, rows: Sequence[Row[Any]], matches: dict[str, SearchMatch] | None = None
+) -> list[Conversation]:
+    names = labels_for(conn, [row.id for row in rows])
+    shapes = []
+    for row in rows:
+        shape = conversation_shape(row, names.get(row.id, []), visitor_shape(row, prefix="v_"))
+        if matches and row.id in matches:
+            shape["match"] = matches[row.id]
+        shapes.append(shape)
+    return shapes
+
+
+def _listed() -> Select[Any]:
+    visitor_columns = [col.label(f"v_{col.name}") for col in visitors.c]
+    c = conversations
+    return select(c, *visitor_columns).join(visitors, visitors.c.id == c.c.visitor_id)
+
+
+def list_conversations(
+    conn: Connection, actor: OperatorActor, flt: ConversationFilter
+) -> tuple[list[Conversation], str | None]:
+    """Conversations the operator may see, newest activity first, one page at a time;
+    with ``q``, those matching it, best match first (across every status unless
+    ``status`` is given)."""
+    if flt.q is not None and flt.q.strip():
+        return _search(conn, actor, flt)
+    c = conversations
+    query = _listed().where(*_conditions(actor, flt))
     if flt.cursor:
         stamp, row_id = _decode_cursor(flt.cursor)
         query = query.where(
@@ -199,10 +218,55 @@ def list_conversations(
     query = query.order_by(c.c.last_message_at.desc(), c.c.id.desc()).limit(flt.limit + 1)
     rows = conn.execute(query).all()
     page = rows[: flt.limit]
-    names = labels_for(conn, [row.id for row in page])
-    shapes = [
-        conversation_shape(row, names.get(row.id, []), visitor_shape(row, prefix="v_"))
-        for row in page
-    ]
     next_cursor = _encode_cursor(page[-1]) if len(rows) > flt.limit else None
-    return shapes, next_cursor
+    return _page(conn, page), next_cursor
+
+
+def _search(
+    conn: Connection, actor: OperatorActor, flt: ConversationFilter
+) -> tuple[list[Conversation], str | None]:
+    """One page of a search: ranked ids from the full-text index (the operator's sites
+    and filters inside that query), then those conversations and their snippets."""
+    words = search_words(flt.q or "")
+    offset = _decode_offset(flt.cursor) if flt.cursor else 0
+    hits = search_hits(
+        conn,
+        words,
+        _conditions(actor, flt),
+        include_private=True,  # operators read private notes in every conversation they see
+        limit=flt.limit + 1,
+        offset=offset,
+    )
+    page = hits[: flt.limit]
+    found = {
+        row.id: row
+        for row in conn.execute(
+            _listed().where(conversations.c.id.in_([hit.conversation_id for hit in page]))
+        )
+    }
+    snippets = search_snippets(conn, words, [hit.message_id for hit in page if hit.message_id])
+    matches: dict[str, SearchMatch] = {
+        hit.conversation_id: {"message_id": hit.message_id, "snippet": snippets[hit.message_id]}
+        for hit in page
+        if hit.message_id and hit.message_id in snippets
+    }
+    rows = [found[hit.conversation_id] for hit in page if hit.conversation_id in found]
+    next_cursor = _encode_offset(offset + flt.limit) if len(hits) > flt.limit else None
+    return _page(conn, rows, matches), next_cursor
+
+
+def _encode_offset(offset: int) -> str:
+    raw = json.dumps(["search", offset]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_offset(cursor: str) -> int:
+    """A search's cursor: how many results the pages before held."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        kind, offset = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        if kind == "search" and isinstance(offset, int) and 0 <= offset <= 10_000:
+            return offset
+    except (ValueError, TypeError, binascii.Error, UnicodeError):
+        pass
+    raise ValidationFailed("The cursor is not valid.", {"field": "cursor"})

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from chatdesk.db.engine import make_engine
+from chatdesk.db.search_index import include_name
 from chatdesk.db.tables import metadata
 
 config = context.config
@@ -17,6 +18,7 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -6,6 +6,23 @@ import { byActivity, operatorName, remember, state, visitorName } from "./state.
 import { refreshTimes, timeElement } from "./time.js";
 
 const PAGE = 25;
+const ENTITIES = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#x27;": "'" };
+
+/** A search snippet (escaped text, matches in <mark>…</mark>) as DOM nodes: the text goes
+ * in as text nodes, the marks are made here; the snippet is never parsed as HTML. */
+export function highlighted(snippet) {
+  const nodes = [];
+  let inside = false;
+  for (const piece of String(snippet).split(/(<mark>|<\/mark>)/)) {
+    if (piece === "<mark>") inside = true;
+    else if (piece === "</mark>") inside = false;
+    else if (piece) {
+      const text = piece.replace(/&(amp|lt|gt|quot|#x27);/g, (entity) => ENTITIES[entity]);
+      nodes.push(inside ? h("mark", { text }) : document.createTextNode(text));
+    }
+  }
+  return nodes;
+}
 
 export class Inbox {
   constructor({ onOpen }) {
@@ -19,6 +36,10 @@ export class Inbox {
     this.rows = new Map();
     this.nextCursor = null;
     this.generation = 0;
+    // A search looks across every status unless the operator picked one in the status
+    // filter (the default "Active" list is not a choice); the label under the box says which.
+    this.statusChosen = false;
+    this.matched = new Map(); // conversation id -> the search's {message_id, snippet}
     this.filters = this.readFilters();
     this.bind();
     // "3 min. ago" stays true while the list sits open, and is right again on return.
@@ -31,7 +52,10 @@ export class Inbox {
   bind() {
     let debounce = null;
     this.form.addEventListener("submit", (event) => event.preventDefault());
-    this.form.addEventListener("change", () => this.reload());
+    this.form.addEventListener("change", (event) => {
+      if (event.target === this.form.elements.status) this.statusChosen = true;
+      this.reload();
+    });
     this.form.elements.q.addEventListener("input", () => {
       clearTimeout(debounce);
       debounce = setTimeout(() => this.reload(), 250);
@@ -53,13 +77,22 @@ export class Inbox {
 
   readFilters() {
     const el = this.form.elements;
+    const q = el.q.value.trim();
     return {
-      status: el.status.value,
+      status: q && !this.statusChosen ? "" : el.status.value,
       assignee: el.assignee.value,
       site_id: el.site_id.value,
       label: el.label.value,
-      q: el.q.value.trim(),
+      q,
     };
+  }
+
+  /** What the label under the search box says: which conversations a search looks in. */
+  searchScope() {
+    const select = this.form.elements.status;
+    if (!this.filters.status) return "Searching all conversations.";
+    const chosen = select.options[select.selectedIndex].textContent.trim().toLowerCase();
+    return `Searching ${chosen} conversations only.`;
   }
 
   fillSelect(select, options) {
@@ -88,8 +121,7 @@ export class Inbox {
 
   matches(c) {
     const f = this.filters;
-    // A search looks across every status (the status filter applies to the list only).
-    if (f.status && !f.q && !f.status.split(",").includes(c.status)) return false;
+    if (f.status && !f.status.split(",").includes(c.status)) return false;
     if (f.assignee === "me" && c.assignee_id !== state.me.id) return false;
     if (f.assignee === "unassigned" && c.assignee_id) return false;
     if (f.site_id && c.site_id !== f.site_id) return false;
@@ -99,19 +131,21 @@ export class Inbox {
 
   async fetchPage(cursor) {
     const params = { ...this.filters, limit: PAGE, cursor };
-    if (params.q) params.status = "";
     return api("GET", `/api/v1/conversations${query(params)}`);
   }
 
   async reload() {
     this.filters = this.readFilters();
-    document.getElementById("search-scope").hidden = !this.filters.q;
+    const scope = document.getElementById("search-scope");
+    scope.hidden = !this.filters.q;
+    scope.textContent = this.filters.q ? this.searchScope() : "";
     const generation = ++this.generation;
     this.list.setAttribute("aria-busy", "true");
     try {
       const page = await this.fetchPage(null);
       if (generation !== this.generation) return;
       this.ids = [];
+      this.matched.clear();
       this.absorb(page);
       this.error.hidden = true;
     } catch (error) {
@@ -141,6 +175,7 @@ export class Inbox {
   absorb(page) {
     for (const conversation of page.conversations) {
       remember(conversation);
+      if (conversation.match) this.matched.set(conversation.id, conversation.match);
       if (!this.ids.includes(conversation.id)) this.ids.push(conversation.id);
     }
     this.nextCursor = page.next_cursor;
@@ -205,8 +240,9 @@ export class Inbox {
       "aria-current": c.id === state.openId ? "true" : null,
     });
     const unread = c.unread_count || 0;
+    const match = this.filters.q ? this.matched.get(c.id) : null;
     const preview = plainText(c.last_message?.preview || "");
-    const fromOperator = c.last_message?.author_type === "operator";
+    const fromOperator = !match && c.last_message?.author_type === "operator";
     fresh.append(
       h(
         "span",
@@ -218,7 +254,7 @@ export class Inbox {
         "span",
         { class: "row-preview" },
         fromOperator ? h("span", { class: "muted", text: "You: " }) : null,
-        preview || "—",
+        match ? highlighted(match.snippet) : preview || "—",
       ),
       h(
         "span",

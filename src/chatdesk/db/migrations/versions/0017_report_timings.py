@@ -1,7 +1,7 @@
 """report timings: first response and resolution stored on the conversation (ADR 0026)
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-06 17:00:00.000000
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from chatdesk.business_hours import is_open
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

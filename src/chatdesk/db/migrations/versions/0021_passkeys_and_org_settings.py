@@ -3,7 +3,7 @@ settings (an owner may require two-factor sign-in for everyone), and how each se
 was signed in (a passkey or single sign-on meets that rule), ADR 0030
 
 Revision ID: 0021
-Revises: 0015
+Revises: 0017
 Create Date: 2026-12-06 17:10:00.000000
 """
 
