@@ -234,8 +234,8 @@ def test_report_timings_are_backfilled_and_the_migration_goes_both_ways(
     ]
 
 
-def test_0021_passkeys_and_org_settings_go_down_and_up_again(database_url: str) -> None:
-    """Migration 0021 (ADR 0030) is reversible: down to 0015 drops its three tables, and
+def test_0018_passkeys_and_org_settings_go_down_and_up_again(database_url: str) -> None:
+    """Migration 0018 (ADR 0030) is reversible: down to 0015 drops its three tables, and
     up again rebuilds the declared schema (on SQLite and, when configured, PostgreSQL)."""
     engine = make_engine(database_url, writer=True)
     config = Config()

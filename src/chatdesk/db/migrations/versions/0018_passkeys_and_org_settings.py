@@ -2,7 +2,7 @@
 settings (an owner may require two-factor sign-in for everyone), and how each session
 was signed in (a passkey or single sign-on meets that rule), ADR 0030
 
-Revision ID: 0021
+Revision ID: 0018
 Revises: 0017
 Create Date: 2026-12-06 17:10:00.000000
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021"
+revision = "0018"
 down_revision = "0017"
 branch_labels = None
 depends_on = None
