@@ -252,7 +252,8 @@ def test_0018_passkeys_and_org_settings_go_down_and_up_again(database_url: str) 
         upgrade(engine)
         with engine.connect() as conn:
             assert new_tables <= set(sa_inspect(conn).get_table_names())
-            differences = compare_metadata(MigrationContext.configure(conn), metadata)
+            context = MigrationContext.configure(conn, opts={"include_name": include_name})
+            differences = compare_metadata(context, metadata)
     finally:
         engine.dispose()
     assert differences == []

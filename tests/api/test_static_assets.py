@@ -22,7 +22,8 @@ def test_pages_name_hashed_assets_cached_for_a_year(client: TestClient) -> None:
     frame = client.get("/widget/frame", params={"site": world.site["site_key"]}).text
     login = client.get("/admin/login").text
     assets = ASSET.findall(frame) + ASSET.findall(login)
-    assert len(assets) == 4  # the frame's css and js, the console's css and js
+    # The frame's css and js; the sign-in page's css, its script and the passkey one's.
+    assert len(assets) == 5
     assert {version for _url, version in assets} == {static_version()}
     for url, version in assets:
         response = client.get(url)

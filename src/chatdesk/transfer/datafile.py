@@ -60,6 +60,7 @@ SECRET_TABLES = frozenset(
         "operator_tokens",  # password reset / invitation token hashes
         "visitor_tokens",  # visitor session token hashes
         "identity_token_uses",  # replay guard of identity tokens, worthless without them
+        "webauthn_challenges",  # passkey ceremonies' challenge hashes, alive five minutes
     }
 )
 

@@ -9,10 +9,9 @@ origin come from ``CHATDESK_PUBLIC_URL`` (:func:`chatdesk.web.deps.own_origin`).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from chatdesk.access import require_person, require_session
 from chatdesk.actions.auth import create_session, record_failed_login
@@ -51,31 +50,13 @@ from chatdesk.web.deps import (
     own_origin,
     request_ip,
 )
+from chatdesk.web.schemas import PasskeyLoginIn, PasskeyPatch, PasskeyRegisterIn
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/auth/passkeys", tags=["auth"])
 
-_Name = Annotated[str, Field(min_length=1, max_length=100)]
 _REFUSED = "That passkey did not sign you in. Try again, or use your password."
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class PasskeyRegisterIn(_In):
-    name: _Name = "Passkey"
-    # The browser's PublicKeyCredential as JSON (base64url fields), checked by py_webauthn.
-    credential: dict[str, Any]
-
-
-class PasskeyLoginIn(_In):
-    credential: dict[str, Any]
-
-
-class PasskeyPatch(_In):
-    name: _Name
 
 
 def _rp(request: Request) -> RelyingParty:

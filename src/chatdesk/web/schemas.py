@@ -39,6 +39,9 @@ __all__ = [
     "OperatorIn",
     "OperatorMessageIn",
     "OperatorPatch",
+    "PasskeyLoginIn",
+    "PasskeyPatch",
+    "PasskeyRegisterIn",
     "PasswordChangeIn",
     "RatingIn",
     "ReadIn",
@@ -571,3 +574,41 @@ def json_body_openapi(model: type[BaseModel]) -> dict[str, Any]:
             "content": {"application/json": {"schema": model.model_json_schema()}},
         }
     }
+
+
+# Passkeys (ADR 0030): the browser's PublicKeyCredential travels as JSON (base64url
+# fields) and is checked by py_webauthn; a name is what the operator calls the device.
+PasskeyName = Annotated[str, Field(min_length=1, max_length=100)]
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unicode_only(value: Any) -> Any:
+    """A credential's strings are whole Unicode (its free-form values are not checked as
+    ``str`` fields are): a lone surrogate is refused like a NUL."""
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            raise ValueError("must be valid Unicode")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _unicode_only(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _unicode_only(key)
+            _unicode_only(item)
+    return value
+
+
+Credential = Annotated[dict[str, Any], AfterValidator(_unicode_only)]
+
+
+class PasskeyRegisterIn(_Strict):
+    name: PasskeyName = "Passkey"
+    credential: Credential
+
+
+class PasskeyLoginIn(_Strict):
+    credential: Credential
+
+
+class PasskeyPatch(_Strict):
+    name: PasskeyName
