@@ -3,14 +3,16 @@
 Writes an export file in ``chatdesk export``'s format (ADR 0027): three sites, twelve
 operators, one visitor per conversation, ``--messages`` messages in conversations of
 about ten (visitor and operator turns, private notes), one conversation of 500, three
-quarters resolved, a third of those rated, labels; spread over the last year, bodies
+quarters resolved, a third of those rated (first response and resolution stored on the
+conversation, as the server does), labels; spread over the last year, bodies
 drawn from a Zipf-like vocabulary with a common term (``order``, about one message in
 eight) and a rare one (``xylophone``, in three messages). Then for each database:
 
 * ``chatdesk import``'s work (``transfer.load.import_database``), timed;
 * through the HTTP API (the app in process, an API token): the inbox's first page, its
   page of open conversations, search for the rare and the common term, the 500
-  messages of the long conversation (three pages of 200);
+  messages of the long conversation (three pages of 200), and the reports over the
+  last year (summary, first response by day, sites, agents, busiest hours, ratings);
 * ``chatdesk export``'s work, timed.
 
 Run: ``.venv/bin/python bench/scale.py --messages 100000 --database sqlite postgresql``
@@ -192,7 +194,18 @@ class Generator:
                 "rating_score": rng.choice([3, 4, 5, 5, 5, 1]) if rated else None,
                 "rating_comment": "Quick and kind" if rated else None,
                 "rated_at": ended.isoformat() if rated else None,
+                # Stored as they happen (ADR 0026): the first reply, the resolution.
+                "message_count": count,
+                "in_business_hours": True,
             }
+            if count > 1:
+                replied = rng.randint(20, 600)
+                row["first_response_at"] = (began + timedelta(seconds=replied)).isoformat()
+                row["first_response_seconds"] = replied
+            if status == "resolved":
+                took = 60 * count + rng.randint(60, 3600)
+                row["resolved_at"] = (began + timedelta(seconds=took)).isoformat()
+                row["resolution_seconds"] = took
             visitor = {
                 "id": visitor_id,
                 "site_id": site,
@@ -306,6 +319,25 @@ def measure(url: str, export_file: Path, work: Path) -> dict[str, float]:
             assert seen >= LONG, seen
 
         figures["500 messages (ms)"] = _timed(read_long, runs=5)
+        year = {
+            "from": (datetime.now(UTC) - timedelta(days=365)).isoformat(),
+            "to": datetime.now(UTC).isoformat(),
+            "tz": "Europe/Paris",
+        }
+        for name, path, extra in (
+            ("summary", "summary", {}),
+            ("by day", "timeseries", {"metric": "first_response", "interval": "day"}),
+            ("sites", "sites", {}),
+            ("agents", "agents", {}),
+            ("heatmap", "heatmap", {}),
+            ("ratings", "ratings", {}),
+        ):
+            figures[f"report {name} (ms)"] = _timed(
+                lambda path=path, extra=extra: _get(
+                    client, f"/api/v1/reports/{path}", **year, **extra
+                ),
+                runs=5,
+            )
     print(f"  rare term found in {len(rare)} conversations", file=sys.stderr)
     engine = make_engine(url, pool_size=1)
     started = time.perf_counter()
