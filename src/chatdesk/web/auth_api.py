@@ -8,7 +8,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response
 
 from chatdesk.access import require_person, require_session
-from chatdesk.actions.auth import create_session, record_failed_login, revoke_session
+from chatdesk.actions.auth import record_failed_login, revoke_session
 from chatdesk.actions.operators import change_own_password, update_own_profile
 from chatdesk.errors import Forbidden, TotpRequired, Unauthorized
 from chatdesk.queries.operators import (
@@ -35,6 +35,7 @@ from chatdesk.web.deps import (
     CurrentOperator,
     ServicesDep,
     check_same_origin,
+    open_session,
     request_ip,
 )
 from chatdesk.web.routing_sweep import sweep_for
@@ -95,21 +96,7 @@ async def login(
             await services.db.write(record_failed_login, email, ip, reason="totp")
             raise TotpRequired()
     await attempt.release()  # only failures count (ADR 0004)
-    settings = services.settings
-    lifetime = timedelta(hours=settings.session_absolute_hours)
-    user_agent = request.headers.get("user-agent")
-    _session_id, token, csrf_token = await services.db.write(
-        create_session, row.id, lifetime=lifetime, ip=ip, user_agent=user_agent
-    )
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(lifetime.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        path="/",
-    )
+    csrf_token = await open_session(services, request, response, row.id, ip=ip)
     return {"operator": await _profile(services, row.id), "csrf_token": csrf_token}
 
 

@@ -15,9 +15,9 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
-from chatdesk.actions.auth import touch_session
+from chatdesk.actions.auth import create_session, touch_session
 from chatdesk.actions.visitors import touch_visitor_token
 from chatdesk.errors import Forbidden, TotpSetupRequired, Unauthorized
 from chatdesk.runtime import Services
@@ -52,6 +52,41 @@ __all__ = [
 _log = logging.getLogger("chatdesk.web")
 
 SESSION_COOKIE = "chatdesk_session"
+
+
+async def open_session(
+    services: Services,
+    request: Request,
+    response: Response,
+    operator_id: str,
+    *,
+    ip: str,
+    method: str | None = None,
+) -> str:
+    """Sign a verified operator in (password, passkey or single sign-on): a new session
+    and its cookie on ``response``; returns the session's CSRF token."""
+    settings = services.settings
+    lifetime = timedelta(hours=settings.session_absolute_hours)
+    _session_id, token, csrf_token = await services.db.write(
+        create_session,
+        operator_id,
+        lifetime=lifetime,
+        ip=ip,
+        user_agent=request.headers.get("user-agent"),
+        method=method,
+    )
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(lifetime.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+    return csrf_token
+
+
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 TOUCH_EVERY = timedelta(minutes=1)

@@ -20,14 +20,13 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
-from chatdesk.actions.auth import create_session, record_failed_login
+from chatdesk.actions.auth import record_failed_login
 from chatdesk.actions.operators import create_operator
 from chatdesk.errors import Conflict, NotFound, RateLimited
 from chatdesk.queries.operators import operator_by_email
@@ -35,7 +34,7 @@ from chatdesk.runtime import Services
 from chatdesk.security.oidc import FLOW_SECONDS, FlowCookie, FlowState, OidcClient, OidcError
 from chatdesk.security.passwords import NO_PASSWORD
 from chatdesk.settings import Settings
-from chatdesk.web.deps import SESSION_COOKIE, get_services, own_origin, request_ip
+from chatdesk.web.deps import get_services, open_session, own_origin, request_ip
 
 __all__ = ["SSO_MESSAGES", "router", "sign_in_page_context"]
 
@@ -242,25 +241,7 @@ async def _operator_for(
 async def _signed_in(
     request: Request, services: Services, operator_id: str, flow: FlowState, ip: str
 ) -> RedirectResponse:
-    settings = services.settings
-    lifetime = timedelta(hours=settings.session_absolute_hours)
-    _session_id, token, _csrf = await services.db.write(
-        create_session,
-        operator_id,
-        lifetime=lifetime,
-        ip=ip,
-        user_agent=request.headers.get("user-agent"),
-        method="oidc",
-    )
     response = RedirectResponse(flow.next, status_code=303, headers=NO_STORE)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(lifetime.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        path="/",
-    )
+    await open_session(services, request, response, operator_id, ip=ip, method="oidc")
     response.delete_cookie(FLOW_COOKIE, path=FLOW_PATH, httponly=True, samesite="lax")
     return response

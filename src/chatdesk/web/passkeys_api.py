@@ -8,13 +8,12 @@ origin come from ``CHATDESK_PUBLIC_URL`` (:func:`chatdesk.web.deps.own_origin`).
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
 from chatdesk.access import require_person, require_session
-from chatdesk.actions.auth import create_session, record_failed_login
+from chatdesk.actions.auth import record_failed_login
 from chatdesk.actions.passkeys import (
     add_passkey,
     issue_challenge,
@@ -41,12 +40,12 @@ from chatdesk.security.principals import OperatorActor
 from chatdesk.shape_types import Passkey, PasskeyList, PasskeyOptions, SignedIn
 from chatdesk.web.answers import answers
 from chatdesk.web.deps import (
-    SESSION_COOKIE,
     AdminWriter,
     CurrentOperator,
     ServicesDep,
     check_same_origin,
     limit_ip,
+    open_session,
     own_origin,
     request_ip,
 )
@@ -198,26 +197,8 @@ async def login(
     ):
         await services.db.write(record_failed_login, "", ip, reason="passkey")
         raise Unauthorized(_REFUSED)
-    settings = services.settings
-    lifetime = timedelta(hours=settings.session_absolute_hours)
-    user_agent = request.headers.get("user-agent")
-    _session_id, token, csrf_token = await services.db.write(
-        create_session,
-        key.operator_id,
-        lifetime=lifetime,
-        ip=ip,
-        user_agent=user_agent,
-        method="passkey",
-    )
-    # The same cookie as a password sign-in's (auth_api.login).
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(lifetime.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        path="/",
+    csrf_token = await open_session(
+        services, request, response, key.operator_id, ip=ip, method="passkey"
     )
     operator = await services.db.read(lambda c: operator_profile(c, key.operator_id))
     services.operator_presence.stamp([operator])
