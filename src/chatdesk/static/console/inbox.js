@@ -252,7 +252,7 @@ export class Inbox {
       ),
       h(
         "span",
-        { class: "row-preview" },
+        { class: match ? "row-preview row-match" : "row-preview" },
         fromOperator ? h("span", { class: "muted", text: "You: " }) : null,
         match ? highlighted(match.snippet) : preview || "—",
       ),
