@@ -212,9 +212,17 @@ def test_a_body_sent_in_parts_is_compressed_whole() -> None:
 
 
 # Response fields whose names look secret but hold none (reviewed; api_tokens lists
-# prefixes only): a new field matching
+# prefixes only; passkeys lists names and dates, never a key; public_key holds the
+# WebAuthn options a browser needs, public by design): a new field matching
 # the pattern must be added here or to SECRET_FIELDS, or this test fails.
-PUBLIC_LOOKALIKES = {"api_tokens", "identity_secret_set", "site_key", "must_change_password"}
+PUBLIC_LOOKALIKES = {
+    "api_tokens",
+    "identity_secret_set",
+    "site_key",
+    "must_change_password",
+    "passkeys",
+    "public_key",
+}
 _SECRET_LOOKING = re.compile(r"token|secret|password|key|csrf", re.IGNORECASE)
 
 

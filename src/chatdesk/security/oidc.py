@@ -28,9 +28,8 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import httpx
 from authlib.oauth2.auth import (
     encode_client_secret_basic,
     encode_client_secret_post,
@@ -44,6 +43,11 @@ from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet, OctKey
 from joserfc.jws import JWSRegistry
 
+# httpx is imported when a request goes out: importing it pulls its command line's
+# dependencies (rich, 4 MiB) into every server, configured for single sign-on or not.
+if TYPE_CHECKING:
+    import httpx
+
 __all__ = [
     "FLOW_SECONDS",
     "FlowCookie",
@@ -56,7 +60,7 @@ __all__ = [
 FLOW_SECONDS = 600  # from the sign-in button to the callback
 METADATA_SECONDS = 3600.0
 JWKS_REFETCH_SECONDS = 60.0
-HTTP_TIMEOUT = httpx.Timeout(10.0)
+HTTP_TIMEOUT = 10.0  # seconds, each request to the provider
 LEEWAY_SECONDS = 60  # clock skew allowed on exp, iat and nbf
 MAX_AGE_SECONDS = 600  # an ID token issued longer ago than this is refused
 ASYMMETRIC = (
@@ -168,9 +172,13 @@ class OidcClient:
         self._cache = _Cache()
 
     def _http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=HTTP_TIMEOUT, transport=self._transport)
+        import httpx
+
+        return httpx.AsyncClient(timeout=httpx.Timeout(HTTP_TIMEOUT), transport=self._transport)
 
     async def _get_json(self, url: str) -> dict[str, Any]:
+        import httpx
+
         try:
             async with self._http() as http:
                 response = await http.get(url, headers={"Accept": "application/json"})
@@ -256,6 +264,8 @@ class OidcClient:
             "Content-Type": "application/x-www-form-urlencoded",
         }
         url, headers, body = self._client_auth(metadata)(self, "POST", url, headers, body)
+        import httpx
+
         try:
             async with self._http() as http:
                 response = await http.post(url, content=body, headers=headers)
