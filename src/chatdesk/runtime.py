@@ -67,8 +67,8 @@ class Services:
 
     @property
     def visitor_cache_trusted(self) -> bool:
-        """Whether a cached visitor token may be believed: one SQLite process, or
-        processes joined by a connected bus that tells them of erasures."""
-        return self.settings.is_sqlite or (
-            self.settings.redis_url is not None and self.hub.bus.connected
-        )
+        """Whether a cached visitor token may be believed: one SQLite process, no Redis
+        configured (the cache's 60 s is then the bound on an erasure reaching other
+        processes, and the message path keeps its no-read token check), or a connected
+        bus that tells every process of erasures. Not while a configured Redis is down."""
+        return self.settings.is_sqlite or self.settings.redis_url is None or self.hub.bus.connected

@@ -181,8 +181,9 @@ def test_pending_conversations_are_counted_and_search_looks_across_statuses(
         expect(page.locator("#conversation-list li.row")).to_have_count(1)
         # The matched words are marked in the row; the visitor's markup stays text.
         expect(row(page, "Rex Resolved").locator("mark")).to_have_text("parcel")
+        # (PostgreSQL's snippet ends at a word boundary inside the markup.)
         expect(row(page, "Rex Resolved").locator(".row-preview")).to_contain_text(
-            "<img src=x onerror=alert(1)>"
+            "<img src=x onerror=alert"
         )
         expect(page.locator("#conversation-list img")).to_have_count(0)
         # A status picked in the filter narrows the search, and the label says so.
