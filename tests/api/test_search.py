@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, select, text
 
 from chatdesk.db.tables import conversations
-from chatdesk.queries.search import search_hits, search_words
+from chatdesk.queries.search import search_hits, search_matcher, search_words
 from tests.api.expect import send_visitor
 from tests.api.world import ApiWorld, api_world, new_site, quick_operator
 from tests.factories import bearer, login, services_db, start_conversation, visitor_token
@@ -143,9 +143,12 @@ def test_private_notes_match_for_operators_never_for_visitors(client: TestClient
     # A visitor-facing search (what a visitor could be shown) never reaches a note.
     def visitor_facing(conn: Connection) -> list[Any]:
         theirs = conversations.c.id == conversation_id
-        return search_hits(
-            conn, search_words("narwhal"), [theirs], include_private=False, limit=10
-        ) + search_hits(conn, search_words("hello"), [theirs], include_private=False, limit=10)
+
+        def hits(word: str) -> list[Any]:
+            matcher = search_matcher(conn, search_words(word))
+            return search_hits(conn, matcher, [theirs], include_private=False, limit=10)
+
+        return hits("narwhal") + hits("hello")
 
     hits = services_db(client).read_sync(visitor_facing)
     assert [(hit.conversation_id, hit.message_id is not None) for hit in hits] == [

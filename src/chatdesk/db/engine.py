@@ -7,7 +7,12 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import QueuePool
 
+from chatdesk.db.search_index import index_pending
+
 __all__ = ["make_engine"]
+
+# Where a connection keeps its change count as its transaction began.
+_CHANGES = "chatdesk_changes_at_begin"
 
 
 def make_engine(
@@ -60,5 +65,14 @@ def _sqlite_engine(url: str, *, pool_size: int, writer: bool, busy: float) -> En
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql(begin)
+        connection.info[_CHANGES] = connection.connection.dbapi_connection.total_changes
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(connection: Any) -> None:
+        # Before the driver commits: the full-text index takes the transaction's new
+        # messages (ADR 0031). A transaction that changed nothing (every read) skips it.
+        dbapi_connection = connection.connection.dbapi_connection
+        if dbapi_connection.total_changes != connection.info.get(_CHANGES):
+            index_pending(dbapi_connection)
 
     return engine

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Select, and_, exists, fun
 from chatdesk.clock import aware, iso
 from chatdesk.db.tables import conversation_labels, conversations, labels, messages, visitors
 from chatdesk.errors import ValidationFailed
-from chatdesk.queries.search import search_hits, search_snippets, search_words
+from chatdesk.queries.search import search_hits, search_matcher, search_snippets, search_words
 from chatdesk.security.principals import OperatorActor, VisitorActor
 from chatdesk.shape_types import (
     Conversation,
@@ -229,9 +229,10 @@ def _search(
     and filters inside that query), then those conversations and their snippets."""
     words = search_words(flt.q or "")
     offset = _decode_offset(flt.cursor) if flt.cursor else 0
+    matcher = search_matcher(conn, words)
     hits = search_hits(
         conn,
-        words,
+        matcher,
         _conditions(actor, flt),
         include_private=True,  # operators read private notes in every conversation they see
         limit=flt.limit + 1,
@@ -244,7 +245,7 @@ def _search(
             _listed().where(conversations.c.id.in_([hit.conversation_id for hit in page]))
         )
     }
-    snippets = search_snippets(conn, words, [hit.message_id for hit in page if hit.message_id])
+    snippets = search_snippets(conn, matcher, [hit.message_id for hit in page if hit.message_id])
     matches: dict[str, SearchMatch] = {
         hit.conversation_id: {"message_id": hit.message_id, "snippet": snippets[hit.message_id]}
         for hit in page

@@ -16,7 +16,7 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     Boolean,
@@ -24,7 +24,6 @@ from sqlalchemy import (
     Connection,
     Float,
     Select,
-    Text,
     bindparam,
     cast,
     column,
@@ -34,14 +33,22 @@ from sqlalchemy import (
     null,
     select,
     table,
+    text,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import REGCONFIG, TSQUERY, TSVECTOR
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 
 from chatdesk.db.tables import conversations, messages, sites, visitors
 from chatdesk.errors import ValidationFailed
 
-__all__ = ["SearchHit", "search_hits", "search_snippets", "search_words"]
+__all__ = [
+    "Matcher",
+    "SearchHit",
+    "search_hits",
+    "search_matcher",
+    "search_snippets",
+    "search_words",
+]
 
 # A word: letters, digits and marks. Whatever else is typed (quotes, *, -, parentheses,
 # NEAR, AND, ...) separates words and is never handed to an engine's query syntax.
@@ -54,6 +61,19 @@ _OPEN, _CLOSE = "\x01", "\x02"
 _SNIPPET_WORDS = 14
 # How many matches (messages, and visitors) a search ranks at most: the most recent ones.
 CANDIDATES = 1000
+
+
+class Matcher(Protocol):
+    """One search's words as an engine takes them (from :func:`search_matcher`)."""
+
+    @property
+    def message_order(self) -> ColumnElement[Any]: ...
+    @property
+    def visitor_order(self) -> ColumnElement[Any]: ...
+    def prepare(self, conn: Connection) -> None: ...
+    def message_hits(self) -> Select[Any]: ...
+    def visitor_hits(self) -> Select[Any]: ...
+    def snippets(self, conn: Connection, message_ids: Sequence[str]) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -80,20 +100,28 @@ def search_words(q: str) -> list[str]:
     return list(dict.fromkeys(words))
 
 
+def search_matcher(conn: Connection, words: Sequence[str]) -> Matcher:
+    """What one search asks of this connection's engine, prepared once for its hits and
+    its snippets (PostgreSQL: one round trip for the query in every site's language)."""
+    if conn.dialect.name == "postgresql":
+        return _Postgres(conn, words)
+    return _Sqlite(words)
+
+
 def search_hits(
     conn: Connection,
-    words: Sequence[str],
+    engine: Matcher,
     where: Sequence[ColumnElement[bool]],
     *,
     include_private: bool,
     limit: int,
     offset: int = 0,
 ) -> list[SearchHit]:
-    """Conversations matching ``words`` under the ``where`` conditions on
+    """Conversations matching the words under the ``where`` conditions on
     ``conversations``, best first: those whose visitor's name or email matched, then by
     the best-ranked message (bm25 / ts_rank); ``limit`` of them from ``offset``.
     Private notes (and timeline entries, never) count only with ``include_private``."""
-    engine = _Postgres(conn, words) if conn.dialect.name == "postgresql" else _Sqlite(words)
+    engine.prepare(conn)
     message_where = [messages.c.kind.is_(None), *where]
     if not include_private:
         message_where.append(messages.c.private.is_(False))
@@ -138,13 +166,12 @@ def search_hits(
 
 
 def search_snippets(
-    conn: Connection, words: Sequence[str], message_ids: Sequence[str]
+    conn: Connection, engine: Matcher, message_ids: Sequence[str]
 ) -> dict[str, str]:
     """Each message's text around the matched words: HTML-escaped, with every match
     inside ``<mark>…</mark>`` (the only markup in it)."""
     if not message_ids:
         return {}
-    engine = _Postgres(conn, words) if conn.dialect.name == "postgresql" else _Sqlite(words)
     return {
         message_id: _marked(raw) for message_id, raw in engine.snippets(conn, message_ids).items()
     }
@@ -180,6 +207,9 @@ class _Sqlite:
 
     def __init__(self, words: Sequence[str]) -> None:
         self.expression = " ".join(f'"{word}"' for word in words)
+
+    def prepare(self, conn: Connection) -> None:
+        """Nothing to set for a search on SQLite."""
 
     def _match(self, name: str) -> ColumnElement[bool]:
         return literal_column(name).op("MATCH", return_type=Boolean)(
@@ -243,6 +273,15 @@ class _Sqlite:
         return {row.message_id: row.snippet for row in rows}
 
 
+_TSQUERY = text(
+    "SELECT string_agg(DISTINCT '(' || q::text || ')', ' | ') FROM ("
+    " SELECT plainto_tsquery(config, :words) AS q FROM ("
+    "  SELECT chatdesk_search_config(locale) AS config FROM sites"
+    "  UNION ALL SELECT 'simple'::regconfig) AS configs) AS queries "
+    "WHERE numnode(q) > 0"
+)
+
+
 class _Postgres:
     """tsvector/tsquery: the words in the language of every site the caller may search
     (a message's vector is in its site's), or'ed with the words unstemmed ('simple')."""
@@ -252,18 +291,18 @@ class _Postgres:
 
     def __init__(self, conn: Connection, words: Sequence[str]) -> None:
         self.text = " ".join(words)
-        # The configurations the sites' messages were indexed with, each once.
-        configs = conn.execute(
-            select(func.chatdesk_search_config(sites.c.locale).cast(Text)).distinct()
-        ).scalars()
-        self.query: ColumnElement[Any] = func.plainto_tsquery(
-            literal_column("'simple'::regconfig"), self.text, type_=TSQUERY
-        )
-        for config in sorted(set(configs) - {"simple"}):
-            stemmed = func.plainto_tsquery(
-                cast(literal(config), REGCONFIG), self.text, type_=TSQUERY
-            )
-            self.query = self.query.op("||", return_type=TSQUERY)(stemmed)
+        # The words in every configuration the sites' messages were indexed with, and
+        # unstemmed, or'ed; computed first and handed back as a constant, so the planner
+        # estimates its matches from the column's statistics (a rare word: a few rows,
+        # a nested loop over their conversations) where an expression gets a blind
+        # guess of thousands, and a hash join that reads every conversation.
+        query = conn.execute(_TSQUERY, {"words": self.text}).scalar_one()
+        self.query = cast(literal(query or ""), TSQUERY)
+
+    def prepare(self, conn: Connection) -> None:
+        # The index answers a rare word in well under a millisecond; a parallel plan's
+        # workers take several to start.
+        conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
 
     def message_hits(self) -> Select[Any]:
         vector = literal_column("messages.search_vector", TSVECTOR)
