@@ -54,10 +54,12 @@ _CLEAR_PENDING = "DELETE FROM messages_fts_pending"
 def index_pending(dbapi_connection: sqlite3.Connection) -> None:
     """Index the messages this transaction wrote (SQLite; before it commits). Rows a
     writer without this hook left noted are indexed too, by the next write here."""
+    before = dbapi_connection.total_changes
     try:
         dbapi_connection.execute(_INDEX_PENDING)
     except sqlite3.OperationalError as error:
         if "no such table" in str(error):
             return  # a database not migrated to 0019 yet (the migrations themselves)
         raise
-    dbapi_connection.execute(_CLEAR_PENDING)
+    if dbapi_connection.total_changes != before:  # something was noted
+        dbapi_connection.execute(_CLEAR_PENDING)
