@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from chatdesk.db.runner import Database, Unit
 from chatdesk.settings import Settings
@@ -255,6 +255,54 @@ def check_layout(page: Page) -> None:
     assert page.evaluate(UNNAMED_CONTROLS) == []
 
 
+# Where a control is, without scrolling anything sideways: the window is scrolled only
+# up or down to it, then its box must lie inside the viewport and inside every box that
+# clips it (a scrolling table, a scrolling row of links), and a click at its centre must
+# land on it.
+ON_SCREEN = """
+(el) => {
+  const before = el.getBoundingClientRect();
+  window.scrollBy(0, before.top + before.height / 2 - window.innerHeight / 2);
+  const r = el.getBoundingClientRect();
+  const at = (n) => Math.round(n);
+  const problems = [];
+  if (r.width === 0 || r.height === 0) problems.push('has no size');
+  if (r.left < -0.5 || r.right > window.innerWidth + 0.5) {
+    problems.push(`spans x ${at(r.left)}..${at(r.right)} of a ${window.innerWidth}px viewport`);
+  }
+  if (r.top < -0.5 || r.bottom > window.innerHeight + 0.5) {
+    problems.push(`spans y ${at(r.top)}..${at(r.bottom)} of a ${window.innerHeight}px viewport`);
+  }
+  for (let box = el.parentElement; box && box !== document.body; box = box.parentElement) {
+    if (getComputedStyle(box).overflowX === 'visible') continue;
+    const b = box.getBoundingClientRect();
+    if (r.left < b.left - 0.5 || r.right > b.right + 0.5) {
+      const name = `${box.tagName.toLowerCase()}.${box.className}`;
+      problems.push(`is cut off by ${name} (x ${at(b.left)}..${at(b.right)})`);
+    }
+  }
+  const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+  if (!hit || !(hit === el || el.contains(hit))) {
+    problems.push(`is covered by ${hit ? hit.outerHTML.slice(0, 80) : 'nothing'}`);
+  }
+  return problems;
+}
+"""
+
+
+def assert_no_sideways_scroll(page: Page) -> None:
+    """The page is no wider than the window (so nothing is reached by scrolling sideways)."""
+    scroll_width, width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert scroll_width <= width, f"the page is {scroll_width}px wide in a {width}px window"
+
+
+def assert_on_screen(control: Locator, what: str) -> None:
+    """``control`` is in sight and clickable where it is, with no sideways scrolling."""
+    problems = control.evaluate(ON_SCREEN)
+    assert problems == [], f"{what}: {'; '.join(problems)}"
+    control.click(trial=True)  # Playwright's own checks: visible, enabled, gets the click
+
+
 def row(page: Page, text: str) -> Any:
     """The inbox row whose text contains ``text``."""
     return page.locator("#conversation-list li.row").filter(has_text=text)
@@ -267,6 +315,8 @@ __all__ = [
     "LiveServer",
     "OperatorApi",
     "Visitor",
+    "assert_no_sideways_scroll",
+    "assert_on_screen",
     "check_layout",
     "direct_operator",
     "new_page",

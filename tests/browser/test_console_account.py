@@ -14,10 +14,13 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from chatdesk.settings import Settings
 from tests.browser.console_helpers import (
+    CHROME_UA,
     DESKTOP,
     PHONE,
     DialogWatch,
     OperatorApi,
+    assert_no_sideways_scroll,
+    assert_on_screen,
     check_layout,
     direct_operator,
     new_page,
@@ -341,4 +344,68 @@ def test_account_and_audit_screenshots(
         screenshot(page, screenshot_dir, f"audit-{width}")
         screenshot(page, screenshot_dir, f"audit-full-{width}", full_page=True)
         check_layout(page)
+    setup.close()
+
+
+SAFARI_IOS = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+)
+
+
+@pytest.mark.parametrize("width", ["1280", "390"])
+def test_signed_in_devices_fit_the_screen_with_their_sign_out_buttons(
+    browser: Browser,
+    live_server: LiveServer,
+    settings: Settings,
+    screenshot_dir: Path,
+    width: str,
+) -> None:
+    url = live_server.url
+    owner = direct_operator(settings, "owner", "Olivia Owner")
+    setup = OperatorApi(url, owner)  # the browser below signs in with this session
+    elsewhere = []
+    for agent in (CHROME_UA, SAFARI_IOS):
+        client = httpx.Client(base_url=url, headers={"User-Agent": agent}, timeout=10)
+        answer = client.post(
+            "/api/v1/auth/login", json={"email": owner.email, "password": owner.password}
+        )
+        assert answer.status_code == 200, answer.text
+        elsewhere.append(client)
+
+    with new_page(browser, DESKTOP if width == "1280" else PHONE) as page:
+        sign_in_with(page, setup, "/admin/account")
+        devices = page.get_by_role("region", name="Signed-in devices")
+        rows = devices.locator("tbody tr")
+        expect(rows).to_have_count(3)
+        assert_no_sideways_scroll(page)
+        for name in ("Sign out Chrome on macOS", "Sign out Safari on iOS"):
+            assert_on_screen(devices.get_by_role("button", name=name), name)
+        this_one = devices.get_by_role("button", name=re.compile(r"\(this device\)$"))
+        assert_on_screen(this_one, "Sign out of this device")
+        assert_on_screen(
+            devices.get_by_role("button", name="Sign out everywhere else"),
+            "Sign out everywhere else",
+        )
+        # Still a table to assistive technology, stacked or not: a header per column, and
+        # on a phone each figure carries its column's name in sight.
+        table = devices.get_by_role("table", name="Signed-in devices")
+        for column in ("Browser", "IP address", "Signed in", "Last seen"):
+            expect(table.get_by_role("columnheader", name=column)).to_have_count(1)
+        chrome = rows.filter(has_text="Chrome on macOS")
+        expect(chrome.get_by_role("cell", name="127.0.0.1")).to_have_count(1)
+        if width == "390":
+            label = chrome.locator("td", has_text="127.0.0.1")
+            assert label.evaluate("(td) => getComputedStyle(td, '::before').content") == (
+                '"IP address"'
+            )
+        screenshot(page, screenshot_dir, f"account-devices-{width}", full_page=True)
+
+        # The button works where it is.
+        devices.get_by_role("button", name="Sign out Safari on iOS").click()
+        expect(page.locator("#sessions-status")).to_have_text("Safari on iOS was signed out.")
+        expect(rows).to_have_count(2)
+        assert_no_sideways_scroll(page)
+    for client in elsewhere:
+        client.close()
     setup.close()

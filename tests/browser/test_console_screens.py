@@ -14,6 +14,8 @@ from tests.browser.console_helpers import (
     PHONE,
     OperatorApi,
     Visitor,
+    assert_no_sideways_scroll,
+    assert_on_screen,
     direct_operator,
     new_page,
     row,
@@ -131,3 +133,59 @@ def test_console_screenshots(
         screenshot(page, screenshot_dir, f"settings-full-{width}", full_page=True)
     for client in [setup, *visitors]:
         client.close()
+
+
+NAV_PAGES = {"inbox": "/admin", "reports": "/admin/reports", "account": "/admin/account"}
+
+
+@pytest.mark.parametrize("width", ["1280", "390"])
+@pytest.mark.parametrize("role", ["owner", "agent"])
+def test_the_top_bar_keeps_every_link_in_sight(
+    browser: Browser,
+    live_server: LiveServer,
+    settings: Settings,
+    screenshot_dir: Path,
+    role: str,
+    width: str,
+) -> None:
+    owner = OperatorApi(live_server.url, direct_operator(settings, "owner", "Olivia Owner"))
+    user = owner
+    if role == "agent":
+        user = OperatorApi(live_server.url, owner.create_operator("agent", "Ann Agent"))
+    links = ["Inbox", "Reports", "Settings", "Account"] if role == "owner" else []
+    links = links or ["Inbox", "Reports", "Account"]
+    viewport = DESKTOP if width == "1280" else PHONE
+    with new_page(browser, viewport) as page:
+        for name, path in NAV_PAGES.items():
+            sign_in_with(page, user, path)
+            nav = page.get_by_role("navigation", name="Main")
+            expect(nav.get_by_role("link")).to_have_text(links)
+            for link in links:
+                assert_on_screen(nav.get_by_role("link", name=link, exact=True), f"{link} ({name})")
+            menu = page.locator("details.menu > summary")
+            expect(menu).to_have_accessible_name(re.compile("account and preferences"))
+            assert_on_screen(menu, f"the account menu ({name})")
+            assert_on_screen(
+                page.get_by_role("button", name="Sign out", exact=True), f"Sign out ({name})"
+            )
+            assert_no_sideways_scroll(page)
+            bar = page.locator("header.topbar").bounding_box()
+            assert bar is not None
+            if width == "1280":  # one row, as it always was
+                assert bar["height"] == 52
+            else:  # the links on a row of their own, all of the bar in sight
+                assert bar["x"] == 0 and bar["width"] == PHONE["width"]
+            screenshot(page, screenshot_dir, f"topbar-{role}-{name}-{width}")
+        # The menu opens inside the window, and the links lead where they say.
+        page.locator("details.menu > summary").click()
+        assert_on_screen(page.get_by_label("Sound on new messages"), "a menu preference")
+        page.keyboard.press("Escape")
+        page.locator("main").click(position={"x": 5, "y": 5})
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Inbox").click()
+        expect(page).to_have_url(live_server.url + "/admin")
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Account").click()
+        expect(page).to_have_url(live_server.url + "/admin/account")
+        expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+    if user is not owner:
+        user.close()
+    owner.close()

@@ -26,8 +26,21 @@ const fields = {
 };
 const errorLine = document.getElementById("report-error");
 const statusLine = document.getElementById("report-status");
+const CHART_HEIGHT = 220;
 let uPlotModule = null;
 const charts = [];
+// Each chart is as wide as its box, and follows it when the box changes (a phone turned,
+// a window resized): a chart of fixed width would hold the page wider than the screen.
+const chartOf = new WeakMap();
+const chartSizes = new ResizeObserver((entries) => {
+  for (const entry of entries) {
+    const plot = chartOf.get(entry.target);
+    const width = Math.floor(entry.contentRect.width);
+    if (plot && width > 0 && width !== plot.width) {
+      plot.setSize({ width, height: CHART_HEIGHT });
+    }
+  }
+});
 
 function isoDay(date) {
   const pad = (n) => String(n).padStart(2, "0");
@@ -75,32 +88,46 @@ function bucketLabel(point, interval) {
   return interval === "week" ? `Week of ${text}` : text;
 }
 
+/** A table of figures; a wide one scrolls inside its own box, never the page. */
 function table(caption, head, rows) {
-  return h(
-    "table",
-    { class: "table report-table" },
-    h("caption", { text: caption }),
+  return scrolling(
+    caption,
     h(
-      "thead",
-      {},
+      "table",
+      { class: "table report-table" },
+      h("caption", { text: caption }),
       h(
-        "tr",
+        "thead",
         {},
-        head.map((text) => h("th", { scope: "col", text })),
-      ),
-    ),
-    h(
-      "tbody",
-      {},
-      rows.map(([first, ...rest]) =>
         h(
           "tr",
           {},
-          h("th", { scope: "row", text: first }),
-          rest.map((text) => h("td", { text })),
+          head.map((text) => h("th", { scope: "col", text })),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        rows.map(([first, ...rest]) =>
+          h(
+            "tr",
+            {},
+            h("th", { scope: "row", text: first }),
+            rest.map((text) => h("td", { text })),
+          ),
         ),
       ),
     ),
+  );
+}
+
+/** The box a table scrolls in when it is wider than the page: named, and reachable by
+ * keyboard so its hidden part can be scrolled into view. */
+function scrolling(caption, tableNode) {
+  return h(
+    "div",
+    { class: "table-wrap", role: "region", "aria-label": caption, tabindex: "0" },
+    tableNode,
   );
 }
 
@@ -131,7 +158,8 @@ async function uPlot() {
   return uPlotModule;
 }
 
-function chartCard(metric, interval, points, Plot) {
+/** Adds a metric's card to `box`, then draws its chart at the width the card has there. */
+function chartCard(box, metric, interval, points, Plot) {
   const id = `chart-${metric.key}`;
   const csv = reportPath("timeseries", { metric: metric.key, interval, format: "csv" });
   const plotBox = h("div", {
@@ -166,13 +194,13 @@ function chartCard(metric, interval, points, Plot) {
       ),
     ),
   );
+  box.append(card);
   const xs = points.map((point) => Date.parse(point.t) / 1000);
   const ys = points.map((point) => point.value);
-  const width = Math.max(280, (document.getElementById("report-charts").clientWidth || 640) - 40);
   const plot = new Plot(
     {
-      width,
-      height: 220,
+      width: Math.max(1, Math.floor(plotBox.clientWidth)),
+      height: CHART_HEIGHT,
       tzDate: (seconds) => Plot.tzDate(new Date(seconds * 1000), ZONE),
       legend: { show: false },
       series: [{}, { label: metric.title, stroke: "#2563eb", width: 2, spanGaps: false }],
@@ -188,7 +216,8 @@ function chartCard(metric, interval, points, Plot) {
     plotBox,
   );
   charts.push(plot);
-  return card;
+  chartOf.set(plotBox, plot);
+  chartSizes.observe(plotBox);
 }
 
 function figureRows(rows, nameOf) {
@@ -251,22 +280,26 @@ function renderHeatmap(report) {
         ),
     ),
   );
+  const caption = `Conversations started by weekday and hour (${ZONE})`;
   box.append(
-    h(
-      "table",
-      { class: "table heatmap-table" },
-      h("caption", { text: `Conversations started by weekday and hour (${ZONE})` }),
+    scrolling(
+      caption,
       h(
-        "thead",
-        {},
+        "table",
+        { class: "table heatmap-table" },
+        h("caption", { text: caption }),
         h(
-          "tr",
+          "thead",
           {},
-          h("th", { scope: "col", text: "Day" }),
-          hours.map((hour) => h("th", { scope: "col", text: hour })),
+          h(
+            "tr",
+            {},
+            h("th", { scope: "col", text: "Day" }),
+            hours.map((hour) => h("th", { scope: "col", text: hour })),
+          ),
         ),
+        h("tbody", {}, rows),
       ),
-      h("tbody", {}, rows),
     ),
   );
   setCsv("csv-heatmap", reportPath("heatmap", { format: "csv" }));
@@ -320,10 +353,11 @@ async function refresh() {
       ),
     ]);
     renderSummary(summary);
+    chartSizes.disconnect();
     for (const plot of charts.splice(0)) plot.destroy();
     const box = clear(document.getElementById("report-charts"));
     METRICS.forEach((metric, index) => {
-      box.append(chartCard(metric, interval, series[index].points, Plot));
+      chartCard(box, metric, interval, series[index].points, Plot);
     });
     renderSites(sites);
     renderAgents(agents);

@@ -29,14 +29,18 @@ function row(session) {
     { dataset: { sessionId: session.id } },
     h(
       "td",
-      { title: session.user_agent || "" },
-      session.device,
-      session.current ? h("span", { class: "pill", text: "This device" }) : null,
+      { "data-label": "Browser", title: session.user_agent || "" },
+      h(
+        "span",
+        {},
+        session.device,
+        session.current ? h("span", { class: "pill", text: "This device" }) : null,
+      ),
     ),
-    h("td", { text: session.ip || "—" }),
-    h("td", { text: formatDateTime(session.signed_in_at) }),
-    h("td", { text: formatDateTime(session.last_seen_at) }),
-    h("td", {}, end),
+    h("td", { "data-label": "IP address", text: session.ip || "—" }),
+    h("td", { "data-label": "Signed in", text: formatDateTime(session.signed_in_at) }),
+    h("td", { "data-label": "Last seen", text: formatDateTime(session.last_seen_at) }),
+    h("td", { class: "session-actions" }, end),
   );
 }
 
