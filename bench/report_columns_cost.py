@@ -21,18 +21,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, bindparam, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-import chatdesk.db.migrate
 from chatdesk.actions import messages as path
 from chatdesk.db.engine import make_engine
+from chatdesk.db.migrate import upgrade
 from chatdesk.db.tables import conversations
 
-SCRIPTS = Path(chatdesk.db.migrate.__file__).parent / "migrations"
 CONVERSATIONS = 2000
 _LAST = ("updated_at", "last_message_at", "last_message_preview", "last_message_author")
 _TOUCH = update(conversations).where(conversations.c.id == bindparam("b_conversation_id"))
@@ -52,11 +49,8 @@ AFTER = {
 
 def _database(folder: Path, revision: str) -> Engine:
     engine = make_engine(f"sqlite:///{folder / revision}.db", writer=True)
-    config = Config()
-    config.set_main_option("script_location", str(SCRIPTS))
+    upgrade(engine, revision)
     with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
         now = datetime(2026, 12, 1, tzinfo=UTC)
         conn.execute(
             text(

@@ -29,12 +29,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, and_, create_engine, exists, insert, or_, select, text
 
-import chatdesk.db.migrate
 from chatdesk.db.engine import make_engine
+from chatdesk.db.migrate import upgrade
 from chatdesk.db.tables import conversations, messages, sites, visitors
 from chatdesk.queries.conversations import ConversationFilter, list_conversations
 from chatdesk.security.principals import OperatorActor
@@ -263,20 +261,9 @@ def main() -> None:
                 admin.dispose()
 
 
-def migrate(engine: Engine, url: str, revision: str) -> None:
-    config = Config()
-    config.set_main_option(
-        "script_location", str(Path(chatdesk.db.migrate.__file__).parent / "migrations")
-    )
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
-
-
 def run(engine: Engine, url: str, args: argparse.Namespace) -> None:
     log(f"{engine.dialect.name}: migrating to 0015, filling {args.messages:,} messages")
-    migrate(engine, url, "0015")
+    upgrade(engine, "0015")
     began = time.monotonic()
     _site_ids, agent_site = fill(engine, args.messages)
     filled_s = time.monotonic() - began
@@ -286,7 +273,7 @@ def run(engine: Engine, url: str, args: argparse.Namespace) -> None:
     before_us = insert_cost(engine, args.inserts, "a")
     log("migration 0016 (builds the index):")
     began = time.monotonic()
-    migrate(engine, url, "head")
+    upgrade(engine, "head")
     indexed_s = time.monotonic() - began
     after_us = insert_cost(engine, args.inserts, "b")
     with engine.begin() as conn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -16,6 +17,22 @@ from chatdesk.security.passwords import hash_password
 
 Client = TestClient | httpx.Client
 _counter = itertools.count(1)
+# The smallest PDF a viewer opens: an attachment that is not an image.
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+class FakeClock:
+    """The time the app (``create_app(settings, clock=clock)``) or the database sees,
+    moved by the test only: ``clock.now = ...`` or ``clock.advance(seconds)``."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 @dataclass

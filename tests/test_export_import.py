@@ -30,10 +30,9 @@ from chatdesk.transfer.datafile import (
     is_derived_table,
 )
 from tests.api.world import ApiWorld, api_world
-from tests.factories import bearer, csrf, login
+from tests.factories import PDF, bearer, csrf, login
 
 runner = CliRunner()
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 # Tables the populated database must have rows in, so the round trip carries each kind.
 POPULATED = {

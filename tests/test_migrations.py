@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 import chatdesk.db.migrate
 from chatdesk.db.engine import make_engine
-from chatdesk.db.migrate import upgrade
+from chatdesk.db.migrate import downgrade, upgrade
 from chatdesk.db.search_index import include_name
 from chatdesk.db.tables import metadata
 
@@ -152,11 +152,7 @@ def test_existing_canned_responses_stay_global(tmp_path: Path) -> None:
 
 
 def _migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(SCRIPTS))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        (command.downgrade if down else command.upgrade)(config, revision)
+    (downgrade if down else upgrade)(engine, revision)
 
 
 def test_report_timings_are_backfilled_and_the_migration_goes_both_ways(
@@ -238,15 +234,11 @@ def test_0018_passkeys_and_org_settings_go_down_and_up_again(database_url: str) 
     """Migration 0018 (ADR 0030) is reversible: down to 0015 drops its three tables, and
     up again rebuilds the declared schema (on SQLite and, when configured, PostgreSQL)."""
     engine = make_engine(database_url, writer=True)
-    config = Config()
-    config.set_main_option("script_location", str(SCRIPTS))
-    config.set_main_option("sqlalchemy.url", database_url)
     new_tables = {"org_settings", "operator_passkeys", "webauthn_challenges"}
     try:
         upgrade(engine)
-        with engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.downgrade(config, "0015")
+        downgrade(engine, "0015")
+        with engine.connect() as conn:
             names = set(sa_inspect(conn).get_table_names())
         assert not new_tables & names and "operators" in names
         upgrade(engine)
@@ -277,15 +269,10 @@ def test_the_search_index_is_built_for_existing_data_and_taken_down(database_url
     """0016 indexes what 0015 held (messages and visitors), the index answers, and a
     downgrade leaves 0015's schema and data as they were."""
     engine = make_engine(database_url, writer=True)
-    config = Config()
-    config.set_main_option("script_location", str(SCRIPTS))
-    config.set_main_option("sqlalchemy.url", str(engine.url).replace("%", "%%"))
     made = datetime(2025, 1, 2, tzinfo=UTC)
 
     def to(revision: str, down: bool = False) -> None:
-        with engine.begin() as conn:
-            config.attributes["connection"] = conn
-            (command.downgrade if down else command.upgrade)(config, revision)
+        _migrate(engine, revision, down=down)
 
     def matches(conn: Connection, word: str) -> tuple[int, int]:
         if conn.dialect.name == "postgresql":

@@ -204,12 +204,16 @@ def _migrate_apart(settings: Settings) -> None:
 def migrate() -> None:
     """Bring the database schema up to date."""
     from chatdesk.db.engine import make_engine
-    from chatdesk.db.migrate import upgrade
+    from chatdesk.db.migrate import ForeignKeyViolations, upgrade
 
     settings = _settings()
     engine = make_engine(settings.database_url, writer=True)
-    upgrade(engine)
-    engine.dispose()
+    try:
+        upgrade(engine)
+    except ForeignKeyViolations as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        engine.dispose()
     _say("Database schema is current.")
 
 

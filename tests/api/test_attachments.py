@@ -20,10 +20,9 @@ from chatdesk.security.signing import FileLinks
 from chatdesk.settings import Settings
 from tests.api.expect import assert_error
 from tests.api.world import ApiWorld, api_world
-from tests.factories import bearer, start_conversation, visitor_token
+from tests.factories import PDF, bearer, start_conversation, visitor_token
 
 GPS = 0x8825
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
 @pytest.fixture(params=["local", "s3"])

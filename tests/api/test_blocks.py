@@ -14,16 +14,8 @@ from chatdesk.app import create_app
 from chatdesk.settings import Settings
 from tests.api.expect import assert_error
 from tests.api.world import ApiWorld, api_world, quick_operator
-from tests.factories import bearer, login, start_conversation, visitor_token
+from tests.factories import FakeClock, bearer, login, start_conversation, visitor_token
 from tests.security.arena import new_session
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def _visitor_id(world: ApiWorld, token: str) -> str:
@@ -157,7 +149,7 @@ def test_blocks_by_identity_sub_and_by_address_refuse_new_sessions(client: TestC
 
 
 def test_blocks_end_by_themselves(settings: Settings) -> None:
-    clock = FakeClock()
+    clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
     with TestClient(create_app(settings, clock=clock)) as client:
         world = api_world(client)
         visitor_id = _visitor_id(world, world.visitor_token)

@@ -15,24 +15,16 @@ from fastapi.testclient import TestClient
 
 from chatdesk.app import create_app
 from chatdesk.settings import Settings
-from tests.api.expect import assert_error
-from tests.factories import Operator, add_operator, csrf, login, services_db
+from tests.api.expect import assert_error, signed_in_as
+from tests.factories import FakeClock, Operator, csrf, login
 from tests.passkey_authenticator import SoftAuthenticator
 
 ORIGIN = "https://chat.example.com"
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 6, 12, 0, 5, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(datetime(2026, 12, 6, 12, 0, 5, tzinfo=UTC))
 
 
 @pytest.fixture
@@ -44,10 +36,6 @@ def tclient(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
 
 def _key() -> SoftAuthenticator:
     return SoftAuthenticator(origin=ORIGIN, rp_id="chat.example.com")
-
-
-def _signed_in(client: TestClient, role: str = "agent") -> Operator:
-    return login(client, add_operator(services_db(client), role))
 
 
 def _register(client: TestClient, operator: Operator, key: SoftAuthenticator, name: str) -> Any:
@@ -72,7 +60,7 @@ def _login(client: TestClient, credential: dict[str, Any]) -> Any:
 
 
 def test_register_several_rename_remove_and_sign_in(tclient: TestClient) -> None:
-    operator = _signed_in(tclient)
+    operator = signed_in_as(tclient, "agent")
     laptop, phone = _key(), _key()
     added = _register(tclient, operator, laptop, "Laptop")
     assert added.status_code == 201, added.text
@@ -107,11 +95,11 @@ def test_register_several_rename_remove_and_sign_in(tclient: TestClient) -> None
 def test_a_passkey_sign_in_meets_the_two_factor_rule(tclient: TestClient, clock: FakeClock) -> None:
     """Under the owners' two-factor rule a password session without a code is held back;
     a passkey's user verification is the second factor already (ADR 0030)."""
-    agent = _signed_in(tclient)
+    agent = signed_in_as(tclient, "agent")
     key = _key()
     assert _register(tclient, agent, key, "Laptop").status_code == 201
     tclient.cookies.clear()
-    owner = _signed_in(tclient, "owner")
+    owner = signed_in_as(tclient, "owner")
     secret = tclient.post("/api/v1/auth/totp/setup", headers=csrf(owner)).json()["secret"]
     code = {"code": pyotp.TOTP(secret).at(clock.now)}
     enabled = tclient.post("/api/v1/auth/totp/enable", json=code, headers=csrf(owner))
@@ -129,10 +117,10 @@ def test_a_passkey_sign_in_meets_the_two_factor_rule(tclient: TestClient, clock:
 
 
 def test_another_operators_passkey_is_not_found(tclient: TestClient) -> None:
-    owner = _signed_in(tclient, "owner")
+    owner = signed_in_as(tclient, "owner")
     assert _register(tclient, owner, _key(), "Owner's").status_code == 201
     theirs = tclient.get("/api/v1/auth/passkeys").json()["passkeys"][0]["id"]
-    agent = _signed_in(tclient)
+    agent = signed_in_as(tclient, "agent")
     for answer in (
         tclient.patch(f"/api/v1/auth/passkeys/{theirs}", json={"name": "x"}, headers=csrf(agent)),
         tclient.delete(f"/api/v1/auth/passkeys/{theirs}", headers=csrf(agent)),
@@ -149,7 +137,7 @@ def test_another_operators_passkey_is_not_found(tclient: TestClient) -> None:
 def test_challenges_are_single_use_expiring_and_for_one_ceremony(
     tclient: TestClient, clock: FakeClock
 ) -> None:
-    operator = _signed_in(tclient)
+    operator = signed_in_as(tclient, "agent")
     key = _key()
     assert _register(tclient, operator, key, "Key").status_code == 201
     options = _login_options(tclient)
@@ -178,8 +166,8 @@ def test_challenges_are_single_use_expiring_and_for_one_ceremony(
 
 
 def test_other_origin_unknown_credential_counter_and_deactivated(tclient: TestClient) -> None:
-    admin = _signed_in(tclient, "admin")
-    operator = _signed_in(tclient)
+    admin = signed_in_as(tclient, "admin")
+    operator = signed_in_as(tclient, "agent")
     key = _key()
     assert _register(tclient, operator, key, "Key").status_code == 201
     # Another origin: refused, at registration too.
@@ -221,7 +209,7 @@ def test_malformed_answers_are_refused_cleanly(
 ) -> None:
     _login_options(tclient)
     assert_error(_login(tclient, credential), 401, "unauthorized")
-    operator = _signed_in(tclient)
+    operator = signed_in_as(tclient, "agent")
     refused = tclient.post(
         "/api/v1/auth/passkeys/register", json={"credential": credential}, headers=csrf(operator)
     )
@@ -234,7 +222,7 @@ def test_malformed_answers_are_refused_cleanly(
 
 
 def test_api_tokens_cannot_manage_passkeys(tclient: TestClient) -> None:
-    owner = _signed_in(tclient, "owner")
+    owner = signed_in_as(tclient, "owner")
     made = tclient.post(
         "/api/v1/api-tokens", json={"name": "ci", "role": "admin"}, headers=csrf(owner)
     )

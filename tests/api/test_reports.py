@@ -20,7 +20,7 @@ from chatdesk.app import create_app
 from chatdesk.settings import Settings
 from tests.api.expect import assert_error
 from tests.api.world import api_token, new_site, quick_operator
-from tests.factories import bearer, csrf, login, start_conversation, visitor_token
+from tests.factories import FakeClock, bearer, csrf, login, start_conversation, visitor_token
 
 SUMMARY = "/api/v1/reports/summary"
 SERIES = "/api/v1/reports/timeseries"
@@ -32,17 +32,9 @@ WEEKDAYS_9_TO_5 = {
 }
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(datetime(2026, 3, 28, 12, 0, tzinfo=UTC))
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from chatdesk.app import create_app
 from chatdesk.db.tables import operator_sessions
 from chatdesk.settings import Settings
 from tests.api.expect import assert_error
-from tests.factories import Operator, add_operator, services_db
+from tests.factories import FakeClock, Operator, add_operator, services_db
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 CHROME = (
@@ -32,17 +32,9 @@ SAFARI = (
 )
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 6, 12, 0, 5, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(datetime(2026, 12, 6, 12, 0, 5, tzinfo=UTC))
 
 
 @pytest.fixture

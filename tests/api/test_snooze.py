@@ -15,20 +15,12 @@ from chatdesk.app import create_app
 from chatdesk.settings import Settings
 from tests.api.expect import assert_error, send_visitor
 from tests.api.world import ApiWorld, api_world
-from tests.factories import login
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.factories import FakeClock, login
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(datetime.now(UTC).replace(microsecond=0))
 
 
 @pytest.fixture

@@ -19,25 +19,16 @@ from chatdesk.app import create_app
 from chatdesk.db.migrate import current_revision, head_revision
 from chatdesk.db.tables import operator_recovery_codes, operator_totp
 from chatdesk.settings import Settings
-from tests.api.expect import assert_error
-from tests.factories import Operator, add_operator, csrf, login, services_db
+from tests.api.expect import assert_error, signed_in_as
+from tests.factories import FakeClock, Operator, add_operator, csrf, login, services_db
 
 STEP = timedelta(seconds=30)
 
 
-class FakeClock:
-    """Starts 5 s into a 30-second step, so one step forward or back is a whole step."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 6, 12, 0, 5, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    """Starts 5 s into a 30-second step, so one step forward or back is a whole step."""
+    return FakeClock(datetime(2026, 12, 6, 12, 0, 5, tzinfo=UTC))
 
 
 @pytest.fixture
@@ -48,10 +39,6 @@ def tclient(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
 
 def _code(secret: str, at: datetime) -> str:
     return pyotp.TOTP(secret).at(at)
-
-
-def _signed_in(client: TestClient) -> Operator:
-    return login(client, add_operator(services_db(client), "owner"))
 
 
 def _set_up(client: TestClient, operator: Operator) -> str:
@@ -80,7 +67,7 @@ def _login(client: TestClient, operator: Operator, code: str | None = None) -> A
 
 
 def test_setup_gives_a_secret_and_an_otpauth_uri_and_is_not_on_yet(tclient: TestClient) -> None:
-    owner = _signed_in(tclient)
+    owner = signed_in_as(tclient, "owner")
     made = tclient.post("/api/v1/auth/totp/setup", headers=csrf(owner))
     assert made.status_code == 200, made.text
     body = made.json()
@@ -99,7 +86,7 @@ def test_setup_gives_a_secret_and_an_otpauth_uri_and_is_not_on_yet(tclient: Test
 def test_enable_checks_the_code_and_gives_ten_recovery_codes(
     tclient: TestClient, clock: FakeClock
 ) -> None:
-    owner = _signed_in(tclient)
+    owner = signed_in_as(tclient, "owner")
     nothing = tclient.post("/api/v1/auth/totp/enable", json={"code": "123456"}, headers=csrf(owner))
     assert_error(nothing, 409, "conflict")
     secret = _set_up(tclient, owner)
@@ -129,7 +116,7 @@ def test_enable_checks_the_code_and_gives_ten_recovery_codes(
 def test_sign_in_needs_the_code_and_answers_alike_without_it_and_with_a_wrong_one(
     tclient: TestClient, clock: FakeClock
 ) -> None:
-    owner = _signed_in(tclient)
+    owner = signed_in_as(tclient, "owner")
     secret, _ = _enabled(tclient, owner, clock)
     without = _login(tclient, owner)
     assert_error(without, 401, "totp_required")
@@ -154,7 +141,7 @@ def test_sign_in_needs_the_code_and_answers_alike_without_it_and_with_a_wrong_on
 def test_a_code_is_good_once_and_one_step_of_drift_either_way(
     tclient: TestClient, clock: FakeClock
 ) -> None:
-    owner = _signed_in(tclient)
+    owner = signed_in_as(tclient, "owner")
     secret, _ = _enabled(tclient, owner, clock)  # the current step is used by enabling
     assert_error(_login(tclient, owner, _code(secret, clock.now)), 401, "totp_required")
     # The phone runs a step ahead: accepted.
@@ -177,7 +164,7 @@ def test_a_code_is_good_once_and_one_step_of_drift_either_way(
 def test_a_recovery_code_signs_in_once_and_is_audit_logged(
     tclient: TestClient, clock: FakeClock
 ) -> None:
-    owner = _signed_in(tclient)
+    owner = signed_in_as(tclient, "owner")
     _, codes = _enabled(tclient, owner, clock)
     typed = codes[0].upper().replace("-", " ")
     assert _login(tclient, owner, typed).status_code == 200
@@ -195,7 +182,7 @@ def test_a_recovery_code_signs_in_once_and_is_audit_logged(
 
 
 def test_disable_needs_the_password(tclient: TestClient, clock: FakeClock) -> None:
-    owner = _signed_in(tclient)
+    owner = signed_in_as(tclient, "owner")
     secret, _ = _enabled(tclient, owner, clock)
     wrong = tclient.post(
         "/api/v1/auth/totp/disable", json={"password": "pw-not-mine-at-all"}, headers=csrf(owner)
@@ -220,7 +207,7 @@ def test_disable_needs_the_password(tclient: TestClient, clock: FakeClock) -> No
 
 
 def test_api_tokens_cannot_touch_it_and_keep_working(tclient: TestClient, clock: FakeClock) -> None:
-    owner = _signed_in(tclient)
+    owner = signed_in_as(tclient, "owner")
     made = tclient.post(
         "/api/v1/api-tokens", json={"name": "ci", "role": "admin"}, headers=csrf(owner)
     )
@@ -242,7 +229,7 @@ def test_api_tokens_cannot_touch_it_and_keep_working(tclient: TestClient, clock:
 def test_the_secret_is_sealed_at_rest_and_in_no_other_answer(
     tclient: TestClient, clock: FakeClock
 ) -> None:
-    owner = _signed_in(tclient)
+    owner = signed_in_as(tclient, "owner")
     secret, _ = _enabled(tclient, owner, clock)
     with services_db(tclient).write_engine.connect() as conn:
         row = conn.execute(select(operator_totp)).one()
@@ -257,7 +244,7 @@ def test_a_changed_secret_key_refuses_codes_rather_than_failing(
     settings: Settings, clock: FakeClock
 ) -> None:
     with TestClient(create_app(settings, clock=clock)) as client:
-        owner = _signed_in(client)
+        owner = signed_in_as(client, "owner")
         secret, codes = _enabled(client, owner, clock)
     rekeyed = settings.model_copy(update={"secret_key": SecretStr("another-key-" + "x" * 32)})
     clock.now += STEP
@@ -274,7 +261,7 @@ def test_wrong_codes_count_against_the_sign_in_limit_and_asking_does_not(
         update={"rate_limits": "on", "rate_limit_login_account_ip": "3/5minute"}
     )
     with TestClient(create_app(limited, clock=clock)) as client:
-        owner = _signed_in(client)
+        owner = signed_in_as(client, "owner")
         secret, _ = _enabled(client, owner, clock)
         for _ in range(4):  # no code: the password was right and nothing was guessed
             assert_error(_login(client, owner), 401, "totp_required")

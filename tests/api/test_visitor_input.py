@@ -19,15 +19,9 @@ from chatdesk.db.tables import identity_token_uses
 from chatdesk.settings import Settings
 from tests.api.expect import assert_error, send_visitor
 from tests.api.world import ApiWorld, api_world, new_site
-from tests.factories import bearer, services_db, start_conversation, visitor_token
+from tests.factories import FakeClock, bearer, services_db, start_conversation, visitor_token
 
-
-class FakeClock:
-    def __init__(self, now: datetime | None = None) -> None:
-        self.now = now or datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def _secret(world: ApiWorld) -> str:
@@ -198,7 +192,7 @@ def test_an_identified_visitors_name_and_email_are_the_sites(client: TestClient)
 
 
 def test_visitor_tokens_expire_after_the_idle_period(settings: Settings) -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     configured = settings.model_copy(update={"visitor_token_idle_days": 10})
     with TestClient(create_app(configured, clock=clock)) as first:
         world = api_world(first)
@@ -249,7 +243,7 @@ def _reads(client: TestClient) -> Iterator[list[str]]:
 def test_token_expiry_adds_no_read_to_the_message_path(
     settings: Settings, days_between: int
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     quiet = settings.model_copy(update={"event_poll_seconds": 3600.0})
     with TestClient(create_app(quiet, clock=clock)) as client:
         world = api_world(client)

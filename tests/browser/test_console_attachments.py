@@ -21,8 +21,8 @@ from tests.browser.console_helpers import (
     sign_in_with,
 )
 from tests.conftest import LiveServer
+from tests.factories import PDF
 
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 SVG = (
     b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)">'
     b"<script>alert(document.cookie)</script></svg>"

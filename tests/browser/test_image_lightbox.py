@@ -4,35 +4,14 @@ In the widget (Chromium) and in the console."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, FrameLocator, Locator, Page, expect
 
 from chatdesk.settings import Settings
 from tests.browser.console_helpers import new_page, row, sign_in_with
-from tests.browser.test_widget_attachments import png
-from tests.browser.widget_helpers import OperatorApi, make_site, open_widget
+from tests.browser.widget_helpers import OperatorApi, make_site, open_widget, png
 from tests.conftest import LiveServer
-
-
-def _send_image(operator: OperatorApi, cid: str, name: str) -> None:
-    upload = operator.http.post(
-        f"/api/v1/conversations/{cid}/attachments",
-        files={"file": (name, png((20, 160, 20)), "image/png")},
-        headers={"X-CSRF-Token": operator.csrf},
-    )
-    assert upload.status_code == 201, upload.text
-    sent = operator.http.post(
-        f"/api/v1/conversations/{cid}/messages",
-        json={
-            "body": "Print this label",
-            "client_msg_id": secrets.token_hex(8),
-            "attachment_ids": [upload.json()["id"]],
-        },
-        headers={"X-CSRF-Token": operator.csrf},
-    )
-    assert sent.status_code == 201, sent.text
 
 
 def _whole_image(scope: Page | FrameLocator, name: str) -> Locator:
@@ -81,7 +60,8 @@ def test_an_image_opens_whole_and_closes_in_the_widget_and_the_console(
     box.press("Enter")
     expect(frame.locator(".confirmed .msg.me")).to_have_count(1)
     (conversation,) = operator.conversations()
-    _send_image(operator, conversation["id"], "label.png")
+    label = png((20, 160, 20))
+    operator.send_file(conversation["id"], "label.png", label, "image/png", "Print this label")
 
     _open_close(frame, "label.png", "Close image")
     # Escape closed the image, not the chat.

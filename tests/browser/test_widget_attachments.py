@@ -5,29 +5,15 @@ refused."""
 from __future__ import annotations
 
 import base64
-import io
-import secrets
 from typing import Any
 
 import httpx
-from PIL import Image
 from playwright.sync_api import BrowserContext, FrameLocator, expect
 
 from chatdesk.settings import Settings
-from tests.browser.widget_helpers import (
-    OperatorApi,
-    make_site,
-    open_widget,
-)
+from tests.browser.widget_helpers import OperatorApi, make_site, open_widget, png
 from tests.conftest import LiveServer
-
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-
-
-def png(colour: tuple[int, int, int]) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (320, 200), colour).save(out, "PNG")
-    return out.getvalue()
+from tests.factories import PDF
 
 
 def _hand_over(frame: FrameLocator, how: str, name: str, data: bytes, mime: str) -> None:
@@ -106,28 +92,16 @@ def test_a_visitor_sends_files_three_ways_and_sees_the_teams(
     assert [m["body"] for m in stored] == ["Here is a photo", ""]
 
     # The team's file shows up live.
-    upload = operator.http.post(
-        f"/api/v1/conversations/{conversation['id']}/attachments",
-        files={"file": ("label.png", png((20, 160, 20)), "image/png")},
-        headers={"X-CSRF-Token": operator.csrf},
+    label = png((20, 160, 20))
+    reply = operator.send_file(
+        conversation["id"], "label.png", label, "image/png", "Print this label"
     )
-    assert upload.status_code == 201, upload.text
-    reply = operator.http.post(
-        f"/api/v1/conversations/{conversation['id']}/messages",
-        json={
-            "body": "Print this label",
-            "client_msg_id": secrets.token_hex(8),
-            "attachment_ids": [upload.json()["id"]],
-        },
-        headers={"X-CSRF-Token": operator.csrf},
-    )
-    assert reply.status_code == 201, reply.text
     _loaded(frame, "label.png")
     assert problems == []
 
     # Another visitor holds no key to these files: a link is its token, and a token is
     # good for its own file only.
-    own = reply.json()["attachments"][0]
+    own = reply["attachments"][0]
     token = own["url"].split("token=")[1]
     other_file = stored[0]["attachments"][0]["id"]
     with httpx.Client(base_url=live_server.url) as stranger:

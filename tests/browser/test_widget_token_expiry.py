@@ -14,23 +14,16 @@ from chatdesk.settings import Settings
 from tests.browser.test_widget_chat import mine, open_widget, say
 from tests.browser.widget_helpers import OperatorApi, make_operator, make_site
 from tests.conftest import LiveServer
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.factories import FakeClock
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(datetime.now(UTC))
 
 
 @pytest.fixture
-def server(settings: Settings, clock: Clock) -> Iterator[LiveServer]:
+def server(settings: Settings, clock: FakeClock) -> Iterator[LiveServer]:
     configured = settings.model_copy(update={"visitor_token_idle_days": 1})
     live = LiveServer(lambda: create_app(configured, clock=clock))
     live.start()
@@ -39,7 +32,7 @@ def server(settings: Settings, clock: Clock) -> Iterator[LiveServer]:
 
 
 def test_an_expired_visitor_token_starts_a_new_session(
-    settings: Settings, server: LiveServer, browser: Browser, clock: Clock
+    settings: Settings, server: LiveServer, browser: Browser, clock: FakeClock
 ) -> None:
     make_site(settings, "Demo shop", [server.url], prechat_name="off", prechat_email="off")
     staff = make_operator(settings)

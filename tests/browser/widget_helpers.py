@@ -3,6 +3,7 @@ an operator speaking through the HTTP API, and a tiny second web server for host
 
 from __future__ import annotations
 
+import io
 import secrets
 import threading
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+from PIL import Image
 from playwright.sync_api import FrameLocator
 from playwright.sync_api import Page as BrowserPage
 from sqlalchemy import update
@@ -33,6 +35,13 @@ def database(settings: Settings) -> Iterator[Database]:
         yield db
     finally:
         db.stop()
+
+
+def png(colour: tuple[int, int, int]) -> bytes:
+    """A 320 x 200 PNG of one colour: an image thumbnail shows it smaller."""
+    out = io.BytesIO()
+    Image.new("RGB", (320, 200), colour).save(out, "PNG")
+    return out.getvalue()
 
 
 def make_site(settings: Settings, name: str, origins: list[str], **fields: Any) -> dict[str, Any]:
@@ -84,6 +93,29 @@ class OperatorApi:
         response = self.http.post(
             f"/api/v1/conversations/{conversation_id}/messages",
             json={"body": body, "client_msg_id": secrets.token_hex(8)},
+            headers={"X-CSRF-Token": self.csrf},
+        )
+        assert response.status_code == 201, response.text
+        message: dict[str, Any] = response.json()
+        return message
+
+    def send_file(
+        self, conversation_id: str, name: str, data: bytes, mime: str, body: str
+    ) -> dict[str, Any]:
+        """Upload a file into the conversation and send it in a message with ``body``."""
+        upload = self.http.post(
+            f"/api/v1/conversations/{conversation_id}/attachments",
+            files={"file": (name, data, mime)},
+            headers={"X-CSRF-Token": self.csrf},
+        )
+        assert upload.status_code == 201, upload.text
+        response = self.http.post(
+            f"/api/v1/conversations/{conversation_id}/messages",
+            json={
+                "body": body,
+                "client_msg_id": secrets.token_hex(8),
+                "attachment_ids": [upload.json()["id"]],
+            },
             headers={"X-CSRF-Token": self.csrf},
         )
         assert response.status_code == 201, response.text

@@ -48,29 +48,19 @@ from chatdesk.jobs.worker import Worker
 from chatdesk.security.principals import OperatorActor
 from chatdesk.settings import Settings
 from tests.event_loops import run_coroutine
+from tests.factories import FakeClock
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEASE = 60.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def db(database_url: str, clock: Clock) -> Iterator[Database]:
+def db(database_url: str, clock: FakeClock) -> Iterator[Database]:
     engine = make_engine(database_url, writer=True)
     upgrade(engine)
     engine.dispose()
@@ -142,7 +132,7 @@ def hook(db: Database, actor: OperatorActor, events: list[str], **fields: Any) -
 # -- enqueue, claim, record -------------------------------------------------------------------
 
 
-def test_a_job_is_claimed_once_per_lease_and_again_after_it(db: Database, clock: Clock) -> None:
+def test_a_job_is_claimed_once_per_lease_and_again_after_it(db: Database, clock: FakeClock) -> None:
     job_id = db.write_sync(enqueue_unit, "email.test", {"to": "v@example.com"})
     assert job_id.startswith("msg_") and len(job_id) == 30
     claim = db.write_sync(claim_due, ["email.test"], 10, LEASE)
@@ -178,7 +168,7 @@ def test_a_job_exists_only_if_its_unit_commits(db: Database) -> None:
     assert db.write_sync(rows) == []
 
 
-def test_not_before_kinds_and_order(db: Database, clock: Clock) -> None:
+def test_not_before_kinds_and_order(db: Database, clock: FakeClock) -> None:
     later = db.write_sync(enqueue_unit, "email.test", {"n": "later"}, 30)
     clock.advance(1)
     first = db.write_sync(enqueue_unit, "email.test", {"n": "first"})
@@ -191,7 +181,7 @@ def test_not_before_kinds_and_order(db: Database, clock: Clock) -> None:
     assert [j.id for j in db.write_sync(claim_due, ["email.test"], 10, LEASE).jobs] == [later]
 
 
-def test_many_claimers_never_take_the_same_job(database_url: str, clock: Clock) -> None:
+def test_many_claimers_never_take_the_same_job(database_url: str, clock: FakeClock) -> None:
     """Four writers (each its own connection and transaction; on PostgreSQL
     ``FOR UPDATE SKIP LOCKED``) claim a hundred jobs at once: each exactly once."""
     engine = make_engine(database_url, writer=True)
@@ -377,7 +367,9 @@ def test_the_dispatcher_reads_a_long_backlog_a_page_at_a_time(db: Database) -> N
     assert sorted(int(mark) for _w, _t, mark in _queued(db)) == list(range(25))
 
 
-def test_a_paused_webhooks_deliveries_wait_and_410_pauses_it(db: Database, clock: Clock) -> None:
+def test_a_paused_webhooks_deliveries_wait_and_410_pauses_it(
+    db: Database, clock: FakeClock
+) -> None:
     actor = owner(db)
     site1, _ = _sites(db)
     made = hook(db, actor, ["conversation.created"])
@@ -397,7 +389,7 @@ def test_a_paused_webhooks_deliveries_wait_and_410_pauses_it(db: Database, clock
     assert second.id != first.id and json.loads(second.body or "")["data"]["mark"] == "two"
 
 
-def test_purge_keeps_pending_jobs(db: Database, clock: Clock) -> None:
+def test_purge_keeps_pending_jobs(db: Database, clock: FakeClock) -> None:
     done_id = db.write_sync(enqueue_unit, "email.test", {})
     pending_id = db.write_sync(enqueue_unit, "email.test", {}, 3600)
     [job] = db.write_sync(claim_due, ["email.test"], 10, LEASE).jobs
@@ -408,7 +400,7 @@ def test_purge_keeps_pending_jobs(db: Database, clock: Clock) -> None:
     assert [r["id"] for r in db.write_sync(rows)] == [pending_id] != [done_id]
 
 
-def test_a_delivery_whose_event_was_purged_fails(db: Database, clock: Clock) -> None:
+def test_a_delivery_whose_event_was_purged_fails(db: Database, clock: FakeClock) -> None:
     actor = owner(db)
     site1, _ = _sites(db)
     hook(db, actor, ["conversation.created"])

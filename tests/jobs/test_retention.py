@@ -29,9 +29,8 @@ from chatdesk.db.tables import (
 )
 from chatdesk.settings import Settings
 from tests.api.world import ApiWorld, api_world
-from tests.factories import start_conversation, visitor_token
+from tests.factories import PDF, csrf, login, start_conversation, visitor_token
 
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 DAYS = 30
 
 
@@ -76,14 +75,8 @@ def _old_world(settings: Settings) -> tuple[ApiWorld, str, list[str]]:
         world = api_world(client)
         cid = world.conversation["id"]
         hook = {"url": "http://127.0.0.1:9/hook", "events": ["message.created"]}
-        client.post(
-            "/api/v1/auth/login",
-            json={"email": world.owner.email, "password": world.owner.password},
-        )
-        csrf = client.cookies.get("chatdesk_csrf") or ""
-        made = client.post(
-            "/api/v1/webhooks", json=hook, headers={**world.op, "x-csrf-token": csrf}
-        )
+        owner = login(client, world.owner)
+        made = client.post("/api/v1/webhooks", json=hook, headers={**world.op, **csrf(owner)})
         assert made.status_code == 201, made.text
         upload = client.post(
             f"/api/v1/widget/conversations/{cid}/attachments",

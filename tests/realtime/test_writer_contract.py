@@ -30,21 +30,12 @@ from chatdesk.db.runner import Database, Unit
 from chatdesk.db.tables import events, meta
 from chatdesk.errors import Conflict, WriterUnavailable
 from tests.event_loops import run_coroutine
+from tests.factories import FakeClock
 from tests.realtime import units
 from tests.realtime.conftest import wait_until
 from tests.realtime.units import Boom
 
 START = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(params=["thread", "process"])
@@ -56,12 +47,12 @@ def kind(request: pytest.FixtureRequest, database_url: str) -> str:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(START)
 
 
 @pytest.fixture
-def make_db(database_url: str, kind: str, clock: Clock) -> Iterator[Callable[..., Database]]:
+def make_db(database_url: str, kind: str, clock: FakeClock) -> Iterator[Callable[..., Database]]:
     """Databases on this test's writer; each migrated (SQLite) and started; all stopped after."""
     made: list[Database] = []
 
@@ -303,7 +294,7 @@ def test_async_writes_resolve_on_their_event_loop(db: Database) -> None:
 
 
 def test_now_is_the_callers_clock_when_the_unit_was_queued(
-    db: Database, clock: Clock, tmp_path: Path
+    db: Database, clock: FakeClock, tmp_path: Path
 ) -> None:
     with held(db, tmp_path):
         queued_first = db.submit(units.now_of)

@@ -11,15 +11,9 @@ from chatdesk.app import create_app
 from chatdesk.db.runner import Database
 from chatdesk.settings import Settings
 from tests.conftest import LiveServer
-from tests.factories import add_operator, csrf, login, services_db
+from tests.factories import FakeClock, add_operator, csrf, login, services_db
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def test_password_change_ends_other_sessions_but_not_this_one(client: TestClient) -> None:
@@ -87,7 +81,7 @@ def test_role_change_and_deactivation_end_sessions(client: TestClient) -> None:
 
 
 def test_idle_and_absolute_lifetimes(settings: Settings) -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     configured = settings.model_copy(
         update={"session_idle_minutes": 30, "session_absolute_hours": 2}
     )

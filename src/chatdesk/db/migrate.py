@@ -10,7 +10,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-__all__ = ["current_revision", "head_revision", "upgrade"]
+from chatdesk.db.sqlite_foreign_keys import ForeignKeyViolations
+
+__all__ = ["ForeignKeyViolations", "current_revision", "downgrade", "head_revision", "upgrade"]
 
 _SCRIPTS = Path(__file__).parent / "migrations"
 
@@ -22,12 +24,23 @@ def _config(url: str) -> Config:
     return config
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the database behind ``engine`` to the newest schema."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the database behind ``engine`` to the newest schema (or to ``revision``),
+    in one transaction; on SQLite with foreign keys off (db/sqlite_foreign_keys.py)."""
     config = _config(str(engine.url))
-    with engine.begin() as connection:
+    # A connection outside a transaction: SQLite's foreign keys are turned off before
+    # the migrations' transaction begins, which env.py does.
+    with engine.connect() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database behind ``engine`` back to ``revision``, like :func:`upgrade`."""
+    config = _config(str(engine.url))
+    with engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
 
 
 def head_revision() -> str | None:

@@ -7,12 +7,25 @@ from sqlalchemy import Connection
 
 from chatdesk.db.engine import make_engine
 from chatdesk.db.search_index import include_name
+from chatdesk.db.sqlite_foreign_keys import migrate_without_foreign_keys
 from chatdesk.db.tables import metadata
 
 config = context.config
 
 
 def _run(connection: Connection) -> None:
+    """One transaction for the whole run: the caller's, or one begun here (before Alembic
+    is configured, so that Alembic runs inside it instead of committing per revision)."""
+    if connection.dialect.name == "sqlite":
+        migrate_without_foreign_keys(connection, lambda: _migrate(connection))
+    elif connection.in_transaction():
+        _migrate(connection)
+    else:
+        with connection.begin():
+            _migrate(connection)
+
+
+def _migrate(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
