@@ -13,17 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, text
 
 from chatdesk.db.engine import make_engine
-from chatdesk.db.migrate import upgrade
+from chatdesk.db.migrate import downgrade, upgrade
 from chatdesk.ids import new_id
 from tests.api.expect import send_visitor
 from tests.api.world import api_world
-from tests.test_migrations import SCRIPTS
 
 
 @pytest.fixture
@@ -146,9 +143,6 @@ def test_the_migration_down_and_up_keeps_the_index_whole(
     conversation_id = api_world(client).conversation["id"]
     with engine.begin() as conn:
         _add(conn, conversation_id, "india nine")
-    config = Config()
-    config.set_main_option("script_location", str(SCRIPTS))
-    config.set_main_option("sqlalchemy.url", database_url)
     # A row left noted by a writer without the hook: the downgrade indexes it.
     plain = sqlite3.connect(Path(database_url.removeprefix("sqlite:///")))
     try:
@@ -160,16 +154,13 @@ def test_the_migration_down_and_up_keeps_the_index_whole(
         plain.commit()
     finally:
         plain.close()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0018")
+    downgrade(engine, "0018")
     with engine.begin() as conn:
         _add(conn, conversation_id, "kilo eleven")  # 0016's trigger indexes it at once
     with engine.begin() as conn:
         _check(conn)
         assert [_matches(conn, w) for w in ("india", "juliet", "kilo")] == [1, 1, 1]
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+    upgrade(engine)
     with engine.begin() as conn:
         _add(conn, conversation_id, "lima twelve")
     with engine.connect() as conn:
