@@ -47,15 +47,7 @@ def test_existing_visitor_tokens_count_as_last_used_when_made(tmp_path: Path) ->
         with engine.begin() as conn:
             config.attributes["connection"] = conn
             command.upgrade(config, "0001")
-            conn.execute(
-                text(
-                    "INSERT INTO sites (id, name, site_key, allowed_origins, greeting, "
-                    "accent_color, position, prechat_name, prechat_email, offline_message, "
-                    "enabled, identity_required, created_at, updated_at) VALUES ('s', 'S', "
-                    "'pk_s', '[]', 'Hi', '#000000', 'right', 'off', 'off', '', 1, 0, :t, :t)"
-                ),
-                {"t": made},
-            )
+            add_site(conn, "s", made)
             conn.execute(
                 text(
                     "INSERT INTO visitors (id, site_id, created_at, last_seen_at) "
@@ -80,7 +72,8 @@ def test_existing_visitor_tokens_count_as_last_used_when_made(tmp_path: Path) ->
     assert protected == 0
 
 
-def _add_site(conn: Connection, site_id: str, made: datetime) -> None:
+def add_site(conn: Connection, site_id: str, made: datetime) -> None:
+    """A site row as revision 0001 made them (every later revision keeps it valid)."""
     conn.execute(
         text(
             "INSERT INTO sites (id, name, site_key, allowed_origins, greeting, "
@@ -109,8 +102,8 @@ def test_canned_shortcuts_are_unique_per_site_and_among_global_ones(database_url
     try:
         upgrade(engine)
         with engine.connect() as conn, conn.begin() as outer:
-            _add_site(conn, "s1", datetime.now(UTC))
-            _add_site(conn, "s2", datetime.now(UTC))
+            add_site(conn, "s1", datetime.now(UTC))
+            add_site(conn, "s2", datetime.now(UTC))
             _add_canned(conn, "c1", "hi", None)
             _add_canned(conn, "c2", "hi", "s1")  # a site's may share a global shortcut
             _add_canned(conn, "c3", "hi", "s2")  # and another site's
@@ -168,7 +161,7 @@ def test_report_timings_are_backfilled_and_the_migration_goes_both_ways(
         upgrade(engine)
         _migrate(engine, "0015", down=True)
         with engine.begin() as conn:
-            _add_site(conn, "s", start)
+            add_site(conn, "s", start)
             conn.execute(text("UPDATE sites SET business_hours = :h"), {"h": hours})
             conn.execute(
                 text(
@@ -288,7 +281,7 @@ def test_the_search_index_is_built_for_existing_data_and_taken_down(database_url
         # The shared PostgreSQL test database is at head; a SQLite file starts empty.
         to("0015", down=engine.dialect.name == "postgresql")
         with engine.begin() as conn:
-            _add_site(conn, "s", made)
+            add_site(conn, "s", made)
             conn.execute(
                 text(
                     "INSERT INTO visitors (id, site_id, name, email, created_at, last_seen_at) "

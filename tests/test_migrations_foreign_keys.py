@@ -19,6 +19,7 @@ import chatdesk.db.migrate
 from chatdesk.cli import app as cli
 from chatdesk.db.engine import make_engine
 from chatdesk.db.migrate import ForeignKeyViolations, current_revision, downgrade, upgrade
+from tests.test_migrations import add_site
 
 SCRIPTS = Path(chatdesk.db.migrate.__file__).parent / "migrations"
 MADE = datetime(2025, 1, 2, tzinfo=UTC)
@@ -33,15 +34,7 @@ def _engine(tmp_path: Path) -> Engine:
 
 def _write_a_conversation(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO sites (id, name, site_key, allowed_origins, greeting, "
-                "accent_color, position, prechat_name, prechat_email, offline_message, "
-                "enabled, identity_required, created_at, updated_at) VALUES ('s', 'S', "
-                "'pk_s', '[]', 'Hi', '#000000', 'right', 'off', 'off', '', 1, 0, :t, :t)"
-            ),
-            {"t": MADE},
-        )
+        add_site(conn, "s", MADE)
         conn.execute(
             text(
                 "INSERT INTO visitors (id, site_id, name, created_at, last_seen_at) "
