@@ -110,7 +110,7 @@ def search_matcher(conn: Connection, words: Sequence[str]) -> Matcher:
 
 def search_hits(
     conn: Connection,
-    engine: Matcher,
+    matcher: Matcher,
     where: Sequence[ColumnElement[bool]],
     *,
     include_private: bool,
@@ -121,7 +121,7 @@ def search_hits(
     ``conversations``, best first: those whose visitor's name or email matched, then by
     the best-ranked message (bm25 / ts_rank); ``limit`` of them from ``offset``.
     Private notes (and timeline entries, never) count only with ``include_private``."""
-    engine.prepare(conn)
+    matcher.prepare(conn)
     message_where = [messages.c.kind.is_(None), *where]
     if not include_private:
         message_where.append(messages.c.private.is_(False))
@@ -129,16 +129,16 @@ def search_hits(
     # all of them for a rare word; for a word in a third of the messages, ranking every
     # match would cost seconds, and the best of the latest thousand is what is wanted.
     newest_messages = (
-        engine.message_hits()
+        matcher.message_hits()
         .where(*message_where)
-        .order_by(engine.message_order.desc())
+        .order_by(matcher.message_order.desc())
         .limit(CANDIDATES)
         .subquery("message_hits")
     )
     newest_visitors = (
-        engine.visitor_hits()
+        matcher.visitor_hits()
         .where(*where)
-        .order_by(engine.visitor_order.desc())
+        .order_by(matcher.visitor_order.desc())
         .limit(CANDIDATES)
         .subquery("visitor_hits")
     )
@@ -166,14 +166,14 @@ def search_hits(
 
 
 def search_snippets(
-    conn: Connection, engine: Matcher, message_ids: Sequence[str]
+    conn: Connection, matcher: Matcher, message_ids: Sequence[str]
 ) -> dict[str, str]:
     """Each message's text around the matched words: HTML-escaped, with every match
     inside ``<mark>…</mark>`` (the only markup in it)."""
     if not message_ids:
         return {}
     return {
-        message_id: _marked(raw) for message_id, raw in engine.snippets(conn, message_ids).items()
+        message_id: _marked(raw) for message_id, raw in matcher.snippets(conn, message_ids).items()
     }
 
 
