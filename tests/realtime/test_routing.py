@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from chatdesk.db.tables import audit_log, events
+from chatdesk.web import routing_sweep
 from tests.factories import Operator, bearer, create_site, csrf
 from tests.realtime.conftest import Live, Scene, make_scene, start_chat, visitor_session, wait_until
 from tests.realtime.test_operator_presence import (
@@ -329,6 +330,10 @@ def test_concurrent_arrivals_on_two_nodes_are_routed_fairly_and_once(
             for node in two_nodes:
                 presence = node.app.state.services.operator_presence
                 wait_until(lambda p=presence, a=agent: p.is_online(a.id), what="presence")
+        # Their arrivals' sweeps have found nothing to route (the site assigns by hand):
+        # one still under way when the site turns automatic would route the scene's
+        # waiting conversation.
+        wait_until(lambda: routing_sweep.running() == 0, what="arrival sweeps")
 
         set_site(scene, assignment="round_robin")
         ids = _arrivals(two_nodes, site["site_key"], 30)

@@ -9,11 +9,16 @@ import logging
 from chatdesk.actions.routing import route_for_operator
 from chatdesk.runtime import Services
 
-__all__ = ["sweep_for"]
+__all__ = ["running", "sweep_for"]
 
 _log = logging.getLogger("chatdesk.routing")
 # Strong references to sweeps under way (the loop keeps only weak ones).
 _running: set[asyncio.Task[None]] = set()
+
+
+def running() -> int:
+    """Sweeps under way in this process."""
+    return len(_running)
 
 
 def sweep_for(services: Services, operator_id: str) -> None:
