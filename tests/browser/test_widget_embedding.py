@@ -158,6 +158,7 @@ def test_loader_twice_late_and_with_queued_calls_makes_one_widget(
         "open",
         "push",
         "setVisitor",
+        "showConversations",
         "toggle",
         "version",
     ]

@@ -65,6 +65,7 @@ const post = connectHost(document.body.dataset.hostOrigin, {
   identify: ({ token }) => serial(() => identify(token)),
   visitor: ({ name, email }) => serial(() => setVisitor({ name, email })),
   page: ({ url }) => serial(() => setPage(url)),
+  conversations: () => serial(showConversations),
 });
 
 const outbox = makeOutbox({
@@ -419,6 +420,13 @@ async function showList() {
   $("body").replaceChildren(list);
   $("list").setAttribute("aria-expanded", "true");
   focusFirstField($("body"));
+}
+
+// Asked for by the host page (chatdesk.showConversations()): the list, when the header's
+// button offers one; a visitor with no conversation yet stays where the chat starts. An
+// open list stays open (the button toggles, this call does not).
+async function showConversations() {
+  if (!$("list").hidden && !$("body").querySelector(".convs")) await showList();
 }
 
 function backToChat() {

@@ -284,6 +284,10 @@
     open,
     close: () => close(false),
     toggle: () => (isOpen ? close(false) : open()),
+    showConversations: () => {
+      open();
+      send({ chatdesk: "conversations" });
+    },
     identify: (token) =>
       send({ chatdesk: "identify", token: token == null ? null : String(token) }),
     setVisitor: (fields) => {
