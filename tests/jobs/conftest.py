@@ -1,8 +1,10 @@
 """Outbox fixtures: test settings with tiny retry delays, a loopback receiver, webhooks
-made through the API."""
+made through the API, and a wait for what a background job does."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -38,4 +40,14 @@ def deliveries(client: TestClient | Any, admin: Operator, webhook_id: str) -> li
     response = client.get(f"/api/v1/webhooks/{webhook_id}/deliveries", headers=csrf(admin))
     assert response.status_code == 200, response.text
     found: list[dict[str, Any]] = response.json()["deliveries"]
+    return found
+
+
+def until(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
+    """``check()``'s first truthy answer, asked every 50 ms; fails after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.05)
     return found

@@ -20,6 +20,7 @@ from chatdesk.db.runner import Database
 from tests.conftest import free_port
 from tests.deploy.stack import postgres_database
 from tests.factories import add_operator
+from tests.jobs.conftest import until
 from tests.jobs.receiver import Answer, Receiver
 from tests.test_serve import _env
 from tests.test_shutdown import Running, _sign_in, _start
@@ -66,17 +67,6 @@ def _deliveries(operator: httpx.Client, webhook_id: str) -> list[dict[str, Any]]
     return found
 
 
-def _until(what: str, check: Any, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        time.sleep(0.1)
-
-
 @pytest.fixture
 def serve_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     yield _env(CHATDESK_DATABASE_URL=f"sqlite:///{tmp_path / 'chatdesk.db'}", **QUICK_JOBS)
@@ -109,7 +99,7 @@ def test_a_killed_server_loses_no_job_and_sends_each_once_after_restart(
             found = _deliveries(operator, webhook_id)
             return found if len(found) == 32 and all(d["attempts"] >= 1 for d in found) else None
 
-        queued = _until("32 deliveries were tried", tried)
+        queued = until("32 deliveries were tried", tried)
         assert len(queued) == 32 and {d["status"] for d in queued} == {"pending"}
         operator.close()
     finally:
@@ -120,7 +110,7 @@ def test_a_killed_server_loses_no_job_and_sends_each_once_after_restart(
     try:
         operator = _sign_in(again, printed)
         receiver.wait_for(lambda r: len(r.receipts_by_id()) >= 32, timeout=60)
-        done = _until(
+        done = until(
             "every delivery is recorded delivered",
             lambda: all(d["status"] == "delivered" for d in _deliveries(operator, webhook_id)),
         )

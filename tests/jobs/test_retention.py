@@ -30,6 +30,7 @@ from chatdesk.db.tables import (
 from chatdesk.settings import Settings
 from tests.api.world import ApiWorld, api_world
 from tests.factories import PDF, csrf, login, start_conversation, visitor_token
+from tests.jobs.conftest import until
 
 DAYS = 30
 
@@ -46,15 +47,6 @@ def quick(settings: Settings) -> Settings:
             "job_retry_base_seconds": 3600,
         }
     )
-
-
-def _until(what: str, check: Any, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        time.sleep(0.05)
-    return found
 
 
 def _count(url: str, query: Any) -> int:
@@ -94,7 +86,7 @@ def _old_world(settings: Settings) -> tuple[ApiWorld, str, list[str]]:
             headers=world.visitor,
         )
         assert sent.status_code == 201, sent.text
-        _until(
+        until(
             "a webhook delivery is queued",
             lambda: _count(settings.database_url, select(func.count()).select_from(outbox)),
         )
@@ -139,7 +131,7 @@ def test_only_the_lease_holder_deletes_inactive_conversations_and_leaves_no_trac
         )["conversation"]["id"]
         schedulers = [a.state.services.worker.scheduler for a in apps]
         url = quick.database_url
-        _until(
+        until(
             "the old conversation is gone",
             lambda: (
                 _count(

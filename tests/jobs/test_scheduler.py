@@ -22,7 +22,8 @@ from chatdesk.db.tables import meta
 from chatdesk.jobs.lease import take_lease
 from tests.deploy.stack import postgres_database
 from tests.factories import add_operator
-from tests.jobs.test_processes import _until, _visitor
+from tests.jobs.conftest import until
+from tests.jobs.test_processes import _visitor
 from tests.realtime.conftest import REDIS_URL
 from tests.test_serve import _env
 from tests.test_shutdown import _start
@@ -104,7 +105,7 @@ def test_two_servers_wake_each_snooze_exactly_once(tmp_path: Path) -> None:
                 listed = operators[1].get("/api/v1/conversations", params={"status": "snoozed"})
                 return listed.json()["conversations"] == []
 
-            _until("every snooze woke", all_open, timeout=20)
+            until("every snooze woke", all_open, timeout=20)
             time.sleep(1.5)  # a second wake, by the other process, would be written now
             events = _events(operators[0])
             for cid in ids:
@@ -138,7 +139,7 @@ def test_two_servers_wake_each_snooze_exactly_once(tmp_path: Path) -> None:
                 got = alive.get(f"/api/v1/conversations/{cid}").json()
                 return bool(got["status"] == "open")
 
-            _until("the survivor woke the snooze", woke_again, timeout=20)
+            until("the survivor woke the snooze", woke_again, timeout=20)
             assert _holder_pid(url) == servers[1 - dead].process.pid
             for operator in operators:
                 operator.close()
