@@ -5,10 +5,8 @@ run script is only ever downloaded."""
 from __future__ import annotations
 
 import base64
-import io
 from typing import Any
 
-from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from chatdesk.settings import Settings
@@ -20,6 +18,7 @@ from tests.browser.console_helpers import (
     new_page,
     sign_in_with,
 )
+from tests.browser.widget_helpers import png
 from tests.conftest import LiveServer
 from tests.factories import PDF
 
@@ -27,12 +26,6 @@ SVG = (
     b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)">'
     b"<script>alert(document.cookie)</script></svg>"
 )
-
-
-def png(colour: tuple[int, int, int], size: tuple[int, int] = (300, 200)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, colour).save(out, "PNG")
-    return out.getvalue()
 
 
 def _put_files(page: Page, how: str, name: str, data: bytes, mime: str) -> None:

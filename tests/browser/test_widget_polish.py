@@ -4,16 +4,14 @@ launcher while the chat is closed."""
 
 from __future__ import annotations
 
-import io
 import re
 
 import httpx
-from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, FrameLocator, Locator, expect
 
 from chatdesk.settings import Settings
 from tests.browser.console_helpers import OperatorApi, direct_operator, new_page, sign_in
-from tests.browser.widget_helpers import make_site, open_widget
+from tests.browser.widget_helpers import make_site, open_widget, png
 from tests.conftest import LiveServer
 
 
@@ -85,12 +83,6 @@ def test_a_site_that_fixes_dark_is_dark_for_a_light_visitor(
     assert sum(rgb(frame, "body", "backgroundColor")) < 3 * 60
 
 
-def png(size: tuple[int, int] = (120, 90)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, (230, 120, 20)).save(out, "PNG")
-    return out.getvalue()
-
-
 def loaded(image: Locator) -> int:
     expect(image).to_be_visible()
     image.evaluate("(img) => img.decode()")
@@ -111,8 +103,9 @@ def test_the_team_shows_its_faces_uploaded_or_initials(
         preview = account.get_by_role("img", name="Your avatar")
         expect(preview).to_have_attribute("src", re.compile(r"\?v=i"))  # initials first
         expect(account.get_by_role("button", name="Remove picture")).to_be_hidden()
+        picture = png((230, 120, 20), (120, 90))
         account.get_by_label("Your picture").set_input_files(
-            files=[{"name": "ann.png", "mimeType": "image/png", "buffer": png()}]
+            files=[{"name": "ann.png", "mimeType": "image/png", "buffer": picture}]
         )
         expect(account.get_by_role("status").filter(has_text="Picture saved.")).to_be_visible()
         expect(preview).not_to_have_attribute("src", re.compile(r"\?v=i"))

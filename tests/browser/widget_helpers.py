@@ -37,10 +37,10 @@ def database(settings: Settings) -> Iterator[Database]:
         db.stop()
 
 
-def png(colour: tuple[int, int, int]) -> bytes:
-    """A 320 x 200 PNG of one colour: an image thumbnail shows it smaller."""
+def png(colour: tuple[int, int, int], size: tuple[int, int] = (320, 200)) -> bytes:
+    """A PNG of one colour, 320 x 200 unless told: an image thumbnail shows it smaller."""
     out = io.BytesIO()
-    Image.new("RGB", (320, 200), colour).save(out, "PNG")
+    Image.new("RGB", size, colour).save(out, "PNG")
     return out.getvalue()
 
 
