@@ -4,7 +4,6 @@ throttled last-seen time; and owners requiring two-factor sign-in for everyone."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,9 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from chatdesk.app import create_app
 from chatdesk.db.tables import operator_sessions
-from chatdesk.settings import Settings
 from tests.api.expect import assert_error
 from tests.factories import FakeClock, Operator, add_operator, services_db
 
@@ -35,12 +32,6 @@ SAFARI = (
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(datetime(2026, 12, 6, 12, 0, 5, tzinfo=UTC))
-
-
-@pytest.fixture
-def tclient(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, clock=clock)) as client:
-        yield client
 
 
 @dataclass

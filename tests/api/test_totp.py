@@ -4,7 +4,6 @@ codes, disabling, the audit log, and the secret kept out of every other answer."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -29,12 +28,6 @@ STEP = timedelta(seconds=30)
 def clock() -> FakeClock:
     """Starts 5 s into a 30-second step, so one step forward or back is a whole step."""
     return FakeClock(datetime(2026, 12, 6, 12, 0, 5, tzinfo=UTC))
-
-
-@pytest.fixture
-def tclient(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, clock=clock)) as client:
-        yield client
 
 
 def _code(secret: str, at: datetime) -> str:
