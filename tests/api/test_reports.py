@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,8 +15,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from chatdesk.app import create_app
-from chatdesk.settings import Settings
 from tests.api.expect import assert_error
 from tests.api.world import api_token, new_site, quick_operator
 from tests.factories import FakeClock, bearer, csrf, login, start_conversation, visitor_token
@@ -35,12 +32,6 @@ WEEKDAYS_9_TO_5 = {
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(datetime(2026, 3, 28, 12, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-def timed(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, clock=clock)) as client:
-        yield client
 
 
 @dataclass
@@ -113,7 +104,7 @@ def _rate(world: Reports, cid: str, score: int, comment: str | None = None) -> N
 
 
 @pytest.fixture
-def world(timed: TestClient, clock: FakeClock) -> Reports:
+def world(tclient: TestClient, clock: FakeClock) -> Reports:
     """Four conversations (times UTC; Paris local time in brackets):
 
     c1 site A  2026-03-28 23:30 (Sun 00:30 +01)  reply +120 s, resolved +600 s, rated 5
@@ -124,13 +115,15 @@ def world(timed: TestClient, clock: FakeClock) -> Reports:
 
     Site A has business hours (weekdays 09-17 Paris), site B none (always open).
     """
-    owner = quick_operator(timed, "owner", name="Olga Owner")
-    admin = bearer(api_token(timed, owner))
-    site_a = new_site(timed, admin, name="Shop A", business_hours=WEEKDAYS_9_TO_5)
-    site_b = new_site(timed, admin, name="Shop B")
-    agent = quick_operator(timed, "agent", name="Bea Agent", site_ids=[site_b["id"]])
-    agent_http = TestClient(timed.app)
-    w = Reports(timed, clock, admin, agent_http, agent.id, owner.id, site_a["id"], site_b["id"], {})
+    owner = quick_operator(tclient, "owner", name="Olga Owner")
+    admin = bearer(api_token(tclient, owner))
+    site_a = new_site(tclient, admin, name="Shop A", business_hours=WEEKDAYS_9_TO_5)
+    site_b = new_site(tclient, admin, name="Shop B")
+    agent = quick_operator(tclient, "agent", name="Bea Agent", site_ids=[site_b["id"]])
+    agent_http = TestClient(tclient.app)
+    w = Reports(
+        tclient, clock, admin, agent_http, agent.id, owner.id, site_a["id"], site_b["id"], {}
+    )
     key_a, key_b = site_a["site_key"], site_b["site_key"]
 
     c1 = _start(w, key_a, "2026-03-28T23:30:00Z")
@@ -365,15 +358,15 @@ def test_bad_metrics_and_intervals_are_422(world: Reports, params: dict[str, str
     )
 
 
-def test_visitors_and_bots_get_no_reports(world: Reports, timed: TestClient) -> None:
+def test_visitors_and_bots_get_no_reports(world: Reports, tclient: TestClient) -> None:
     visitor = next(iter(world.ids.values()))
-    assert_error(timed.get(SUMMARY, headers=bearer(visitor)), 401, "unauthorized")
-    assert_error(timed.get(SUMMARY), 401, "unauthorized")
-    made = timed.post(
+    assert_error(tclient.get(SUMMARY, headers=bearer(visitor)), 401, "unauthorized")
+    assert_error(tclient.get(SUMMARY), 401, "unauthorized")
+    made = tclient.post(
         "/api/v1/api-tokens",
         json={"name": "b", "role": "bot", "site_id": world.site_b},
         headers=world.admin,
     )
     assert made.status_code == 201, made.text
     bot = bearer(made.json()["token"])
-    assert_error(timed.get(SUMMARY, headers=bot), 403, "forbidden")
+    assert_error(tclient.get(SUMMARY, headers=bot), 403, "forbidden")
