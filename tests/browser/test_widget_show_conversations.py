@@ -3,6 +3,8 @@ visitor's list of conversations, called directly or queued before the loader ran
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import BrowserContext, FrameLocator, Page, expect
 
 from chatdesk.settings import Settings
@@ -82,6 +84,16 @@ def test_show_conversations_opens_the_chat_on_the_visitors_list(
     expect(listing).to_have_count(0)
     page.evaluate("window.chatdesk.push(['showConversations'])")
     _expect_the_list(page, frame)
+
+    # Anyone but the host page is not heard: the frame posting to itself (chatdesk's
+    # origin, not the page's) does not switch the chat to the list.
+    listing.get_by_role("listitem").nth(0).get_by_role("button").click()
+    expect(listing).to_have_count(0)
+    chat = page.frame(url=re.compile(r"/widget/frame\?"))
+    assert chat is not None
+    chat.evaluate("window.postMessage({chatdesk: 'conversations'}, '*')")
+    page.wait_for_timeout(1500)
+    expect(listing).to_have_count(0)
 
     # Queued before the loader ran: the page opens with the list shown.
     queued = context.new_page()
