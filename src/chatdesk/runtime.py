@@ -59,6 +59,8 @@ class Services:
 
     def forget_visitors(self, message: dict[str, Any]) -> None:
         """The bus's handler of :data:`VISITOR_SESSIONS` (wired by create_app)."""
+        # Their events were deleted: no reader may take them from the hub's memory.
+        self.hub.forget_recent()
         ids = message.get("visitor_ids")
         if ids is None:
             self.visitor_cache.clear()

@@ -13,6 +13,12 @@ on connect, from its client's cursor, and after its backlog overflowed (then it
 falls back to a read from its cursor, never to a drop). Ephemeral signals
 (typing) are handed to matching listeners directly; they are never stored.
 
+The hub also keeps the events it handed over in the last :data:`RECENT_SECONDS`
+(at most :data:`RECENT`): a reader whose cursor lies among them (a long-poll
+asking again right after its answer, a stream reconnecting) takes what it may
+see from there out of memory (:meth:`Hub.recent`), without a read. Erasing a
+visitor or deleting a site empties it in every process (:meth:`Hub.forget_recent`).
+
 The hub reads the log through the :class:`EventLog` it is given (the app passes
 ``queries.events.EventLogReader``), so the real-time layer imports no query.
 """
@@ -22,7 +28,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
+import time
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
@@ -34,7 +41,16 @@ from chatdesk.security.principals import Principal
 from chatdesk.security.visibility import Visibility
 from chatdesk.shape_types import Event
 
-__all__ = ["BACKLOG", "Entry", "EventLog", "Hub", "Listener", "NewEvent"]
+__all__ = [
+    "BACKLOG",
+    "RECENT",
+    "RECENT_SECONDS",
+    "Entry",
+    "EventLog",
+    "Hub",
+    "Listener",
+    "NewEvent",
+]
 
 _log = logging.getLogger("chatdesk.hub")
 # (id, site id, visitor id, private, operator view, visitor view or None): one new
@@ -42,6 +58,10 @@ _log = logging.getLogger("chatdesk.hub")
 NewEvent = tuple[int, str, str | None, bool, Event, Event | None]
 # Events a listener may hold undelivered before it falls back to reading the log.
 BACKLOG = 256
+# Events handed over that a reader may still take from memory: the newest, at most
+# this many, handed at most this long ago (data a retention job deletes is far older).
+RECENT = 2048
+RECENT_SECONDS = 30.0
 _EVERYONE = Visibility()
 
 
@@ -230,6 +250,10 @@ class Hub:
         # Handlers of the bus's other kinds of message, by kind (operator presence).
         self._handlers: dict[str, Callable[[Message], None]] = {}
         self._parked = 0
+        # Every event with an id above ``_floor`` through ``_seen``, oldest first, with
+        # the monotonic time each was handed over.
+        self._recent: deque[tuple[float, Entry]] = deque()
+        self._floor = 0
 
     @property
     def parked(self) -> int:
@@ -243,7 +267,7 @@ class Hub:
 
     async def start(self) -> None:
         self.reads["poll"] += 1
-        self._seen = self._target = await self.log.head()
+        self._seen = self._target = self._floor = await self.log.head()
         await self.bus.start(self._on_bus)
         self._loop = asyncio.get_running_loop()
         self._poller = asyncio.create_task(self._poll())
@@ -295,6 +319,40 @@ class Hub:
         backlog, listener.backlog = listener.backlog, None
         fresh = [entry for entry in backlog if entry.id > cursor] if backlog else []
         return fresh, max(cursor, self._seen)
+
+    def recent(self, seen: Visibility, after: int, limit: int) -> tuple[list[Entry], int] | None:
+        """The events after ``after`` that ``seen`` admits (at most ``limit``) and the
+        new cursor, from memory; None when memory does not hold every event from
+        ``after`` on (the reader reads the log). Like ``read_events``, the cursor moves
+        to :attr:`seen` when fewer than ``limit`` were found."""
+        if not self.bus.connected:
+            return None  # another process's erasure may not have reached this one
+        self._trim(time.monotonic())
+        if not self._floor <= after <= self._seen:
+            return None
+        found: list[Entry] = []
+        for _handed, entry in reversed(self._recent):
+            if entry.id <= after:
+                break
+            if seen.admits(entry.site_id, entry.visitor_id, entry.private):
+                found.append(entry)
+        found.reverse()
+        if len(found) >= limit:
+            del found[limit:]
+            return found, found[-1].id
+        return found, self._seen
+
+    def forget_recent(self) -> None:
+        """Keep no event in memory for readers to take: some were deleted (a visitor
+        erased, a site deleted), so every reader reads the log until new ones come."""
+        self._recent.clear()
+        self._floor = self._seen
+
+    def _trim(self, now: float) -> None:
+        recent = self._recent
+        oldest = now - RECENT_SECONDS
+        while recent and (len(recent) > RECENT or recent[0][0] < oldest):
+            self._floor = recent.popleft()[1].id
 
     def counted_read(self) -> None:
         """Count a listener's own read of the log (a catch-up)."""
@@ -403,7 +461,9 @@ class Hub:
         if not self._listeners:
             # Nobody is parked, so nobody to wake: a listener that parks later reads the
             # log from its own cursor after registering, and so sees these events.
-            self._seen = max(self._seen, self._target)
+            if self._target > self._seen:
+                self._seen = self._target
+                self.forget_recent()  # not handed over: memory no longer holds them all
             return
         if self._target > self._seen and (self._fetcher is None or self._fetcher.done()):
             self._fetcher = asyncio.create_task(self._fetch())
@@ -425,11 +485,15 @@ class Hub:
                     # The head may lag a wake-up from a batch still being committed elsewhere.
                     self._target = self._seen
                     return
+                now = time.monotonic()
                 for row in rows:
-                    self._hand(Entry(*row))
+                    entry = Entry(*row)
+                    self._hand(entry)
+                    self._recent.append((now, entry))
                 # Handed over synchronously with the moves of the cursor: a listener
                 # taking its backlog always finds every event through ``seen``.
                 self._seen = max(self._seen, rows[-1][0])
+                self._trim(now)
                 self._target = max(self._target, self._seen)
         except Unavailable:
             pass  # the database is down (logged where met); the next poll retries

@@ -5,7 +5,9 @@ parked. A listener is registered *before* its first read, which starts from the
 client's cursor (and answers 410 for an expired one); from then on the hub hands
 it the new events it may see, already shaped and encoded, and it reads the log
 again only to catch up: while a page-sized read has not reached what the hub
-handed it, or after its backlog overflowed.
+handed it, or after its backlog overflowed. A catch-up whose cursor lies among
+the events the hub still holds (a long-poll asking again after its answer, a
+stream resuming) takes them from memory instead (``Hub.recent``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from chatdesk.shape_types import Event
 __all__ = ["EventStream", "long_poll"]
 
 Actor = OperatorActor | VisitorActor
-Batch = tuple[list[Event], int]
 # What a step of a listener found: events it read itself, events the hub handed it.
 Step = tuple[list[Event], list[Entry], int]
 
@@ -54,22 +55,44 @@ def _ephemeral(listener: Listener) -> list[Event]:
     return cast(list[Event], listener.take_ephemeral())
 
 
-async def _read(db: Database, hub: Hub, actor: Actor, after: int | None) -> Batch:
+async def _read(
+    db: Database,
+    hub: Hub,
+    listener: Listener,
+    actor: Actor,
+    after: int | None,
+    *,
+    memory: bool = True,
+) -> Step:
+    """What ``actor`` may see after ``after``: with ``memory``, the events the hub still
+    holds from there, else (or when it does not hold them all) one page read from the
+    log. Call right after registering ``listener`` (no wait in between), or with its
+    flag cleared.
+
+    The hub holds what it has read, which may lag a commit by a wake-up: a reader that
+    will wait (parked, it is handed what comes next) may take it; one that will not
+    wait reads the log, so it sees what was committed before it asked."""
+    if memory and after is not None:
+        recent = hub.recent(listener.seen, after, PAGE)
+        if recent is not None:
+            return [], *recent
     hub.counted_read()
-    return await db.read_here(lambda conn: read_events(conn, actor, after, PAGE))
+    events, cursor = await db.read_here(lambda conn: read_events(conn, actor, after, PAGE))
+    return events, [], cursor
 
 
 async def _step(db: Database, hub: Hub, actor: Actor, listener: Listener, cursor: int) -> Step:
     """What is new for ``listener`` after ``cursor``: from memory, or one page read from
     the log while it is behind. Call with the listener's flag cleared."""
-    read: list[Event] = []
     if listener.behind(cursor):
-        read, cursor = await _read(db, hub, actor, cursor)
+        read, recent, cursor = await _read(db, hub, listener, actor, cursor)
         if listener.behind(cursor):
             listener.wake()  # a full page short of what the hub handed over: read on
-            return read, [], cursor
+            return read, recent, cursor
+        handed, cursor = hub.take(listener, cursor)
+        return read, recent + handed, cursor
     handed, cursor = hub.take(listener, cursor)
-    return read, handed, cursor
+    return [], handed, cursor
 
 
 def _items(listener: Listener, read: list[Event], handed: list[Entry]) -> list[bytes]:
@@ -101,8 +124,8 @@ async def long_poll(
     watcher = asyncio.create_task(_watch_disconnect(receive, listener)) if receive else None
     try:
         deadline = time.monotonic() + wait
-        found, cursor = await _read(db, hub, actor, after)
-        items = _items(listener, found, [])
+        found, recent, cursor = await _read(db, hub, listener, actor, after, memory=wait > 0)
+        items = _items(listener, found, recent)
         if items or after is None:
             return _page(items, cursor)
         while True:
@@ -149,7 +172,7 @@ class EventStream(Response):
         db: Database,
         hub: Hub,
         actor: Actor,
-        first: Batch,
+        first: Step,
         listener: Listener,
         *,
         heartbeat: float,
@@ -174,7 +197,7 @@ class EventStream(Response):
     ) -> EventStream:
         listener = _listen(hub, actor)
         try:
-            first = await _read(db, hub, actor, after)
+            first = await _read(db, hub, listener, actor, after)
         except BaseException:
             hub.unlisten(listener)
             raise
@@ -222,8 +245,7 @@ class EventStream(Response):
         await self._send(send, {"type": "http.response.body", "body": data, "more_body": True})
 
     async def _stream(self, send: Send) -> None:
-        read, cursor = self.first
-        handed: list[Entry] = []
+        read, handed, cursor = self.first
         listener = self.listener
         loop = asyncio.get_running_loop()
         checked = loop.time()
