@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from chatdesk.cli import app
 from chatdesk.db.engine import make_engine
 from chatdesk.db.migrate import upgrade
 from chatdesk.settings import Settings
+from chatdesk.transfer import backup
 from chatdesk.transfer.backup import backup_sqlite
 from tests.api.world import ApiWorld, api_world
 from tests.deploy.stack import postgres_database
@@ -65,7 +67,7 @@ def _check_copy(path: Path) -> set[str]:
 
 
 def test_a_backup_taken_while_the_server_writes_is_consistent(
-    live: tuple[Path, TestClient, Settings], tmp_path: Path
+    live: tuple[Path, TestClient, Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path, client, _settings = live
     world = api_world(client)
@@ -81,6 +83,22 @@ def test_a_backup_taken_while_the_server_writes_is_consistent(
             written.append(time.monotonic())
             n += 1
 
+    @contextlib.contextmanager
+    def overlapping(_description: str, _total: int | None) -> Iterator[Callable[[int], None]]:
+        """The backup's progress hook: on its first step, with its snapshot taken and the
+        copy under way, it lets the writer store two more messages (a busy machine could
+        otherwise finish the copy between two of the writer's requests)."""
+        seen = len(written)
+
+        def advance(_done: int) -> None:
+            deadline = time.monotonic() + 10
+            while len(written) < seen + 2:  # a backup that blocked writers would stop here
+                assert time.monotonic() < deadline, "no write went through during the backup"
+                time.sleep(0.005)
+
+        yield advance
+
+    monkeypatch.setattr(backup, "progress_bar", overlapping)
     writer = threading.Thread(target=write)
     before = _messages(path)
     writer.start()
