@@ -12,7 +12,7 @@ import pytest
 import structlog
 
 from tests.factories import Operator, add_operator, bearer, csrf, login
-from tests.realtime.conftest import Live, poll, start_chat, visitor_session
+from tests.realtime.conftest import Live, poll, start_chat, visitor_session, wait_until
 
 pytestmark = pytest.mark.live
 
@@ -141,6 +141,11 @@ def test_request_id_is_echoed_and_logged(live: Live) -> None:
     with captured() as capture, live.client() as http:
         response = http.get("/healthz", headers={"X-Request-ID": "trace-42.a_b"})
         forged = http.get("/healthz", headers={"X-Request-ID": "bad id\twith tab"})
+        # Each request's line is written as it ends, just after its response was sent.
+        wait_until(
+            lambda: sum('"event": "request"' in line for line in capture.lines) >= 2,
+            what="both requests' lines",
+        )
     assert response.headers["x-request-id"] == "trace-42.a_b"
     assert forged.headers["x-request-id"] != "bad id\twith tab"
     logged = [json.loads(line) for line in capture.lines if '"event": "request"' in line]
@@ -164,6 +169,10 @@ def test_control_characters_make_one_escaped_record(
         with live.client() as http:
             response = http.get("/api/v1/widget/no%0D%0Aforged%1B[31mline")
             assert response.status_code == 404
+        # The request's line is written as it ends, just after its response was sent.
+        wait_until(
+            lambda: any("forged" in line for line in capture.lines), what="the request's line"
+        )
     mine = [line for line in capture.lines if "visitor renamed" in line]
     assert len(mine) == 1
     [paths] = [line for line in capture.lines if "forged" in line]
