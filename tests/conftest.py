@@ -21,12 +21,14 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
+from uvicorn.server import ServerState
 
 from chatdesk.app import create_app
 from chatdesk.db.engine import make_engine
 from chatdesk.db.migrate import upgrade
 from chatdesk.db.tables import metadata
 from chatdesk.settings import Settings
+from chatdesk.web.http_protocol import bounded_protocol
 from tests.jobs.receiver import Receiver
 from tests.schema_conformance import conformance_for
 from tests.storage.s3_server import s3_credentials, s3_server  # noqa: F401 (fixtures)
@@ -108,11 +110,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class LiveServer:
-    """A real uvicorn server on loopback, in a thread; restartable on the same port."""
+# ``chatdesk serve``'s HTTP protocol (web/http_protocol.py), with the default limits.
+SERVED_PROTOCOL = bounded_protocol(
+    Settings.model_fields["max_header_bytes"].default,
+    Settings.model_fields["max_header_count"].default,
+)
 
-    def __init__(self, make_app: Any) -> None:
+
+class LiveServer:
+    """A real uvicorn server on loopback, in a thread; restartable on the same port.
+    It speaks HTTP as ``chatdesk serve`` does, or with ``protocol="httptools"`` as
+    uvicorn alone does (a server without chatdesk's hang-up hook)."""
+
+    def __init__(self, make_app: Any, protocol: Any = SERVED_PROTOCOL) -> None:
         self.make_app = make_app
+        self.protocol = protocol
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server: uvicorn.Server | None = None
@@ -126,6 +138,7 @@ class LiveServer:
             log_config=None,
             lifespan="on",
             timeout_graceful_shutdown=1,
+            http=self.protocol,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -135,6 +148,11 @@ class LiveServer:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("live server did not start")
             time.sleep(0.02)
+
+    def state(self) -> ServerState:
+        """uvicorn's state of the running server (its open connections)."""
+        assert self._server is not None
+        return self._server.server_state
 
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:

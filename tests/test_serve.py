@@ -107,7 +107,7 @@ def test_the_server_holds_neither_the_command_line_nor_rich(database_url: str) -
     (about 5 MiB) is not loaded either."""
     code = (  # what chatdesk.serving imports to serve
         "import chatdesk.serving, uvicorn\n"
-        "from chatdesk.web.header_limits import bounded_protocol\n"
+        "from chatdesk.web.http_protocol import bounded_protocol\n"
         "from chatdesk.app import create_app\n"
         "from chatdesk.settings import Settings\n"
         f"app = create_app(Settings(env='test', database_url={database_url!r}))\n"

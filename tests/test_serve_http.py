@@ -1,5 +1,5 @@
 """``chatdesk serve`` as the network sees it: the URLs it prints and its bounded
-request heads (uvicorn's httptools parser has no bound of its own; web/header_limits.py).
+request heads (uvicorn's httptools parser has no bound of its own; web/http_protocol.py).
 
 One real server for the module, started as a user would, with ``CHATDESK_PUBLIC_URL``.
 """

@@ -71,11 +71,28 @@ __all__ = ["ChatdeskApp", "DirectLane", "create_app"]
 _log = logging.getLogger("chatdesk.app")
 
 
+# Layers FastAPI puts between its 500 handler and the app's own middleware that do
+# nothing here: OpenTelemetry's exception hook (no tracer is set up) and a body limit
+# (none is set; the edge bounds bodies). Each is a frame held by every parked request.
+_PASS_THROUGH = frozenset({"ExceptionTelemetryMiddleware", "AppBodyLimitMiddleware"})
+
+
 class ChatdeskApp(FastAPI):
     """FastAPI, with a direct lane for its busiest routes, ``fast_routes`` (ADR 0005):
     see :class:`DirectLane`."""
 
     fast_routes: list[Route]
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """FastAPI's stack without the layers in ``_PASS_THROUGH`` (only while they
+        would pass every request through: no body limit set)."""
+        stack = super().build_middleware_stack()
+        if self.max_body_size is not None:
+            return stack
+        outer: Any = stack
+        while type(inner := outer.app).__name__ in _PASS_THROUGH:
+            outer.app = inner.app
+        return stack
 
 
 class DirectLane:
@@ -101,31 +118,35 @@ class DirectLane:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for route in self.routes:
-                match, child_scope = route.matches(scope)
-                if match is Match.FULL:
-                    scope.update(child_scope)
-                    scope["route"] = route  # for the edge's access log and metrics
-                    await self._serve(route.endpoint, scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
-
-    async def _serve(self, endpoint: Any, scope: Scope, receive: Receive, send: Send) -> None:
-        """Call ``endpoint`` and send its response; an error it raises is answered by
-        the app's handler for it, as Starlette's route would (``request_response``),
-        without the layers that route adds: a parked events request holds this frame,
-        and every layer is memory per parked listener. An error while the response is
-        sent (it has begun) goes up to the 500 handler, as there."""
+        """A request one of the routes matches: its endpoint called and its response
+        sent; an error the endpoint raises is answered by the app's handler for it, as
+        Starlette's route would (``request_response``), without the layers that route
+        adds: a parked events request holds this frame, and every layer is memory per
+        parked listener. An error while the response is sent (it has begun) goes up to
+        the 500 handler, as there. Any other request goes on to the app."""
+        route = self._match(scope)
+        if route is None:
+            await self.app(scope, receive, send)
+            return
         request = Request(scope, receive, send)
         try:
-            response = await endpoint(request)
+            response = await route.endpoint(request)
         except Exception as exc:
             handler = self._handler_for(exc)
             if handler is None:
                 raise
             response = await handler(request, exc)
         await response(scope, receive, send)
+
+    def _match(self, scope: Scope) -> Route | None:
+        if scope["type"] == "http":
+            for route in self.routes:
+                match, child_scope = route.matches(scope)
+                if match is Match.FULL:
+                    scope.update(child_scope)
+                    scope["route"] = route  # for the edge's access log and metrics
+                    return route
+        return None
 
     def _handler_for(self, exc: Exception) -> Any:
         by_class, by_status = self.handlers

@@ -85,7 +85,7 @@ def _serve(settings: Settings) -> None:
     import uvicorn
 
     from chatdesk.app import create_app
-    from chatdesk.web.header_limits import bounded_protocol
+    from chatdesk.web.http_protocol import bounded_protocol
 
     class Server(uvicorn.Server):
         def __init__(self, config: uvicorn.Config, hub: Hub) -> None:
@@ -118,7 +118,7 @@ def _serve(settings: Settings) -> None:
         proxy_headers=False,
         server_header=False,
         ws="none",  # chatdesk has no WebSocket route: the protocol need not be loaded
-        # httptools, with the request head bounded (web/header_limits.py).
+        # httptools, with the request head bounded (web/http_protocol.py).
         http=bounded_protocol(settings.max_header_bytes, settings.max_header_count),
     )
     # What is built by now (modules, the app, its routes) lives as long as the server:

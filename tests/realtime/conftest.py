@@ -27,7 +27,7 @@ from chatdesk.realtime.bus import MemoryBus
 from chatdesk.realtime.hub import Hub
 from chatdesk.security.passwords import hash_password
 from chatdesk.settings import Settings
-from tests.conftest import LiveServer
+from tests.conftest import SERVED_PROTOCOL, LiveServer
 from tests.factories import Operator, bearer, create_site, csrf, login
 
 REDIS_URL = os.environ.get("CHATDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -46,10 +46,10 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = 
 class Live:
     """A live server plus the app instance currently serving (a restart builds a new one)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, protocol: Any = SERVED_PROTOCOL) -> None:
         self.settings = settings
         self.apps: list[FastAPI] = []
-        self.server = LiveServer(self._make)
+        self.server = LiveServer(self._make, protocol)
 
     def _make(self) -> FastAPI:
         app = create_app(self.settings)

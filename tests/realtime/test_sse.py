@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -273,4 +274,42 @@ def test_a_session_that_runs_out_ends_its_stream_at_the_next_check(
         assert scene.owner_http.get("/api/v1/auth/me").status_code == 401
     finally:
         engine.dispose()
+        scene.close()
+
+
+def test_a_client_that_stops_reading_is_let_go_after_the_send_timeout(
+    live_factory: Callable[..., Live],
+) -> None:
+    """A stream whose client reads nothing more blocks in its send once the buffers are
+    full: after ``sse_send_timeout_seconds`` the server ends it (the client resumes from
+    its cursor), rather than hold it, and its backlog, forever."""
+    live = live_factory(sse_send_timeout_seconds=1.0, sse_heartbeat_seconds=30)
+    scene = make_scene(live)
+    actor = OperatorActor(scene.owner.id, "Owner", scene.owner.email, "owner", None)
+    before = live.parked()
+    sock = socket.socket()
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", live.server.port))
+        sock.sendall(
+            (
+                f"GET {WIDGET} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+                f"Authorization: Bearer {scene.visitor_token}\r\n\r\n"
+            ).encode()
+        )
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")  # then never read again
+        assert live.parked() == before + 1
+        deadline = time.monotonic() + 60
+        big = "\u2603" * 10_000  # about 30 KB per frame
+        while live.parked() > before:  # until the buffers are full and the send times out
+            assert time.monotonic() < deadline, "a stalled stream was never let go"
+            futures = [
+                live.db.submit(send_message, actor, scene.conversation_id, big, None)
+                for _ in range(20)
+            ]
+            for future in futures:
+                future.result(timeout=30)
+            time.sleep(0.2)
+    finally:
+        sock.close()
         scene.close()

@@ -176,18 +176,24 @@ class Listener:
     def clear(self) -> None:
         self._woken = False
 
-    async def wait(self, timeout: float) -> bool:
-        """True when woken, False when ``timeout`` passed first."""
+    def hang_up(self) -> None:
+        """Its client hung up: the reader stops waiting."""
+        self.left = True
+        self.wake()
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """True when woken, False when ``timeout`` (None: no limit) passed first."""
         if self._woken:
             return True
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[bool] = loop.create_future()
         self._waiter = waiter
-        timer = loop.call_later(timeout, _time_up, waiter)
+        timer = loop.call_later(timeout, _time_up, waiter) if timeout is not None else None
         try:
             return await waiter
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
             self._waiter = None
 
     def behind(self, cursor: int) -> bool:

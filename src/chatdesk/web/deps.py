@@ -28,7 +28,7 @@ from chatdesk.security.auth import (
     visitor_state,
 )
 from chatdesk.security.network import client_ip, forwarded_by_untrusted_proxy, ip_allowed
-from chatdesk.security.principals import OperatorActor, VisitorActor
+from chatdesk.security.principals import OperatorActor, Principal, VisitorActor
 
 __all__ = [
     "ADMIN_LIMITS",
@@ -179,7 +179,7 @@ async def current_visitor(request: Request) -> VisitorActor:
         # Awaited, like an operator session's touch; rare: once per interval and process.
         await services.db.write(touch_visitor_token, state.actor.token_hash)
         state.last_used_at = now
-    request.state.principal = str(state.actor.principal)
+    _log_principal(request, state.actor.principal)
     return state.actor
 
 
@@ -268,6 +268,13 @@ async def current_operator(request: Request) -> OperatorActor:
         raise
 
 
+def _log_principal(request: Request, principal: Principal) -> None:
+    """Name the caller on the request's log line (web/middleware.py). Written to the
+    scope's state, not through ``request.state``, which would add a ``State`` to the
+    request: a parked events request holds its request for its whole wait."""
+    request.scope.setdefault("state", {})["principal"] = str(principal)
+
+
 async def _authenticate_operator(request: Request) -> OperatorActor:
     services = get_services(request)
     token = bearer(request)
@@ -275,7 +282,7 @@ async def _authenticate_operator(request: Request) -> OperatorActor:
         actor = await services.db.read(lambda conn: operator_from_api_token(conn, token))
         if actor is None:
             raise Unauthorized("The API token is not valid.")
-        request.state.principal = str(actor.principal)
+        _log_principal(request, actor.principal)
         return actor
     if not request.cookies.get(SESSION_COOKIE):
         raise Unauthorized("Sign in first.")
@@ -284,7 +291,7 @@ async def _authenticate_operator(request: Request) -> OperatorActor:
         raise Unauthorized("Your session has ended; sign in again.")
     now = services.clock()
     actor = state.actor
-    request.state.principal = str(actor.principal)
+    _log_principal(request, actor.principal)
     if request.method in UNSAFE:
         assert actor.csrf_token is not None
         _check_csrf(request, services, actor.csrf_token)

@@ -79,7 +79,7 @@ async def events_response(
             handed_over = True  # the stream frees its slot (and its console) when it ends
             return stream
         return await long_poll(
-            services.db, services.hub, actor, after, seconds, receive=request.receive
+            services.db, services.hub, actor, after, seconds, request.scope, request.receive
         )
     finally:
         if not handed_over:

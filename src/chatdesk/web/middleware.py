@@ -102,100 +102,150 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started_at = time.perf_counter()
-        headers = dict(scope.get("headers") or [])
+        exchange = _Exchange(self, scope, receive, send)
+        try:
+            refusal = exchange.refusal
+            if refusal is not None:
+                await _send_error(exchange.send, *refusal)
+            else:
+                try:
+                    await self.app(scope, exchange.receive, exchange.send)
+                except _TooLarge:
+                    if not exchange.response_started:
+                        await _send_error(exchange.send, *_TOO_LARGE)
+        finally:
+            exchange.finish(scope)
+
+
+class _Exchange:
+    """One request's passage through the edge: its ``send`` (headers added to the
+    response's start, compression) and ``receive`` (the body's size counted), and what
+    its log line needs. A parked events request holds one for its whole wait, so its
+    state is in slots rather than in a frame's cells and closures."""
+
+    __slots__ = (
+        "_receive",
+        "_send",
+        "edge",
+        "encoding",
+        "is_api",
+        "is_static",
+        "max_bytes",
+        "path",
+        "received",
+        "refusal",
+        "request_id",
+        "responded_at",
+        "response_started",
+        "send_body",
+        "started_at",
+        "status",
+    )
+
+    def __init__(self, edge: EdgeMiddleware, scope: Scope, receive: Receive, send: Send) -> None:
+        self.edge = edge
+        self.started_at = time.perf_counter()
+        self._receive, self._send, self.send_body = receive, send, send
+        headers = dict(scope.get("headers") or [])  # dropped here: a parked request keeps none
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.match(incoming) else random_bytes(16).hex()
-        path: str = scope["path"]
-        is_api = path.startswith("/api/")
-        is_static = path.startswith("/static/")
+        self.request_id = incoming if _REQUEST_ID.match(incoming) else random_bytes(16).hex()
+        path = self.path = scope["path"]
+        self.is_api = path.startswith("/api/")
+        self.is_static = path.startswith("/static/")
         scope.setdefault("state", {})
-        encoding = (
-            self.compression.encoding(headers.get(b"accept-encoding"))
+        self.encoding = (
+            edge.compression.encoding(headers.get(b"accept-encoding"))
             if scope["method"] != "HEAD"
             else None
         )
-        send_body = send
-        status = 500
-        response_started = False
-        responded_at = 0.0
-
-        async def send_wrapped(message: Message) -> None:
-            nonlocal status, response_started, responded_at, send_body
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                response_started = True
-                responded_at = time.perf_counter()  # splits a slow request's time in two
-                out: list[Any] = list(message.get("headers", []))
-                present = {name.lower() for name, _ in out}
-                lean = is_static and status in (200, 304) and _subresource(out)
-                for name, value in self.subresource if lean else self.base:
-                    if name not in present:
-                        out.append((name, value))
-                if not lean and b"content-security-policy" not in present:
-                    out.append((b"content-security-policy", _DEFAULT_CSP))
-                    if b"x-frame-options" not in present:
-                        out.append((b"x-frame-options", b"DENY"))
-                if is_api and b"cache-control" not in present:
-                    out.append((b"cache-control", b"no-store"))
-                out.append((b"x-request-id", request_id.encode()))
-                message["headers"] = out
-                kind = self.compression.kind(path, status, out)
-                if kind is not None:
-                    add_vary(out)
-                    if encoding is not None:
-                        send_body = self.compression.sender(send, message, kind, encoding, path)
-                        return  # sent with the body
-            await send_body(message)
-
-        received = 0
-        max_bytes = self.max_bytes
+        self.status = 500
+        self.response_started = False
+        self.responded_at = 0.0
+        self.received = 0
+        self.max_bytes = edge.max_bytes
         if (scope["method"] == "POST" and path.endswith("/attachments")) or (
             scope["method"] == "PUT" and path == AVATAR_PATH
         ):
-            max_bytes = self.upload_bytes
+            self.max_bytes = edge.upload_bytes
+        # What is refused before the app sees it: NUL bytes, a body declared too large.
+        self.refusal: tuple[int, str, str] | None = None
+        query = scope.get("query_string", b"").lower()
+        declared = headers.get(b"content-length")
+        if "\x00" in path or b"%00" in query or b"\x00" in query:
+            self.refusal = (400, "bad_request", "NUL bytes are not allowed.")
+        elif declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            self.refusal = _TOO_LARGE
 
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > max_bytes:
-                    raise _TooLarge()
-            return message
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self._start(message)
+            if self.send_body is not self._send:
+                return  # compressed: sent with the body
+        await self.send_body(message)
 
-        try:
-            query = scope.get("query_string", b"").lower()
-            declared = headers.get(b"content-length")
-            del headers  # a parked events request keeps this frame: it holds no more than needs
-            if "\x00" in path or b"%00" in query or b"\x00" in query:
-                await _send_error(send_wrapped, 400, "bad_request", "NUL bytes are not allowed.")
-            elif declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
-                await _send_error(send_wrapped, *_TOO_LARGE)
-            else:
-                try:
-                    await self.app(scope, limited_receive, send_wrapped)
-                except _TooLarge:
-                    if not response_started:
-                        await _send_error(send_wrapped, *_TOO_LARGE)
-        finally:
-            route = getattr(scope.get("route"), "path", None)
-            elapsed = time.perf_counter() - started_at
-            if self.metrics is not None:
-                self.metrics.observe_request(scope["method"], route or "unmatched", status, elapsed)
-            if _stdlib_log.isEnabledFor(logging.INFO):  # cached by logging; skips the work
-                _log.info(
-                    "request",
-                    request_id=request_id,
-                    method=scope["method"],
-                    path=path,
-                    route=route,
-                    status=status,
-                    duration_ms=round(elapsed * 1000, 2),
-                    principal=scope["state"].get("principal"),
+    def _start(self, message: Message) -> None:
+        edge = self.edge
+        status = self.status = message["status"]
+        self.response_started = True
+        self.responded_at = time.perf_counter()  # splits a slow request's time in two
+        out: list[Any] = list(message.get("headers", []))
+        present = {name.lower() for name, _ in out}
+        lean = self.is_static and status in (200, 304) and _subresource(out)
+        for name, value in edge.subresource if lean else edge.base:
+            if name not in present:
+                out.append((name, value))
+        if not lean and b"content-security-policy" not in present:
+            out.append((b"content-security-policy", _DEFAULT_CSP))
+            if b"x-frame-options" not in present:
+                out.append((b"x-frame-options", b"DENY"))
+        if self.is_api and b"cache-control" not in present:
+            out.append((b"cache-control", b"no-store"))
+        out.append((b"x-request-id", self.request_id.encode()))
+        message["headers"] = out
+        kind = edge.compression.kind(self.path, status, out)
+        if kind is not None:
+            add_vary(out)
+            if self.encoding is not None:
+                self.send_body = edge.compression.sender(
+                    self._send, message, kind, self.encoding, self.path
                 )
-            if elapsed > self.slow_seconds:  # all a fast request pays for the slow log
-                _log_slow(scope, request_id, route, status, started_at, responded_at, elapsed)
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.max_bytes:
+                raise _TooLarge()
+        return message
+
+    def finish(self, scope: Scope) -> None:
+        """The request's metrics and log lines, as it ends."""
+        edge, method, status = self.edge, scope["method"], self.status
+        route = getattr(scope.get("route"), "path", None)
+        elapsed = time.perf_counter() - self.started_at
+        if edge.metrics is not None:
+            edge.metrics.observe_request(method, route or "unmatched", status, elapsed)
+        if _stdlib_log.isEnabledFor(logging.INFO):  # cached by logging; skips the work
+            _log.info(
+                "request",
+                request_id=self.request_id,
+                method=scope["method"],
+                path=self.path,
+                route=route,
+                status=self.status,
+                duration_ms=round(elapsed * 1000, 2),
+                principal=scope["state"].get("principal"),
+            )
+        if elapsed > edge.slow_seconds:  # all a fast request pays for the slow log
+            _log_slow(
+                scope,
+                self.request_id,
+                route,
+                self.status,
+                self.started_at,
+                self.responded_at,
+                elapsed,
+            )
 
 
 def _subresource(headers: list[Any]) -> bool:

@@ -22,6 +22,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from starlette.datastructures import QueryParams
 
 from chatdesk.business_hours import validate_hours
 from chatdesk.shape_types import WebhookEventType
@@ -538,8 +539,11 @@ def read_query(request: Request, params: dict[str, TypeAdapter[Any]]) -> dict[st
     at once (422, located under ``query``)."""
     values: dict[str, Any] = {}
     errors: list[Any] = []
+    # Parsed here, not through ``request.query_params``, which keeps the parse on the
+    # request: a parked events request would hold it for its whole wait.
+    query = QueryParams(request.scope["query_string"])
     for name, adapter in params.items():
-        raw = request.query_params.get(name)
+        raw = query.get(name)
         if raw is None:
             values[name] = None
             continue

@@ -1,0 +1,108 @@
+"""A client that hangs up on a parked events request frees it at once.
+
+``chatdesk serve``'s HTTP protocol tells the request itself (its hang-up hook, the
+``HANG_UP`` scope extension), so a parked reader needs no task of its own; on a server
+without the hook (uvicorn alone), a task per parked request waits on ``receive``.
+Both are run here on a live server, with raw sockets the test closes itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import pytest
+
+from chatdesk.settings import Settings
+from tests.conftest import SERVED_PROTOCOL
+from tests.realtime.conftest import Live, Scene, head_of, make_scene, wait_until
+
+pytestmark = pytest.mark.live
+T = TypeVar("T")
+
+WIDGET_EVENTS = "/api/v1/widget/events"
+PROTOCOLS = {"served": SERVED_PROTOCOL, "uvicorn": "httptools"}
+
+
+@pytest.fixture(params=list(PROTOCOLS))
+def scene(request: pytest.FixtureRequest, quiet_settings: Settings) -> Iterator[Scene]:
+    live = Live(quiet_settings, PROTOCOLS[request.param])
+    live.server.start()
+    made = make_scene(live)
+    yield made
+    made.close()
+    live.server.stop()
+
+
+def _on_loop(live: Live, what: Callable[[], T]) -> T:
+    """``what()`` run on the server's event loop (its state is the loop's alone)."""
+
+    async def run() -> T:
+        return what()
+
+    loop = live.hub._loop
+    assert loop is not None
+    return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=5)
+
+
+def _watching_tasks(live: Live) -> int:
+    """Tasks on the server's loop waiting on a request's ``receive`` for its hang-up."""
+    return _on_loop(
+        live,
+        lambda: sum(
+            1 for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "_watch_disconnect"
+        ),
+    )
+
+
+def _park(scene: Scene, accept: str) -> socket.socket:
+    head = head_of(scene.visitor_http, WIDGET_EVENTS, scene.visitor_headers())
+    sock = socket.create_connection(("127.0.0.1", scene.live.server.port), timeout=5)
+    sock.sendall(
+        (
+            f"GET {WIDGET_EVENTS}?after={head}&wait=50 HTTP/1.1\r\n"
+            "Host: 127.0.0.1\r\n"
+            f"Authorization: Bearer {scene.visitor_token}\r\n"
+            f"Accept: {accept}\r\n\r\n"
+        ).encode()
+    )
+    return sock
+
+
+@pytest.mark.parametrize("accept", ["application/json", "text/event-stream"])
+def test_a_parked_reader_whose_client_hangs_up_is_let_go_at_once(scene: Scene, accept: str) -> None:
+    live = scene.live
+    before = live.parked()
+    sock = _park(scene, accept)
+    try:
+        if accept == "text/event-stream":
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        wait_until(lambda: live.parked() == before + 1, what="the reader to park")
+        served = live.server.protocol is SERVED_PROTOCOL
+        # Told by the server: no task per parked reader; else one waits on receive().
+        assert _watching_tasks(live) == (0 if served else 1)
+    finally:
+        sock.close()
+    # Closed well before the 50 s wait: the server lets go at once, and keeps nothing.
+    wait_until(lambda: live.parked() == before, timeout=3, what="the reader to unpark")
+    wait_until(lambda: _watching_tasks(live) == 0, timeout=3, what="no watching task left")
+
+
+def test_a_finished_long_poll_leaves_no_hang_up_callback_on_its_connection(
+    scene: Scene,
+) -> None:
+    """A keep-alive connection serves request after request: a poll that ended
+    unregisters its callback, so a later hang-up wakes nobody it no longer concerns."""
+    live = scene.live
+    head = head_of(scene.visitor_http, WIDGET_EVENTS, scene.visitor_headers())
+    reply = scene.operator_says("answer for a parked poll")
+    answered = scene.visitor_http.get(
+        WIDGET_EVENTS, params={"after": head, "wait": 20}, headers=scene.visitor_headers()
+    )
+    assert [e["data"]["message"]["id"] for e in answered.json()["events"]] == [reply["id"]]
+    connections = _on_loop(live, lambda: list(live.server.state().connections))
+    assert connections  # the client's keep-alive connection, still open
+    if live.server.protocol is SERVED_PROTOCOL:
+        assert [c for c in connections if getattr(c, "_on_hang_up", None) is not None] == []

@@ -1,0 +1,140 @@
+"""What a parked events request holds on ``chatdesk serve``'s stack.
+
+Thousands of widgets each hold one events request open, so every object a parked
+request keeps is multiplied by them. Each saving below is kept by a test that fails
+if it is lost, and the whole by a measure of what parking requests allocates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import tracemalloc
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from tests.conftest import SERVED_PROTOCOL
+from tests.realtime.conftest import Live, Scene, head_of, make_scene, wait_until
+
+pytestmark = pytest.mark.live
+
+WIDGET_EVENTS = "/api/v1/widget/events"
+PARKED = 200
+# Measured 2026-12-07: 13.2 KB per parked long-poll allocated in this process (the
+# server's objects, and the test's socket for it). The bound leaves room for library
+# versions; a lost saving (1.2 to 1.3 KB for most of them) shows well before it.
+BOUND_BYTES = 14_000
+
+
+@pytest.fixture
+def scene(live_factory: Callable[..., Live]) -> Iterator[Scene]:
+    made = make_scene(live_factory(max_streams_visitor=PARKED + 40))
+    yield made
+    made.close()
+
+
+def test_the_protocol_keeps_the_instance_dict_uvicorn_has() -> None:
+    """uvicorn's protocol sets about thirty attributes, the most an instance dict shares
+    keys for: chatdesk's keeps its own in slots, or every connection's dict would be a
+    table of its own (1,584 bytes instead of 288)."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        pass
+
+    config = Config(app)
+    config.load()
+    loop = asyncio.new_event_loop()
+    try:
+        plain = HttpToolsProtocol(config, ServerState(), {}, _loop=loop)
+        ours = SERVED_PROTOCOL(config, ServerState(), {}, _loop=loop)
+        assert sys.getsizeof(ours.__dict__) <= sys.getsizeof(plain.__dict__)
+    finally:
+        loop.close()
+
+
+def test_layers_that_pass_every_request_through_are_left_out(app: FastAPI) -> None:
+    layers = []
+    layer: Any = app.build_middleware_stack()
+    while type(layer).__name__ not in ("APIRouter", "Router"):
+        layers.append(type(layer).__name__)
+        layer = layer.app
+    assert layers[:3] == ["ServerErrorMiddleware", "EdgeMiddleware", "DirectLane"]
+    assert "ExceptionTelemetryMiddleware" not in layers
+    assert "AppBodyLimitMiddleware" not in layers
+
+
+def _park(scene: Scene, count: int) -> list[socket.socket]:
+    head = head_of(scene.visitor_http, WIDGET_EVENTS, scene.visitor_headers())
+    request = (
+        f"GET {WIDGET_EVENTS}?after={head}&wait=50 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {scene.visitor_token}\r\n\r\n"
+    ).encode()
+    socks = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", scene.live.server.port), timeout=5)
+        sock.sendall(request)
+        socks.append(sock)
+    return socks
+
+
+def _on_loop(live: Live, what: Callable[[], Any]) -> Any:
+    async def run() -> Any:
+        return what()
+
+    assert live.hub._loop is not None
+    return asyncio.run_coroutine_threadsafe(run(), live.hub._loop).result(timeout=5)
+
+
+def test_a_parked_request_keeps_no_deque_no_query_and_no_state_object(scene: Scene) -> None:
+    live = scene.live
+    socks = _park(scene, 1)
+    try:
+        wait_until(lambda: live.parked() == 1, what="the poll to park")
+
+        def look() -> list[tuple[Any, ...]]:
+            found = []
+            for connection in live.server.state().connections:
+                cycle = connection.cycle
+                if cycle is None or cycle.response_complete:
+                    continue  # the scene's own clients, between requests
+                found.append(
+                    (
+                        type(connection.flow._is_writable_event._waiters),
+                        type(cycle.message_event._waiters),
+                    )
+                )
+            return found
+
+        # uvicorn's two events per connection keep their waiters in a list, not a deque
+        # of 64 slots.
+        assert _on_loop(live, look) == [(list, list)]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_what_a_parked_long_poll_allocates_is_bounded(scene: Scene) -> None:
+    live = scene.live
+    warm = _park(scene, 20)  # what the server allocates once, before measuring
+    wait_until(lambda: live.parked() == 20, what="the first polls to park")
+    tracemalloc.start()
+    socks: list[socket.socket] = []
+    try:
+        before = tracemalloc.take_snapshot()
+        socks = _park(scene, PARKED)
+        wait_until(lambda: live.parked() == 20 + PARKED, timeout=30, what="every poll to park")
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+        for sock in warm + socks:
+            sock.close()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    per_request = grown / PARKED
+    assert per_request < BOUND_BYTES, f"{per_request:.0f} bytes per parked long-poll"
