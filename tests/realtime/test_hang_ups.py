@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
 from chatdesk.settings import Settings
+from chatdesk.web import events_api
+from chatdesk.web.delivery import EventStream
 from tests.conftest import SERVED_PROTOCOL
 from tests.realtime.conftest import Live, Scene, head_of, make_scene, wait_until
 
@@ -106,3 +109,28 @@ def test_a_finished_long_poll_leaves_no_hang_up_callback_on_its_connection(
     assert connections  # the client's keep-alive connection, still open
     if live.server.protocol is SERVED_PROTOCOL:
         assert [c for c in connections if getattr(c, "_on_hang_up", None) is not None] == []
+
+
+@pytest.mark.parametrize("accept", ["application/json", "text/event-stream"])
+def test_a_client_gone_before_its_request_waits_is_let_go_at_once(
+    scene: Scene, accept: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request registers for the hang-up only once it is about to wait (after its
+    credentials and first read): a client that left before that is noticed then."""
+    live = scene.live
+    before = live.parked()
+    slow_open, slow_poll = EventStream.open, events_api.long_poll
+
+    async def open_late(*args: Any, **kwargs: Any) -> EventStream:
+        await asyncio.sleep(0.5)  # the client hangs up meanwhile
+        return await slow_open(*args, **kwargs)
+
+    async def poll_late(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.5)
+        return await slow_poll(*args, **kwargs)
+
+    monkeypatch.setattr(EventStream, "open", open_late)
+    monkeypatch.setattr(events_api, "long_poll", poll_late)
+    _park(scene, accept).close()
+    time.sleep(1.0)  # the request has parked by now, or has already been let go
+    wait_until(lambda: live.parked() == before, timeout=3, what="the reader to be let go")

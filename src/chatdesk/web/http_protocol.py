@@ -65,7 +65,7 @@ class _BoundedProtocol(HttpToolsProtocol):
     # In slots, not in the instance's dict: uvicorn's protocol sets about thirty
     # attributes, the most a dict can share keys for, and three more made every
     # connection's dict a table of its own (1,584 bytes instead of 288).
-    __slots__ = ("_completed", "_head_bytes", "_in_head", "_on_hang_up")
+    __slots__ = ("_completed", "_head_bytes", "_in_head", "_lost", "_on_hang_up")
     max_head_bytes = 32768
     max_headers = 100
 
@@ -76,9 +76,15 @@ class _BoundedProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._completed = 0  # requests whose whole message was parsed
         self._on_hang_up: Callable[[], None] | None = None
+        self._lost = False
 
     def on_hang_up(self, callback: Callable[[], None] | None) -> None:
-        """Have ``callback`` called once if the connection is lost (None: no longer)."""
+        """Have ``callback`` called once when the connection is lost, at once if it is
+        already (None: no longer). A request registers only once it is about to wait,
+        so its client may have gone while it was being authenticated or read."""
+        if callback is not None and self._lost:
+            callback()
+            return
         self._on_hang_up = callback
 
     def on_message_begin(self) -> None:
@@ -88,6 +94,7 @@ class _BoundedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        self._lost = True
         callback, self._on_hang_up = self._on_hang_up, None
         if callback is not None:
             callback()
