@@ -27,10 +27,11 @@ pytestmark = pytest.mark.live
 
 WIDGET_EVENTS = "/api/v1/widget/events"
 PARKED = 200
-# Measured 2026-12-07: 13.2 KB per parked long-poll allocated in this process (the
-# server's objects, and the test's socket for it). The bound leaves room for library
-# versions; a lost saving (1.2 to 1.3 KB for most of them) shows well before it.
-BOUND_BYTES = 14_000
+# Measured 2026-12-07: 13.2 to 13.5 KB per parked long-poll allocated in this process (the
+# server's objects, and the test's socket for it). The bound leaves room for the spread
+# between runs; a lost saving of 1.5 KB or more shows here, and each saving has its own
+# test above or in test_hang_ups.py.
+BOUND_BYTES = 14_500
 
 
 @pytest.fixture
@@ -120,6 +121,9 @@ def test_a_parked_request_keeps_no_deque_no_query_and_no_state_object(scene: Sce
             sock.close()
 
 
+# Coverage's tracer allocates its own records as the parked requests run (3 KB each
+# here): it is paused for this measure.
+@pytest.mark.no_cover
 def test_what_a_parked_long_poll_allocates_is_bounded(scene: Scene) -> None:
     live = scene.live
     warm = _park(scene, 20)  # what the server allocates once, before measuring
