@@ -6,15 +6,17 @@ buffers whole responses), so these tests talk to uvicorn with httpx.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import os
 import secrets
+import socket
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -30,6 +32,7 @@ from chatdesk.settings import Settings
 from tests.conftest import SERVED_PROTOCOL, LiveServer
 from tests.factories import Operator, bearer, create_site, csrf, login
 
+T = TypeVar("T")
 REDIS_URL = os.environ.get("CHATDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 
@@ -340,3 +343,30 @@ def delivery_delays(
             assert got["cursor"] == got["events"][-1]["id"] > cursor
             wait_until(lambda: parked_on.parked() == 0, what="the poll to leave")
     return sorted(delays)
+
+
+def on_server_loop(live: Live, what: Callable[[], T]) -> T:
+    """``what()`` run on the live server's event loop (its state is the loop's alone)."""
+
+    async def run() -> T:
+        return what()
+
+    loop = live.hub._loop
+    assert loop is not None
+    return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=5)
+
+
+def park_raw(scene: Scene, count: int = 1, accept: str = "application/json") -> list[socket.socket]:
+    """``count`` requests for the scene's visitor's events from its head, each on a raw
+    socket of its own (long-polls of 50 s, or streams), left for the caller to close."""
+    head = head_of(scene.visitor_http, "/api/v1/widget/events", scene.visitor_headers())
+    request = (
+        f"GET /api/v1/widget/events?after={head}&wait=50 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {scene.visitor_token}\r\nAccept: {accept}\r\n\r\n"
+    ).encode()
+    socks = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", scene.live.server.port), timeout=5)
+        sock.sendall(request)
+        socks.append(sock)
+    return socks

@@ -9,10 +9,9 @@ Both are run here on a live server, with raw sockets the test closes itself.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -20,10 +19,17 @@ from chatdesk.settings import Settings
 from chatdesk.web import events_api
 from chatdesk.web.delivery import EventStream
 from tests.conftest import SERVED_PROTOCOL
-from tests.realtime.conftest import Live, Scene, head_of, make_scene, wait_until
+from tests.realtime.conftest import (
+    Live,
+    Scene,
+    head_of,
+    make_scene,
+    on_server_loop,
+    park_raw,
+    wait_until,
+)
 
 pytestmark = pytest.mark.live
-T = TypeVar("T")
 
 WIDGET_EVENTS = "/api/v1/widget/events"
 PROTOCOLS = {"served": SERVED_PROTOCOL, "uvicorn": "httptools"}
@@ -39,20 +45,9 @@ def scene(request: pytest.FixtureRequest, quiet_settings: Settings) -> Iterator[
     live.server.stop()
 
 
-def _on_loop(live: Live, what: Callable[[], T]) -> T:
-    """``what()`` run on the server's event loop (its state is the loop's alone)."""
-
-    async def run() -> T:
-        return what()
-
-    loop = live.hub._loop
-    assert loop is not None
-    return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=5)
-
-
 def _watching_tasks(live: Live) -> int:
     """Tasks on the server's loop waiting on a request's ``receive`` for its hang-up."""
-    return _on_loop(
+    return on_server_loop(
         live,
         lambda: sum(
             1 for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "_watch_disconnect"
@@ -60,25 +55,11 @@ def _watching_tasks(live: Live) -> int:
     )
 
 
-def _park(scene: Scene, accept: str) -> socket.socket:
-    head = head_of(scene.visitor_http, WIDGET_EVENTS, scene.visitor_headers())
-    sock = socket.create_connection(("127.0.0.1", scene.live.server.port), timeout=5)
-    sock.sendall(
-        (
-            f"GET {WIDGET_EVENTS}?after={head}&wait=50 HTTP/1.1\r\n"
-            "Host: 127.0.0.1\r\n"
-            f"Authorization: Bearer {scene.visitor_token}\r\n"
-            f"Accept: {accept}\r\n\r\n"
-        ).encode()
-    )
-    return sock
-
-
 @pytest.mark.parametrize("accept", ["application/json", "text/event-stream"])
 def test_a_parked_reader_whose_client_hangs_up_is_let_go_at_once(scene: Scene, accept: str) -> None:
     live = scene.live
     before = live.parked()
-    sock = _park(scene, accept)
+    [sock] = park_raw(scene, accept=accept)
     try:
         if accept == "text/event-stream":
             assert sock.recv(4096).startswith(b"HTTP/1.1 200")
@@ -105,7 +86,7 @@ def test_a_finished_long_poll_leaves_no_hang_up_callback_on_its_connection(
         WIDGET_EVENTS, params={"after": head, "wait": 20}, headers=scene.visitor_headers()
     )
     assert [e["data"]["message"]["id"] for e in answered.json()["events"]] == [reply["id"]]
-    connections = _on_loop(live, lambda: list(live.server.state().connections))
+    connections = on_server_loop(live, lambda: list(live.server.state().connections))
     assert connections  # the client's keep-alive connection, still open
     if live.server.protocol is SERVED_PROTOCOL:
         assert [c for c in connections if getattr(c, "_on_hang_up", None) is not None] == []
@@ -131,6 +112,6 @@ def test_a_client_gone_before_its_request_waits_is_let_go_at_once(
 
     monkeypatch.setattr(EventStream, "open", open_late)
     monkeypatch.setattr(events_api, "long_poll", poll_late)
-    _park(scene, accept).close()
+    park_raw(scene, accept=accept)[0].close()
     time.sleep(1.0)  # the request has parked by now, or has already been let go
     wait_until(lambda: live.parked() == before, timeout=3, what="the reader to be let go")

@@ -21,11 +21,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from tests.conftest import SERVED_PROTOCOL
-from tests.realtime.conftest import Live, Scene, head_of, make_scene, wait_until
+from tests.realtime.conftest import Live, Scene, make_scene, on_server_loop, park_raw, wait_until
 
 pytestmark = pytest.mark.live
 
-WIDGET_EVENTS = "/api/v1/widget/events"
 PARKED = 200
 # Measured 2026-12-07: 13.2 to 13.5 KB per parked long-poll allocated in this process (the
 # server's objects, and the test's socket for it). The bound leaves room for the spread
@@ -71,31 +70,9 @@ def test_layers_that_pass_every_request_through_are_left_out(app: FastAPI) -> No
     assert "AppBodyLimitMiddleware" not in layers
 
 
-def _park(scene: Scene, count: int) -> list[socket.socket]:
-    head = head_of(scene.visitor_http, WIDGET_EVENTS, scene.visitor_headers())
-    request = (
-        f"GET {WIDGET_EVENTS}?after={head}&wait=50 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        f"Authorization: Bearer {scene.visitor_token}\r\n\r\n"
-    ).encode()
-    socks = []
-    for _ in range(count):
-        sock = socket.create_connection(("127.0.0.1", scene.live.server.port), timeout=5)
-        sock.sendall(request)
-        socks.append(sock)
-    return socks
-
-
-def _on_loop(live: Live, what: Callable[[], Any]) -> Any:
-    async def run() -> Any:
-        return what()
-
-    assert live.hub._loop is not None
-    return asyncio.run_coroutine_threadsafe(run(), live.hub._loop).result(timeout=5)
-
-
 def test_a_parked_request_keeps_no_deque_no_query_and_no_state_object(scene: Scene) -> None:
     live = scene.live
-    socks = _park(scene, 1)
+    socks = park_raw(scene, 1)
     try:
         wait_until(lambda: live.parked() == 1, what="the poll to park")
 
@@ -115,7 +92,7 @@ def test_a_parked_request_keeps_no_deque_no_query_and_no_state_object(scene: Sce
 
         # uvicorn's two events per connection keep their waiters in a list, not a deque
         # of 64 slots.
-        assert _on_loop(live, look) == [(list, list)]
+        assert on_server_loop(live, look) == [(list, list)]
     finally:
         for sock in socks:
             sock.close()
@@ -126,13 +103,13 @@ def test_a_parked_request_keeps_no_deque_no_query_and_no_state_object(scene: Sce
 @pytest.mark.no_cover
 def test_what_a_parked_long_poll_allocates_is_bounded(scene: Scene) -> None:
     live = scene.live
-    warm = _park(scene, 20)  # what the server allocates once, before measuring
+    warm = park_raw(scene, 20)  # what the server allocates once, before measuring
     wait_until(lambda: live.parked() == 20, what="the first polls to park")
     tracemalloc.start()
     socks: list[socket.socket] = []
     try:
         before = tracemalloc.take_snapshot()
-        socks = _park(scene, PARKED)
+        socks = park_raw(scene, PARKED)
         wait_until(lambda: live.parked() == 20 + PARKED, timeout=30, what="every poll to park")
         after = tracemalloc.take_snapshot()
     finally:
