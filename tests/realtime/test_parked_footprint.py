@@ -70,7 +70,7 @@ def test_layers_that_pass_every_request_through_are_left_out(app: FastAPI) -> No
     assert "AppBodyLimitMiddleware" not in layers
 
 
-def test_a_parked_request_keeps_no_deque_no_query_and_no_state_object(scene: Scene) -> None:
+def test_a_parked_connection_keeps_its_event_waiters_in_lists(scene: Scene) -> None:
     live = scene.live
     socks = park_raw(scene, 1)
     try:
