@@ -14,6 +14,8 @@ export function setupChrome() {
     }
     location.assign("/admin/login");
   });
+  // Rendered disabled: a click before this handler exists would be lost.
+  if (logout) logout.disabled = false;
   for (const [id, key] of [
     ["pref-sound", "sound"],
     ["pref-notify", "notify"],
