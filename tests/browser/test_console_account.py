@@ -295,30 +295,6 @@ def test_only_owners_get_the_audit_log(
     setup.close()
 
 
-def test_sign_out_waits_for_its_handler(
-    browser: Browser, live_server: LiveServer, settings: Settings
-) -> None:
-    """A click on "Sign out" before the page's script runs would do nothing: the button
-    is rendered disabled and enabled by the script that handles it."""
-    url = live_server.url
-    setup = OperatorApi(url, direct_operator(settings))
-    with new_page(browser) as page:
-        sign_in_with(page, setup, "/admin/account")
-        page.route("**/console/chrome.js", lambda route: route.abort())
-        page.reload()
-        expect(page.get_by_role("heading", name="Your account")).to_be_visible()
-        expect(page.get_by_role("button", name="Sign out", exact=True)).to_be_disabled()
-
-        page.unroute("**/console/chrome.js")
-        page.reload()
-        sign_out = page.get_by_role("button", name="Sign out", exact=True)
-        expect(sign_out).to_be_enabled()
-        sign_out.click()
-        expect(page).to_have_url(url + "/admin/login")
-        assert page.request.get(url + "/api/v1/auth/me").status == 401
-    setup.close()
-
-
 @pytest.mark.parametrize("width", ["1280", "390"])
 def test_account_and_audit_screenshots(
     browser: Browser,

@@ -1,6 +1,6 @@
 // The account page: your name, your password (POST /api/v1/auth/password), two-factor
 // authentication (totp.js) and your email notifications (PATCH /api/v1/auth/me).
-import { ApiError, api, csrfHeader } from "./api.js";
+import { ApiError, api, csrfHeader, handleSubmit } from "./api.js";
 import "./chrome.js";
 import { showPasskeys } from "./passkeys.js";
 import { followPresence } from "./presence.js";
@@ -47,7 +47,7 @@ function nameFails(text) {
   nameInput.focus();
 }
 
-nameForm?.addEventListener("submit", async (event) => {
+handleSubmit(nameForm, async (event) => {
   event.preventDefault();
   nameError.textContent = "";
   nameStatus.textContent = "";
@@ -184,7 +184,7 @@ function explain(failure) {
   return [failure.message, null];
 }
 
-form?.addEventListener("submit", async (event) => {
+handleSubmit(form, async (event) => {
   event.preventDefault();
   reset();
   const current = fields.current.value;
@@ -243,7 +243,7 @@ notify.unanswered?.addEventListener("change", () => {
   notify.minutes.disabled = !notify.unanswered.checked;
 });
 
-notify.form?.addEventListener("submit", async (event) => {
+handleSubmit(notify.form, async (event) => {
   event.preventDefault();
   notify.error.textContent = "";
   notify.status.textContent = "";

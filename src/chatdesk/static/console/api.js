@@ -101,6 +101,17 @@ export function goToLogin() {
   location.assign(`/admin/login${next}`);
 }
 
+/**
+ * Handle a server-rendered form here. Its submit buttons are rendered disabled (and the
+ * form as ``method="post"``): submitted before this script ran, the browser would send
+ * it as a plain form, passwords and all, in the address's query.
+ */
+export function handleSubmit(form, handler) {
+  if (!form) return;
+  form.addEventListener("submit", handler);
+  for (const button of form.querySelectorAll("button[data-needs-script]")) button.disabled = false;
+}
+
 export function query(params) {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {

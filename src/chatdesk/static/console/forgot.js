@@ -1,13 +1,13 @@
 // "Forgot your password?": POST /api/v1/auth/password-reset. The answer is the same for
 // every address, so the page says the same too.
-import { api } from "./api.js";
+import { api, handleSubmit } from "./api.js";
 
 const form = document.getElementById("forgot-form");
 const error = document.getElementById("forgot-error");
 const sent = document.getElementById("forgot-sent");
 const button = document.getElementById("forgot-submit");
 
-form.addEventListener("submit", async (event) => {
+handleSubmit(form, async (event) => {
   event.preventDefault();
   error.textContent = "";
   sent.textContent = "";

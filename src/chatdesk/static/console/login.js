@@ -1,7 +1,7 @@
 // The sign-in form: POST /api/v1/auth/login, then on to the page that sent us here. An
 // operator with two-factor authentication on is asked for their code in a second step
 // (the server answers 401 `totp_required`); a recovery code goes in the same field.
-import { api } from "./api.js";
+import { api, handleSubmit } from "./api.js";
 
 const form = document.getElementById("login-form");
 const error = document.getElementById("login-error");
@@ -50,7 +50,7 @@ function refused(failure) {
   form.elements.password.focus();
 }
 
-form.addEventListener("submit", async (event) => {
+handleSubmit(form, async (event) => {
   event.preventDefault();
   error.textContent = "";
   const email = form.elements.email.value.trim();

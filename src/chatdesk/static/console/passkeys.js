@@ -1,6 +1,6 @@
 // Account → Passkeys: the operator's passkeys (GET /api/v1/auth/passkeys), adding one
 // (…/register/options, the browser's dialog, …/register), renaming and removing one.
-import { api } from "./api.js";
+import { api, handleSubmit } from "./api.js";
 import { h } from "./dom.js";
 import { formatDateTime } from "./time.js";
 import { createCredential, passkeysSupported } from "./webauthn.js";
@@ -83,7 +83,7 @@ async function remove(passkey) {
   }
 }
 
-ui.form?.addEventListener("submit", async (event) => {
+handleSubmit(ui.form, async (event) => {
   event.preventDefault();
   say("");
   ui.add.disabled = true;

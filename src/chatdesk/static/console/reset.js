@@ -1,7 +1,7 @@
 // Choose a password with a reset or invitation link (/admin/reset?token=…):
 // POST /api/v1/auth/password-reset/confirm, then on to the sign-in page. The token leaves
 // the address bar at once (no history entry, no Referer keeps it).
-import { api } from "./api.js";
+import { api, handleSubmit } from "./api.js";
 
 const form = document.getElementById("reset-form");
 const error = document.getElementById("reset-error");
@@ -18,7 +18,7 @@ if (!token) {
     "This link is not complete: open the link from the email again, or ask for a new one.";
 }
 
-form.addEventListener("submit", async (event) => {
+handleSubmit(form, async (event) => {
   event.preventDefault();
   error.textContent = "";
   const password = form.elements.password.value;

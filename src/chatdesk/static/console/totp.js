@@ -1,7 +1,7 @@
 // Account → Two-factor authentication: set up (POST /api/v1/auth/totp/setup: the key as
 // text and a QR code), turn on with a code (…/enable: the recovery codes, shown once),
 // turn off with the password (…/disable).
-import { api } from "./api.js";
+import { api, handleSubmit } from "./api.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
@@ -103,7 +103,7 @@ function enableFails(text) {
   ui.code.focus();
 }
 
-ui.enableForm?.addEventListener("submit", async (event) => {
+handleSubmit(ui.enableForm, async (event) => {
   event.preventDefault();
   ui.error.textContent = "";
   ui.code.removeAttribute("aria-invalid");
@@ -141,7 +141,7 @@ ui.saved?.addEventListener("click", () => {
   showTotp(true);
 });
 
-ui.disableForm?.addEventListener("submit", async (event) => {
+handleSubmit(ui.disableForm, async (event) => {
   event.preventDefault();
   ui.disableError.textContent = "";
   ui.password.removeAttribute("aria-invalid");
