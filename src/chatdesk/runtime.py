@@ -13,7 +13,6 @@ from chatdesk.realtime.hub import Hub
 from chatdesk.realtime.operator_presence import OperatorPresence
 from chatdesk.realtime.stream_slots import StreamSlots
 from chatdesk.security.auth import VisitorCache
-from chatdesk.security.principals import Principal
 from chatdesk.security.rate_limits import Limiter
 from chatdesk.security.signing import FileLinks
 from chatdesk.settings import Settings
@@ -51,21 +50,22 @@ class Services:
         """The tokens of these visitors (None: of every visitor) stop working in every
         process: each process's cache forgets them, here at once and elsewhere when the
         bus's message arrives (where no bus joins the processes, the cache is not trusted:
-        ``web/deps.current_visitor``), and their streams re-check."""
+        ``web/deps.current_visitor``), and then their streams re-check, so they end."""
         self.forget_visitors({"visitor_ids": visitor_ids})
         await self.hub.bus.publish({"kind": VISITOR_SESSIONS, "visitor_ids": visitor_ids})
-        for visitor_id in visitor_ids or ():
-            self.hub.disconnect(Principal("visitor", visitor_id))
 
     def forget_visitors(self, message: dict[str, Any]) -> None:
         """The bus's handler of :data:`VISITOR_SESSIONS` (wired by create_app)."""
         # Their events were deleted: no reader may take them from the hub's memory.
         self.hub.forget_recent()
-        ids = message.get("visitor_ids")
+        raw = message.get("visitor_ids")
+        ids = None if raw is None else [str(i) for i in raw]
         if ids is None:
             self.visitor_cache.clear()
         else:
-            self.visitor_cache.forget([str(i) for i in ids])
+            self.visitor_cache.forget(ids)
+        # After the cache forgot them: a stream's re-check must not believe it.
+        self.hub.recheck_here("visitor", ids)
 
     @property
     def visitor_cache_trusted(self) -> bool:

@@ -30,7 +30,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Protocol
 
 from chatdesk.errors import Unavailable
@@ -405,9 +405,17 @@ class Hub:
             loop.call_soon_threadsafe(self._publish_soon, message)
 
     def _recheck(self, principal: Principal) -> None:
+        self.recheck_here(principal.kind, (principal.id,))
+
+    def recheck_here(self, kind: str, ids: Collection[str] | None) -> None:
+        """Wake this process's listeners of the accounts of ``kind`` with these ids
+        (None: of every one) so they re-check their credentials. For a caller whose own
+        bus message reaches every process (erased visitors: ``runtime``)."""
+        wanted = None if ids is None else set(ids)
         for group in list(self._listeners.values()):
             for listener in group:
-                if listener.principal == principal:
+                who = listener.principal
+                if who is not None and who.kind == kind and (wanted is None or who.id in wanted):
                     listener.recheck = True
                     listener.wake()
 

@@ -214,6 +214,7 @@ class EventStream(Response):
         heartbeat: float,
         send_timeout: float,
         still_allowed: Callable[[], Awaitable[bool]] | None = None,
+        check_every_minute: bool = True,
         on_heartbeat: Callable[[], None] | None = None,
         on_close: Callable[[], None] | None = None,
         headers: dict[str, str] | None = None,
@@ -223,6 +224,7 @@ class EventStream(Response):
         self.listener = listener
         self.heartbeat, self.send_timeout = heartbeat, send_timeout
         self.still_allowed = still_allowed
+        self.check_every_minute = check_every_minute
         self.on_heartbeat = on_heartbeat
         self.on_close = on_close
         self.extra_headers = headers or {}
@@ -353,10 +355,12 @@ class EventStream(Response):
             if listener.left or self.hub.closing:
                 return
             if self.still_allowed is not None and (
-                listener.recheck or loop.time() - checked >= CREDENTIAL_CHECK_SECONDS
+                listener.recheck
+                or (self.check_every_minute and loop.time() - checked >= CREDENTIAL_CHECK_SECONDS)
             ):
                 # A revocation wakes the streams it concerns in every process (the hub's
-                # ``disconnect``); the minute's check ends those whose session ran out.
+                # ``disconnect``, an erasure's bus message); the minute's check ends those
+                # whose session ran out (a visitor's token lasts while it is used).
                 listener.recheck = False
                 checked = loop.time()
                 if not await self.still_allowed():

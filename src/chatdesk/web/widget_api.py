@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -19,6 +20,7 @@ from chatdesk.actions.receipts import mark_seen
 from chatdesk.actions.sites import SITE_DEFAULTS
 from chatdesk.actions.visitors import create_session, update_visitor
 from chatdesk.business_hours import is_open
+from chatdesk.errors import Unauthorized
 from chatdesk.queries.conversations import list_visitor_conversations
 from chatdesk.queries.messages import history
 from chatdesk.queries.operators import answering, online_faces
@@ -41,6 +43,7 @@ from chatdesk.web.attachments_api import signed_links
 from chatdesk.web.deps import (
     ServicesDep,
     VisitorCall,
+    current_visitor,
     limit_ip,
     request_ip,
     signed_in_visitor,
@@ -140,6 +143,16 @@ _EVENTS_QUERY: dict[str, TypeAdapter[Any]] = {
 }
 
 
+async def _still_valid(request: Request) -> bool:
+    """Whether a stream's visitor token still works: asked when an erasure (in any
+    process) wakes the stream, after that process's cache forgot the token."""
+    try:
+        await current_visitor(request)
+    except Unauthorized:
+        return False
+    return True
+
+
 async def get_events(request: Request) -> Response:
     """This visitor's events: long-poll JSON, or SSE. On the direct lane like
     :func:`post_message`: every parked widget is one of these, so what FastAPI's
@@ -147,7 +160,12 @@ async def get_events(request: Request) -> Response:
     call = await signed_in_visitor(request, "visitor_read")
     query = read_query(request, _EVENTS_QUERY)
     result = await events_response(
-        request, call.services, call.actor, query["after"], query["wait"]
+        request,
+        call.services,
+        call.actor,
+        query["after"],
+        query["wait"],
+        partial(_still_valid, request),
     )
     return result if isinstance(result, Response) else JSONResponse(result)
 
