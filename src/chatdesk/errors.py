@@ -12,6 +12,7 @@ __all__ = [
     "DatabaseUnavailable",
     "Forbidden",
     "Gone",
+    "LogoutTokenInvalid",
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
@@ -48,6 +49,14 @@ class TokenInvalid(BadRequest):
 
     code = "token_invalid"
     default_message = "This link is no longer valid: ask for a new one."
+
+
+class LogoutTokenInvalid(BadRequest):
+    """A back-channel logout token that does not verify: one answer for every reason
+    (the log says which)."""
+
+    code = "logout_token_invalid"
+    default_message = "The logout token is not valid."
 
 
 class ValidationFailed(ChatdeskError):

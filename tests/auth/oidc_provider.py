@@ -10,7 +10,9 @@ Tests steer it through attributes: ``user`` (the claims of whoever signs in),
 ``claims_override`` (claims forced into the next ID tokens: a wrong ``aud``, an old
 ``exp``, another ``nonce``), ``sign_with`` ("own", "other" for another key under the
 same key id, "unknown" for another key under a key id not published), and ``deny``
-(``/authorize`` answers ``error=access_denied``).
+(``/authorize`` answers ``error=access_denied``). Each sign-in gets a session id
+(``sid``, kept in ``sids``); ``logout_token`` makes what the provider would post to a
+client's back-channel logout URI.
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ class Provider:
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
     token_requests: int = 0
     discovery_requests: int = 0
+    # The provider's session id (``sid``) of each sign-in, in order.
+    sids: list[str] = field(default_factory=list)
 
     # -- endpoints ---------------------------------------------------------------
 
@@ -96,6 +100,8 @@ class Provider:
                 "code_challenge_methods_supported": ["S256"],
                 "token_endpoint_auth_methods_supported": ["client_secret_basic"],
                 "scopes_supported": ["openid", "email", "profile"],
+                "backchannel_logout_supported": True,
+                "backchannel_logout_session_supported": True,
             }
         )
 
@@ -155,20 +161,18 @@ class Provider:
         if not verifier or not compare_s256_code_challenge(verifier, grant.challenge):
             return JSONResponse({"error": "invalid_grant"}, status_code=400)
         now = int(time.time())
+        self.sids.append(secrets.token_urlsafe(12))
         claims = {
             "iss": self.url,
             "aud": CLIENT_ID,
             "iat": now,
             "exp": now + 300,
+            "sid": self.sids[-1],
             **({"nonce": grant.nonce} if grant.nonce else {}),
             **self.user,
             **self.claims_override,
         }
-        key = {"own": self.key, "other": self.other_key}.get(self.sign_with)
-        if key is None:  # "unknown": a key id the JWKS does not publish
-            key = RSAKey.generate_key(2048, {"kid": "k-unknown"})
-        header = {"alg": "RS256", "kid": key.kid}
-        id_token = jwt.encode(header, claims, key, algorithms=["RS256"])
+        id_token = self._sign(claims, self.sign_with)
         return JSONResponse(
             {
                 "access_token": secrets.token_urlsafe(24),
@@ -178,6 +182,43 @@ class Provider:
             },
             headers={"Cache-Control": "no-store"},
         )
+
+    def _sign(self, claims: dict[str, Any], sign_with: str, typ: str | None = None) -> str:
+        key = {"own": self.key, "other": self.other_key}.get(sign_with)
+        if key is None:  # "unknown": a key id the JWKS does not publish
+            key = RSAKey.generate_key(2048, {"kid": "k-unknown"})
+        header = {"alg": "RS256", "kid": key.kid, **({"typ": typ} if typ else {})}
+        return jwt.encode(header, claims, key, algorithms=["RS256"])
+
+    def logout_token(
+        self,
+        *,
+        sub: str | None = None,
+        sid: str | None = None,
+        sign_with: str = "own",
+        typ: str | None = "logout+jwt",
+        **override: Any,
+    ) -> str:
+        """A back-channel logout token as the provider sends it (OpenID Connect
+        Back-Channel Logout 1.0), naming ``sub`` and/or ``sid``; ``override`` replaces
+        or, with None, removes claims."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.url,
+            "aud": CLIENT_ID,
+            "iat": now,
+            "exp": now + 120,
+            "jti": secrets.token_urlsafe(12),
+            "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+            **({"sub": sub} if sub is not None else {}),
+            **({"sid": sid} if sid is not None else {}),
+        }
+        for name, value in override.items():
+            if value is None:
+                claims.pop(name, None)
+            else:
+                claims[name] = value
+        return self._sign(claims, sign_with, typ)
 
     def app(self) -> Starlette:
         return Starlette(

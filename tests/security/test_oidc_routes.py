@@ -18,7 +18,7 @@ from chatdesk.app import create_app
 from chatdesk.settings import Settings
 from chatdesk.web.oidc_api import SSO_MESSAGES
 from tests.auth.oidc_provider import Provider, running_provider, with_sso
-from tests.factories import add_operator, services_db
+from tests.factories import add_operator, login, services_db
 
 TEXT = st.text(min_size=0, max_size=200)
 PARAMS = st.dictionaries(st.sampled_from(["code", "state", "error", "next", "iss"]), TEXT)
@@ -90,3 +90,49 @@ def test_the_routes_answer_the_same_whoever_asks(sso: TestClient) -> None:
     for method in ("POST", "PUT", "DELETE", "PATCH"):
         for path in ("/auth/oidc/login", "/auth/oidc/callback"):
             assert sso.request(method, path).status_code == 405, (method, path)
+
+
+BODY = st.one_of(
+    st.binary(max_size=400),
+    st.dictionaries(st.sampled_from(["logout_token", "sub", "sid", "x"]), TEXT).map(
+        lambda fields: urlencode(fields).encode()
+    ),
+    st.from_regex(r"logout_token=[A-Za-z0-9_.-]{0,400}", fullmatch=True).map(str.encode),
+)
+KIND = st.sampled_from(
+    ["application/x-www-form-urlencoded", "application/json", "text/plain", "", "multipart/x"]
+)
+
+
+@pytest.fixture
+def signed_in(sso: TestClient) -> TestClient:
+    """``sso`` with an owner signed in by password (so a logout would show)."""
+    sso.cookies.clear()
+    login(sso, add_operator(services_db(sso), "owner"))
+    return sso
+
+
+@given(body=BODY, kind=KIND)
+@hypothesis_settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_generated_logout_requests_are_refused_with_a_clear_400(
+    signed_in: TestClient, body: bytes, kind: str
+) -> None:
+    """Nothing but a token the provider signed logs anyone out: every generated body
+    gets a JSON 400 (never a 500), and the signed-in session stays."""
+    headers = {"Content-Type": kind} if kind else {}
+    answer = signed_in.post("/auth/oidc/backchannel-logout", content=body, headers=headers)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] in {"bad_request", "logout_token_invalid"}
+    assert signed_in.get("/api/v1/auth/me").status_code == 200
+
+
+def test_the_logout_route_takes_only_post(sso: TestClient) -> None:
+    for method in ("GET", "PUT", "DELETE", "PATCH"):
+        answer = sso.request(method, "/auth/oidc/backchannel-logout")
+        assert answer.status_code == 405, method

@@ -3,18 +3,35 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from chatdesk.actions.audit import record
 from chatdesk.db.batch import Unit
 from chatdesk.db.tables import operator_sessions
 from chatdesk.ids import hash_token, new_id, new_token
 
-__all__ = ["SESSION_TOKEN_PREFIX", "create_session", "record_failed_login", "revoke_session"]
+__all__ = [
+    "SESSION_TOKEN_PREFIX",
+    "OidcSession",
+    "create_session",
+    "end_oidc_sessions",
+    "record_failed_login",
+    "revoke_session",
+]
 
 SESSION_TOKEN_PREFIX = "cds_"  # noqa: S105 (a prefix, not a secret)
+
+
+@dataclass(frozen=True)
+class OidcSession:
+    """Who signed in at the identity provider: its subject, and its session's id when
+    the ID token carried one (``sid``)."""
+
+    sub: str
+    sid: str | None = None
 
 
 def create_session(
@@ -25,10 +42,12 @@ def create_session(
     ip: str | None,
     user_agent: str | None,
     method: str | None = None,
+    oidc: OidcSession | None = None,
 ) -> tuple[str, str, str]:
     """A new session for a verified operator: (session id, cookie token, CSRF token).
     ``method`` names a sign-in other than by password ("passkey", "oidc"): kept with the
-    session (either meets the two-factor rule) and named in the audit log."""
+    session (either meets the two-factor rule) and named in the audit log. ``oidc``:
+    the provider's subject and session, which a back-channel logout names."""
     token = new_token(SESSION_TOKEN_PREFIX)
     csrf_token = secrets.token_urlsafe(32)
     session_id = new_id()
@@ -44,6 +63,8 @@ def create_session(
             ip=ip,
             user_agent=(user_agent or "")[:500] or None,
             method=method,
+            oidc_sub=oidc.sub[:255] if oidc else None,
+            oidc_sid=oidc.sid[:255] if oidc and oidc.sid else None,
         )
     )
     details = {"method": method} if method else None
@@ -69,6 +90,44 @@ def revoke_session(unit: Unit, session_id: str, operator_id: str, ip: str | None
         .values(revoked_at=unit.now)
     )
     record(unit, "auth.logout", operator_id=operator_id, target_type="session", ip=ip)
+
+
+def end_oidc_sessions(
+    unit: Unit, sub: str | None, sid: str | None, *, issued_at: datetime, ip: str | None
+) -> list[str]:
+    """A back-channel logout (ADR 0034): end the live single sign-on sessions of the
+    provider's subject ``sub`` (those of its session ``sid`` when it names one) that
+    began before the logout token was issued, so a replayed token cannot end sessions
+    signed in since. The operators whose sessions ended, each audit-logged once."""
+    if sub is None and sid is None:
+        return []  # a token naming nobody ends nothing (verify_logout refuses it)
+    c = operator_sessions.c
+    query = select(c.id, c.operator_id).where(
+        c.revoked_at.is_(None), c.method == "oidc", c.created_at <= issued_at
+    )
+    if sub is not None:
+        query = query.where(c.oidc_sub == sub)
+    if sid is not None:
+        query = query.where(c.oidc_sid == sid)
+    ended: dict[str, list[str]] = {}
+    for row in unit.conn.execute(query):
+        ended.setdefault(str(row.operator_id), []).append(str(row.id))
+    ids = [session_id for sessions in ended.values() for session_id in sessions]
+    if ids:
+        unit.conn.execute(
+            update(operator_sessions).where(c.id.in_(ids)).values(revoked_at=unit.now)
+        )
+    for operator_id, sessions in ended.items():
+        details = {"method": "oidc_backchannel", "sessions": len(sessions)}
+        record(
+            unit,
+            "auth.logout",
+            operator_id=operator_id,
+            target_type="session",
+            ip=ip,
+            details=details,
+        )
+    return list(ended)
 
 
 def touch_session(unit: Unit, session_id: str) -> None:

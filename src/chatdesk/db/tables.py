@@ -159,7 +159,13 @@ operator_sessions = Table(
     # passkey's user verification and the identity provider's sign-in count as the
     # second factor under the two-factor rule (ADR 0030).
     Column("method", String(16), nullable=True),
+    # Signed in by single sign-on: the provider's subject and its session id (``sid``,
+    # when its ID token has one), which a back-channel logout names (ADR 0034).
+    Column("oidc_sub", String(255), nullable=True),
+    Column("oidc_sid", String(255), nullable=True),
     Index(None, "operator_id"),
+    Index(None, "oidc_sub"),
+    Index(None, "oidc_sid"),
 )
 
 api_tokens = Table(

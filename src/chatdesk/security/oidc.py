@@ -52,6 +52,7 @@ __all__ = [
     "FLOW_SECONDS",
     "FlowCookie",
     "FlowState",
+    "LogoutToken",
     "OidcClient",
     "OidcError",
     "Tokens",
@@ -63,6 +64,9 @@ JWKS_REFETCH_SECONDS = 60.0
 HTTP_TIMEOUT = 10.0  # seconds, each request to the provider
 LEEWAY_SECONDS = 60  # clock skew allowed on exp, iat and nbf
 MAX_AGE_SECONDS = 600  # an ID token issued longer ago than this is refused
+# OpenID Connect Back-Channel Logout 1.0: the ``events`` member a logout token carries.
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT_TYPES = ("logout+jwt", "application/logout+jwt", "jwt")  # ``typ``, when present
 ASYMMETRIC = (
     "RS256",
     "RS384",
@@ -143,6 +147,16 @@ class Tokens:
     """What the token endpoint gave back, the ID token's claims verified."""
 
     claims: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LogoutToken:
+    """A verified back-channel logout token: whose sessions end (the provider's subject,
+    its session, or both) and when the provider issued it (seconds since the epoch)."""
+
+    sub: str | None
+    sid: str | None
+    issued_at: int
 
 
 @dataclass
@@ -322,3 +336,65 @@ class OidcClient:
         if not isinstance(issued, int | float) or issued < now - MAX_AGE_SECONDS - LEEWAY_SECONDS:
             raise OidcError("token", "ID token refused: issued too long ago")
         return dict(claims)
+
+    async def verify_logout(self, logout_token: str, now: int) -> LogoutToken:
+        """Verify a back-channel logout token (OpenID Connect Back-Channel Logout 1.0,
+        section 2.6): signed like an ID token by the issuer's keys, ``iss`` the issuer's,
+        ``aud`` naming this client, ``iat`` neither in the future nor older than ten
+        minutes, a ``jti``, the back-channel logout event, ``sub`` or ``sid`` (both
+        strings), and no ``nonce`` (so an ID token cannot pass for one)."""
+        await self.metadata()
+        try:
+            try:
+                decoded = self._decode(logout_token)
+            except InvalidKeyIdError:
+                if not await self._refetch_jwks():
+                    raise
+                decoded = self._decode(logout_token)
+            claims = decoded.claims
+            # Checks ``exp`` when present (a logout token need not carry one).
+            jwt.JWTClaimsRegistry(now=now, leeway=LEEWAY_SECONDS).validate(claims)
+        except (JoseError, ValueError) as exc:
+            raise OidcError("token", f"logout token refused: {type(exc).__name__}: {exc}") from exc
+        typ = decoded.header.get("typ")
+        if typ is not None and str(typ).lower() not in LOGOUT_TYPES:
+            raise OidcError("token", f"logout token refused: typ {typ!r}")
+        assert self._cache.metadata is not None
+        problem = _logout_claims_problem(
+            claims, self._cache.metadata["issuer"], self.client_id, now
+        )
+        if problem:
+            raise OidcError("token", f"logout token refused: {problem}")
+        sub, sid = claims.get("sub"), claims.get("sid")
+        return LogoutToken(sub=sub, sid=sid, issued_at=int(claims["iat"]))
+
+
+def _logout_claims_problem(claims: dict[str, Any], issuer: str, client_id: str, now: int) -> str:
+    """What is wrong with a logout token's claims; "" when nothing is."""
+    if claims.get("iss") != issuer:
+        return "another issuer"
+    audience = claims.get("aud")
+    audiences = [audience] if isinstance(audience, str) else audience
+    if not isinstance(audiences, list) or client_id not in audiences:
+        return "not for this client"
+    issued = claims.get("iat")
+    if isinstance(issued, bool) or not isinstance(issued, int | float):
+        return "no iat"
+    if issued > now + LEEWAY_SECONDS:
+        return "issued in the future"
+    if issued < now - MAX_AGE_SECONDS - LEEWAY_SECONDS:
+        return "issued too long ago"
+    if not isinstance(claims.get("jti"), str) or not claims["jti"]:
+        return "no jti"
+    events = claims.get("events")
+    if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_EVENT), dict):
+        return "not a back-channel logout event"
+    if "nonce" in claims:
+        return "a nonce (an ID token?)"
+    sub, sid = claims.get("sub"), claims.get("sid")
+    if sub is None and sid is None:
+        return "neither sub nor sid"
+    for name, value in (("sub", sub), ("sid", sid)):
+        if value is not None and (not isinstance(value, str) or not value or len(value) > 255):
+            return f"{name} is not a string of 1 to 255 characters"
+    return ""

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 
-from chatdesk.actions.auth import create_session, touch_session
+from chatdesk.actions.auth import OidcSession, create_session, touch_session
 from chatdesk.actions.visitors import touch_visitor_token
 from chatdesk.errors import Forbidden, TotpSetupRequired, Unauthorized
 from chatdesk.runtime import Services
@@ -62,6 +62,7 @@ async def open_session(
     *,
     ip: str,
     method: str | None = None,
+    oidc: OidcSession | None = None,
 ) -> str:
     """Sign a verified operator in (password, passkey or single sign-on): a new session
     and its cookie on ``response``; returns the session's CSRF token."""
@@ -74,6 +75,7 @@ async def open_session(
         ip=ip,
         user_agent=request.headers.get("user-agent"),
         method=method,
+        oidc=oidc,
     )
     response.set_cookie(
         SESSION_COOKIE,

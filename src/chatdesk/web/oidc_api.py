@@ -20,19 +20,28 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from chatdesk.actions.auth import record_failed_login
+from chatdesk.actions.auth import OidcSession, end_oidc_sessions, record_failed_login
 from chatdesk.actions.operators import create_operator
-from chatdesk.errors import Conflict, NotFound, RateLimited
+from chatdesk.errors import BadRequest, Conflict, LogoutTokenInvalid, NotFound, RateLimited
 from chatdesk.queries.operators import operator_by_email
 from chatdesk.runtime import Services
-from chatdesk.security.oidc import FLOW_SECONDS, FlowCookie, FlowState, OidcClient, OidcError
+from chatdesk.security.oidc import (
+    FLOW_SECONDS,
+    LEEWAY_SECONDS,
+    FlowCookie,
+    FlowState,
+    OidcClient,
+    OidcError,
+)
 from chatdesk.security.passwords import NO_PASSWORD
+from chatdesk.security.principals import Principal
 from chatdesk.settings import Settings
 from chatdesk.web.deps import get_services, open_session, own_origin, request_ip
 
@@ -201,7 +210,10 @@ async def oidc_callback(
         await _count_failure(services, ip)
         await services.db.write(record_failed_login, email, ip, reason="oidc")
         return _to_sign_in("not_allowed", flow.next)
-    return await _signed_in(request, services, operator_id, flow, ip)
+    subject = claims.get("sub")
+    sid = claims.get("sid")
+    oidc = OidcSession(str(subject), sid if isinstance(sid, str) and sid else None)
+    return await _signed_in(request, services, operator_id, flow, ip, oidc)
 
 
 def _same(a: str, b: str) -> bool:
@@ -239,9 +251,61 @@ async def _operator_for(
 
 
 async def _signed_in(
-    request: Request, services: Services, operator_id: str, flow: FlowState, ip: str
+    request: Request,
+    services: Services,
+    operator_id: str,
+    flow: FlowState,
+    ip: str,
+    oidc: OidcSession,
 ) -> RedirectResponse:
     response = RedirectResponse(flow.next, status_code=303, headers=NO_STORE)
-    await open_session(services, request, response, operator_id, ip=ip, method="oidc")
+    await open_session(services, request, response, operator_id, ip=ip, method="oidc", oidc=oidc)
     response.delete_cookie(FLOW_COOKIE, path=FLOW_PATH, httponly=True, samesite="lax")
     return response
+
+
+MAX_LOGOUT_BODY = 16 * 1024  # a logout token is a JWT of a few hundred bytes
+
+
+@router.post("/backchannel-logout", status_code=200)
+async def oidc_backchannel_logout(request: Request) -> Response:
+    """The provider posts a signed logout token (``logout_token``, form-encoded) naming
+    its subject (``sub``) and/or session (``sid``): the single sign-on sessions it names
+    end here and in every process (their streams too). 200 when the token is good,
+    whether or not a session was open; 400 with ``logout_token_invalid`` otherwise."""
+    services = _services(request)
+    ip = request_ip(request)
+    token = await _logout_token(request)
+    now = int(services.clock().timestamp())
+    try:
+        logout = await _client(request, services).verify_logout(token, now)
+    except OidcError as exc:
+        _log.warning("back-channel logout refused (%s)", exc)
+        await services.limiter.hit("unauthenticated", ip)
+        raise LogoutTokenInvalid() from None
+    # Sessions begun before the token was issued (a minute's skew allowed): a replayed
+    # token cannot end sign-ins made since.
+    issued = datetime.fromtimestamp(logout.issued_at + LEEWAY_SECONDS, UTC)
+    ended = await services.db.write(
+        end_oidc_sessions, logout.sub, logout.sid, issued_at=issued, ip=ip
+    )
+    for operator_id in ended:
+        services.hub.disconnect(Principal("operator", operator_id))
+    return Response(status_code=200, headers=NO_STORE)
+
+
+async def _logout_token(request: Request) -> str:
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise BadRequest("Send logout_token form-encoded (application/x-www-form-urlencoded).")
+    body = await request.body()
+    if len(body) > MAX_LOGOUT_BODY:
+        raise BadRequest("The logout request is too large.")
+    try:
+        fields = parse_qs(body.decode("ascii"), strict_parsing=False, max_num_fields=8)
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("The logout request is not form-encoded.") from None
+    values = fields.get("logout_token", [])
+    if len(values) != 1 or not values[0]:
+        raise BadRequest("Send exactly one logout_token.")
+    return values[0]
