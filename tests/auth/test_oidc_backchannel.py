@@ -6,6 +6,8 @@ chatdesk runs over ASGI, and on a live server where a stream must end."""
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,7 +24,13 @@ from chatdesk.app import create_app
 from chatdesk.db.tables import audit_log, operator_sessions
 from chatdesk.settings import Settings
 from tests.api.expect import assert_error
-from tests.auth.oidc_provider import CLIENT_SECRET, Provider, running_provider, with_sso
+from tests.auth.oidc_provider import (
+    CLIENT_SECRET,
+    Provider,
+    running_provider,
+    start_provider,
+    with_sso,
+)
 from tests.auth.test_oidc import sso_sign_in
 from tests.conftest import LiveServer
 from tests.factories import Operator, add_operator, login, services_db
@@ -176,7 +184,17 @@ def _unsigned(provider: Provider) -> str:
     return f"{header}.{signed.split('.')[1]}."
 
 
-NOW = int(time.time())
+def _with_header(header: object) -> Any:
+    """A token whose header is ``header`` (any JSON), the provider's claims and signature."""
+
+    def make(provider: Provider) -> str:
+        signed = provider.logout_token(sub="user-1").split(".")
+        encoded = base64.urlsafe_b64encode(json.dumps(header).encode()).rstrip(b"=").decode()
+        return ".".join([encoded, signed[1], signed[2]])
+
+    return make
+
+
 BAD_TOKENS: dict[str, Any] = {
     "another key, same key id": lambda p: p.logout_token(sub="user-1", sign_with="other"),
     "a key id not published": lambda p: p.logout_token(sub="user-1", sign_with="unknown"),
@@ -201,6 +219,12 @@ BAD_TOKENS: dict[str, Any] = {
     "typed as an access token": lambda p: p.logout_token(sub="user-1", typ="at+jwt"),
     "an ID token": lambda p: p.logout_token(sub="user-1", events=None, nonce="n", jti=None),
     "not a JWT": lambda p: "not-a-jwt",
+    "two parts": lambda p: ".".join(p.logout_token(sub="user-1").split(".")[:2]),
+    "a header that is a list": _with_header(["alg"]),
+    "a header that is a string": _with_header("alg"),
+    "a header naming HS256": _with_header({"alg": "HS256", "kid": "k1"}),
+    "a header without alg": _with_header({"kid": "k1"}),
+    "a header that is not base64": lambda p: "%%%." + p.logout_token(sub="user-1").split(".", 1)[1],
 }
 
 
@@ -216,27 +240,48 @@ def test_a_bad_token_is_refused_and_ends_nothing(
 
 
 @pytest.mark.parametrize(
-    ("body", "headers"),
+    ("body", "headers", "code"),
     [
-        ("", FORM),
-        ("logout_token=", FORM),
-        ("other=1", FORM),
-        ("logout_token=a&logout_token=b", FORM),
-        ('{"logout_token": "x"}', {"Content-Type": "application/json"}),
-        ("logout_token=" + "a" * 20_000, FORM),
-        ("logout_token=%FF%FE", FORM),
+        ("", FORM, "bad_request"),
+        ("logout_token=", FORM, "bad_request"),
+        ("other=1", FORM, "bad_request"),
+        ("logout_token=a&logout_token=b", FORM, "bad_request"),
+        ('{"logout_token": "x"}', {"Content-Type": "application/json"}, "bad_request"),
+        ("logout_token=x", {}, "bad_request"),
+        ("logout_token=" + "a" * 20_000, FORM, "bad_request"),
+        ("logout_token=%FF%FE", FORM, "logout_token_invalid"),
+        ("logout_token=a.b.c", FORM, "logout_token_invalid"),
     ],
 )
 def test_a_malformed_request_gets_a_clear_400(
-    sso: TestClient, body: str, headers: dict[str, str]
+    sso: TestClient, body: str, headers: dict[str, str], code: str
 ) -> None:
-    answer = sso.post(PATH, content=body.encode(), headers=headers)
-    assert answer.status_code in (400, 413), answer.text
-    assert answer.json()["error"]["code"] in {
-        "bad_request",
-        "logout_token_invalid",
-        "payload_too_large",
-    }
+    assert_error(sso.post(PATH, content=body.encode(), headers=headers), 400, code)
+
+
+def test_a_session_whose_id_token_had_no_sid_ends_by_its_subject(
+    sso: TestClient, provider: Provider
+) -> None:
+    _operator(sso, provider)
+    provider.claims_override["sid"] = None  # this provider's ID tokens carry no sid
+    without_sid = _sso_session(sso)
+    provider.claims_override.clear()
+    with_sid = _sso_session(sso)
+    # A logout naming the subject and another provider session: the session without a
+    # sid is the subject's and ends; the one of another provider session stays.
+    assert _post(sso, provider.logout_token(sub="user-1", sid="another")).status_code == 200
+    assert not _alive(sso, without_sid)
+    assert _alive(sso, with_sid)
+
+
+def test_an_unreachable_provider_gets_a_503_and_ends_nothing(settings: Settings) -> None:
+    provider, server = start_provider()
+    token = provider.logout_token(sub="user-1")
+    with TestClient(create_app(with_sso(settings, provider))) as client:
+        server.stop()  # before chatdesk fetched its keys
+        answer = client.post(PATH, content=f"logout_token={token}", headers=FORM)
+    error = assert_error(answer, 503, "unavailable")
+    assert error["details"]["retry_after"] >= 1
 
 
 def test_without_single_sign_on_there_is_no_logout_endpoint(settings: Settings) -> None:

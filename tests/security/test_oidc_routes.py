@@ -5,6 +5,8 @@ provider on loopback (tests/auth/oidc_provider.py)."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
@@ -18,7 +20,8 @@ from chatdesk.app import create_app
 from chatdesk.settings import Settings
 from chatdesk.web.oidc_api import SSO_MESSAGES
 from tests.auth.oidc_provider import Provider, running_provider, with_sso
-from tests.factories import add_operator, login, services_db
+from tests.auth.test_oidc import sso_sign_in
+from tests.factories import add_operator, services_db
 
 TEXT = st.text(min_size=0, max_size=200)
 PARAMS = st.dictionaries(st.sampled_from(["code", "state", "error", "next", "iss"]), TEXT)
@@ -98,6 +101,27 @@ BODY = st.one_of(
         lambda fields: urlencode(fields).encode()
     ),
     st.from_regex(r"logout_token=[A-Za-z0-9_.-]{0,400}", fullmatch=True).map(str.encode),
+    # A JWS's shape around generated headers and claims (base64url of generated JSON).
+    st.tuples(
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.sampled_from(["alg", "RS256", "none"]),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(st.sampled_from(["alg", "kid", "typ"]), inner, max_size=3)
+            ),
+            max_leaves=6,
+        ),
+        st.dictionaries(st.sampled_from(["iss", "sub", "sid", "events", "iat"]), TEXT),
+    ).map(
+        lambda parts: (
+            "logout_token="
+            + ".".join(
+                base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+                for part in parts
+            )
+            + ".c2ln"
+        ).encode()
+    ),
 )
 KIND = st.sampled_from(
     ["application/x-www-form-urlencoded", "application/json", "text/plain", "", "multipart/x"]
@@ -106,9 +130,10 @@ KIND = st.sampled_from(
 
 @pytest.fixture
 def signed_in(sso: TestClient) -> TestClient:
-    """``sso`` with an owner signed in by password (so a logout would show)."""
+    """``sso`` with its owner signed in by single sign-on: what a logout would end."""
     sso.cookies.clear()
-    login(sso, add_operator(services_db(sso), "owner"))
+    assert sso_sign_in(sso).status_code == 303
+    assert sso.get("/api/v1/auth/me").status_code == 200
     return sso
 
 

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 
 from chatdesk.actions.audit import record
 from chatdesk.db.batch import Unit
@@ -63,8 +63,9 @@ def create_session(
             ip=ip,
             user_agent=(user_agent or "")[:500] or None,
             method=method,
-            oidc_sub=oidc.sub[:255] if oidc else None,
-            oidc_sid=oidc.sid[:255] if oidc and oidc.sid else None,
+            # Longer than a logout token may name (255): kept as none rather than cut.
+            oidc_sub=oidc.sub if oidc and len(oidc.sub) <= 255 else None,
+            oidc_sid=oidc.sid if oidc and oidc.sid and len(oidc.sid) <= 255 else None,
         )
     )
     details = {"method": method} if method else None
@@ -103,12 +104,18 @@ def end_oidc_sessions(
         return []  # a token naming nobody ends nothing (verify_logout refuses it)
     c = operator_sessions.c
     query = select(c.id, c.operator_id).where(
-        c.revoked_at.is_(None), c.method == "oidc", c.created_at <= issued_at
+        c.revoked_at.is_(None),
+        c.expires_at > unit.now,
+        c.method == "oidc",
+        c.created_at <= issued_at,
     )
-    if sub is not None:
+    if sid is None:
         query = query.where(c.oidc_sub == sub)
-    if sid is not None:
+    elif sub is None:
         query = query.where(c.oidc_sid == sid)
+    else:
+        # That provider session's; and the subject's whose ID token carried no sid.
+        query = query.where(c.oidc_sub == sub, or_(c.oidc_sid == sid, c.oidc_sid.is_(None)))
     ended: dict[str, list[str]] = {}
     for row in unit.conn.execute(query):
         ended.setdefault(str(row.operator_id), []).append(str(row.id))

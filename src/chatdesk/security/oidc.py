@@ -23,8 +23,10 @@ themselves go out with httpx (Authlib's own httpx client now wants httpx2).
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
+import json
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -343,6 +345,8 @@ class OidcClient:
         ``aud`` naming this client, ``iat`` neither in the future nor older than ten
         minutes, a ``jti``, the back-channel logout event, ``sub`` or ``sid`` (both
         strings), and no ``nonce`` (so an ID token cannot pass for one)."""
+        if not _looks_signed(logout_token):
+            raise OidcError("token", "logout token refused: not a signed JWT")
         await self.metadata()
         try:
             try:
@@ -354,7 +358,8 @@ class OidcClient:
             claims = decoded.claims
             # Checks ``exp`` when present (a logout token need not carry one).
             jwt.JWTClaimsRegistry(now=now, leeway=LEEWAY_SECONDS).validate(claims)
-        except (JoseError, ValueError) as exc:
+        except (JoseError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            # Whatever a stranger's bytes make the JOSE library raise is a refusal.
             raise OidcError("token", f"logout token refused: {type(exc).__name__}: {exc}") from exc
         typ = decoded.header.get("typ")
         if typ is not None and str(typ).lower() not in LOGOUT_TYPES:
@@ -367,6 +372,19 @@ class OidcClient:
             raise OidcError("token", f"logout token refused: {problem}")
         sub, sid = claims.get("sub"), claims.get("sid")
         return LogoutToken(sub=sub, sid=sid, issued_at=int(claims["iat"]))
+
+
+def _looks_signed(token: str) -> bool:
+    """Whether ``token`` has a JWS's shape, with a header object naming an asymmetric
+    algorithm: checked before anything goes out to the provider."""
+    parts = token.split(".")
+    if len(parts) != 3 or not all(parts) or len(token) > 8192:
+        return False
+    try:
+        header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(header, dict) and header.get("alg") in ASYMMETRIC
 
 
 def _logout_claims_problem(claims: dict[str, Any], issuer: str, client_id: str, now: int) -> str:

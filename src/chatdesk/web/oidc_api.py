@@ -1,8 +1,10 @@
 """Single sign-on with OpenID Connect (ADR 0029): ``GET /auth/oidc/login`` sends the
-browser to the issuer, ``GET /auth/oidc/callback`` brings it back signed in.
+browser to the issuer, ``GET /auth/oidc/callback`` brings it back signed in, and
+``POST /auth/oidc/backchannel-logout`` is where the provider's server ends sign-ins
+(ADR 0034; JSON errors like the API's).
 
-Both are browser navigations, not JSON API calls: they answer with redirects, and
-every failure ends on the sign-in page (``/admin/login?sso=<reason>``) with one of
+The first two are browser navigations, not JSON API calls: they answer with redirects,
+and every failure ends on the sign-in page (``/admin/login?sso=<reason>``) with one of
 :data:`SSO_MESSAGES`, never a 500. Unknown and deactivated operators get the same
 message, so the page tells no more than that this identity cannot sign in here.
 
@@ -29,7 +31,14 @@ from fastapi.responses import RedirectResponse
 
 from chatdesk.actions.auth import OidcSession, end_oidc_sessions, record_failed_login
 from chatdesk.actions.operators import create_operator
-from chatdesk.errors import BadRequest, Conflict, LogoutTokenInvalid, NotFound, RateLimited
+from chatdesk.errors import (
+    BadRequest,
+    Conflict,
+    LogoutTokenInvalid,
+    NotFound,
+    RateLimited,
+    Unavailable,
+)
 from chatdesk.queries.operators import operator_by_email
 from chatdesk.runtime import Services
 from chatdesk.security.oidc import (
@@ -280,8 +289,15 @@ async def oidc_backchannel_logout(request: Request) -> Response:
     try:
         logout = await _client(request, services).verify_logout(token, now)
     except OidcError as exc:
-        _log.warning("back-channel logout refused (%s)", exc)
+        # Counted either way: a stranger's token must not buy a request to the provider
+        # for free while it is down.
         await services.limiter.hit("unauthenticated", ip)
+        if exc.reason == "unavailable":
+            _log.warning("back-channel logout not checked: provider unreachable (%s)", exc)
+            raise Unavailable(
+                "The identity provider's keys could not be fetched; send the logout again."
+            ) from None
+        _log.warning("back-channel logout refused (%s)", exc)
         raise LogoutTokenInvalid() from None
     # Sessions begun before the token was issued (a minute's skew allowed): a replayed
     # token cannot end sign-ins made since.

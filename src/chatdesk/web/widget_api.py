@@ -20,11 +20,11 @@ from chatdesk.actions.receipts import mark_seen
 from chatdesk.actions.sites import SITE_DEFAULTS
 from chatdesk.actions.visitors import create_session, update_visitor
 from chatdesk.business_hours import is_open
-from chatdesk.errors import Unauthorized
 from chatdesk.queries.conversations import list_visitor_conversations
 from chatdesk.queries.messages import history
 from chatdesk.queries.operators import answering, online_faces
 from chatdesk.queries.visitors import own_profile, visitor_name
+from chatdesk.security.auth import visitor_state
 from chatdesk.shape_types import (
     ConversationList,
     EventsPage,
@@ -43,7 +43,8 @@ from chatdesk.web.attachments_api import signed_links
 from chatdesk.web.deps import (
     ServicesDep,
     VisitorCall,
-    current_visitor,
+    bearer,
+    get_services,
     limit_ip,
     request_ip,
     signed_in_visitor,
@@ -145,12 +146,13 @@ _EVENTS_QUERY: dict[str, TypeAdapter[Any]] = {
 
 async def _still_valid(request: Request) -> bool:
     """Whether a stream's visitor token still works: asked when an erasure (in any
-    process) wakes the stream, after that process's cache forgot the token."""
-    try:
-        await current_visitor(request)
-    except Unauthorized:
+    process) wakes the stream. Read from the database, not the cache: a request in
+    flight during the erasure may have cached the token again."""
+    token = bearer(request)
+    if token is None:
         return False
-    return True
+    services = get_services(request)
+    return await services.db.read(lambda conn: visitor_state(conn, token)) is not None
 
 
 async def get_events(request: Request) -> Response:

@@ -243,39 +243,47 @@ notify.unanswered?.addEventListener("change", () => {
   notify.minutes.disabled = !notify.unanswered.checked;
 });
 
-handleSubmit(notify.form, async (event) => {
-  event.preventDefault();
-  notify.error.textContent = "";
-  notify.status.textContent = "";
-  notify.minutes.removeAttribute("aria-invalid");
-  const minutes = Number(notify.minutes.value);
-  if (
-    notify.unanswered.checked &&
-    !(Number.isInteger(minutes) && minutes >= 1 && minutes <= 1440)
-  ) {
-    notify.error.textContent = "Enter a number of minutes from 1 to 1440.";
-    notify.minutes.setAttribute("aria-invalid", "true");
-    notify.minutes.focus();
-    return;
-  }
-  notify.save.disabled = true;
-  try {
-    const { operator } = await api("PATCH", "/api/v1/auth/me", {
-      notify_unanswered_minutes: notify.unanswered.checked ? minutes : null,
-      notify_mentions: notify.mentions.checked,
-    });
-    showNotifications(operator);
-    notify.status.textContent = "Notifications saved.";
-  } catch (failure) {
-    notify.error.textContent = failure.message;
-  } finally {
-    notify.save.disabled = false;
-  }
-});
+handleSubmit(
+  notify.form,
+  async (event) => {
+    event.preventDefault();
+    notify.error.textContent = "";
+    notify.status.textContent = "";
+    notify.minutes.removeAttribute("aria-invalid");
+    const minutes = Number(notify.minutes.value);
+    if (
+      notify.unanswered.checked &&
+      !(Number.isInteger(minutes) && minutes >= 1 && minutes <= 1440)
+    ) {
+      notify.error.textContent = "Enter a number of minutes from 1 to 1440.";
+      notify.minutes.setAttribute("aria-invalid", "true");
+      notify.minutes.focus();
+      return;
+    }
+    notify.save.disabled = true;
+    try {
+      const { operator } = await api("PATCH", "/api/v1/auth/me", {
+        notify_unanswered_minutes: notify.unanswered.checked ? minutes : null,
+        notify_mentions: notify.mentions.checked,
+      });
+      showNotifications(operator);
+      notify.status.textContent = "Notifications saved.";
+    } catch (failure) {
+      notify.error.textContent = failure.message;
+    } finally {
+      notify.save.disabled = false;
+    }
+  },
+  // Enabled once the saved choices are shown: saving before would overwrite them.
+  { enableNow: false },
+);
 
 api("GET", "/api/v1/auth/me")
   .then(({ operator }) => {
-    if (notify.form) showNotifications(operator);
+    if (notify.form) {
+      showNotifications(operator);
+      notify.save.disabled = false;
+    }
     showAvatar(operator);
     showTotp(Boolean(operator.totp_enabled));
   })

@@ -104,11 +104,13 @@ export function goToLogin() {
 /**
  * Handle a server-rendered form here. Its submit buttons are rendered disabled (and the
  * form as ``method="post"``): submitted before this script ran, the browser would send
- * it as a plain form, passwords and all, in the address's query.
+ * it as a plain form, passwords and all, in the address's query. ``enableNow: false``
+ * for a form whose fields are filled in later: its caller enables the buttons then.
  */
-export function handleSubmit(form, handler) {
+export function handleSubmit(form, handler, { enableNow = true } = {}) {
   if (!form) return;
   form.addEventListener("submit", handler);
+  if (!enableNow) return;
   for (const button of form.querySelectorAll("button[data-needs-script]")) button.disabled = false;
 }
 
