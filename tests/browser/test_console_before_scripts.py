@@ -24,6 +24,14 @@ def _without(page: Page, script: str) -> None:
     page.route(f"**/console/{script}", lambda route: route.abort())
 
 
+def _account_without(page: Page, setup: OperatorApi, script: str) -> None:
+    """The account page, signed in, with ``script`` refused by the network."""
+    sign_in_with(page, setup, "/admin/account")
+    _without(page, script)
+    page.reload()
+    expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+
+
 def test_sign_in_before_its_script_sends_nothing(
     browser: Browser, live_server: LiveServer, settings: Settings
 ) -> None:
@@ -63,10 +71,7 @@ def test_account_forms_wait_for_their_script(
     url = live_server.url
     setup = OperatorApi(url, direct_operator(settings))
     with new_page(browser) as page:
-        sign_in_with(page, setup, "/admin/account")
-        _without(page, "account.js")
-        page.reload()
-        expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+        _account_without(page, setup, "account.js")
         for name in ("Save name", "Change password", "Save notifications", "Add a passkey"):
             expect(page.get_by_role("button", name=name, exact=True)).to_be_disabled()
         for form in ("name-form", "password-form", "notify-form", "passkey-add-form"):
@@ -89,10 +94,7 @@ def test_sign_out_waits_for_its_handler(
     url = live_server.url
     setup = OperatorApi(url, direct_operator(settings))
     with new_page(browser) as page:
-        sign_in_with(page, setup, "/admin/account")
-        _without(page, "chrome.js")
-        page.reload()
-        expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+        _account_without(page, setup, "chrome.js")
         expect(page.get_by_role("button", name="Sign out", exact=True)).to_be_disabled()
 
         page.unroute("**/console/chrome.js")

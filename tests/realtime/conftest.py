@@ -312,6 +312,16 @@ def next_event(frames: Iterator[Frame], timeout: float = 10.0) -> Frame:
     raise AssertionError("no event frame arrived in time")
 
 
+def ends_within(frames: Iterator[Frame], seconds: float, what: str) -> None:
+    """The stream ends (the server closes it) within ``seconds``, with no event first:
+    heartbeats (a second apart in tests) keep the wait bounded even if it never ends."""
+    started = time.monotonic()
+    for frame in frames:
+        assert frame.event is None, f"{what}: an event came instead of the end"
+        assert time.monotonic() - started < seconds, what
+    assert time.monotonic() - started < seconds, what
+
+
 def delivery_delays(
     parked_on: Live,
     http: httpx.Client,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -30,6 +31,18 @@ PARAMS = st.dictionaries(st.sampled_from(["code", "state", "error", "next", "iss
 provider_fixture = pytest.fixture(running_provider, name="provider")
 
 
+def generated(examples: int) -> Any:
+    """Hypothesis's settings for these tests: fixed examples, no deadline (each example
+    is a real HTTP exchange), the function-scoped app shared by the examples."""
+    return hypothesis_settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
 @pytest.fixture
 def sso(settings: Settings, provider: Provider) -> Iterator[TestClient]:
     with TestClient(create_app(with_sso(settings, provider))) as client:
@@ -41,13 +54,7 @@ COOKIE = st.from_regex(r"[A-Za-z0-9._-]{0,300}", fullmatch=True)
 
 
 @given(params=PARAMS, cookie=st.one_of(st.none(), COOKIE))
-@hypothesis_settings(
-    max_examples=60,
-    deadline=None,
-    database=None,
-    derandomize=True,
-    suppress_health_check=list(HealthCheck),
-)
+@generated(60)
 def test_generated_callbacks_never_sign_in_nor_fail(
     sso: TestClient, params: dict[str, str], cookie: str | None
 ) -> None:
@@ -68,13 +75,7 @@ def test_generated_callbacks_never_sign_in_nor_fail(
 
 
 @given(next_url=TEXT)
-@hypothesis_settings(
-    max_examples=40,
-    deadline=None,
-    database=None,
-    derandomize=True,
-    suppress_health_check=list(HealthCheck),
-)
+@generated(40)
 def test_generated_starts_go_only_to_the_issuer(
     sso: TestClient, provider: Provider, next_url: str
 ) -> None:
@@ -138,13 +139,7 @@ def signed_in(sso: TestClient) -> TestClient:
 
 
 @given(body=BODY, kind=KIND)
-@hypothesis_settings(
-    max_examples=60,
-    deadline=None,
-    database=None,
-    derandomize=True,
-    suppress_health_check=list(HealthCheck),
-)
+@generated(60)
 def test_generated_logout_requests_are_refused_with_a_clear_400(
     signed_in: TestClient, body: bytes, kind: str
 ) -> None:

@@ -69,6 +69,8 @@ MAX_AGE_SECONDS = 600  # an ID token issued longer ago than this is refused
 # OpenID Connect Back-Channel Logout 1.0: the ``events`` member a logout token carries.
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_TYPES = ("logout+jwt", "application/logout+jwt", "jwt")  # ``typ``, when present
+# What the JOSE library may raise on a token it cannot take: a refusal, never a 500.
+REFUSALS = (JoseError, ValueError, TypeError, KeyError, AttributeError)
 ASYMMETRIC = (
     "RS256",
     "RS384",
@@ -311,16 +313,21 @@ class OidcClient:
         keys = KeySet.import_key_set(cast(Any, self._cache.jwks or {"keys": []}))
         return jwt.decode(id_token, keys, registry=self._registry())
 
+    async def _signed_by_issuer(self, token: str) -> Any:
+        """``token`` decoded, its signature checked with the issuer's keys (fetched again
+        once when it names a key id the cached set lacks)."""
+        try:
+            return self._decode(token)
+        except InvalidKeyIdError:
+            if not await self._refetch_jwks():
+                raise
+            return self._decode(token)
+
     async def _verify(
         self, id_token: str, nonce: str, access_token: str | None, now: int
     ) -> dict[str, Any]:
         try:
-            try:
-                decoded = self._decode(id_token)
-            except InvalidKeyIdError:
-                if not await self._refetch_jwks():
-                    raise
-                decoded = self._decode(id_token)
+            decoded = await self._signed_by_issuer(id_token)
             assert self._cache.metadata is not None
             params: dict[str, Any] = {"nonce": nonce, "client_id": self.client_id}
             if access_token:
@@ -332,7 +339,7 @@ class OidcClient:
             }
             claims = CodeIDToken(decoded.claims, decoded.header, options, params)
             claims.validate(now=now, leeway=LEEWAY_SECONDS)
-        except (JoseError, ValueError) as exc:
+        except REFUSALS as exc:
             raise OidcError("token", f"ID token refused: {type(exc).__name__}: {exc}") from exc
         issued = claims.get("iat")
         if not isinstance(issued, int | float) or issued < now - MAX_AGE_SECONDS - LEEWAY_SECONDS:
@@ -349,17 +356,11 @@ class OidcClient:
             raise OidcError("token", "logout token refused: not a signed JWT")
         await self.metadata()
         try:
-            try:
-                decoded = self._decode(logout_token)
-            except InvalidKeyIdError:
-                if not await self._refetch_jwks():
-                    raise
-                decoded = self._decode(logout_token)
+            decoded = await self._signed_by_issuer(logout_token)
             claims = decoded.claims
             # Checks ``exp`` when present (a logout token need not carry one).
             jwt.JWTClaimsRegistry(now=now, leeway=LEEWAY_SECONDS).validate(claims)
-        except (JoseError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            # Whatever a stranger's bytes make the JOSE library raise is a refusal.
+        except REFUSALS as exc:
             raise OidcError("token", f"logout token refused: {type(exc).__name__}: {exc}") from exc
         typ = decoded.header.get("typ")
         if typ is not None and str(typ).lower() not in LOGOUT_TYPES:
