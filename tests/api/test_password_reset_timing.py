@@ -62,8 +62,9 @@ def test_known_and_unknown_emails_answer_in_about_the_same_time(mailing: TestCli
         f"password reset medians: known {known_median * 1000:.1f} ms, "
         f"unknown {unknown_median * 1000:.1f} ms over {ROUNDS} each"
     )
-    # Within a quarter of the faster one (or 30 ms, on a busy machine).
-    margin = max(0.25 * min(known_median, unknown_median), 0.030)
+    # Within 40 % of the faster one (or 30 ms): a busy machine (both test passes side by
+    # side) once measured 211 against 268 ms; an oracle (a hash, a send inline) is twice.
+    margin = max(0.4 * min(known_median, unknown_median), 0.030)
     assert abs(known_median - unknown_median) < margin, (known_median, unknown_median)
     # The known address really was given a link each time: queued, not sent inline.
     queued = services_db(mailing).read_sync(lambda conn: conn.execute(select(outbox.c.id)).all())

@@ -105,6 +105,8 @@ export async function showSessions() {
   if (ui.requireTotp) {
     try {
       ui.requireTotp.checked = (await api("GET", "/api/v1/security-policy")).require_totp;
+      // Rendered disabled: a change made before the saved rule arrived would be undone.
+      ui.requireTotp.disabled = false;
     } catch (failure) {
       ui.policyError.textContent = failure.message;
     }
