@@ -214,7 +214,6 @@ class EventStream(Response):
         heartbeat: float,
         send_timeout: float,
         still_allowed: Callable[[], Awaitable[bool]] | None = None,
-        check_every_minute: bool = True,
         on_heartbeat: Callable[[], None] | None = None,
         on_close: Callable[[], None] | None = None,
         headers: dict[str, str] | None = None,
@@ -224,7 +223,6 @@ class EventStream(Response):
         self.listener = listener
         self.heartbeat, self.send_timeout = heartbeat, send_timeout
         self.still_allowed = still_allowed
-        self.check_every_minute = check_every_minute
         self.on_heartbeat = on_heartbeat
         self.on_close = on_close
         self.extra_headers = headers or {}
@@ -333,6 +331,8 @@ class EventStream(Response):
         listener = self.listener
         loop = asyncio.get_running_loop()
         checked = loop.time()
+        # A visitor's token lasts while it is used: only an erasure's re-check ends it.
+        every_minute = isinstance(self.actor, OperatorActor)
         await self._body(send, b"retry: 2000\n\n")
         while not listener.left:
             if listener.behind(cursor) and not self.hub.closing:
@@ -356,7 +356,7 @@ class EventStream(Response):
                 return
             if self.still_allowed is not None and (
                 listener.recheck
-                or (self.check_every_minute and loop.time() - checked >= CREDENTIAL_CHECK_SECONDS)
+                or (every_minute and loop.time() - checked >= CREDENTIAL_CHECK_SECONDS)
             ):
                 # A revocation wakes the streams it concerns in every process (the hub's
                 # ``disconnect``, an erasure's bus message); the minute's check ends those

@@ -73,8 +73,6 @@ async def events_response(
                 heartbeat=settings.sse_heartbeat_seconds,
                 send_timeout=settings.sse_send_timeout_seconds,
                 still_allowed=still_allowed,
-                # A visitor's token lasts while it is used: only an erasure ends it.
-                check_every_minute=isinstance(actor, OperatorActor),
                 on_heartbeat=on_heartbeat,
                 on_close=_both(on_close, console) if console is not None else on_close,
             )
